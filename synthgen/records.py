@@ -1,0 +1,137 @@
+"""Contracts between stages: frozen pydantic models and content-derived ids."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+ID_SCHEME = "sg1"  # bump if the canonical form below ever changes
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Open(BaseModel):
+    """Frozen, but tolerant of fields written by newer synthgen versions."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Canonical JSON: sorted keys, UTF-8, no insignificant whitespace."""
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+
+
+def sha256_hex(data: bytes | str) -> str:
+    return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
+
+
+def record_id(instruction: str, input: str, output: str) -> str:
+    """Same content, same id: sha256 over canonical JSON of the three text fields."""
+    body = canonical_json({"input": input, "instruction": instruction, "output": output})
+    return f"sg_{sha256_hex(ID_SCHEME.encode() + b':' + body)[:32]}"
+
+
+class Seed(Frozen):
+    """One human-written example; `source` says where it came from (file, line, format)."""
+
+    id: str
+    instruction: str
+    input: str = ""
+    output: str
+    meta: dict[str, Any] = Field(default_factory=dict)
+    source: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"seed:{self.id}"
+
+
+class Usage(Frozen):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cost_usd=self.cost_usd + other.cost_usd,
+        )
+
+
+class PromptRef(Frozen):
+    template: str
+    template_sha256: str
+
+
+StructuredPath = Literal["json_schema", "json_object", "prompted", "none"]
+
+
+class GeneratorInfo(Frozen):
+    model: str
+    resolved_model: str
+    endpoint: str  # host[:port] only: never a key, never credentials or a query string
+    params: dict[str, Any]
+    request_id: str | None = None
+    finish_reason: str | None = None
+    structured: StructuredPath = "none"
+    sampling: Literal["single", "n", "separate"] = "single"
+    repaired: bool = False
+    cached: bool = False
+
+
+class Provenance(Open):
+    run_id: str
+    created_at: str
+    synthgen_version: str
+    config_sha256: str
+    method: str
+    operator: str | None = None
+    parents: list[str]
+    prompt: PromptRef
+    generator: GeneratorInfo
+    response_generator: GeneratorInfo | None = None
+    usage: Usage
+    judge: dict[str, Any] | None = None
+    dedup: dict[str, Any] | None = None
+
+
+class Record(Open):
+    """The canonical record: one JSON object per line of every dataset synthgen writes."""
+
+    id: str
+    instruction: str
+    input: str = ""
+    output: str
+    meta: dict[str, Any] = Field(default_factory=dict)
+    provenance: Provenance
+
+
+DropStage = Literal["expand", "rules", "dedup", "judge"]
+
+
+class DropReason(Frozen):
+    stage: str
+    reason: str
+    detail: str = ""
+
+
+class LedgerEntry(Open):
+    """A candidate that did not make it, with everything needed to see why."""
+
+    id: str
+    instruction: str | None = None
+    input: str | None = None
+    output: str | None = None
+    raw: str | None = None
+    provenance: Provenance
+    dropped: DropReason
+
+
+def ledger_id(request_key: str, index: int, reason: str) -> str:
+    return f"drop_{sha256_hex(f'{request_key}:{index}:{reason}')[:32]}"
