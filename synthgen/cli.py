@@ -1,0 +1,282 @@
+"""The command line: parse options, build config, call one core function, render the result.
+
+Imports are lazy so that `synthgen --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_CODES_HELP = """Exit codes: 0 ok · 1 runtime failure · 2 usage, config or input error ·
+3 stopped by a budget or quality gate (rerun to resume) · 130 interrupted (rerun to resume)."""
+
+
+def _fail(e: Exception) -> None:
+    from synthgen.errors import SynthgenError
+
+    assert isinstance(e, SynthgenError)
+    click.echo(f"error: {e.render()}", err=True)
+    sys.exit(e.exit_code)
+
+
+def _emit_json(obj: Any) -> None:
+    import orjson
+
+    sys.stdout.buffer.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.flush()
+
+
+@click.group(epilog=EXIT_CODES_HELP)
+@click.version_option(package_name="synthgen")
+def cli() -> None:
+    """synthgen: expand a few hand-written seed examples into a large, traceable dataset.
+
+    Every record carries its provenance (seeds, prompt, model, settings); every dropped
+    candidate is ledgered with a reason; answers are cached so reruns resume for free.
+    """
+
+
+def endpoint_options(fn: F) -> F:
+    opts = [
+        click.option("--model", help="Model name at the endpoint [default: gpt-4o-mini]."),
+        click.option(
+            "--base-url",
+            help="OpenAI-compatible base URL (vLLM, Ollama, llama.cpp, LiteLLM...), "
+            "else $OPENAI_BASE_URL, else OpenAI.",
+        ),
+        click.option("--concurrency", type=int, help="Requests in flight at once [default: 16]."),
+        click.option("--rpm", type=float, help="Requests per minute limit (else learned)."),
+        click.option("--tpm", type=float, help="Tokens per minute limit (else learned)."),
+        click.option("--timeout", type=float, help="Seconds per request [default: 120]."),
+        click.option(
+            "--max-cost-usd", type=float, help="Hard cap on the job's cost; exit 3 when reached."
+        ),
+        click.option("--max-tokens", type=int, help="Hard cap on the job's tokens; exit 3."),
+        click.option(
+            "--state-dir",
+            type=click.Path(path_type=Path),
+            help="Cache and run state [default: .synthgen].",
+        ),
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(path_type=Path),
+            help="YAML config (see configs/); CLI options override it.",
+        ),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+@cli.command()
+@click.argument("seeds", nargs=-1, type=click.Path(path_type=Path))
+@click.option("-n", "--count", type=int, help="How many records to write [default: 100].")
+@click.option("-o", "--output", required=True, help="Output JSONL path, or - for stdout.")
+@click.option(
+    "--strategy",
+    type=click.Choice(["self-instruct", "evol", "paraphrase"]),
+    help="How to expand [default: self-instruct].",
+)
+@click.option("--per-call", type=int, help="New examples asked for per call [default: 5].")
+@click.option("--temperature", type=float, help="Sampling temperature [default: 1.0].")
+@click.option("--top-p", type=float, help="Nucleus sampling [default: 1.0].")
+@click.option("--seed", type=int, help="Seed of every random choice [default: 0].")
+@click.option(
+    "--responses",
+    type=click.Choice(["inline", "separate"]),
+    help="Outputs in the same call as instructions, or one call per instruction.",
+)
+@click.option("--format", "seed_format", help="Force the seed format (else autodetected).")
+@click.option("--task", help="Task name recorded in meta and shown to the model.")
+@click.option("--ledger", type=click.Path(path_type=Path), help="Where dropped candidates go.")
+@endpoint_options
+@click.option(
+    "--dry-run", is_flag=True, help="Show prompts, requests, tokens and cost; send nothing."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+def expand(**opts: Any) -> None:
+    """Expand SEEDS into new instruction/response records through an LLM.
+
+    Writes OUTPUT (records with provenance), OUTPUT's .ledger.jsonl (every dropped
+    candidate and why) and .manifest.json. Running the same command again after a crash,
+    kill or Ctrl-C resumes: answered requests are replayed from the cache, never re-paid.
+
+    Examples:
+
+      synthgen expand seeds.jsonl -n 2000 -o raw.jsonl
+
+      synthgen expand seeds.jsonl -n 500 -o raw.jsonl --strategy evol --max-cost-usd 5
+
+      OPENAI_BASE_URL=http://localhost:8000/v1 synthgen expand seeds.jsonl -n 50 -o - --model qwen
+    """
+    from synthgen.errors import SynthgenError
+
+    try:
+        _expand(opts)
+    except SynthgenError as e:
+        _fail(e)
+
+
+def _expand(opts: dict[str, Any]) -> None:
+    from synthgen.config import load_config
+
+    cli_values = {
+        "seeds": [str(p) for p in opts["seeds"]] or None,
+        "seed_format": opts["seed_format"],
+        "task": opts["task"],
+        "generation.count": opts["count"],
+        "generation.strategy": opts["strategy"],
+        "generation.per_call": opts["per_call"],
+        "generation.temperature": opts["temperature"],
+        "generation.top_p": opts["top_p"],
+        "generation.seed": opts["seed"],
+        "generation.responses": opts["responses"],
+        "endpoint.model": opts["model"],
+        "endpoint.base_url": opts["base_url"],
+        "endpoint.concurrency": opts["concurrency"],
+        "endpoint.rpm": opts["rpm"],
+        "endpoint.tpm": opts["tpm"],
+        "endpoint.timeout_s": opts["timeout"],
+        "budget.max_cost_usd": opts["max_cost_usd"],
+        "budget.max_tokens": opts["max_tokens"],
+        "state_dir": str(opts["state_dir"]) if opts["state_dir"] else None,
+    }
+    cfg = load_config(opts["config_file"], cli_values)
+    if opts["dry_run"]:
+        return _dry_run(cfg, opts["as_json"])
+    from synthgen.console import ProgressLine, say
+    from synthgen.expand_run import run_expand
+
+    progress = ProgressLine()
+    summary = run_expand(cfg, opts["output"], opts["ledger"], say, progress)
+    progress.done()
+    c = summary["counts"]
+    dropped = sum(c["ledgered"].values())
+    say(
+        f"{summary['status']}: {c['written']}/{c['requested']} records → {summary['output']} · "
+        f"{dropped} ledgered · {summary['requests']['sent']} sent, "
+        f"{summary['requests']['cached']} cached · ${summary['cost_usd']:.4f}"
+        + ("" if summary["price_known"] else " (price unknown)")
+    )
+    if "error" in summary:
+        say(f"error: {summary['error']}")
+    if opts["as_json"]:
+        _emit_json(summary)
+    sys.exit(summary["exit_code"])
+
+
+def _dry_run(cfg: Any, as_json: bool) -> None:
+    from synthgen.dryrun import plan
+    from synthgen.errors import UsageError
+    from synthgen.seeds import read_seeds
+
+    if not cfg.seeds:
+        raise UsageError("no seed files given", hint="synthgen expand SEEDS.jsonl --dry-run")
+    result: dict[str, Any] = plan(cfg, read_seeds(cfg.seeds, cfg.seed_format))
+    if as_json:
+        _emit_json(result)
+        return
+    err = sys.stderr
+    for i, msgs in enumerate(result["first_prompts"], 1):
+        err.write(f"── prompt {i} " + "─" * 60 + "\n")
+        for m in msgs:
+            err.write(f"[{m['role']}]\n{m['content']}\n\n")
+    cost = (
+        "unknown (no price for this model)"
+        if result["cost_usd"] is None
+        else (f"${result['cost_usd']:.4f}")
+    )
+    err.write(
+        f"dry run: {result['requests']} requests · ~{result['prompt_tokens']} prompt + "
+        f"~{result['completion_tokens']} completion tokens ({result['token_count_method']}) · "
+        f"cost ~{cost} · ~{result['estimated_seconds']} s\n"
+    )
+
+
+@cli.group()
+def seeds() -> None:
+    """Look at seed files before expanding them."""
+
+
+@seeds.command("inspect")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "seed_format", help="Force the seed format (else autodetected).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+def seeds_inspect(files: tuple[Path, ...], seed_format: str | None, as_json: bool) -> None:
+    """Counts, format, length stats, duplicates and problems of seed FILES.
+
+    Examples:
+
+      synthgen seeds inspect seeds/support_triage.jsonl
+
+      synthgen seeds inspect data/*.jsonl --json
+    """
+    from synthgen.errors import SynthgenError
+
+    try:
+        from rich.console import Console
+
+        from synthgen.seed_inspect import inspect_seeds, render_report
+
+        report = inspect_seeds(list(files), seed_format)  # type: ignore[arg-type]
+        if as_json:
+            _emit_json(report.model_dump(mode="json"))
+        else:
+            render_report(report, Console(stderr=True))
+    except SynthgenError as e:
+        _fail(e)
+
+
+@cli.command("standin-server")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=int, help="0 picks a free port.")
+@click.option("--port-file", type=click.Path(path_type=Path), help="Write the bound port here.")
+@click.option("--faults", "faults_json", default="{}", help="Fault switches as JSON.")
+def standin_server(host: str, port: int, port_file: Path | None, faults_json: str) -> None:
+    """Serve a FAKE OpenAI-compatible endpoint that produces NO USEFUL DATA.
+
+    Deterministic placeholder text for tests, demos, benchmarks and CI dry runs, with
+    switchable faults (429s, 5xx, latency, truncation, malformed JSON, ignored n,
+    rejected json_schema, rate-limit headers). Never train on what it returns.
+
+    Examples:
+
+      synthgen standin-server --port 8765
+
+      synthgen standin-server --faults '{"p_429": 0.2, "ignore_n": true}'
+    """
+    import orjson
+    from pydantic import ValidationError
+
+    from synthgen.standin import StandinConfig, serve
+
+    try:
+        config = StandinConfig.model_validate(orjson.loads(faults_json))
+    except (orjson.JSONDecodeError, ValidationError) as e:
+        click.echo(
+            f"error: --faults: {e}\n  how to fix: pass a JSON object of fault switches", err=True
+        )
+        sys.exit(2)
+    serve(
+        config,
+        host,
+        port,
+        port_file,
+        lambda url: click.echo(f"stand-in endpoint (NO USEFUL DATA) at {url}", err=True),
+    )
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,198 @@
+"""Every setting as a pydantic model; precedence CLI > env > config file > default."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from synthgen.errors import ConfigError, UsageError
+from synthgen.llm.cost import Price
+from synthgen.records import canonical_json, sha256_hex
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Strategy = Literal["self-instruct", "evol", "paraphrase"]
+EVOL_OPERATORS = (
+    "add_constraints",
+    "deepen",
+    "concretize",
+    "increase_reasoning",
+    "complicate_input",
+    "breadth",
+)
+
+
+class EndpointConfig(Strict):
+    base_url: str | None = None
+    model: str = "gpt-4o-mini"
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = Field(default=16, ge=1, le=1024)
+    rpm: float | None = Field(default=None, gt=0)
+    tpm: float | None = Field(default=None, gt=0)
+    timeout_s: float = Field(default=120.0, gt=0)
+    max_attempts: int = Field(default=6, ge=1, le=50)
+    backoff_base_s: float = Field(default=0.5, ge=0)
+    backoff_max_s: float = Field(default=60.0, ge=0)
+
+
+class GenerationConfig(Strict):
+    strategy: Strategy = "self-instruct"
+    count: int = Field(default=100, ge=1)
+    per_call: int = Field(default=5, ge=1, le=50)
+    temperature: float = Field(default=1.0, ge=0, le=2)
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    seed: int = 0
+    max_new_tokens: int = Field(default=2048, ge=16)
+    responses: Literal["inline", "separate"] = "inline"
+    human_examples: int = Field(default=3, ge=1, le=20)
+    machine_examples: int = Field(default=2, ge=0, le=20)
+    operators: list[str] = Field(default_factory=lambda: list(EVOL_OPERATORS))
+
+
+class BudgetConfig(Strict):
+    max_cost_usd: float | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, gt=0)
+
+
+class Config(Strict):
+    task: str = "default"
+    description: str = ""
+    seeds: list[Path] = Field(default_factory=list)
+    seed_format: str | None = None
+    endpoint: EndpointConfig = EndpointConfig()
+    generation: GenerationConfig = GenerationConfig()
+    budget: BudgetConfig = BudgetConfig()
+    prices: dict[str, Price] = Field(default_factory=dict)
+    state_dir: Path = Path(".synthgen")
+
+    def redacted(self) -> dict[str, Any]:
+        """The resolved config as it may be written down: no credentials in the URL."""
+        from synthgen.llm.types import scrub_url
+
+        data = self.model_dump(mode="json")
+        data["endpoint"]["base_url"] = scrub_url(self.endpoint.base_url)
+        return data
+
+    def sha256(self) -> str:
+        return sha256_hex(canonical_json(self.redacted()))
+
+
+# Environment variables and where they land in the config tree.
+ENV_MAP: dict[str, tuple[str, ...]] = {
+    "OPENAI_BASE_URL": ("endpoint", "base_url"),
+    "SYNTHGEN_BASE_URL": ("endpoint", "base_url"),
+    "SYNTHGEN_MODEL": ("endpoint", "model"),
+    "SYNTHGEN_CONCURRENCY": ("endpoint", "concurrency"),
+    "SYNTHGEN_RPM": ("endpoint", "rpm"),
+    "SYNTHGEN_TPM": ("endpoint", "tpm"),
+    "SYNTHGEN_MAX_COST_USD": ("budget", "max_cost_usd"),
+    "SYNTHGEN_MAX_TOKENS": ("budget", "max_tokens"),
+    "SYNTHGEN_STATE_DIR": ("state_dir",),
+}
+
+
+def _set(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for part in path[:-1]:
+        tree = tree.setdefault(part, {})
+    tree[path[-1]] = value
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(
+            f"{path}: cannot read config ({e.strerror})", hint="check the path"
+        ) from e
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: invalid YAML ({e})", hint="fix the YAML syntax") from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping", hint="see configs/*.yaml")
+    if any("api_key" in k for k in _walk_keys(data)):
+        raise ConfigError(
+            f"{path}: config files must not hold API keys",
+            hint="remove the key; set OPENAI_API_KEY (or name another variable in api_key_env)",
+        )
+    base = path.parent
+    seeds = data.get("seeds")
+    if isinstance(seeds, list):  # seed paths are relative to the config file
+        data["seeds"] = [str(base / s) if not Path(str(s)).is_absolute() else s for s in seeds]
+    return data
+
+
+def _walk_keys(tree: Mapping[str, Any]) -> list[str]:
+    keys: list[str] = []
+    for k, v in tree.items():
+        keys.append(str(k))
+        if isinstance(v, Mapping):
+            keys.extend(_walk_keys(v))
+    return [k for k in keys if k != "api_key_env"]
+
+
+def load_config(
+    file: Path | None,
+    cli: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """Merge defaults < file < environment < CLI (None values in `cli` mean "not given")."""
+    env = os.environ if env is None else env
+    tree: dict[str, Any] = read_config_file(file) if file else {}
+    env_tree: dict[str, Any] = {}
+    for var, path in ENV_MAP.items():
+        if env.get(var):
+            _set(env_tree, path, env[var])
+    tree = _merge(tree, env_tree)
+    cli_tree: dict[str, Any] = {}
+    for dotted, value in cli.items():
+        if value is not None:
+            _set(cli_tree, tuple(dotted.split(".")), value)
+    tree = _merge(tree, cli_tree)
+    try:
+        return Config.model_validate(tree)
+    except ValidationError as e:
+        first = e.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        source = f"{file}: " if file else ""
+        raise ConfigError(
+            f'{source}setting "{field}": {first["msg"]}',
+            hint="fix the value (CLI option, SYNTHGEN_* variable or config file)",
+        ) from e
+
+
+def resolve_api_key(cfg: Config, env: Mapping[str, str] | None = None) -> str:
+    """The key comes only from the environment; a local endpoint may go without one."""
+    from synthgen.llm.types import is_local
+
+    env = os.environ if env is None else env
+    key = env.get("SYNTHGEN_API_KEY") or env.get(cfg.endpoint.api_key_env)
+    if key:
+        return key
+    if is_local(cfg.endpoint.base_url):
+        return "no-key-for-local-endpoint"
+    raise UsageError(
+        f"no API key for {cfg.endpoint.base_url or 'the OpenAI API'}",
+        hint=f"export {cfg.endpoint.api_key_env}=... (or SYNTHGEN_API_KEY), "
+        "or point --base-url at a local server",
+    )

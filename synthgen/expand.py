@@ -1,0 +1,199 @@
+"""`expand`: schedule jobs, commit their candidates in job order, stop on target or budget.
+
+Jobs run concurrently but are committed strictly in job order, and job j may only use
+machine examples committed by jobs before j - lag. Together with per-job random
+generators this makes every request a pure function of the configuration, so a rerun
+replays answered requests from the cache and lands on exactly the same records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from synthgen.candidates import Builder, JobOutcome, RunContext
+from synthgen.config import Config
+from synthgen.errors import BudgetExceeded, EndpointError, Interrupted, SynthgenError
+from synthgen.llm.client import LLMClient, RequestFailed
+from synthgen.records import DropReason, LedgerEntry, Record, Seed, ledger_id
+from synthgen.sink import Sink
+from synthgen.strategies import Job, make_job
+
+FEEDBACK_LAG = 64  # jobs; fixed so that changing --concurrency never changes a prompt
+MAX_CONSECUTIVE_FAILURES = 10
+
+
+@dataclass
+class Progress:
+    written: int = 0
+    target: int = 0
+    jobs_done: int = 0
+    surplus: int = 0
+    duplicates: int = 0
+    failed_jobs: int = 0
+
+
+@dataclass
+class ExpandResult:
+    status: str  # complete | stopped_budget | interrupted | exhausted | failed
+    progress: Progress
+    error: SynthgenError | None = None
+    ledger_counts: dict[str, int] = field(default_factory=dict)
+
+
+class Expander:
+    def __init__(
+        self,
+        cfg: Config,
+        seeds: list[Seed],
+        client: LLMClient,
+        sink: Sink,
+        ctx: RunContext,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self.cfg, self.gen, self.seeds = cfg, cfg.generation, seeds
+        self.client, self.sink, self.ctx = client, sink, ctx
+        self.builder = Builder(ctx, client)
+        self.on_progress = on_progress or (lambda p: None)
+        self.progress = Progress(target=self.gen.count, written=sink.count)
+        self.pool: list[tuple[int, Record]] = []
+        self.yield_per_job = float(self.gen.per_call)
+        self.records_seen = 0
+        per_job = max(1, self.gen.per_call)
+        self.max_jobs = 3 * math.ceil(self.gen.count / per_job) + 10
+
+    def job(self, index: int) -> Job:
+        cutoff = index - FEEDBACK_LAG
+        pool = [r for j, r in self.pool if j < cutoff] if self.gen.machine_examples else []
+        return make_job(index, self.gen, self.seeds, pool, self.cfg.task, self.cfg.description)
+
+    async def run(self) -> ExpandResult:
+        status: str = "complete"
+        error: SynthgenError | None = None
+        running: dict[int, asyncio.Task[JobOutcome]] = {}
+        cached_jobs: set[int] = set()
+        done: dict[int, JobOutcome | BaseException] = {}
+        next_job = next_commit = 0
+        stopping: str | None = None
+        consecutive_failures = 0
+        try:
+            while self.sink.count < self.gen.count:
+                while (
+                    stopping is None
+                    and next_job - next_commit < FEEDBACK_LAG
+                    and next_job < self.max_jobs
+                ):
+                    job = self.job(next_job)
+                    is_cached = self.client.cached(job.request)
+                    expected = self.yield_per_job * (
+                        len(running) - len(cached_jobs & running.keys())
+                    )
+                    if not is_cached and self.sink.count + expected >= self.gen.count:
+                        break
+                    if is_cached:
+                        cached_jobs.add(next_job)
+                    running[next_job] = asyncio.create_task(self.builder.run(job))
+                    next_job += 1
+                if not running:
+                    if stopping is None and next_job >= self.max_jobs:
+                        status = "exhausted"
+                    break
+                finished, _ = await asyncio.wait(running.values(), return_when="FIRST_COMPLETED")
+                for j in [j for j, t in running.items() if t in finished]:
+                    t = running.pop(j)
+                    exc = t.exception()
+                    done[j] = exc if exc is not None else t.result()
+                while next_commit in done and self.sink.count < self.gen.count:
+                    got = done.pop(next_commit)
+                    if isinstance(got, BudgetExceeded):
+                        stopping, error = "stopped_budget", got
+                        break
+                    if isinstance(got, RequestFailed):
+                        consecutive_failures += 1
+                        self.progress.failed_jobs += 1
+                        if consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
+                            stopping, error = "failed", got
+                            break
+                    elif isinstance(got, BaseException):
+                        raise got
+                    else:
+                        consecutive_failures = 0
+                        self.commit(next_commit, got)
+                    next_commit += 1
+                # When stopping, what is in flight was paid for: let it land (and be cached),
+                # but start nothing new; commits end at the first job that did not finish.
+                if stopping and not running:
+                    break
+        except asyncio.CancelledError:
+            status, error = (
+                "interrupted",
+                Interrupted(
+                    "interrupted; what was done is written", hint="run the same command to resume"
+                ),
+            )
+        finally:
+            for t in running.values():
+                t.cancel()
+            if running:
+                await asyncio.gather(*running.values(), return_exceptions=True)
+        if stopping and status != "interrupted":
+            status = stopping
+        if status == "exhausted":
+            error = EndpointError(
+                f"only {self.sink.count} of {self.gen.count} records after {next_job} calls: "
+                "the endpoint's answers yield too few usable candidates",
+                hint="look at the ledger for the reasons; rerunning resumes",
+            )
+        if status == "failed" and error is not None:
+            error = EndpointError(
+                f"{MAX_CONSECUTIVE_FAILURES} requests in a row failed: {error.message}",
+                hint="check the endpoint; rerun the same command to resume",
+            )
+        return ExpandResult(status, self.progress, error)
+
+    def commit(self, index: int, outcome: JobOutcome) -> None:
+        """Write one job's candidates and drops, in order, up to the target."""
+        self.progress.jobs_done += 1
+        for entry in outcome.dropped:
+            self.sink.drop(entry)
+        new = 0
+        for k, rec in enumerate(outcome.records):
+            if self.sink.count >= self.gen.count:
+                self.progress.surplus += len(outcome.records) - k
+                break
+            if self.sink.add(rec):
+                self.pool.append((index, rec))
+                new += 1
+            else:
+                self.progress.duplicates += 1
+                self.sink.drop(
+                    LedgerEntry(
+                        id=ledger_id(rec.id, index, "duplicate_id"),
+                        instruction=rec.instruction,
+                        input=rec.input,
+                        output=rec.output,
+                        provenance=rec.provenance,
+                        dropped=DropReason(
+                            stage="expand",
+                            reason="duplicate_id",
+                            detail=f"same content as {rec.id}",
+                        ),
+                    )
+                )
+        self.records_seen += new
+        self.yield_per_job = max(0.2, self.records_seen / max(1, self.progress.jobs_done))
+        self.progress.written = self.sink.count
+        self.on_progress(self.progress)
+
+
+def summary_counts(result: ExpandResult, sink: Sink) -> dict[str, Any]:
+    return {
+        "requested": result.progress.target,
+        "written": sink.count,
+        "ledgered": sink.ledger_counts(),
+        "surplus": result.progress.surplus,
+        "failed_jobs": result.progress.failed_jobs,
+    }

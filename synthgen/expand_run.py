@@ -1,0 +1,178 @@
+"""The `expand` command's one core function: seeds in, records, ledger and manifest out."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from synthgen import prompts
+from synthgen.candidates import RunContext
+from synthgen.config import Config, resolve_api_key
+from synthgen.errors import EXIT_OK, SynthgenError, UsageError
+from synthgen.expand import Expander, ExpandResult, Progress, summary_counts
+from synthgen.llm.cost import DEFAULT_PRICES, Budget, find_price
+from synthgen.llm.types import endpoint_host
+from synthgen.manifest import file_sha256, now_iso, write_manifest
+from synthgen.records import canonical_json, sha256_hex
+from synthgen.sink import Sink, ledger_path_for, manifest_path_for
+from synthgen.store import open_state, run_status, set_run_status
+
+STATUS_EXIT = {"complete": 0, "stopped_budget": 3, "interrupted": 130, "exhausted": 1, "failed": 1}
+
+
+def job_sha256(cfg: Config, seeds: list[Any]) -> str:
+    """What determines the records; count, budget and throughput settings do not."""
+    gen = cfg.generation.model_dump(mode="json", exclude={"count"})
+    templates = sorted(
+        (n, prompts.load(n).sha256)
+        for n in ("self_instruct", "self_instruct_no_output", "paraphrase", "respond", "repair")
+    )
+    return sha256_hex(
+        canonical_json(
+            {
+                "generation": gen,
+                "model": cfg.endpoint.model,
+                "endpoint": endpoint_host(cfg.endpoint.base_url),
+                "task": cfg.task,
+                "description": cfg.description,
+                "seeds": [s.model_dump(mode="json", exclude={"source"}) for s in seeds],
+                "templates": templates,
+            }
+        )
+    )
+
+
+def new_run_id() -> str:
+    return f"run_{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}_{secrets.token_hex(3)}"
+
+
+def run_expand(
+    cfg: Config,
+    output: str,
+    ledger: Path | None,
+    say: Callable[[str], None],
+    on_progress: Callable[[Progress], None] | None = None,
+) -> dict[str, Any]:
+    from synthgen.seeds import read_seeds
+
+    if not cfg.seeds:
+        raise UsageError("no seed files given", hint="synthgen expand SEEDS.jsonl -n N -o OUT")
+    seeds = read_seeds(cfg.seeds, cfg.seed_format)  # type: ignore[arg-type]
+    api_key = resolve_api_key(cfg)
+    price = find_price(cfg.endpoint.model, {**DEFAULT_PRICES, **cfg.prices})
+    if cfg.budget.max_cost_usd is not None and price is None:
+        raise UsageError(
+            f"--max-cost-usd needs a price for model {cfg.endpoint.model!r}, and none is known",
+            hint="add `prices: {" + cfg.endpoint.model + ": {input: USD_PER_1M, output: "
+            "USD_PER_1M}}` to a config file, or cap with --max-tokens",
+        )
+    to_stdout = output == "-"
+    out_path = cfg.state_dir / "stdout" / "expand.jsonl" if to_stdout else Path(output)
+    ledger_path = ledger or ledger_path_for(out_path)
+    manifest_path = manifest_path_for(out_path)
+    db = open_state(cfg.state_dir)
+    job_sha = job_sha256(cfg, seeds)
+    run_key = sha256_hex(str(out_path.resolve()))
+    prev = run_status(db, run_key)
+    resume = prev is not None and prev[1] == job_sha and prev[2] != "complete"
+    run_id = prev[0] if resume and prev else new_run_id()
+    if prev is not None and not resume and prev[2] != "complete":
+        say(
+            f"note: an unfinished run for {output} had other settings; starting afresh "
+            "(its answers stay cached)"
+        )
+    sink = Sink(out_path, ledger_path, to_stdout, resume)
+    if resume:
+        say(f"resuming {run_id}: {sink.count} records already written")
+    set_run_status(db, run_key, run_id, job_sha, "running", now_iso())
+
+    from synthgen.llm.cache import Capabilities, ResponseCache
+    from synthgen.llm.client import LLMClient
+
+    endpoint = endpoint_host(cfg.endpoint.base_url)
+    caps = Capabilities(db, endpoint, cfg.endpoint.model)
+    budget = Budget(price, cfg.budget.max_cost_usd, cfg.budget.max_tokens)
+    client = LLMClient(cfg.endpoint, api_key, ResponseCache(db), caps, budget)
+    ctx = RunContext(run_id, cfg.sha256(), cfg.task, cfg.generation, cfg.endpoint.model, endpoint)
+    expander = Expander(cfg, seeds, client, sink, ctx, on_progress)
+
+    async def main() -> ExpandResult:
+        try:
+            return await expander.run()
+        finally:
+            await client.close()
+
+    started = time.monotonic()
+    fatal: SynthgenError | None = None
+    try:
+        result = asyncio.run(main())
+    except SynthgenError as e:
+        fatal = e
+        result = ExpandResult("failed", expander.progress, e)
+    except KeyboardInterrupt:
+        from synthgen.errors import Interrupted
+
+        result = ExpandResult("interrupted", expander.progress, Interrupted("interrupted"))
+    elapsed = time.monotonic() - started
+    # Stopped runs still deliver what they have; the run stays resumable in the state dir.
+    sink.close(finalise_files=fatal is None)
+    state = "complete" if result.status == "complete" else result.status
+    set_run_status(db, run_key, run_id, job_sha, state, now_iso())
+    exit_code = fatal.exit_code if fatal else STATUS_EXIT[result.status]
+    if result.error is not None and not fatal:
+        exit_code = result.error.exit_code if result.status != "exhausted" else 1
+    stats = client.stats
+    summary: dict[str, Any] = {
+        "status": result.status,
+        "exit_code": exit_code if result.status != "complete" else EXIT_OK,
+        "run_id": run_id,
+        "resumed": resume,
+        "counts": summary_counts(result, sink),
+        "requests": {
+            "sent": stats.sent,
+            "cached": stats.cached,
+            "retried": stats.retried,
+            "failed": stats.failed,
+            "rate_limited": stats.rate_limited,
+            "fallbacks": sorted(set(stats.fallbacks)),
+        },
+        "usage": {
+            "prompt_tokens": stats.prompt_tokens,
+            "completion_tokens": stats.completion_tokens,
+        },
+        "cost_usd": round(budget.spent_cost_usd, 6),
+        "cost_usd_this_run": round(budget.new_cost_usd, 6),
+        "price_known": price is not None,
+        "capabilities": dict(caps.values),
+        "output": output if to_stdout else str(out_path),
+        "ledger": str(ledger_path),
+        "manifest": str(manifest_path),
+        "seconds": round(elapsed, 3),
+    }
+    if result.error is not None:
+        summary["error"] = result.error.render()
+    write_manifest(
+        manifest_path,
+        {
+            **summary,
+            "command": "expand",
+            "config": cfg.redacted(),
+            "config_sha256": cfg.sha256(),
+            "job_sha256": job_sha,
+            "inputs": [{"path": str(p), "sha256": file_sha256(p)} for p in cfg.seeds],
+            "output_sha256": file_sha256(out_path if fatal is None else sink.partial),
+            "budget": {
+                "max_cost_usd": cfg.budget.max_cost_usd,
+                "max_tokens": cfg.budget.max_tokens,
+                "stopped_by": budget.stopped_by,
+            },
+        },
+    )
+    if fatal is not None:
+        raise fatal
+    return summary

@@ -1,0 +1,81 @@
+"""SQLite response cache keyed by the canonical request; this is how resume works."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from synthgen.records import canonical_json, sha256_hex
+
+
+def request_key(endpoint: str, logical: dict[str, Any], sample: int) -> str:
+    """sha256 of the canonical logical request; never contains the API key."""
+    return sha256_hex(canonical_json({"endpoint": endpoint, "request": logical, "sample": sample}))
+
+
+class ResponseCache:
+    """Answers already received; a cache hit costs nothing and is never sent again."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT body FROM responses WHERE key=?", (key,)).fetchone()
+        if row is None:
+            return None
+        body: dict[str, Any] = orjson.loads(row[0])
+        return body
+
+    def put(
+        self,
+        key: str,
+        *,
+        endpoint: str,
+        model: str,
+        body: dict[str, Any],
+        prompt_tokens: int,
+        completion_tokens: int,
+        cost_usd: float,
+    ) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO responses (key, created_at, endpoint, model, body, "
+            "prompt_tokens, completion_tokens, cost_usd) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                key,
+                datetime.now(UTC).isoformat(),
+                endpoint,
+                model,
+                orjson.dumps(body),
+                prompt_tokens,
+                completion_tokens,
+                cost_usd,
+            ),
+        )
+
+    def __len__(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+
+
+class Capabilities:
+    """What an endpoint+model was found to support, learned once and remembered."""
+
+    def __init__(self, db: sqlite3.Connection, endpoint: str, model: str) -> None:
+        self.db, self.endpoint, self.model = db, endpoint, model
+        rows = db.execute(
+            "SELECT name, value FROM capabilities WHERE endpoint=? AND model=?", (endpoint, model)
+        ).fetchall()
+        self.values: dict[str, str] = {str(r[0]): str(r[1]) for r in rows}
+
+    def get(self, name: str, default: str) -> str:
+        return self.values.get(name, default)
+
+    def learn(self, name: str, value: str, detail: str) -> None:
+        self.values[name] = value
+        self.db.execute(
+            "INSERT OR REPLACE INTO capabilities (endpoint, model, name, value, detail, learned_at)"
+            " VALUES (?,?,?,?,?,?)",
+            (self.endpoint, self.model, name, value, detail[:500], datetime.now(UTC).isoformat()),
+        )

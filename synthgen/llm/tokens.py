@@ -1,0 +1,60 @@
+"""Token counts: tiktoken when its encoding files are already on disk, else an estimate.
+
+tiktoken downloads encodings on first use, which synthgen never triggers. Without the
+files, a token is estimated as 4 characters (OpenAI's rule of thumb for English text);
+the estimate is labelled as such wherever it is shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+
+CHARS_PER_TOKEN = 4
+_BLOB = "https://openaipublic.blob.core.windows.net/encodings/{}.tiktoken"
+
+
+def estimate(text: str) -> int:
+    return max(1, math.ceil(len(text) / CHARS_PER_TOKEN)) if text else 0
+
+
+def _cache_dir() -> Path:
+    for var in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR"):
+        if os.environ.get(var):
+            return Path(os.environ[var])
+    return Path(tempfile.gettempdir()) / "data-gym-cache"
+
+
+@lru_cache(maxsize=8)
+def _encoder(model: str) -> Callable[[str], int] | None:
+    try:
+        import tiktoken
+    except ImportError:
+        return None
+    try:
+        name = tiktoken.encoding_name_for_model(model)
+    except KeyError:
+        name = "o200k_base"
+    cached = _cache_dir() / hashlib.sha1(_BLOB.format(name).encode()).hexdigest()
+    if not cached.exists():
+        return None
+    enc = tiktoken.get_encoding(name)
+    return lambda text: len(enc.encode(text, disallowed_special=()))
+
+
+def counter(model: str) -> tuple[Callable[[str], int], str]:
+    """A token counter for `model` and its method: "tiktoken" or "estimate (chars/4)"."""
+    enc = _encoder(model)
+    if enc is None:
+        return estimate, "estimate (chars/4)"
+    return enc, "tiktoken"
+
+
+def messages_tokens(messages: list[dict[str, str]], count: Callable[[str], int]) -> int:
+    # About 4 tokens of framing per message, as in OpenAI's chat format.
+    return sum(count(m.get("content", "")) + 4 for m in messages) + 2

@@ -1,0 +1,89 @@
+"""What the client takes and gives back."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from synthgen.records import StructuredPath, Usage
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+
+
+def endpoint_host(base_url: str | None) -> str:
+    """host[:port] of an endpoint, never its credentials, path or query."""
+    if not base_url:
+        return "api.openai.com"
+    parts = urlsplit(base_url)
+    host = parts.hostname or "unknown"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def scrub_url(url: str | None) -> str | None:
+    """scheme://host[:port]/path of a URL: user info, query and fragment removed."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{endpoint_host(url)}{parts.path}"
+
+
+def is_local(base_url: str | None) -> bool:
+    return bool(base_url) and (urlsplit(base_url or "").hostname or "") in LOCAL_HOSTS
+
+
+class ChatRequest(BaseModel):
+    """One logical chat request; `n` samples of it are wanted."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    messages: list[dict[str, str]]
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_tokens: int = 1024
+    seed: int | None = None
+    json_schema: dict[str, Any] | None = None
+    schema_name: str = "reply"
+    n: int = Field(default=1, ge=1)
+
+    def logical(self, model: str) -> dict[str, Any]:
+        """The cache identity of this request (n excluded: each sample is its own entry)."""
+        return {
+            "model": model,
+            "messages": self.messages,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "schema": self.json_schema,
+            "schema_name": self.schema_name,
+        }
+
+
+class Answer(BaseModel):
+    """One choice of a reply, from the endpoint or replayed from the cache."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    content: str | None
+    finish_reason: str | None
+    request_id: str | None
+    resolved_model: str
+    structured: StructuredPath
+    sampling: Literal["single", "n", "separate"]
+    usage: Usage
+    cached: bool = False
+    key: str = ""
+
+
+class RequestStats(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sent: int = 0
+    cached: int = 0
+    retried: int = 0
+    failed: int = 0
+    rate_limited: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    fallbacks: list[str] = Field(default_factory=list)

@@ -1,0 +1,113 @@
+"""Where a stage's records and drops go: crash-safe partial files, finalised atomically."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from synthgen.jsonl import AppendLog, finalise, read_ids, repair_torn_tail
+from synthgen.records import LedgerEntry, Record
+
+
+def partial_of(path: Path) -> Path:
+    return path.with_name(path.name + ".partial")
+
+
+def ledger_path_for(output: Path) -> Path:
+    name = output.name
+    stem = name[: -len(".jsonl")] if name.endswith(".jsonl") else name
+    return output.with_name(f"{stem}.ledger.jsonl")
+
+
+def manifest_path_for(output: Path) -> Path:
+    name = output.name
+    stem = name[: -len(".jsonl")] if name.endswith(".jsonl") else name
+    return output.with_name(f"{stem}.manifest.json")
+
+
+class Sink:
+    """Records and ledger entries, each appended once: resumes from what is already on disk.
+
+    `existing` holds ids written by an earlier, unfinished attempt at the same job; replayed
+    records with those ids are claimed, not written again.
+    """
+
+    def __init__(self, output: Path, ledger: Path, to_stdout: bool, resume: bool) -> None:
+        self.output, self.ledger, self.to_stdout = output, ledger, to_stdout
+        self.partial, self.ledger_partial = partial_of(output), partial_of(ledger)
+        self.repaired_bytes = 0
+        for final, part in ((output, self.partial), (ledger, self.ledger_partial)):
+            if not resume:
+                part.unlink(missing_ok=True)
+            elif not part.exists() and final.exists():
+                shutil.copyfile(final, part)  # a stopped run finalised what it had
+            self.repaired_bytes += repair_torn_tail(part)
+        self.existing: list[str] = read_ids(self.partial)
+        self.existing_set = set(self.existing)
+        self.ledger_ids = set(read_ids(self.ledger_partial))
+        self.claimed: set[str] = set()
+        self.written: set[str] = set()
+        self.ledger_written = 0
+        self._out = AppendLog(self.partial)
+        self._ledger = AppendLog(self.ledger_partial)
+        if to_stdout and self.existing:
+            sys.stdout.buffer.write(self.partial.read_bytes())
+            sys.stdout.buffer.flush()
+
+    @property
+    def count(self) -> int:
+        return len(self.existing) + len(self.written)
+
+    def is_duplicate(self, rec_id: str) -> bool:
+        return rec_id in self.written or rec_id in self.claimed
+
+    def add(self, rec: Record) -> bool:
+        """Write a new record, or claim one already on disk; False for a duplicate id."""
+        if self.is_duplicate(rec.id):
+            return False
+        if rec.id in self.existing_set:
+            self.claimed.add(rec.id)
+            return True
+        self.written.add(rec.id)
+        obj = rec.model_dump(mode="json", exclude_none=True)
+        self._out.write([obj])
+        if self.to_stdout:
+            sys.stdout.buffer.write(orjson.dumps(obj) + b"\n")
+            sys.stdout.buffer.flush()
+        return True
+
+    def drop(self, entry: LedgerEntry) -> None:
+        if entry.id in self.ledger_ids:
+            return
+        self.ledger_ids.add(entry.id)
+        self.ledger_written += 1
+        self._ledger.write([entry.model_dump(mode="json", exclude_none=True)])
+
+    def close(self, finalise_files: bool) -> None:
+        self._out.close()
+        self._ledger.close()
+        if finalise_files:
+            finalise(self.partial, self.output)
+            finalise(self.ledger_partial, self.ledger)
+
+    def ledger_counts(self) -> dict[str, int]:
+        """Drops by reason over the whole ledger file (this attempt and earlier ones)."""
+        counts: dict[str, int] = {}
+        path = (
+            self.ledger
+            if self.ledger.exists() and not self.ledger_partial.exists()
+            else self.ledger_partial
+        )
+        if not path.exists():
+            return counts
+        with path.open("rb") as fh:
+            for raw in fh:
+                if raw.strip():
+                    obj: dict[str, Any] = orjson.loads(raw)
+                    reason = str(obj["dropped"]["reason"])
+                    counts[reason] = counts.get(reason, 0) + 1
+        return counts

@@ -1,0 +1,96 @@
+"""The state directory (.synthgen/): one SQLite database with a small migration runner."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from synthgen.errors import UsageError
+
+DB_NAME = "state.db"
+
+
+def m001_initial(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE responses (
+            key TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            model TEXT NOT NULL,
+            body BLOB NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            cost_usd REAL NOT NULL
+        );
+        CREATE TABLE capabilities (
+            endpoint TEXT NOT NULL,
+            model TEXT NOT NULL,
+            name TEXT NOT NULL,
+            value TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            learned_at TEXT NOT NULL,
+            PRIMARY KEY (endpoint, model, name)
+        );
+        CREATE TABLE runs (
+            run_key TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            job_sha256 TEXT NOT NULL,
+            status TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+# Append only; never edit a shipped migration.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial]
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY)")
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    for fn in MIGRATIONS:
+        if fn.__name__ in done:
+            continue
+        with db:
+            fn(db)
+            db.execute("INSERT INTO _migrations (name) VALUES (?)", (fn.__name__,))
+
+
+def open_state(state_dir: Path) -> sqlite3.Connection:
+    """Open (creating if needed) the state database in WAL mode, migrated to the latest schema."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(
+            f"cannot create state directory {state_dir}: {e.strerror}",
+            hint="pass a writable --state-dir",
+        ) from e
+    db = sqlite3.connect(state_dir / DB_NAME, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode: a committed transaction survives a killed process (not power loss).
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA busy_timeout=10000")
+    migrate(db)
+    return db
+
+
+def run_status(db: sqlite3.Connection, run_key: str) -> tuple[str, str, str] | None:
+    """(run_id, job_sha256, status) of the last run that wrote to this output, if any."""
+    row = db.execute(
+        "SELECT run_id, job_sha256, status FROM runs WHERE run_key=?", (run_key,)
+    ).fetchone()
+    return (str(row[0]), str(row[1]), str(row[2])) if row else None
+
+
+def set_run_status(
+    db: sqlite3.Connection, run_key: str, run_id: str, job_sha256: str, status: str, now: str
+) -> None:
+    db.execute(
+        "INSERT INTO runs (run_key, run_id, job_sha256, status, updated_at) VALUES (?,?,?,?,?) "
+        "ON CONFLICT(run_key) DO UPDATE SET run_id=excluded.run_id, "
+        "job_sha256=excluded.job_sha256, status=excluded.status, updated_at=excluded.updated_at",
+        (run_key, run_id, job_sha256, status, now),
+    )

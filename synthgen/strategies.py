@@ -1,0 +1,174 @@
+"""Expansion strategies: each turns a job number into one chat request, deterministically."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from synthgen import prompts
+from synthgen.config import GenerationConfig
+from synthgen.llm.types import ChatRequest
+from synthgen.records import PromptRef, Record, Seed
+
+Example = Seed | Record
+
+
+class Task(BaseModel):
+    """One generated example as the model returns it."""
+
+    model_config = ConfigDict(extra="ignore")
+    instruction: str = Field(min_length=1)
+    input: str = ""
+    output: str = ""
+
+
+def _task_schema(with_output: bool) -> dict[str, Any]:
+    props: dict[str, Any] = {"instruction": {"type": "string"}, "input": {"type": "string"}}
+    if with_output:
+        props["output"] = {"type": "string"}
+    return {
+        "type": "object",
+        "properties": props,
+        "required": list(props),
+        "additionalProperties": False,
+    }
+
+
+def tasks_schema(k: int, with_output: bool) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "tasks": {
+                "type": "array",
+                "items": _task_schema(with_output),
+                "minItems": k,
+                "maxItems": k,
+            }
+        },
+        "required": ["tasks"],
+        "additionalProperties": False,
+    }
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work: a request and where its answers come from."""
+
+    index: int
+    method: str
+    operator: str | None
+    parents: list[str]
+    prompt: PromptRef
+    request: ChatRequest
+    shape: str  # "list" (JSON {"tasks": [...]}) or "one" (a single task object per choice)
+    with_output: bool
+    origin: Example | None = None  # the example an evol/paraphrase job rewrites
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def format_example(ex: Example, n: int | None = None) -> str:
+    head = f"Example {n}:\n" if n is not None else ""
+    parts = [f"{head}Instruction: {ex.instruction}"]
+    if ex.input.strip():
+        parts.append(f"Input: {ex.input}")
+    parts.append(f"Output: {ex.output}")
+    return "\n".join(parts)
+
+
+def job_rng(seed: int, index: int) -> random.Random:
+    """Each job draws from its own generator, derived from the run seed and its number, so a
+    rerun asks exactly the same requests whatever order they complete in."""
+    return random.Random(f"synthgen:{seed}:{index}")
+
+
+def _task_line(task: str, description: str) -> str:
+    return f"{task} — {description}" if description else task
+
+
+def make_job(
+    index: int,
+    gen: GenerationConfig,
+    seeds: list[Seed],
+    pool: list[Record],
+    task: str,
+    description: str = "",
+) -> Job:
+    rng = job_rng(gen.seed, index)
+    separate = gen.responses == "separate"
+    base = {"temperature": gen.temperature, "top_p": gen.top_p, "max_tokens": gen.max_new_tokens}
+    job_seed = rng.randrange(2**31)
+    if gen.strategy == "self-instruct":
+        humans = rng.sample(seeds, min(gen.human_examples, len(seeds)))
+        machines = rng.sample(pool, min(gen.machine_examples, len(pool)))
+        examples: list[Example] = [*humans, *machines]
+        rng.shuffle(examples)
+        tpl = prompts.load("self_instruct_no_output" if separate else "self_instruct")
+        msgs = tpl.render(
+            task=_task_line(task, description),
+            examples="\n\n".join(format_example(e, i + 1) for i, e in enumerate(examples)),
+            k=str(gen.per_call),
+        )
+        req = ChatRequest(
+            messages=msgs,
+            seed=job_seed,
+            json_schema=tasks_schema(gen.per_call, not separate),
+            schema_name="tasks",
+            **base,
+        )
+        parents = [_ref(e) for e in examples]
+        return Job(index, "self-instruct", None, parents, tpl.ref, req, "list", not separate)
+    if gen.strategy == "paraphrase":
+        origin: Example = seeds[index % len(seeds)]
+        tpl = prompts.load("paraphrase")
+        msgs = tpl.render(
+            task=_task_line(task, description),
+            example=format_example(origin),
+            k=str(gen.per_call),
+        )
+        req = ChatRequest(
+            messages=msgs,
+            seed=job_seed,
+            json_schema=tasks_schema(gen.per_call, True),
+            schema_name="tasks",
+            **base,
+        )
+        return Job(index, "paraphrase", None, [_ref(origin)], tpl.ref, req, "list", True, origin)
+    # evol: rewrite one parent with one operator; per_call choices through `n`.
+    candidates: list[Example] = [*seeds, *pool]
+    origin = candidates[rng.randrange(len(candidates))]
+    operator = gen.operators[rng.randrange(len(gen.operators))]
+    tpl = prompts.evol(operator)
+    msgs = tpl.render(
+        task=_task_line(task, description),
+        instruction=origin.instruction,
+        input=origin.input or "(none)",
+    )
+    req = ChatRequest(
+        messages=msgs,
+        seed=job_seed,
+        json_schema=_task_schema(True),
+        schema_name="task",
+        n=gen.per_call,
+        **base,
+    )
+    return Job(index, "evol", operator, [_ref(origin)], tpl.ref, req, "one", True, origin)
+
+
+def respond_request(task: Task, gen: GenerationConfig, seed: int) -> tuple[ChatRequest, PromptRef]:
+    tpl = prompts.load("respond")
+    msgs = tpl.render(instruction=task.instruction, input=task.input)
+    req = ChatRequest(
+        messages=msgs,
+        temperature=gen.temperature,
+        top_p=gen.top_p,
+        max_tokens=gen.max_new_tokens,
+        seed=seed,
+    )
+    return req, tpl.ref
+
+
+def _ref(ex: Example) -> str:
+    return ex.ref if isinstance(ex, Seed) else ex.id
