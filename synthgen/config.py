@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from synthgen.errors import ConfigError, UsageError
 from synthgen.llm.cost import Price
@@ -54,6 +54,16 @@ class GenerationConfig(Strict):
     human_examples: int = Field(default=3, ge=1, le=20)
     machine_examples: int = Field(default=2, ge=0, le=20)
     operators: list[str] = Field(default_factory=lambda: list(EVOL_OPERATORS))
+
+
+    @model_validator(mode="after")
+    def _separate_needs_self_instruct(self) -> GenerationConfig:
+        if self.responses == "separate" and self.strategy != "self-instruct":
+            raise ValueError(
+                "responses: separate works with the self-instruct strategy only "
+                "(evol and paraphrase write each output together with its instruction)"
+            )
+        return self
 
 
 class BudgetConfig(Strict):

@@ -74,7 +74,6 @@ class Expander:
         status: str = "complete"
         error: SynthgenError | None = None
         running: dict[int, asyncio.Task[JobOutcome]] = {}
-        cached_jobs: set[int] = set()
         done: dict[int, JobOutcome | BaseException] = {}
         next_job = next_commit = 0
         stopping: str | None = None
@@ -88,13 +87,11 @@ class Expander:
                 ):
                     job = self.job(next_job)
                     is_cached = self.client.cached(job.request)
-                    expected = self.yield_per_job * (
-                        len(running) - len(cached_jobs & running.keys())
-                    )
+                    # Cached jobs cost nothing, so they always run; new requests only while the
+                    # yield expected from everything in flight still falls short of the target.
+                    expected = self.yield_per_job * (len(running) + len(done))
                     if not is_cached and self.sink.count + expected >= self.gen.count:
                         break
-                    if is_cached:
-                        cached_jobs.add(next_job)
                     running[next_job] = asyncio.create_task(self.builder.run(job))
                     next_job += 1
                 if not running:

@@ -1,0 +1,390 @@
+"""The five seed formats: how to recognise a record and turn it into examples."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+
+SeedFormat = Literal["alpaca", "self-instruct", "messages", "sharegpt", "prompt-completion"]
+FORMATS: tuple[SeedFormat, ...] = (
+    "alpaca",
+    "self-instruct",
+    "messages",
+    "sharegpt",
+    "prompt-completion",
+)
+
+# Keys a record must have to be read as each format, in detection order: the more specific
+# formats first, so a self-instruct task (instruction + instances) is never taken for alpaca.
+REQUIRED: dict[SeedFormat, tuple[str, ...]] = {
+    "messages": ("messages",),
+    "sharegpt": ("conversations",),
+    "self-instruct": ("instruction", "instances"),
+    "alpaca": ("instruction", "output"),
+    "prompt-completion": ("prompt", "completion"),
+}
+SHAPES: dict[SeedFormat, str] = {
+    "alpaca": '{"instruction", "input" (optional), "output"}',
+    "self-instruct": '{"instruction", "instances": [{"input", "output"}]}',
+    "messages": '{"messages": [{"role", "content"}]}',
+    "sharegpt": '{"conversations": [{"from", "value"}]}',
+    "prompt-completion": '{"prompt", "completion"}',
+}
+KNOWN_SHAPES = "; ".join(f"{f} {SHAPES[f]}" for f in FORMATS)
+MULTI_TURN = "multi-turn: only the first exchange is used"
+ONE_PER_LINE = 'one JSON object per line, e.g. {"instruction": "...", "output": "..."}'
+_BOM = b"\xef\xbb\xbf"
+
+
+class Fault(Exception):
+    """One thing wrong with one record; the reader adds the file and line."""
+
+    def __init__(self, code: str, field: str | None, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
+        self.message = message
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class Example:
+    instruction: str
+    input: str
+    output: str
+    instance: int | None = None  # 1-based, self-instruct only
+
+
+@dataclass
+class Parsed:
+    """What one record yields: its own id (if any), examples, meta and soft warnings."""
+
+    record_id: str | None
+    examples: list[Example]
+    meta: dict[str, Any]
+    warnings: list[Fault] = field(default_factory=list)
+
+
+def _bad_utf8(e: UnicodeDecodeError, data: bytes) -> Fault:
+    col = len(data[data.rfind(b"\n", 0, e.start) + 1 : e.start].decode(errors="replace")) + 1
+    return Fault(
+        "invalid_utf8",
+        None,
+        f"not valid UTF-8 (byte 0x{data[e.start]:02x} at column {col})",
+        "re-save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 in.jsonl > out.jsonl`",
+    )
+
+
+def _bad_json(e: orjson.JSONDecodeError, hint: str) -> Fault:
+    return Fault("invalid_json", None, f"not valid JSON: {e.msg} at column {e.colno}", hint)
+
+
+def iter_records(data: bytes, *, json_file: bool) -> Iterator[tuple[dict[str, int], Any]]:
+    """(position, parsed value or Fault) per record: JSONL lines, or items of a JSON array."""
+    data = data.removeprefix(_BOM)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        hint = "re-save it as UTF-8 (most editors offer this under 'Save with encoding')"
+        yield {}, Fault("invalid_utf8", None, "file is UTF-16, not UTF-8", hint)
+        return
+    if data.lstrip().startswith(b"["):
+        try:
+            doc = orjson.loads(data.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            if json_file:
+                yield {"line": data.count(b"\n", 0, e.start) + 1}, _bad_utf8(e, data)
+                return
+        except orjson.JSONDecodeError as e:
+            if json_file:
+                hint = "a .json seed file must hold one JSON array of objects"
+                yield {"line": e.lineno}, _bad_json(e, hint)
+                return
+        else:
+            if isinstance(doc, list):
+                for i, value in enumerate(doc, start=1):
+                    yield {"item": i}, value
+                return
+    for n, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            yield {"line": n}, _bad_utf8(e, raw)
+            continue
+        if line.strip():
+            try:
+                yield {"line": n}, orjson.loads(line)
+            except orjson.JSONDecodeError as e:
+                yield {"line": n}, _bad_json(e, f"write {ONE_PER_LINE}")
+
+
+def detect_format(obj: dict[str, Any]) -> SeedFormat | None:
+    """The format whose required keys are all present, or None."""
+    for fmt, keys in REQUIRED.items():
+        if all(k in obj for k in keys):
+            return fmt
+    return None
+
+
+def guess_format(obj: dict[str, Any]) -> SeedFormat | None:
+    """A format the record was probably meant to be, from any one of its telltale keys."""
+    for fmt, keys in (
+        ("messages", ("messages",)),
+        ("sharegpt", ("conversations",)),
+        ("self-instruct", ("instances",)),
+        ("alpaca", ("instruction", "output", "input")),
+        ("prompt-completion", ("prompt", "completion")),
+    ):
+        if any(k in obj for k in keys):
+            return fmt  # type: ignore[return-value]
+    return None
+
+
+def parse_record(obj: dict[str, Any], fmt: SeedFormat) -> Parsed:
+    """Turn one record into examples, or raise Fault naming the field."""
+    missing = [k for k in REQUIRED[fmt] if k not in obj]
+    if missing:
+        needs = " and ".join(REQUIRED[fmt])
+        raise Fault(
+            "missing_field",
+            missing[0],
+            f"missing ({fmt} format needs {needs})",
+            f'add "{missing[0]}" to this record; {fmt} records look like {SHAPES[fmt]}',
+        )
+    record_id = _record_id(obj.get("id"))
+    rest = {k: v for k, v in obj.items() if k != "id"}
+    return _PARSERS[fmt](rest, record_id)
+
+
+def _record_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise Fault(
+            "wrong_type",
+            "id",
+            f"must be a string or an integer, not {kind_of(value)}",
+            'use an id like "ticket_07", or remove "id" to get a content-derived id',
+        )
+    if isinstance(value, str) and not value.strip():
+        raise Fault("empty", "id", "empty", 'give the record an id or remove "id"')
+    return str(value)
+
+
+def kind_of(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
+
+
+def text(value: Any, name: str, *, required: bool = True) -> str:
+    """A text field: a string (non-blank when required); optional fields accept null as ""."""
+    if not required and value is None:
+        return ""
+    if not isinstance(value, str):
+        quote = f", e.g. {json.dumps(str(value))}" if isinstance(value, int | float) else ""
+        raise Fault(
+            "wrong_type",
+            name,
+            f"must be a string, not {kind_of(value)}",
+            f'put the text of "{name}" in double quotes{quote}',
+        )
+    if required and not value.strip():
+        raise Fault(
+            "empty",
+            name,
+            "empty or only whitespace",
+            f"write the {name.split('.')[-1]} text, or drop it",
+        )
+    return value
+
+
+def _alpaca(obj: dict[str, Any], rid: str | None) -> Parsed:
+    ex = Example(
+        text(obj.pop("instruction"), "instruction"),
+        text(obj.pop("input", ""), "input", required=False),
+        text(obj.pop("output"), "output"),
+    )
+    return Parsed(rid, [ex], obj)
+
+
+def _prompt_completion(obj: dict[str, Any], rid: str | None) -> Parsed:
+    # Kept verbatim: a leading space in a legacy completion is the user's call, not ours.
+    ex = Example(text(obj.pop("prompt"), "prompt"), "", text(obj.pop("completion"), "completion"))
+    return Parsed(rid, [ex], obj)
+
+
+def _self_instruct(obj: dict[str, Any], rid: str | None) -> Parsed:
+    instruction = text(obj.pop("instruction"), "instruction")
+    instances = obj.pop("instances")
+    if not isinstance(instances, list) or not instances:
+        raise Fault(
+            "wrong_type" if not isinstance(instances, list) else "empty",
+            "instances",
+            "must be a non-empty list of {input, output} objects"
+            + ("" if isinstance(instances, list) else f", not {kind_of(instances)}"),
+            'write e.g. "instances": [{"input": "", "output": "..."}]',
+        )
+    examples = []
+    for k, inst in enumerate(instances, start=1):
+        name = f"instances[{k - 1}]"
+        if not isinstance(inst, dict):
+            raise Fault(
+                "wrong_type",
+                name,
+                f"must be an object, not {kind_of(inst)}",
+                'each instance looks like {"input": "...", "output": "..."}',
+            )
+        if "output" not in inst:
+            raise Fault(
+                "missing_field",
+                f"{name}.output",
+                "missing (each instance needs an output)",
+                'add "output" to this instance',
+            )
+        examples.append(
+            Example(
+                instruction,
+                text(inst.get("input", ""), f"{name}.input", required=False),
+                text(inst["output"], f"{name}.output"),
+                instance=k,
+            )
+        )
+    return Parsed(rid, examples, obj)
+
+
+_ROLES = {
+    "messages": {
+        "system": "system",
+        "developer": "system",
+        "user": "user",
+        "assistant": "assistant",
+    },
+    "conversations": {
+        "system": "system",
+        "human": "user",
+        "user": "user",
+        "gpt": "assistant",
+        "assistant": "assistant",
+    },
+}
+
+
+def _chat(
+    key: str, role_key: str, content_key: str
+) -> Callable[[dict[str, Any], str | None], Parsed]:
+    roles = _ROLES[key]
+
+    def parse(obj: dict[str, Any], rid: str | None) -> Parsed:
+        turns = obj.pop(key)
+        if not isinstance(turns, list):
+            raise Fault(
+                "wrong_type",
+                key,
+                f"must be a list of turns, not {kind_of(turns)}",
+                f'write e.g. "{key}": [{{"{role_key}": "...", "{content_key}": "..."}}]',
+            )
+        system: list[str] = []
+        found: dict[str, str] = {}
+        used = 0
+        for i, turn in enumerate(turns):
+            name = f"{key}[{i}]"
+            role, content = _turn(turn, name, roles, role_key, content_key)
+            want = "user" if "user" not in found else "assistant"
+            if role == "system" and not found:
+                system.append(text(content, f"{name}.{content_key}", required=False))
+            elif role == want:
+                found[role] = text(content, f"{name}.{content_key}")
+            else:
+                raise Fault(
+                    "bad_turns",
+                    f"{name}.{role_key}",
+                    f"expected {'a user' if want == 'user' else 'an assistant'} turn here, "
+                    f"got {turn[role_key]!r}",
+                    f"the conversation must start (after an optional system turn) with a user "
+                    f"turn followed by an assistant turn; allowed {role_key} values: "
+                    + ", ".join(roles),
+                )
+            used = i + 1
+            if len(found) == 2:
+                break
+        if len(found) < 2:
+            missing = "user" if not found else "assistant"
+            raise Fault(
+                "missing_field",
+                key,
+                f"has no {missing} turn" + (" after the first user turn" if found else ""),
+                f"add a {missing} turn so the record has one user → assistant exchange",
+            )
+        warnings = []
+        if used < len(turns):
+            warnings.append(
+                Fault(
+                    "multi_turn",
+                    key,
+                    f"{MULTI_TURN} ({_turns(len(turns) - used)} after it ignored)",
+                    "split long conversations into one record per exchange to use them all",
+                )
+            )
+        if system:
+            obj["system"] = "\n\n".join(system)
+        return Parsed(rid, [Example(found["user"], "", found["assistant"])], obj, warnings)
+
+    return parse
+
+
+def _turns(n: int) -> str:
+    return "1 turn" if n == 1 else f"{n} turns"
+
+
+def _turn(
+    turn: Any, name: str, roles: dict[str, str], role_key: str, content_key: str
+) -> tuple[str, Any]:
+    if not isinstance(turn, dict):
+        raise Fault(
+            "wrong_type",
+            name,
+            f"must be an object, not {kind_of(turn)}",
+            f'each turn looks like {{"{role_key}": "...", "{content_key}": "..."}}',
+        )
+    for k in (role_key, content_key):
+        if k not in turn:
+            raise Fault("missing_field", f"{name}.{k}", "missing", f'add "{k}" to this turn')
+    role = turn[role_key]
+    if role not in roles:
+        raise Fault(
+            "bad_role",
+            f"{name}.{role_key}",
+            f"unknown value {role!r}",
+            f"use one of: {', '.join(roles)}",
+        )
+    content = turn[content_key]
+    if isinstance(content, list):  # OpenAI content parts: keep only when all are text
+        if all(isinstance(p, dict) and p.get("type") == "text" for p in content):
+            content = "".join(str(p.get("text", "")) for p in content)
+        else:
+            raise Fault(
+                "wrong_type",
+                f"{name}.{content_key}",
+                "has non-text content parts",
+                "seeds must be plain text; keep only text parts",
+            )
+    return roles[role], content
+
+
+_PARSERS: dict[SeedFormat, Callable[[dict[str, Any], str | None], Parsed]] = {
+    "alpaca": _alpaca,
+    "self-instruct": _self_instruct,
+    "messages": _chat("messages", "role", "content"),
+    "sharegpt": _chat("conversations", "from", "value"),
+    "prompt-completion": _prompt_completion,
+}

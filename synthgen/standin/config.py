@@ -1,0 +1,169 @@
+"""Fault switches of the stand-in endpoint (all off by default) and its rate-limit emulation.
+
+The stand-in is NOT A MODEL: it returns deterministic placeholder text. These switches only
+make it misbehave the way real OpenAI-compatible endpoints do, so callers can be tested.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class StandinConfig(BaseModel):
+    """Live configuration of a `StandinServer`; unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    latency_s: float = Field(
+        default=0.0, ge=0.0, description="delay of each admitted chat request (not rate-limit 429s)"
+    )
+    latency_jitter_s: float = Field(default=0.0, ge=0.0, description="extra uniform [0, j) delay")
+
+    rpm_limit: int | None = Field(default=None, ge=1, description="emulated requests per minute")
+    rpm_burst: int | None = Field(
+        default=None, ge=1, description="request bucket size; default one second's worth"
+    )
+    tpm_limit: int | None = Field(default=None, ge=1, description="emulated tokens per minute")
+    tpm_burst: int | None = Field(
+        default=None, ge=1, description="token bucket size; default one second's worth"
+    )
+    ratelimit_headers: bool = Field(default=False, description="send x-ratelimit-* headers")
+
+    p_429: Probability = 0.0
+    retry_after_s: float = Field(default=0.05, ge=0.0, description="retry-after of random 429s")
+    p_500: Probability = 0.0
+    fail_first: int = Field(default=0, ge=0, description="first N chat requests get 503")
+
+    p_truncate: Probability = 0.0
+    p_malformed: Probability = 0.0
+    p_content_filter: Probability = 0.0
+    ignore_n: bool = False
+
+    reject_json_schema: bool = False
+    reject_json_object: bool = False
+    require_api_key: str | None = None
+
+    fault_seed: int = 0
+
+    def rpm_capacity(self) -> int | None:
+        """Request bucket capacity, or None when requests are not limited."""
+        if self.rpm_limit is None:
+            return None
+        return self.rpm_burst or max(1, self.rpm_limit // 60)
+
+    def tpm_capacity(self) -> int | None:
+        """Token bucket capacity, or None when tokens are not limited."""
+        if self.tpm_limit is None:
+            return None
+        return self.tpm_burst or max(1, self.tpm_limit // 60)
+
+    def merged(self, changes: dict[str, Any]) -> StandinConfig:
+        """A new validated config with `changes` applied (raises on unknown keys/bad values)."""
+        return StandinConfig.model_validate({**self.model_dump(), **changes})
+
+    def public_dump(self) -> dict[str, Any]:
+        """The config as JSON-able data with the API key masked."""
+        data = self.model_dump()
+        if data.get("require_api_key"):
+            data["require_api_key"] = "***"
+        return data
+
+
+def duration(seconds: float) -> str:
+    """OpenAI's reset-duration format: "250ms", "1.5s", "6m0s"."""
+    if seconds < 1:
+        return f"{max(0, math.ceil(seconds * 1000))}ms"
+
+    def secs(s: float) -> str:
+        return f"{s:.3f}".rstrip("0").rstrip(".") + "s"
+
+    if seconds < 60:
+        return secs(seconds)
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}m{secs(rest)}"
+
+
+class Bucket:
+    """Token bucket refilling at `per_min / 60` per second; refilled when its limits change.
+
+    A cost above the capacity passes only with a full bucket and leaves it in debt, so the
+    long-run rate still matches `per_min`.
+    """
+
+    def __init__(self) -> None:
+        self.key: tuple[int, int] | None = None
+        self.tokens = 0.0
+        self.at = 0.0
+
+    def refill(self, cap: int, per_min: int, now: float) -> None:
+        if self.key != (cap, per_min):
+            self.key, self.tokens = (cap, per_min), float(cap)
+        else:
+            self.tokens = min(float(cap), self.tokens + (now - self.at) * per_min / 60)
+        self.at = now
+
+    def wait(self, cap: int, per_min: int, cost: int, now: float) -> float:
+        """Seconds until `cost` can be taken (0.0 = now)."""
+        self.refill(cap, per_min, now)
+        need = min(cost, cap)
+        return 0.0 if self.tokens >= need else (need - self.tokens) * 60 / per_min
+
+    def take(self, cost: int) -> None:
+        self.tokens -= cost
+
+    def state(self, cap: int, per_min: int, now: float) -> tuple[int, float]:
+        """(whole tokens remaining, seconds until the bucket is full again)."""
+        self.refill(cap, per_min, now)
+        return max(0, int(self.tokens)), max(0.0, (cap - self.tokens) * 60 / per_min)
+
+
+class RateLimiter:
+    """The emulated requests-per-minute and tokens-per-minute limits of one server."""
+
+    def __init__(self) -> None:
+        self.rpm, self.tpm = Bucket(), Bucket()
+
+    def _checks(self, cfg: StandinConfig, cost: int) -> list[tuple[str, Bucket, int, int, int]]:
+        out = []
+        for what, bucket, cap, limit, units in (
+            ("requests", self.rpm, cfg.rpm_capacity(), cfg.rpm_limit, 1),
+            ("tokens", self.tpm, cfg.tpm_capacity(), cfg.tpm_limit, cost),
+        ):
+            if cap is not None and limit is not None:
+                out.append((what, bucket, cap, limit, units))
+        return out
+
+    def admit(self, cfg: StandinConfig, cost: int) -> tuple[str, int, float] | None:
+        """None if admitted (tokens taken), else (which limit, its value, seconds to wait)."""
+        now = time.monotonic()
+        checks = self._checks(cfg, cost)
+        for what, bucket, cap, limit, units in checks:
+            wait = bucket.wait(cap, limit, units, now)
+            if wait > 0:
+                return what, limit, wait
+        for _, bucket, _, _, units in checks:
+            bucket.take(units)
+        return None
+
+    def headers(self, cfg: StandinConfig, cost: int) -> list[tuple[str, str]]:
+        """x-ratelimit-{limit,remaining,reset}-{requests,tokens} (10000 rpm / 1M tpm if unset)."""
+        now = time.monotonic()
+        out: list[tuple[str, str]] = []
+        for what, bucket, cap, limit, default, used in (
+            ("requests", self.rpm, cfg.rpm_capacity(), cfg.rpm_limit, 10_000, 1),
+            ("tokens", self.tpm, cfg.tpm_capacity(), cfg.tpm_limit, 1_000_000, cost),
+        ):
+            if cap is None or limit is None:
+                shown, remaining, reset = default, default - used, used * 60 / default
+            else:
+                shown, (remaining, reset) = limit, bucket.state(cap, limit, now)
+            out.append((f"x-ratelimit-limit-{what}", str(shown)))
+            out.append((f"x-ratelimit-remaining-{what}", str(max(0, remaining))))
+            out.append((f"x-ratelimit-reset-{what}", duration(reset)))
+        return out

@@ -1,0 +1,405 @@
+"""Deterministic placeholder text and schema-valid JSON for the stand-in endpoint.
+
+NOTHING HERE IS USEFUL DATA. Replies are word salad assembled from the prompt's words and a
+small built-in vocabulary, seeded by a hash of the request, so that the same request always
+gets the same reply and different requests get clearly different (non-duplicate) replies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import re
+import struct
+from typing import Any
+
+import orjson
+
+JsonSchema = dict[str, Any]
+EMBED_DIMS = 64
+
+_KEY_FIELDS = ("messages", "model", "temperature", "top_p", "seed", "response_format", "max_tokens")
+_WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]{2,19}")
+_FENCE_RE = re.compile(r"```.*?(?:```|$)", re.S)
+_PROMPT_SCHEMA_RE = re.compile(r"JSON schema:[ \t]*\r?\n\s*```json[^\n]*\n(.*?)```", re.S)
+
+
+def _words(text: str, sep: str | None = None) -> tuple[str, ...]:
+    return tuple(text.split(sep))
+
+
+_STOP = frozenset(
+    _words(
+        "the and for with that this from your you are was were will would should could have had"
+        " not but all any can each into its our out over such than then them they their there"
+        " these those what when where which while who whom why how about above after again also"
+        " been being both did does doing down during few more most other some only own same very"
+        " just json schema reply return following given must one two three use using write has"
+        " exactly"
+    )
+)
+_NOUNS = _words(
+    "ticket report invoice garden river budget schedule recipe engine library museum contract"
+    " sensor network harbor meeting forecast warehouse lesson poem bicycle customer patient"
+    " algorithm volcano satellite kitchen orchestra password playlist spreadsheet telescope"
+    " vaccine election glacier bakery festival mortgage compiler battery itinerary hospital"
+    " keyboard tournament painting journal migration workshop pipeline vineyard courtroom"
+    " classroom lighthouse marathon database newsletter"
+)
+_ADJS = _words(
+    "quiet urgent bright fragile ancient modern careful noisy rural digital seasonal hidden"
+    " narrow generous formal curious rapid shallow crowded remote simple detailed practical"
+    " unusual reliable tiny enormous polite bitter gentle"
+)
+_VERBS = _words(
+    "supports delays improves replaces describes protects measures reveals connects reduces"
+    " organizes predicts requires explains limits follows shapes tracks covers balances"
+)
+_PREPS = _words("near beside after before during without behind beyond under across")
+_OPENERS = ("In practice,", "Usually,", "For example,", "Meanwhile,", "Overall,", "Sometimes,")
+_INSTR_VERBS = _words(
+    "Classify Summarize Rewrite Explain List Translate Compare Draft Identify Estimate Suggest"
+    " Outline Describe Evaluate Convert Extract Rank Generate Correct Simplify Paraphrase"
+    " Critique Plan Write Categorize Predict Recommend Analyze Name Calculate"
+)
+_OBJECTS = _words(
+    "the following support ticket|this product review|the customer email below|a short story"
+    " opening|the given paragraph|this recipe|the meeting notes|a news headline|the following"
+    " code snippet|this travel itinerary|the error message|a job posting|the survey answers"
+    "|this social media post|the poem below|a lesson plan|the contract clause|this monthly"
+    " budget|the chat transcript|a bug report|the list of symptoms|these sales figures",
+    "|",
+)
+_QUALIFIERS = _words(
+    "by urgency|in three bullet points|for a beginner audience|using plain language|in under"
+    " fifty words|as a formal letter|with one example|from most to least important|into a"
+    " table|for a ten-year-old|in the style of a news report|keeping the original tone|with a"
+    " short justification|as a numbered list|in a single sentence|for a busy manager",
+    "|",
+)
+_QSTARTS = _words(
+    "How would you|What is the best way to|Can you|Why might someone|Which steps would you"
+    " take to|When should a team",
+    "|",
+)
+_QVERBS = _words("improve explain organize test describe plan measure compare simplify review")
+
+
+def canonical_key(body: dict[str, Any]) -> bytes:
+    """Canonical JSON of the request fields that determine the reply."""
+    picked = {k: body.get(k) for k in _KEY_FIELDS}
+    try:
+        return orjson.dumps(picked, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # non-string keys etc.; fall back to a stable repr
+        return repr(sorted((k, repr(v)) for k, v in picked.items())).encode()
+
+
+def choice_rng(key: bytes, index: int) -> random.Random:
+    """The RNG for choice `index`: a pure function of sha256(key + index)."""
+    digest = hashlib.sha256(key + b"#" + str(index).encode()).digest()
+    return random.Random(int.from_bytes(digest, "big"))
+
+
+def message_text(content: Any) -> str:
+    """Text of a message `content` (a string or a list of content parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            str(p.get("text", "")) for p in content if isinstance(p, dict) and "text" in p
+        )
+    return ""
+
+
+def estimate_tokens(chars: int) -> int:
+    """ceil(chars / 4), at least 1."""
+    return max(1, math.ceil(chars / 4))
+
+
+def prompt_words(messages: list[Any]) -> list[str]:
+    """Distinct content words of the last user message (code fences removed)."""
+    for msg in reversed(messages):
+        if isinstance(msg, dict) and msg.get("role") == "user":
+            text = _FENCE_RE.sub(" ", message_text(msg.get("content")))
+            seen: dict[str, None] = {}
+            for w in _WORD_RE.findall(text):
+                lw = w.lower().strip("'-")
+                if len(lw) > 2 and lw not in _STOP:
+                    seen.setdefault(lw, None)
+                if len(seen) >= 48:
+                    break
+            return list(seen)
+    return []
+
+
+def find_schema(body: dict[str, Any]) -> tuple[bool, JsonSchema | None]:
+    """(json_wanted, schema) by priority: json_schema, json_object(+schema), prompt marker."""
+    rf = body.get("response_format")
+    if isinstance(rf, dict):
+        kind = rf.get("type")
+        if kind == "json_schema":
+            js = rf.get("json_schema")
+            schema = js.get("schema") if isinstance(js, dict) else None
+            return True, schema if isinstance(schema, dict) and schema else None
+        if kind == "json_object":
+            schema = rf.get("schema")
+            if isinstance(schema, dict):
+                return True, schema
+            return True, _prompt_schema(body.get("messages"))
+    schema = _prompt_schema(body.get("messages"))
+    return schema is not None, schema
+
+
+def _prompt_schema(messages: Any) -> JsonSchema | None:
+    found: JsonSchema | None = None
+    for msg in messages if isinstance(messages, list) else []:
+        if not isinstance(msg, dict):
+            continue
+        for block in _PROMPT_SCHEMA_RE.findall(message_text(msg.get("content"))):
+            try:
+                parsed = orjson.loads(block)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(parsed, dict):
+                found = parsed
+    return found
+
+
+class Writer:
+    """Builds placeholder sentences from one choice's RNG and the prompt's words."""
+
+    def __init__(self, rng: random.Random, topics: list[str]) -> None:
+        self.rng = rng
+        self.topics = topics
+
+    def noun(self) -> str:
+        if self.topics and self.rng.random() < 0.45:
+            return self.rng.choice(self.topics)
+        return self.rng.choice(_NOUNS)
+
+    def _np(self) -> list[str]:
+        r = self.rng
+        det = r.choice(("the", "a", "each", "every", "one"))
+        words = [r.choice(_ADJS), self.noun()] if r.random() < 0.5 else [self.noun()]
+        if det == "a" and words[0][0] in "aeiou":
+            det = "an"
+        return [det, *words]
+
+    def sentence_words(self) -> list[str]:
+        r = self.rng
+        words = [r.choice(_OPENERS)] if r.random() < 0.2 else []
+        words += [*self._np(), r.choice(_VERBS), *self._np()]
+        for _ in range(r.randint(0, 2)):
+            words += [r.choice(_PREPS), *self._np()]
+        words[0] = words[0][0].upper() + words[0][1:]
+        words[-1] += "."
+        return words
+
+    def text(self, lo: int = 5, hi: int = 60) -> str:
+        """Whole sentences totalling about lo..hi words (never more than hi)."""
+        target = self.rng.randint(lo, hi)
+        words: list[str] = []
+        while len(words) < target:
+            sentence = self.sentence_words()
+            if len(words) >= lo and len(words) + len(sentence) > target + 3:
+                break
+            words += sentence
+        if len(words) > hi:
+            words = words[:hi]
+            words[-1] = words[-1].rstrip(",.") + "."
+        return " ".join(words)
+
+    def instruction(self) -> str:
+        r = self.rng
+        about = f" about the {self.noun()}" if r.random() < 0.6 else ""
+        qual = f" {r.choice(_QUALIFIERS)}" if r.random() < 0.8 else ""
+        form = r.random()
+        if form < 0.25:
+            out = f"{r.choice(_QSTARTS)} {r.choice(_QVERBS)} {r.choice(_OBJECTS)}{about}{qual}?"
+        elif form < 0.4:
+            verb = r.choice(_INSTR_VERBS).lower()
+            out = f"Given {r.choice(_OBJECTS)}, {verb} the {self.noun()}{about}{qual}."
+        else:
+            out = f"{r.choice(_INSTR_VERBS)} {r.choice(_OBJECTS)}{about}{qual}."
+        if r.random() < 0.3:
+            out += f" Mention the {self.noun()} and the {self.noun()}."
+        return out
+
+    def phrase(self) -> str:
+        return " ".join(self._np()[1:] if self.rng.random() < 0.5 else self._np())
+
+    def reply_text(self) -> str:
+        """A plain-text reply: an instruction-like sentence, then 5-60 words of prose."""
+        return f"{self.instruction()} {self.text()}"
+
+
+def string_for(name: str, w: Writer, min_length: int = 0) -> str:
+    key = re.split(r"[_\-\s]", name.lower())[-1] if name else ""
+    keys = {key, key[:-1] if key.endswith("s") else key}
+    if keys & {"instruction", "prompt", "question", "task", "query"}:
+        return w.instruction()
+    if keys & {"input", "context"}:
+        return "" if min_length == 0 and w.rng.random() < 0.3 else w.text(8, 25)
+    if keys & {"output", "response", "answer", "completion", "solution"}:
+        return w.text(10, 60)
+    if keys & {"rationale", "reason", "reasoning", "explanation", "critique", "justification"}:
+        return w.text(6, 18)
+    return w.phrase()
+
+
+def generate_value(schema: Any, w: Writer, root: JsonSchema, name: str = "", depth: int = 0) -> Any:
+    """A value valid for (a practical subset of) JSON Schema."""
+    if not isinstance(schema, dict) or depth > 24:
+        return w.phrase() if depth <= 24 else None
+    if "$ref" in schema:
+        return generate_value(_resolve(root, str(schema["$ref"])), w, root, name, depth + 1)
+    if "const" in schema:
+        return schema["const"]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return w.rng.choice(schema["enum"])
+    for comb in ("anyOf", "oneOf"):
+        options = schema.get(comb)
+        if isinstance(options, list) and options:
+            non_null = [o for o in options if not (isinstance(o, dict) and o.get("type") == "null")]
+            return generate_value((non_null or options)[0], w, root, name, depth + 1)
+    if isinstance(schema.get("allOf"), list):
+        merged: JsonSchema = {k: v for k, v in schema.items() if k != "allOf"}
+        for part in schema["allOf"]:
+            part = (
+                _resolve(root, part["$ref"]) if isinstance(part, dict) and "$ref" in part else part
+            )
+            if isinstance(part, dict):
+                props = {**merged.get("properties", {}), **part.get("properties", {})}
+                req = [*merged.get("required", []), *part.get("required", [])]
+                merged = {**merged, **part, "properties": props, "required": req}
+        return generate_value(merged, w, root, name, depth + 1)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), kind[0] if kind else None)
+    if kind is None:
+        kind = "object" if "properties" in schema else "array" if "items" in schema else "string"
+    if kind == "object":
+        props = schema.get("properties") or {}
+        return {k: generate_value(v, w, root, k, depth + 1) for k, v in props.items()}
+    if kind == "array":
+        return _array(schema, w, root, name, depth)
+    if kind in ("integer", "number"):
+        return _number(schema, w, kind == "integer")
+    if kind == "boolean":
+        return w.rng.random() < 0.5
+    if kind == "null":
+        return None
+    return _string(schema, w, name)
+
+
+def _resolve(root: JsonSchema, ref: str) -> Any:
+    node: Any = root
+    if not ref.startswith("#"):
+        return {}
+    for part in ref.lstrip("#").strip("/").split("/"):
+        if not part:
+            continue
+        part = part.replace("~1", "/").replace("~0", "~")
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    return node
+
+
+def _array(schema: JsonSchema, w: Writer, root: JsonSchema, name: str, depth: int) -> list[Any]:
+    lo, hi = schema.get("minItems"), schema.get("maxItems")
+    if depth > 10:  # deep (maybe recursive) schema: as few items as allowed
+        n = int(lo or 0)
+    elif lo is None and hi is None:
+        n = 3
+    else:
+        hi_ = int(hi) if hi is not None else max(int(lo or 0), 3)
+        lo_ = int(lo) if lo is not None else min(1, hi_)
+        n = w.rng.randint(lo_, max(lo_, hi_))
+    items = schema.get("items", {})
+    out: list[Any] = []
+    seen: set[bytes] = set()
+    for _ in range(n * 8 if schema.get("uniqueItems") else n):
+        value = generate_value(items, w, root, name, depth + 1)
+        if schema.get("uniqueItems"):
+            key = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(value)
+        if len(out) >= n:
+            break
+    return out
+
+
+def _number(schema: JsonSchema, w: Writer, integer: bool) -> int | float:
+    lo = schema.get("minimum")
+    hi = schema.get("maximum")
+    xlo, xhi = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
+    eps = 1 if integer else 1e-3
+    if isinstance(xlo, int | float) and not isinstance(xlo, bool):
+        lo = xlo + eps if lo is None else max(lo, xlo + eps)
+    if isinstance(xhi, int | float) and not isinstance(xhi, bool):
+        hi = xhi - eps if hi is None else min(hi, xhi - eps)
+    lo = float(lo) if lo is not None else (float(hi) - 10 if hi is not None else 0.0)
+    hi = float(hi) if hi is not None else lo + 10
+    if integer:
+        ilo, ihi = math.ceil(lo), math.floor(hi)
+        return w.rng.randint(ilo, max(ilo, ihi))
+    value = round(w.rng.uniform(lo, hi), 3)
+    return min(max(value, lo), hi)
+
+
+def _string(schema: JsonSchema, w: Writer, name: str) -> str:
+    r = w.rng
+    fmt = schema.get("format")
+    min_len = int(schema.get("minLength") or 0)
+    if fmt == "date":
+        text = f"20{r.randint(10, 29)}-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}"
+    elif fmt == "date-time":
+        text = f"20{r.randint(10, 29)}-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}T12:00:00Z"
+    elif fmt == "email":
+        text = f"{r.choice(_NOUNS)}{r.randint(1, 999)}@example.com"
+    elif fmt in ("uri", "url"):
+        text = f"https://example.com/{r.choice(_NOUNS)}/{r.randint(1, 999)}"
+    elif fmt == "uuid":
+        h = f"{r.getrandbits(128):032x}"
+        text = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
+    else:
+        text = string_for(name, w, min_len)
+    while len(text) < min_len:
+        text = f"{text} {w.phrase()}".strip()
+    max_len = schema.get("maxLength")
+    return text[: int(max_len)] if max_len is not None else text
+
+
+def reply_content(json_wanted: bool, schema: JsonSchema | None, w: Writer) -> str:
+    """The full (fault-free) content of one choice."""
+    if not json_wanted:
+        return w.reply_text()
+    value = {"text": w.reply_text()} if schema is None else generate_value(schema, w, schema)
+    return orjson.dumps(value).decode()
+
+
+def malform(content: str, rng: random.Random) -> str:
+    """Content that is not valid JSON (as real endpoints sometimes send)."""
+    kind = rng.random()
+    if kind < 0.4 and content[:1] in ("{", "["):
+        return content[: max(1, len(content) // 2)]
+    if kind < 0.7:
+        return f"```json\n{content}\n```"
+    return f"Sure! Here is the requested JSON:\n{content}"
+
+
+def truncate(content: str) -> str:
+    """Content cut roughly in half (as with finish_reason "length")."""
+    half = content[: len(content) // 2]
+    cut = half.rfind(" ")
+    return half[:cut] if cut > len(half) // 2 else half
+
+
+def embedding(text: str, dims: int) -> list[float]:
+    """A deterministic unit-norm vector derived from the text's hash (meaningless)."""
+    raw = hashlib.shake_256(text.encode("utf-8", "surrogatepass")).digest(2 * dims)
+    values = struct.unpack(f"<{dims}h", raw)
+    norm = math.sqrt(sum(v * v for v in values)) or 1.0
+    return [v / norm for v in values]
