@@ -56,6 +56,9 @@ def endpoint_options(fn: F) -> F:
         click.option("--tpm", type=float, help="Tokens per minute limit (else learned)."),
         click.option("--timeout", type=float, help="Seconds per request [default: 120]."),
         click.option(
+            "--max-attempts", type=int, help="Tries per request, retries included [default: 6]."
+        ),
+        click.option(
             "--max-cost-usd", type=float, help="Hard cap on the job's cost; exit 3 when reached."
         ),
         click.option("--max-tokens", type=int, help="Hard cap on the job's tokens; exit 3."),
@@ -145,6 +148,7 @@ def _expand(opts: dict[str, Any]) -> None:
         "endpoint.rpm": opts["rpm"],
         "endpoint.tpm": opts["tpm"],
         "endpoint.timeout_s": opts["timeout"],
+        "endpoint.max_attempts": opts["max_attempts"],
         "budget.max_cost_usd": opts["max_cost_usd"],
         "budget.max_tokens": opts["max_tokens"],
         "state_dir": str(opts["state_dir"]) if opts["state_dir"] else None,

@@ -106,10 +106,10 @@ class LLMClient:
         while missing:
             ask = len(missing) if self.caps.get("n", "native") == "native" else 1
             got = await self._send(req, ask, missing[0])
-            if ask > 1 and len(got) < ask:
+            if ask > 1 and len(got) < ask and self.caps.get("n", "native") == "native":
                 self.caps.learn("n", "separate", f"asked n={ask}, got {len(got)} choices")
                 self.stats.fallbacks.append("n_ignored")
-            sampling = "n" if ask > 1 else ("separate" if req.n > 1 else "single")
+            sampling = "n" if len(got) > 1 else ("separate" if req.n > 1 else "single")
             for i, a in zip(missing, got, strict=False):
                 a = a.model_copy(update={"sampling": sampling, "key": keys[i]})
                 self.cache.put(
@@ -274,6 +274,9 @@ class LLMClient:
 
         await self.limiter.wait_turn(tokens)
         async with self.limiter.slots:
+            if kw.get("n", 1) > 1 and self.caps.get("n", "native") != "native":
+                # Learned while this request waited its turn: don't ask for n again.
+                kw = {k: v for k, v in kw.items() if k != "n"}
             self.stats.sent += 1
             try:
                 raw = await self.sdk.chat.completions.with_raw_response.create(**kw)
