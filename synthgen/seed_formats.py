@@ -34,6 +34,14 @@ SHAPES: dict[SeedFormat, str] = {
     "sharegpt": '{"conversations": [{"from", "value"}]}',
     "prompt-completion": '{"prompt", "completion"}',
 }
+# Any one of these keys says which format a broken record was meant to be.
+_TELLTALE: dict[SeedFormat, tuple[str, ...]] = {
+    "messages": ("messages",),
+    "sharegpt": ("conversations",),
+    "self-instruct": ("instances",),
+    "alpaca": ("instruction", "output", "input"),
+    "prompt-completion": ("prompt", "completion"),
+}
 KNOWN_SHAPES = "; ".join(f"{f} {SHAPES[f]}" for f in FORMATS)
 MULTI_TURN = "multi-turn: only the first exchange is used"
 ONE_PER_LINE = 'one JSON object per line, e.g. {"instruction": "...", "output": "..."}'
@@ -130,15 +138,9 @@ def detect_format(obj: dict[str, Any]) -> SeedFormat | None:
 
 def guess_format(obj: dict[str, Any]) -> SeedFormat | None:
     """A format the record was probably meant to be, from any one of its telltale keys."""
-    for fmt, keys in (
-        ("messages", ("messages",)),
-        ("sharegpt", ("conversations",)),
-        ("self-instruct", ("instances",)),
-        ("alpaca", ("instruction", "output", "input")),
-        ("prompt-completion", ("prompt", "completion")),
-    ):
+    for fmt, keys in _TELLTALE.items():
         if any(k in obj for k in keys):
-            return fmt  # type: ignore[return-value]
+            return fmt
     return None
 
 
@@ -191,7 +193,11 @@ def text(value: Any, name: str, *, required: bool = True) -> str:
     if not required and value is None:
         return ""
     if not isinstance(value, str):
-        quote = f", e.g. {json.dumps(str(value))}" if isinstance(value, int | float) else ""
+        quote = (
+            f", e.g. {json.dumps(str(value))}"
+            if isinstance(value, int | float) and not isinstance(value, bool)
+            else ""
+        )
         raise Fault(
             "wrong_type",
             name,
@@ -203,7 +209,7 @@ def text(value: Any, name: str, *, required: bool = True) -> str:
             "empty",
             name,
             "empty or only whitespace",
-            f"write the {name.split('.')[-1]} text, or drop it",
+            f"write the {name.split('.')[-1]} text, or remove the record",
         )
     return value
 

@@ -185,7 +185,7 @@ class _Reader:
             hint = f"drop --format to autodetect, or pass --format {looks}"
         else:
             msg = f"looks like {looks} format, but this file is {self.fmt}"
-            msg += f" (from its {self.detected_at})"
+            msg += f" (detected from {self.detected_at})"
             hint = (
                 f"keep one format per file: move this record to its own file or convert it to "
                 f"{self.fmt}; --format {self.fmt} would read every line as {self.fmt}"
@@ -238,10 +238,9 @@ def merge_seed_files(
     seen: dict[str, dict[str, Any]] = {}
     seeds: list[Seed] = []
     problems: list[Problem] = []
-    for f in files:
-        local: set[str] = set()
+    for f in files:  # ids are already unique within each file
         for s in f.seeds:
-            if s.id in seen and s.id not in local:
+            if s.id in seen:
                 p = Problem(
                     path=f.path, **_pos(s.source), **_duplicate(s.id, seen[s.id], same_file=False)
                 )
@@ -250,7 +249,6 @@ def merge_seed_files(
                 problems.append(p)
                 continue
             seen[s.id] = s.source
-            local.add(s.id)
             seeds.append(s)
     return seeds, problems
 

@@ -44,10 +44,11 @@ class TokenBucket:
         amount = min(amount, self.capacity)  # one oversized request may still pass, alone
         async with self.lock:
             self._refill()
-            while self.level < amount:
+            # The tolerance stops float round-off from turning into an endless tiny sleep.
+            while self.level < amount - 1e-9:
                 await self.clock.sleep((amount - self.level) / self.rate)
                 self._refill()
-            self.level -= amount
+            self.level = max(0.0, self.level - amount)
 
     def give_back(self, amount: float) -> None:
         self._refill()

@@ -1,0 +1,299 @@
+"""The stand-in endpoint: OpenAI-API request handlers (chat, embeddings, admin) and faults.
+
+A STAND-IN, NOT A MODEL: every reply is deterministic placeholder text (see `content.py`).
+The HTTP/1.1 wire handling is in `http11.py`; the thread and blocking runners in `server.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import math
+import random
+import struct
+import time
+from collections import Counter, deque
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from synthgen.standin import content as C
+from synthgen.standin.config import RateLimiter, StandinConfig
+from synthgen.standin.http11 import Resp, error, serve_connection
+
+LOG_LIMIT = 10_000
+_ROUTES = {"/v1/chat/completions": "POST", "/v1/models": "GET", "/v1/embeddings": "POST"}
+
+
+class StandinServer:
+    """The stand-in endpoint (placeholder text, not a model); `start()` it in a running loop."""
+
+    def __init__(self, config: StandinConfig | None = None) -> None:
+        self.config = config or StandinConfig()
+        self._server: asyncio.Server | None = None
+        self._host, self._port = "127.0.0.1", 0
+        self._conns: set[asyncio.Task[Any]] = set()
+        self._seq = 0
+        self._chat_index = 0
+        self._total = 0
+        self._by_status: Counter[str] = Counter()
+        self._log: deque[dict[str, Any]] = deque(maxlen=LOG_LIMIT)
+        self._limiter = RateLimiter()
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        self._server = await asyncio.start_server(self._connection, host, port, limit=1 << 20)
+        self._host, self._port = host, int(self._server.sockets[0].getsockname()[1])
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(self._host, self._host)
+        return f"http://{f'[{host}]' if ':' in host else host}:{self._port}/v1"
+
+    def set_faults(self, **changes: object) -> None:
+        """Merge `changes` into the live config (validated; unknown keys raise)."""
+        self.config = self.config.merged(dict(changes))
+
+    def reset(self) -> None:
+        """Clear stats, fault counters and rate buckets; the sequence number stays monotonic."""
+        self._chat_index = self._total = 0
+        self._by_status.clear()
+        self._log.clear()
+        self._limiter = RateLimiter()
+
+    def stats(self) -> dict[str, object]:
+        log = [dict(e) for e in self._log]
+        return {"requests_total": self._total, "by_status": dict(self._by_status), "log": log}
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()
+        for task in list(self._conns):
+            task.cancel()
+        await asyncio.gather(*self._conns, return_exceptions=True)
+        await self._server.wait_closed()
+        self._server = None
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await serve_connection(reader, writer, self._dispatch, self._conns)
+
+    # --- routing and the request log -------------------------------------------------------
+
+    async def _dispatch(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> Resp:
+        path = target.split("?", 1)[0].rstrip("/") or "/"
+        if path.startswith("/_standin/"):
+            return self._admin(method, path, body)
+        self._seq += 1
+        seq = self._seq
+        entry: dict[str, Any] = {
+            "seq": seq,
+            "path": path,
+            "status": 0,
+            "body_sha256": hashlib.sha256(body).hexdigest(),
+            "model": None,
+            "n": None,
+            "choices": 0,
+            "response_id": None,
+            "had_auth": "authorization" in headers,  # never the header itself
+        }
+        try:
+            status, out_headers, payload = await self._route(method, path, headers, body, entry)
+        except Exception as exc:  # a stand-in bug must still answer in OpenAI's shape
+            status, out_headers, payload = error(500, f"stand-in bug: {exc!r}", "server_error")
+        out_headers.append(("x-request-id", f"req_standin_{seq}"))
+        entry["status"] = status
+        self._log.append(entry)
+        self._total += 1
+        self._by_status[str(status)] += 1
+        return status, out_headers, payload
+
+    async def _route(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, entry: dict[str, Any]
+    ) -> Resp:
+        want = _ROUTES.get(path)
+        if want is None:
+            return error(404, f"Unknown path {path} (stand-in)", code="unknown_url")
+        if method != want:
+            return error(405, f"{method} not allowed on {path}")
+        key = self.config.require_api_key
+        if key is not None and headers.get("authorization") != f"Bearer {key}":
+            return error(401, "Incorrect API key provided (stand-in).", code="invalid_api_key")
+        if path == "/v1/models":
+            data = [{"id": "standin-fake", "object": "model", "owned_by": "synthgen-standin"}]
+            return 200, [], orjson.dumps({"object": "list", "data": data})
+        try:
+            req = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return error(400, "request body is not valid JSON")
+        if not isinstance(req, dict):
+            return error(400, "request body must be a JSON object")
+        if path == "/v1/embeddings":
+            return _embeddings(req)
+        return await self._chat(req, entry)
+
+    # --- chat completions -------------------------------------------------------------------
+
+    async def _chat(self, req: dict[str, Any], entry: dict[str, Any]) -> Resp:
+        cfg = self.config
+        model, messages, n = req.get("model"), req.get("messages"), req.get("n") or 1
+        if not isinstance(model, str) or not model:
+            return error(400, "you must provide a model parameter", param="model")
+        entry["model"], entry["n"] = model, n
+        if (
+            not isinstance(messages, list)
+            or not messages
+            or not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages)
+        ):
+            return error(
+                400, "messages must be a non-empty list of {role, content}", param="messages"
+            )
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 128:
+            return error(400, "n must be an integer in 1..128", param="n")
+        if req.get("stream"):
+            return error(400, "streaming not supported by the stand-in", param="stream")
+        rf = req.get("response_format")
+        rf_type = rf.get("type") if isinstance(rf, dict) else None
+        if (rf_type == "json_schema" and cfg.reject_json_schema) or (
+            rf_type == "json_object" and cfg.reject_json_object
+        ):
+            msg = f"response_format type '{rf_type}' is not supported by this endpoint"
+            if rf_type == "json_schema":
+                msg += " (json_schema not supported; stand-in fault)"
+            return error(400, msg, param="response_format")
+        index, self._chat_index = self._chat_index, self._chat_index + 1
+        rng = random.Random(f"{cfg.fault_seed}:{index}")  # per request, in arrival order
+        r429, r500, kind500, jitter = rng.random(), rng.random(), rng.random(), rng.random()
+        prompt_tokens = C.estimate_tokens(
+            sum(len(C.message_text(m.get("content"))) for m in messages)
+        )
+        max_tokens = req.get("max_completion_tokens") or req.get("max_tokens")
+        max_tokens = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else None
+        cost = prompt_tokens + (max_tokens or 0)
+        limited = self._limiter.admit(cfg, cost)
+        if limited is not None:
+            what, limit, wait = limited
+            msg = f"Rate limit reached for {what} per minute: limit {limit} (stand-in)"
+            resp = _rate_error(msg, wait, math.ceil(wait * 1000))
+        else:
+            delay = cfg.latency_s + jitter * cfg.latency_jitter_s
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if index < cfg.fail_first:
+                resp = error(503, "stand-in fault fail_first: service unavailable", "server_error")
+            elif r429 < cfg.p_429:
+                msg = "Rate limit reached (stand-in fault p_429)"
+                resp = _rate_error(msg, cfg.retry_after_s, round(cfg.retry_after_s * 1000))
+            elif r500 < cfg.p_500:
+                status = (500, 502, 503)[min(2, int(kind500 * 3))]
+                resp = error(status, f"stand-in fault p_500: HTTP {status}", "server_error")
+            else:
+                resp = self._completion(cfg, req, n, (prompt_tokens, max_tokens), rng, entry)
+                resp[1].append(("openai-model", f"{model}-standin-0001"))
+        if cfg.ratelimit_headers:
+            resp[1].extend(self._limiter.headers(cfg, cost))
+        return resp
+
+    def _completion(
+        self,
+        cfg: StandinConfig,
+        req: dict[str, Any],
+        n: int,
+        tokens: tuple[int, int | None],
+        rng: random.Random,
+        entry: dict[str, Any],
+    ) -> Resp:
+        model, messages = str(req["model"]), req["messages"]
+        prompt_tokens, max_tokens = tokens
+        json_wanted, schema = C.find_schema(req)
+        key, topics = C.canonical_key(req), C.prompt_words(messages)
+        choices: list[dict[str, Any]] = []
+        completion_chars = 0
+        for i in range(1 if cfg.ignore_n else n):
+            text = C.reply_content(json_wanted, schema, C.Writer(C.choice_rng(key, i), topics))
+            finish = "stop"
+            f_cf, f_tr, f_mal = rng.random(), rng.random(), rng.random()
+            if f_cf < cfg.p_content_filter:
+                text, finish = "", "content_filter"
+            elif f_tr < cfg.p_truncate:
+                text, finish = C.truncate(text), "length"
+            elif max_tokens is not None and len(text) > max_tokens * 4:
+                text, finish = text[: max_tokens * 4], "length"
+            elif f_mal < cfg.p_malformed:
+                text = C.malform(text, rng)
+            completion_chars += len(text)
+            message = {"role": "assistant", "content": text}
+            choices.append(
+                {"index": i, "message": message, "finish_reason": finish, "logprobs": None}
+            )
+        seq = entry["seq"]
+        completion_tokens = C.estimate_tokens(completion_chars)
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        body = {
+            "id": f"chatcmpl-standin-{seq}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": f"{model}-standin-0001",
+            "system_fingerprint": "synthgen-standin-NOT-A-MODEL",
+            "choices": choices,
+            "usage": usage,
+        }
+        entry["choices"], entry["response_id"] = len(choices), body["id"]
+        return 200, [], orjson.dumps(body)
+
+    # --- admin (for tests) ----------------------------------------------------------------
+
+    def _admin(self, method: str, path: str, body: bytes) -> Resp:
+        if path == "/_standin/stats" and method == "GET":
+            return 200, [], orjson.dumps(self.stats())
+        if path == "/_standin/faults" and method == "GET":
+            return 200, [], orjson.dumps(self.config.public_dump())
+        if path == "/_standin/faults" and method == "POST":
+            try:
+                changes = orjson.loads(body or b"{}")
+                if not isinstance(changes, dict):
+                    raise ValueError("expected a JSON object")
+                self.set_faults(**changes)
+            except (ValueError, ValidationError) as exc:
+                return error(400, f"invalid faults: {exc}")
+            return 200, [], orjson.dumps(self.config.public_dump())
+        if path == "/_standin/reset" and method == "POST":
+            self.reset()
+            return 200, [], orjson.dumps({"reset": True})
+        return error(404, f"Unknown admin path {method} {path}", code="unknown_url")
+
+
+def _rate_error(message: str, wait_s: float, wait_ms: int) -> Resp:
+    headers = [("retry-after", str(math.ceil(wait_s))), ("retry-after-ms", str(wait_ms))]
+    return error(429, message, "rate_limit_exceeded", None, "rate_limit_exceeded", headers)
+
+
+def _embeddings(req: dict[str, Any]) -> Resp:
+    model, raw = req.get("model"), req.get("input")
+    if not isinstance(model, str) or not model:
+        return error(400, "you must provide a model parameter", param="model")
+    items = raw if isinstance(raw, list) and raw and not isinstance(raw[0], int) else [raw]
+    if raw is None or raw == [] or not all(isinstance(x, str | list) for x in items):
+        return error(400, "input must be a string or a list", param="input")
+    dims = req.get("dimensions") or C.EMBED_DIMS
+    if not isinstance(dims, int) or not 1 <= dims <= 4096:
+        return error(400, "dimensions must be an integer in 1..4096", param="dimensions")
+    data: list[dict[str, Any]] = []
+    tokens = 0
+    for i, item in enumerate(items):
+        text = item if isinstance(item, str) else orjson.dumps(item).decode()
+        tokens += C.estimate_tokens(len(text))
+        vec: Any = C.embedding(text, dims)
+        if req.get("encoding_format") == "base64":
+            vec = base64.b64encode(struct.pack(f"<{dims}f", *vec)).decode()
+        data.append({"object": "embedding", "index": i, "embedding": vec})
+    usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+    return 200, [], orjson.dumps({"object": "list", "data": data, "model": model, "usage": usage})
