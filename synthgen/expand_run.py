@@ -79,16 +79,17 @@ def run_expand(
     job_sha = job_sha256(cfg, seeds)
     run_key = sha256_hex(str(out_path.resolve()))
     prev = run_status(db, run_key)
-    resume = prev is not None and prev[1] == job_sha and prev[2] != "complete"
+    # Same job, same output: continue it (a finished one is left as it is, or extended).
+    resume = prev is not None and prev[1] == job_sha
     run_id = prev[0] if resume and prev else new_run_id()
-    if prev is not None and not resume and prev[2] != "complete":
+    if prev is not None and not resume:
         say(
-            f"note: an unfinished run for {output} had other settings; starting afresh "
-            "(its answers stay cached)"
+            f"note: {output} was written with other settings; starting afresh "
+            "(answers already received stay cached)"
         )
-    sink = Sink(out_path, ledger_path, to_stdout, resume)
-    if resume:
-        say(f"resuming {run_id}: {sink.count} records already written")
+    sink = Sink(out_path, ledger_path, to_stdout, resume, limit=cfg.generation.count)
+    if resume and sink.count:
+        say(f"continuing {run_id}: {sink.count} records already written")
     set_run_status(db, run_key, run_id, job_sha, "running", now_iso())
 
     from synthgen.llm.cache import Capabilities, ResponseCache

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from synthgen.jsonl import AppendLog, finalise, read_ids, repair_torn_tail
+from synthgen.jsonl import AppendLog, finalise, read_ids, repair_torn_tail, write_atomic
 from synthgen.records import LedgerEntry, Record
 
 
@@ -29,6 +29,15 @@ def manifest_path_for(output: Path) -> Path:
     return output.with_name(f"{stem}.manifest.json")
 
 
+def keep_first_lines(path: Path, n: int) -> None:
+    if not path.exists():
+        return
+    with path.open("rb") as fh:
+        lines = [line for line in fh if line.strip()]
+    if len(lines) > n:
+        write_atomic(path, b"".join(lines[:n]))
+
+
 class Sink:
     """Records and ledger entries, each appended once: resumes from what is already on disk.
 
@@ -36,7 +45,9 @@ class Sink:
     records with those ids are claimed, not written again.
     """
 
-    def __init__(self, output: Path, ledger: Path, to_stdout: bool, resume: bool) -> None:
+    def __init__(
+        self, output: Path, ledger: Path, to_stdout: bool, resume: bool, limit: int | None = None
+    ) -> None:
         self.output, self.ledger, self.to_stdout = output, ledger, to_stdout
         self.partial, self.ledger_partial = partial_of(output), partial_of(ledger)
         self.repaired_bytes = 0
@@ -46,6 +57,8 @@ class Sink:
             elif not part.exists() and final.exists():
                 shutil.copyfile(final, part)  # a stopped run finalised what it had
             self.repaired_bytes += repair_torn_tail(part)
+        if limit is not None:
+            keep_first_lines(self.partial, limit)  # a smaller -n than last time
         self.existing: list[str] = read_ids(self.partial)
         self.existing_set = set(self.existing)
         self.ledger_ids = set(read_ids(self.ledger_partial))
