@@ -89,6 +89,12 @@ def endpoint_options(fn: F) -> F:
     help="How to expand [default: self-instruct].",
 )
 @click.option("--per-call", type=int, help="New examples asked for per call [default: 5].")
+@click.option("--human-examples", type=int, help="Seeds shown per self-instruct call [default: 3].")
+@click.option(
+    "--machine-examples",
+    type=int,
+    help="Kept machine records shown next to them (never instead) [default: 2].",
+)
 @click.option("--temperature", type=float, help="Sampling temperature [default: 1.0].")
 @click.option("--top-p", type=float, help="Nucleus sampling [default: 1.0].")
 @click.option("--seed", type=int, help="Seed of every random choice [default: 0].")
@@ -138,6 +144,8 @@ def _expand(opts: dict[str, Any]) -> None:
         "generation.count": opts["count"],
         "generation.strategy": opts["strategy"],
         "generation.per_call": opts["per_call"],
+        "generation.human_examples": opts["human_examples"],
+        "generation.machine_examples": opts["machine_examples"],
         "generation.temperature": opts["temperature"],
         "generation.top_p": opts["top_p"],
         "generation.seed": opts["seed"],

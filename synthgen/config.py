@@ -55,7 +55,6 @@ class GenerationConfig(Strict):
     machine_examples: int = Field(default=2, ge=0, le=20)
     operators: list[str] = Field(default_factory=lambda: list(EVOL_OPERATORS))
 
-
     @model_validator(mode="after")
     def _separate_needs_self_instruct(self) -> GenerationConfig:
         if self.responses == "separate" and self.strategy != "self-instruct":

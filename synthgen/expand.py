@@ -9,10 +9,12 @@ replays answered requests from the cache and lands on exactly the same records.
 from __future__ import annotations
 
 import asyncio
+import bisect
+import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from synthgen.candidates import Builder, JobOutcome, RunContext
 from synthgen.config import Config
@@ -24,6 +26,27 @@ from synthgen.strategies import Job, make_job
 
 FEEDBACK_LAG = 64  # jobs; fixed so that changing --concurrency never changes a prompt
 MAX_CONSECUTIVE_FAILURES = 10
+
+
+class PoolView(Sequence[Record]):
+    """The first `size` records of a list, without copying it."""
+
+    def __init__(self, items: list[Record], size: int) -> None:
+        self.items, self.size = items, size
+
+    def __len__(self) -> int:
+        return self.size
+
+    @overload
+    def __getitem__(self, i: int) -> Record: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Record]: ...
+    def __getitem__(self, i: int | slice) -> Record | Sequence[Record]:
+        if isinstance(i, slice):
+            return self.items[: self.size][i]
+        if not -self.size <= i < self.size:
+            raise IndexError(i)
+        return self.items[i % self.size]
 
 
 @dataclass
@@ -59,15 +82,18 @@ class Expander:
         self.builder = Builder(ctx, client)
         self.on_progress = on_progress or (lambda p: None)
         self.progress = Progress(target=self.gen.count, written=sink.count)
-        self.pool: list[tuple[int, Record]] = []
+        self.pool: list[Record] = []
+        self.pool_jobs: list[int] = []
         self.yield_per_job = float(self.gen.per_call)
         self.records_seen = 0
         per_job = max(1, self.gen.per_call)
         self.max_jobs = 3 * math.ceil(self.gen.count / per_job) + 10
 
     def job(self, index: int) -> Job:
-        cutoff = index - FEEDBACK_LAG
-        pool = [r for j, r in self.pool if j < cutoff] if self.gen.machine_examples else []
+        # Commits happen in job order, so the pool is sorted by job: the records that job
+        # `index` may see are a prefix of it.
+        visible = bisect.bisect_left(self.pool_jobs, index - FEEDBACK_LAG)
+        pool = PoolView(self.pool, visible) if self.gen.machine_examples else PoolView([], 0)
         return make_job(index, self.gen, self.seeds, pool, self.cfg.task, self.cfg.description)
 
     async def run(self) -> ExpandResult:
@@ -75,7 +101,9 @@ class Expander:
         error: SynthgenError | None = None
         running: dict[int, asyncio.Task[JobOutcome]] = {}
         done: dict[int, JobOutcome | BaseException] = {}
+        finished: asyncio.Queue[int] = asyncio.Queue()  # O(1) per completion, unlike wait()
         next_job = next_commit = 0
+        pending: tuple[Job, bool] | None = None  # built but not yet started
         stopping: str | None = None
         consecutive_failures = 0
         try:
@@ -85,21 +113,28 @@ class Expander:
                     and next_job - next_commit < FEEDBACK_LAG
                     and next_job < self.max_jobs
                 ):
-                    job = self.job(next_job)
-                    is_cached = self.client.cached(job.request)
+                    if pending is None:
+                        job = self.job(next_job)
+                        pending = (job, self.client.cached(job.request))
+                    job, is_cached = pending
                     # Cached jobs cost nothing, so they always run; new requests only while the
                     # yield expected from everything in flight still falls short of the target.
                     expected = self.yield_per_job * (len(running) + len(done))
                     if not is_cached and self.sink.count + expected >= self.gen.count:
                         break
-                    running[next_job] = asyncio.create_task(self.builder.run(job))
+                    task = asyncio.create_task(self.builder.run(job))
+                    task.add_done_callback(functools.partial(_notify, finished, next_job))
+                    running[next_job] = task
                     next_job += 1
+                    pending = None
                 if not running:
                     if stopping is None and next_job >= self.max_jobs:
                         status = "exhausted"
                     break
-                finished, _ = await asyncio.wait(running.values(), return_when="FIRST_COMPLETED")
-                for j in [j for j, t in running.items() if t in finished]:
+                ready = [await finished.get()]
+                while not finished.empty():
+                    ready.append(finished.get_nowait())
+                for j in ready:
                     t = running.pop(j)
                     exc = t.exception()
                     done[j] = exc if exc is not None else t.result()
@@ -162,7 +197,8 @@ class Expander:
                 self.progress.surplus += len(outcome.records) - k
                 break
             if self.sink.add(rec):
-                self.pool.append((index, rec))
+                self.pool.append(rec)
+                self.pool_jobs.append(index)
                 new += 1
             else:
                 self.progress.duplicates += 1
@@ -180,10 +216,15 @@ class Expander:
                         ),
                     )
                 )
+        self.sink.flush()
         self.records_seen += new
         self.yield_per_job = max(0.2, self.records_seen / max(1, self.progress.jobs_done))
         self.progress.written = self.sink.count
         self.on_progress(self.progress)
+
+
+def _notify(queue: asyncio.Queue[int], index: int, _task: object) -> None:
+    queue.put_nowait(index)
 
 
 def summary_counts(result: ExpandResult, sink: Sink) -> dict[str, Any]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,21 @@ def job_sha256(cfg: Config, seeds: list[Any]) -> str:
             }
         )
     )
+
+
+@contextmanager
+def gc_tuned() -> Iterator[None]:
+    """Fewer collections while requests run: the SDK makes many short-lived objects per
+    call, and collections that rescan everything already built cost ~10% of throughput."""
+    old = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 50)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
 
 
 def new_run_id() -> str:
@@ -111,7 +128,8 @@ def run_expand(
     started = time.monotonic()
     fatal: SynthgenError | None = None
     try:
-        result = asyncio.run(main())
+        with gc_tuned():
+            result = asyncio.run(main())
     except SynthgenError as e:
         fatal = e
         result = ExpandResult("failed", expander.progress, e)

@@ -65,6 +65,7 @@ class Sink:
         self.claimed: set[str] = set()
         self.written: set[str] = set()
         self.ledger_written = 0
+        self._queued: list[dict[str, Any]] = []
         self._out = AppendLog(self.partial)
         self._ledger = AppendLog(self.ledger_partial)
         if to_stdout and self.existing:
@@ -79,19 +80,27 @@ class Sink:
         return rec_id in self.written or rec_id in self.claimed
 
     def add(self, rec: Record) -> bool:
-        """Write a new record, or claim one already on disk; False for a duplicate id."""
+        """Queue a new record, or claim one already on disk; False for a duplicate id.
+
+        Queued records reach the file at `flush()`, which the caller runs once per job.
+        """
         if self.is_duplicate(rec.id):
             return False
         if rec.id in self.existing_set:
             self.claimed.add(rec.id)
             return True
         self.written.add(rec.id)
-        obj = rec.model_dump(mode="json", exclude_none=True)
-        self._out.write([obj])
-        if self.to_stdout:
-            sys.stdout.buffer.write(orjson.dumps(obj) + b"\n")
-            sys.stdout.buffer.flush()
+        self._queued.append(rec.model_dump(mode="json", exclude_none=True))
         return True
+
+    def flush(self) -> None:
+        if not self._queued:
+            return
+        self._out.write(self._queued)
+        if self.to_stdout:
+            sys.stdout.buffer.write(b"".join(orjson.dumps(o) + b"\n" for o in self._queued))
+            sys.stdout.buffer.flush()
+        self._queued = []
 
     def drop(self, entry: LedgerEntry) -> None:
         if entry.id in self.ledger_ids:
@@ -101,6 +110,7 @@ class Sink:
         self._ledger.write([entry.model_dump(mode="json", exclude_none=True)])
 
     def close(self, finalise_files: bool) -> None:
+        self.flush()
         self._out.close()
         self._ledger.close()
         if finalise_files:

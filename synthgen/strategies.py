@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,7 +93,7 @@ def make_job(
     index: int,
     gen: GenerationConfig,
     seeds: list[Seed],
-    pool: list[Record],
+    pool: Sequence[Record],
     task: str,
     description: str = "",
 ) -> Job:
@@ -102,7 +103,8 @@ def make_job(
     job_seed = rng.randrange(2**31)
     if gen.strategy == "self-instruct":
         humans = rng.sample(seeds, min(gen.human_examples, len(seeds)))
-        machines = rng.sample(pool, min(gen.machine_examples, len(pool)))
+        picks = rng.sample(range(len(pool)), min(gen.machine_examples, len(pool)))
+        machines = [pool[i] for i in picks]
         examples: list[Example] = [*humans, *machines]
         rng.shuffle(examples)
         tpl = prompts.load("self_instruct_no_output" if separate else "self_instruct")
@@ -137,8 +139,8 @@ def make_job(
         )
         return Job(index, "paraphrase", None, [_ref(origin)], tpl.ref, req, "list", True, origin)
     # evol: rewrite one parent with one operator; per_call choices through `n`.
-    candidates: list[Example] = [*seeds, *pool]
-    origin = candidates[rng.randrange(len(candidates))]
+    pick = rng.randrange(len(seeds) + len(pool))
+    origin = seeds[pick] if pick < len(seeds) else pool[pick - len(seeds)]
     operator = gen.operators[rng.randrange(len(gen.operators))]
     tpl = prompts.evol(operator)
     msgs = tpl.render(

@@ -101,8 +101,16 @@ def test_evol_strategy_uses_n_and_operators(
     out = tmp_path / "evol.jsonl"
     r = run(
         expand_args(
-            triage_seeds, out, standin.base_url, "-n", "12", "--strategy", "evol",
-            "--per-call", "3", "--json",
+            triage_seeds,
+            out,
+            standin.base_url,
+            "-n",
+            "12",
+            "--strategy",
+            "evol",
+            "--per-call",
+            "3",
+            "--json",
         )
     )
     assert r.code == 0, r.stderr
@@ -112,7 +120,11 @@ def test_evol_strategy_uses_n_and_operators(
     assert {x["provenance"]["method"] for x in recs} == {"evol"}
     ops = {x["provenance"]["operator"] for x in recs}
     assert ops and ops <= {
-        "add_constraints", "deepen", "concretize", "increase_reasoning", "complicate_input",
+        "add_constraints",
+        "deepen",
+        "concretize",
+        "increase_reasoning",
+        "complicate_input",
         "breadth",
     }
     assert all(x["provenance"]["generator"]["sampling"] == "n" for x in recs)
@@ -126,8 +138,15 @@ def test_paraphrase_keeps_one_parent(
     out = tmp_path / "p.jsonl"
     r = run(
         expand_args(
-            triage_seeds, out, standin.base_url, "-n", "6", "--strategy", "paraphrase",
-            "--per-call", "2",
+            triage_seeds,
+            out,
+            standin.base_url,
+            "-n",
+            "6",
+            "--strategy",
+            "paraphrase",
+            "--per-call",
+            "2",
         )
     )
     assert r.code == 0, r.stderr
@@ -145,8 +164,16 @@ def test_separate_response_calls(
     out = tmp_path / "s.jsonl"
     r = run(
         expand_args(
-            triage_seeds, out, standin.base_url, "-n", "6", "--per-call", "3",
-            "--responses", "separate", "--json",
+            triage_seeds,
+            out,
+            standin.base_url,
+            "-n",
+            "6",
+            "--per-call",
+            "3",
+            "--responses",
+            "separate",
+            "--json",
         )
     )
     assert r.code == 0, r.stderr
@@ -158,15 +185,19 @@ def test_separate_response_calls(
         assert x["output"]
     # 2 instruction calls + 6 response calls.
     assert r.json()["requests"]["sent"] == 8
-    bad = run(expand_args(triage_seeds, out, standin.base_url, "--strategy", "evol",
-                          "--responses", "separate"))
+    bad = run(
+        expand_args(
+            triage_seeds, out, standin.base_url, "--strategy", "evol", "--responses", "separate"
+        )
+    )
     assert bad.code == 2 and "self-instruct" in bad.stderr
 
 
 def test_dry_run_sends_nothing(standin: StandinHandle, triage_seeds: Path, tmp_path: Path) -> None:
     r = run(
-        expand_args(triage_seeds, tmp_path / "o.jsonl", standin.base_url, "-n", "100",
-                    "--dry-run", "--json")
+        expand_args(
+            triage_seeds, tmp_path / "o.jsonl", standin.base_url, "-n", "100", "--dry-run", "--json"
+        )
     )
     assert r.code == 0, r.stderr
     plan = r.json()
@@ -175,14 +206,32 @@ def test_dry_run_sends_nothing(standin: StandinHandle, triage_seeds: Path, tmp_p
     assert plan["cost_usd"] is None and plan["price_known"] is False
     assert "Task:" in plan["first_prompts"][0][-1]["content"]
     assert standin.stats()["requests_total"] == 0
-    human = run(expand_args(triage_seeds, tmp_path / "o.jsonl", standin.base_url, "--dry-run",
-                            "--model", "gpt-4o-mini"))
+    human = run(
+        expand_args(
+            triage_seeds,
+            tmp_path / "o.jsonl",
+            standin.base_url,
+            "--dry-run",
+            "--model",
+            "gpt-4o-mini",
+        )
+    )
     assert "prompt 1" in human.stderr and "cost ~$" in human.stderr
 
 
 def test_missing_key_for_remote_endpoint_is_usage_error(triage_seeds: Path, tmp_path: Path) -> None:
-    r = run(["expand", str(triage_seeds), "-n", "5", "-o", str(tmp_path / "o.jsonl"),
-             "--state-dir", str(tmp_path / "s")])
+    r = run(
+        [
+            "expand",
+            str(triage_seeds),
+            "-n",
+            "5",
+            "-o",
+            str(tmp_path / "o.jsonl"),
+            "--state-dir",
+            str(tmp_path / "s"),
+        ]
+    )
     assert r.code == 2
     assert "no API key" in r.stderr and "OPENAI_API_KEY" in r.stderr
     assert "Traceback" not in r.stderr
@@ -191,8 +240,11 @@ def test_missing_key_for_remote_endpoint_is_usage_error(triage_seeds: Path, tmp_
 def test_unknown_price_with_cost_cap_is_usage_error(
     standin: StandinHandle, triage_seeds: Path, tmp_path: Path
 ) -> None:
-    r = run(expand_args(triage_seeds, tmp_path / "o.jsonl", standin.base_url, "-n", "5",
-                        "--max-cost-usd", "1"))
+    r = run(
+        expand_args(
+            triage_seeds, tmp_path / "o.jsonl", standin.base_url, "-n", "5", "--max-cost-usd", "1"
+        )
+    )
     assert r.code == 2 and "price" in r.stderr and "prices:" in r.stderr
 
 

@@ -46,8 +46,11 @@ def test_endpoint_that_keeps_failing_exits_1_with_reason(
 ) -> None:
     standin.set_faults(p_500=1.0)
     out = tmp_path / "raw.jsonl"
-    r = run(expand_args(triage_seeds, out, standin.base_url, "-n", "10", "--max-attempts", "2",
-                        "--json"))
+    r = run(
+        expand_args(
+            triage_seeds, out, standin.base_url, "-n", "10", "--max-attempts", "2", "--json"
+        )
+    )
     assert r.code == 1
     assert "requests in a row failed" in r.stderr and "rerun" in r.stderr
     assert r.json()["status"] == "failed"
@@ -58,8 +61,18 @@ def test_timeout_is_retried_then_succeeds(
 ) -> None:
     standin.set_faults(latency_s=0.6)
     out = tmp_path / "raw.jsonl"
-    args = expand_args(triage_seeds, out, standin.base_url, "-n", "5", "--timeout", "0.2",
-                       "--max-attempts", "2", "--json")
+    args = expand_args(
+        triage_seeds,
+        out,
+        standin.base_url,
+        "-n",
+        "5",
+        "--timeout",
+        "0.2",
+        "--max-attempts",
+        "2",
+        "--json",
+    )
     r = run(args)
     assert r.code == 1 and r.json()["requests"]["failed"] >= 1  # every attempt timed out
     standin.set_faults(latency_s=0.0)
@@ -84,7 +97,7 @@ def test_malformed_json_is_repaired_once_or_ledgered(
     standin: StandinHandle, triage_seeds: Path, tmp_path: Path
 ) -> None:
     standin.set_faults(p_malformed=0.9, fault_seed=4)
-    code, s, recs = _expand(standin, triage_seeds, tmp_path, "-n", "60", "--concurrency", "1")
+    code, _, recs = _expand(standin, triage_seeds, tmp_path, "-n", "60", "--concurrency", "1")
     assert code == 0 and len(recs) == 60
     repaired = [r for r in recs if r["provenance"]["generator"]["repaired"]]
     ledger = [e for e in _ledger(tmp_path) if e["dropped"]["reason"] == "invalid_json"]
@@ -107,8 +120,17 @@ def test_ignored_n_falls_back_to_separate_requests(
 ) -> None:
     standin.set_faults(ignore_n=True)
     code, s, recs = _expand(
-        standin, triage_seeds, tmp_path, "-n", "9", "--strategy", "evol", "--per-call", "3",
-        "--concurrency", "1",
+        standin,
+        triage_seeds,
+        tmp_path,
+        "-n",
+        "9",
+        "--strategy",
+        "evol",
+        "--per-call",
+        "3",
+        "--concurrency",
+        "1",
     )
     assert code == 0 and len(recs) == 9
     assert s["capabilities"]["n"] == "separate"
@@ -153,9 +175,13 @@ def test_wrong_api_key_is_a_usage_error(
 ) -> None:
     standin.set_faults(require_api_key="sk-right")
     out = tmp_path / "raw.jsonl"
-    r = run(expand_args(triage_seeds, out, standin.base_url, "-n", "5"),
-            env={"OPENAI_API_KEY": "sk-wrong"})
+    r = run(
+        expand_args(triage_seeds, out, standin.base_url, "-n", "5"),
+        env={"OPENAI_API_KEY": "sk-wrong"},
+    )
     assert r.code == 2 and "rejected the API key" in r.stderr and "OPENAI_API_KEY" in r.stderr
-    r = run(expand_args(triage_seeds, out, standin.base_url, "-n", "5"),
-            env={"OPENAI_API_KEY": "sk-right"})
+    r = run(
+        expand_args(triage_seeds, out, standin.base_url, "-n", "5"),
+        env={"OPENAI_API_KEY": "sk-right"},
+    )
     assert r.code == 0

@@ -128,8 +128,9 @@ def test_token_budget_stops_with_3_then_resumes(
     standin: StandinHandle, triage_seeds: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "raw.jsonl"
-    base = expand_args(triage_seeds, out, standin.base_url, "-n", "60", "--concurrency", "1",
-                       "--json")
+    base = expand_args(
+        triage_seeds, out, standin.base_url, "-n", "60", "--concurrency", "1", "--json"
+    )
     # Each call reserves ~900 prompt + 2048 max tokens: a cap of 12000 allows a few calls.
     r = run([*base, "--max-tokens", "12000"])
     assert r.code == 3, r.stderr
@@ -159,8 +160,13 @@ def test_cost_budget_with_configured_price(
     cfg = tmp_path / "prices.yaml"
     cfg.write_text("prices:\n  standin-fake: {input: 1000.0, output: 2000.0}\n")
     out = tmp_path / "raw.jsonl"
-    args = [*expand_args(triage_seeds, out, standin.base_url, "-n", "50", "--concurrency", "1",
-                         "--json"), "--config", str(cfg)]
+    args = [
+        *expand_args(
+            triage_seeds, out, standin.base_url, "-n", "50", "--concurrency", "1", "--json"
+        ),
+        "--config",
+        str(cfg),
+    ]
     r = run([*args, "--max-cost-usd", "20"])
     assert r.code == 3, r.stderr
     s = r.json()

@@ -21,8 +21,9 @@ def _all_bytes(root: Path) -> list[tuple[Path, bytes]]:
 def test_planted_key_never_reaches_disk_or_output(
     standin: StandinHandle, triage_seeds: Path, tmp_path: Path
 ) -> None:
-    standin.set_faults(require_api_key=KEY, p_malformed=0.2, p_truncate=0.1, p_429=0.1,
-                       retry_after_s=0.01)
+    standin.set_faults(
+        require_api_key=KEY, p_malformed=0.2, p_truncate=0.1, p_429=0.1, retry_after_s=0.01
+    )
     work = tmp_path / "work"
     work.mkdir()
     host = standin.base_url.split("//", 1)[1]

@@ -161,3 +161,16 @@ def test_endpoint_host_never_keeps_credentials() -> None:
     assert endpoint_host(url) == "example.com:8443"
     assert scrub_url(url) == "https://example.com:8443/v1"
     assert endpoint_host(None) == "api.openai.com"
+
+
+def test_request_identity_follows_content_not_the_copied_memo() -> None:
+    from synthgen.llm.types import ChatRequest
+
+    r = ChatRequest(messages=[{"role": "user", "content": "a"}])
+    k = r.identity("m")
+    assert r.identity("m") == k
+    repaired = r.model_copy(update={"messages": [{"role": "user", "content": "b"}]})
+    assert repaired.identity("m") != k
+    assert r.identity("other-model") != k
+    same = ChatRequest(messages=[{"role": "user", "content": "a"}])
+    assert same.identity("m") == k

@@ -8,12 +8,13 @@ from typing import Any
 
 import orjson
 
-from synthgen.records import canonical_json, sha256_hex
+from synthgen.records import sha256_hex
 
 
-def request_key(endpoint: str, logical: dict[str, Any], sample: int) -> str:
-    """sha256 of the canonical logical request; never contains the API key."""
-    return sha256_hex(canonical_json({"endpoint": endpoint, "request": logical, "sample": sample}))
+def request_key(endpoint: str, request_sha256: str, sample: int) -> str:
+    """sha256 over the endpoint host, the canonical request's hash and the sample index;
+    nothing secret goes in (the API key is never part of a request body)."""
+    return sha256_hex(f"{endpoint}\n{request_sha256}\n{sample}")
 
 
 class ResponseCache:

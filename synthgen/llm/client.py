@@ -16,12 +16,12 @@ from synthgen.llm.types import Answer, ChatRequest, RequestStats, endpoint_host
 from synthgen.records import StructuredPath, Usage
 
 if TYPE_CHECKING:
-
     from synthgen.config import EndpointConfig
 
 # Structured-output paths, best first; an endpoint that rejects one falls to the next.
 STRUCTURED_ORDER: tuple[StructuredPath, ...] = ("json_schema", "json_object", "prompted")
 RETRY_STATUS = {408, 409, 429}
+RATE_LIMIT_PATIENCE = 4
 
 
 class RequestRejected(EndpointError):
@@ -85,7 +85,7 @@ class LLMClient:
         await self.sdk.close()
 
     def key(self, req: ChatRequest, sample: int) -> str:
-        return request_key(self.endpoint, req.logical(self.model), sample)
+        return request_key(self.endpoint, req.identity(self.model), sample)
 
     def cached(self, req: ChatRequest, sample: int = 0) -> bool:
         return self.cache.get(self.key(req, sample)) is not None
@@ -230,20 +230,31 @@ class LLMClient:
     async def _with_retries(self, kw: dict[str, Any], tokens: int) -> Any:
         """The one retry layer: tenacity around the SDK (whose own retries are off)."""
         import openai
-        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+        from tenacity import AsyncRetrying, retry_if_exception
 
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.cfg.max_attempts),
-            retry=retry_if_exception(_is_retryable),
-            wait=self._wait,
-            sleep=self.clock.sleep,
-            reraise=True,
-        )
+        first_failure: BaseException | None = None
         try:
+            # Most requests succeed at once: try before building the retry machinery, then
+            # hand a failure to tenacity as its attempt 1, so waits and limits stay its own.
+            try:
+                return await self._once(kw, tokens)
+            except (openai.APIConnectionError, openai.APIStatusError) as e:
+                if not _is_retryable(e):
+                    raise
+                first_failure = e
+            retrying = AsyncRetrying(
+                stop=self._stop,
+                retry=retry_if_exception(_is_retryable),
+                wait=self._wait,
+                sleep=self.clock.sleep,
+                reraise=True,
+            )
             async for attempt in retrying:
                 with attempt:
-                    if attempt.retry_state.attempt_number > 1:
-                        self.stats.retried += 1
+                    if first_failure is not None:
+                        failure, first_failure = first_failure, None
+                        raise failure
+                    self.stats.retried += 1
                     return await self._once(kw, tokens)
         except openai.AuthenticationError as e:
             raise EndpointConfigError(
@@ -264,9 +275,7 @@ class LLMClient:
             if not _is_retryable(e):
                 raise
             self.stats.failed += 1
-            raise RequestFailed(
-                f"gave up after {self.cfg.max_attempts} attempts: {type(e).__name__}: {_message(e)}"
-            ) from e
+            raise RequestFailed(f"gave up after retrying: {type(e).__name__}: {_message(e)}") from e
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _once(self, kw: dict[str, Any], tokens: int) -> Any:
@@ -285,10 +294,22 @@ class LLMClient:
                     self.stats.rate_limited += 1
                     wait = retry_after_seconds(e.response.headers)
                     self.limiter.cool_down(wait if wait is not None else 1.0)
+                    self.limiter.rate_limited()
                 self.limiter.learn(e.response.headers)
                 raise
         self.limiter.learn(raw.headers)
+        self.limiter.succeeded()
         return raw
+
+    def _stop(self, state: Any) -> bool:
+        """Give up after max_attempts; a 429 says "later", not "broken", so it gets 4x."""
+        import openai
+
+        exc = state.outcome.exception() if state.outcome else None
+        limit = self.cfg.max_attempts
+        if isinstance(exc, openai.RateLimitError):
+            limit *= RATE_LIMIT_PATIENCE
+        return bool(state.attempt_number >= limit)
 
     def _wait(self, state: Any) -> float:
         """Jittered exponential backoff, never shorter than the server's retry-after."""

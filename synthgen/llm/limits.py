@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -59,6 +60,9 @@ class TokenBucket:
         self._refill()
         self.level = min(self.level, remaining)
 
+
+ADAPTIVE_STEP_RPM = 6.0
+MIN_ADAPTIVE_RPM = 6.0
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -125,6 +129,10 @@ class Limiter:
         self.tokens = TokenBucket(tpm, clock, burst=tpm / 60.0 * 2) if tpm else None
         self.cooldown_until = 0.0
         self.learned_from_headers = False
+        # Adaptive pacing for endpoints that announce no limit: AIMD on the request rate.
+        self.successes: deque[float] = deque(maxlen=4096)
+        self.adaptive = False
+        self.last_decrease = -1e9
 
     async def wait_turn(self, tokens: int) -> None:
         while (delay := self.cooldown_until - self.clock.now()) > 0:
@@ -140,6 +148,35 @@ class Limiter:
 
     def cool_down(self, seconds: float) -> None:
         self.cooldown_until = max(self.cooldown_until, self.clock.now() + seconds)
+
+    def succeeded(self) -> None:
+        now = self.clock.now()
+        self.successes.append(now)
+        if self.adaptive and self.requests and now - self.last_decrease > 1.0:
+            # Additive increase: +6 rpm per success is about +10% a second at any rate.
+            self.requests.set_rate(self.requests.rate * 60 + ADAPTIVE_STEP_RPM, 1.0)
+
+    def rate_limited(self) -> None:
+        """A 429 with no announced limit: pace at 90% of what actually got through lately."""
+        if self.rpm_fixed or (self.learned_from_headers and self.requests is not None):
+            return
+        now = self.clock.now()
+        if now - self.last_decrease < 1.0:
+            return  # one decrease per second, however many requests were in flight
+        first = self.successes[0] if self.successes else now
+        window = max(1.0, min(5.0, now - first))
+        observed = sum(1 for t in self.successes if now - t <= window) / window * 60
+        if observed == 0 and not self.adaptive:
+            return  # nothing to go on yet: the cool-down alone paces the first wave
+        self.last_decrease = now
+        current = self.requests.rate * 60 if self.adaptive and self.requests else observed
+        target = max(MIN_ADAPTIVE_RPM, 0.9 * min(current, observed or current))
+        self.adaptive = True
+        if self.requests is None:
+            self.requests = TokenBucket(target, self.clock, burst=1.0)
+        else:
+            self.requests.set_rate(target, burst=1.0)
+            self.requests.level = min(self.requests.level, 1.0)
 
     def learn(self, headers: Mapping[str, str]) -> None:
         info = parse_ratelimit_headers(headers)

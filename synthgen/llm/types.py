@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from synthgen.records import StructuredPath, Usage
+from synthgen.records import StructuredPath, Usage, canonical_json, sha256_hex
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
@@ -47,6 +47,17 @@ class ChatRequest(BaseModel):
     json_schema: dict[str, Any] | None = None
     schema_name: str = "reply"
     n: int = Field(default=1, ge=1)
+
+    _identity: tuple[int, str, str] | None = PrivateAttr(default=None)
+
+    def identity(self, model: str) -> str:
+        """sha256 of `logical(model)`, computed once per request object (model_copy copies
+        private attributes, so the memo is tied to this very object)."""
+        memo = self._identity
+        if memo is None or memo[0] != id(self) or memo[1] != model:
+            memo = (id(self), model, sha256_hex(canonical_json(self.logical(model))))
+            self._identity = memo
+        return memo[2]
 
     def logical(self, model: str) -> dict[str, Any]:
         """The cache identity of this request (n excluded: each sample is its own entry)."""
