@@ -56,6 +56,15 @@ class GenerationConfig(Strict):
     operators: list[str] = Field(default_factory=lambda: list(EVOL_OPERATORS))
 
     @model_validator(mode="after")
+    def _known_operators(self) -> GenerationConfig:
+        unknown = [op for op in self.operators if op not in EVOL_OPERATORS]
+        if unknown or not self.operators:
+            raise ValueError(
+                f"unknown evol operators {unknown}; choose from {', '.join(EVOL_OPERATORS)}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _separate_needs_self_instruct(self) -> GenerationConfig:
         if self.responses == "separate" and self.strategy != "self-instruct":
             raise ValueError(
