@@ -6,13 +6,14 @@ import random
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from pydantic import ValidationError
 
 from synthgen.errors import EndpointConfigError, EndpointError
 from synthgen.llm.cache import Capabilities, ResponseCache, request_key
 from synthgen.llm.cost import Budget
 from synthgen.llm.limits import Clock, Limiter, retry_after_seconds
 from synthgen.llm.tokens import estimate, messages_tokens
-from synthgen.llm.types import Answer, ChatRequest, RequestStats, endpoint_host
+from synthgen.llm.types import Answer, ChatRequest, RequestStats, WireCompletion, endpoint_host
 from synthgen.records import StructuredPath, Usage
 
 if TYPE_CHECKING:
@@ -182,7 +183,14 @@ class LLMClient:
             except BaseException:
                 self.budget.release(reservation)
                 raise
-            completion = raw.parse()
+            try:
+                completion = WireCompletion.model_validate_json(raw.http_response.content)
+            except ValidationError as e:
+                self.budget.release(reservation)
+                raise RequestRejected(
+                    f"the endpoint's reply is not a chat completion: {e.errors()[0]['msg']}",
+                    "invalid_response",
+                ) from e
             usage = completion.usage
             pt = usage.prompt_tokens if usage else prompt_est
             ct = (
@@ -196,7 +204,7 @@ class LLMClient:
 
     def _answers(
         self,
-        completion: Any,
+        completion: WireCompletion,
         request_id: str | None,
         path: StructuredPath,
         pt: int,

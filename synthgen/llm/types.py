@@ -98,3 +98,32 @@ class RequestStats(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     fallbacks: list[str] = Field(default_factory=list)
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class WireMessage(_Wire):
+    content: str | None = None
+
+
+class WireChoice(_Wire):
+    index: int = 0
+    message: WireMessage = WireMessage()
+    finish_reason: str | None = None
+
+
+class WireUsage(_Wire):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class WireCompletion(_Wire):
+    """The part of a chat.completion body synthgen uses, validated straight from the bytes
+    (cheaper than the SDK's full object, and tolerant of servers that omit fields)."""
+
+    id: str | None = None
+    model: str | None = None
+    choices: list[WireChoice]
+    usage: WireUsage | None = None
