@@ -1,0 +1,57 @@
+"""The CLI around expand: seeds inspect, real public seeds end to end, help and version."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers import expand_args, read_jsonl, run
+
+from synthgen.standin import StandinHandle
+
+
+def test_seeds_inspect_json_and_bad_file(tmp_path: Path, triage_seeds: Path) -> None:
+    r = run(["seeds", "inspect", str(triage_seeds), "--json"])
+    assert r.code == 0, r.stderr
+    report = r.json()
+    assert report["seeds"] == 25 and report["examples"] == 25
+    assert report["format"] == {str(triage_seeds): "alpaca"}
+    assert report["duplicates"] == [] and report["problems"] == []
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"instruction": "x y z w", "output": "ok"}\n\xff\xfe\n')
+    r = run(["seeds", "inspect", str(bad), "--json"])
+    problems = r.json()["problems"]
+    assert any("UTF-8" in p["message"] for p in problems)
+    r = run(["seeds", "inspect", str(tmp_path / "missing.jsonl")])
+    assert r.code == 2 and "missing.jsonl" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_expand_self_instruct_public_seed_tasks(
+    standin: StandinHandle, shared_data: Path, tmp_path: Path
+) -> None:
+    seeds = shared_data / "self-instruct" / "seed_tasks.jsonl"
+    out = tmp_path / "si.jsonl"
+    r = run(expand_args(seeds, out, standin.base_url, "-n", "40", "--per-call", "8", "--json"))
+    assert r.code == 0, r.stderr
+    recs = read_jsonl(out)
+    assert len(recs) == 40
+    ids = {json.loads(line)["id"] for line in seeds.read_text().splitlines() if line.strip()}
+    parents = {p for rec in recs for p in rec["provenance"]["parents"]}
+    assert parents and all(p.removeprefix("seed:") in ids for p in parents)
+
+
+def test_help_and_version_start_without_heavy_imports() -> None:
+    code = (
+        "import sys; from synthgen.cli import cli\n"
+        "try:\n    cli(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('openai', 'pydantic', 'rich', 'httpx2') if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "HEAVY="
+    v = subprocess.run(
+        [sys.executable, "-m", "synthgen", "--version"], capture_output=True, text=True, check=True
+    )
+    assert "0.1.0" in v.stdout
