@@ -297,7 +297,11 @@ class LLMClient:
             self.stats.sent += 1
             try:
                 raw = await self.sdk.chat.completions.with_raw_response.create(**kw)
+            except openai.APIConnectionError:
+                self.limiter.probed.set()
+                raise
             except openai.APIStatusError as e:
+                self.limiter.probed.set()
                 if e.status_code == 429:
                     self.stats.rate_limited += 1
                     wait = retry_after_seconds(e.response.headers)
@@ -307,6 +311,7 @@ class LLMClient:
                 raise
         self.limiter.learn(raw.headers)
         self.limiter.succeeded()
+        self.limiter.probed.set()
         return raw
 
     def _stop(self, state: Any) -> bool:

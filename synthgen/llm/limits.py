@@ -131,10 +131,20 @@ class Limiter:
         self.learned_from_headers = False
         # Adaptive pacing for endpoints that announce no limit: AIMD on the request rate.
         self.successes: deque[float] = deque(maxlen=4096)
+        self.probing = False
+        self.probed = asyncio.Event()
         self.adaptive = False
+        self.slow_start = False
         self.last_decrease = -1e9
 
     async def wait_turn(self, tokens: int) -> None:
+        if not self.probed.is_set():
+            # The first request goes alone: its headers may announce the limits, and a fan-out
+            # of `concurrency` requests into an unknown limit is a burst of 429s.
+            if self.probing:
+                await self.probed.wait()
+            else:
+                self.probing = True
         while (delay := self.cooldown_until - self.clock.now()) > 0:
             await self.clock.sleep(delay)
         if self.requests:
@@ -152,26 +162,33 @@ class Limiter:
     def succeeded(self) -> None:
         now = self.clock.now()
         self.successes.append(now)
-        if self.adaptive and self.requests and now - self.last_decrease > 1.0:
-            # Additive increase: +6 rpm per success is about +10% a second at any rate.
-            self.requests.set_rate(self.requests.rate * 60 + ADAPTIVE_STEP_RPM, 1.0)
+        if not (self.adaptive and self.requests) or now - self.last_decrease < 0.5:
+            return
+        rpm = self.requests.rate * 60
+        if self.slow_start:  # double every second until the first real decrease
+            rpm *= 2 ** (1 / max(1.0, self.requests.rate))
+        else:  # then +6 rpm per success: about +10% a second at any rate
+            rpm += ADAPTIVE_STEP_RPM
+        self.requests.set_rate(rpm, 1.0)
 
     def rate_limited(self) -> None:
-        """A 429 with no announced limit: pace at 90% of what actually got through lately."""
+        """A 429 with no announced limit: pace adaptively (slow start, then AIMD)."""
         if self.rpm_fixed or (self.learned_from_headers and self.requests is not None):
             return
         now = self.clock.now()
-        if now - self.last_decrease < 1.0:
-            return  # one decrease per second, however many requests were in flight
         first = self.successes[0] if self.successes else now
         window = max(1.0, min(5.0, now - first))
         observed = sum(1 for t in self.successes if now - t <= window) / window * 60
-        if observed == 0 and not self.adaptive:
-            return  # nothing to go on yet: the cool-down alone paces the first wave
-        self.last_decrease = now
-        current = self.requests.rate * 60 if self.adaptive and self.requests else observed
-        target = max(MIN_ADAPTIVE_RPM, 0.9 * min(current, observed or current))
-        self.adaptive = True
+        if not self.adaptive:
+            # Little history yet: start low from what got through and grow quickly.
+            self.adaptive, self.slow_start, self.last_decrease = True, True, now
+            target = max(MIN_ADAPTIVE_RPM, observed)
+        elif now - self.last_decrease < 1.0:
+            return  # one decrease per second, however many requests were in flight
+        else:
+            self.slow_start, self.last_decrease = False, now
+            current = self.requests.rate * 60 if self.requests else observed
+            target = max(MIN_ADAPTIVE_RPM, 0.9 * min(current, observed or current))
         if self.requests is None:
             self.requests = TokenBucket(target, self.clock, burst=1.0)
         else:
