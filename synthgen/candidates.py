@@ -191,8 +191,9 @@ class Builder:
         out = JobOutcome(job)
         req = job.request
         try:
-            answers = await self.client.chat(req)
-        except RequestRejected as e:
+            for sample, a in enumerate(await self.client.chat(req)):
+                await self._answer(out, job, sample, a)
+        except RequestRejected as e:  # the job's call, or one of its response calls
             fake = Answer(
                 content=None,
                 finish_reason=None,
@@ -211,9 +212,6 @@ class Builder:
                 e.message,
                 self._prov(job, self._gen_info(req, fake), Usage()),
             )
-            return out
-        for sample, a in enumerate(answers):
-            await self._answer(out, job, sample, a)
         return out
 
     async def _answer(self, out: JobOutcome, job: Job, sample: int, a: Answer) -> None:

@@ -185,3 +185,16 @@ def test_wrong_api_key_is_a_usage_error(
         env={"OPENAI_API_KEY": "sk-right"},
     )
     assert r.code == 0
+
+
+def test_refused_request_is_ledgered_without_losing_structured_output(
+    standin: StandinHandle, triage_seeds: Path, tmp_path: Path
+) -> None:
+    standin.set_faults(p_400=0.3, fault_seed=6)
+    code, s, recs = _expand(standin, triage_seeds, tmp_path, "-n", "30")
+    assert code == 0 and len(recs) == 30
+    refused = [e for e in _ledger(tmp_path) if e["dropped"]["reason"] == "request_rejected"]
+    assert refused and "context length" in refused[0]["dropped"]["detail"]
+    # A 400 about length is not a verdict on json_schema: no fallback was learned.
+    assert {r["provenance"]["generator"]["structured"] for r in recs} == {"json_schema"}
+    assert "structured" not in s["capabilities"]

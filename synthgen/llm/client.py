@@ -173,7 +173,7 @@ class LLMClient:
                 raw = await self._with_retries(kw, prompt_est + req.max_tokens * n)
             except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
                 self.budget.release(reservation)
-                if path in ("json_schema", "json_object") and not _is_content_filter(e):
+                if path in ("json_schema", "json_object") and _is_format_rejection(e):
                     nxt = STRUCTURED_ORDER[STRUCTURED_ORDER.index(path) + 1]
                     self.caps.learn("structured", nxt, f"{path} rejected: {_message(e)}")
                     self.stats.fallbacks.append(f"{path}->{nxt}")
@@ -347,6 +347,16 @@ def _message(e: Exception) -> str:
         if isinstance(err, dict) and err.get("message"):
             return str(err["message"])[:300]
     return str(e)[:300]
+
+
+def _is_format_rejection(e: Exception) -> bool:
+    """Does a 400/422 refuse the structured-output request itself (not, say, its length)?"""
+    body = getattr(e, "body", None)
+    err = body.get("error", body) if isinstance(body, dict) else None
+    if isinstance(err, dict) and err.get("param") == "response_format":
+        return True
+    text = _message(e).lower()
+    return any(w in text for w in ("response_format", "json_schema", "json_object", "schema"))
 
 
 def _is_content_filter(e: Exception) -> bool:

@@ -38,6 +38,7 @@ class StandinConfig(BaseModel):
     p_429: Probability = 0.0
     retry_after_s: float = Field(default=0.05, ge=0.0, description="retry-after of random 429s")
     p_500: Probability = 0.0
+    p_400: Probability = 0.0  # a request refused as too long (context_length_exceeded)
     fail_first: int = Field(default=0, ge=0, description="first N chat requests get 503")
 
     p_truncate: Probability = 0.0

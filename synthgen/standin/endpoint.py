@@ -185,6 +185,9 @@ class StandinServer:
                 await asyncio.sleep(delay)
             if index < cfg.fail_first:
                 resp = error(503, "stand-in fault fail_first: service unavailable", "server_error")
+            elif cfg.p_400 and random.Random(f"{cfg.fault_seed}:{index}:400").random() < cfg.p_400:
+                msg = "This model's maximum context length was exceeded (stand-in fault p_400)"
+                resp = error(400, msg, param="messages", code="context_length_exceeded")
             elif r429 < cfg.p_429:
                 msg = "Rate limit reached (stand-in fault p_429)"
                 resp = _rate_error(msg, cfg.retry_after_s, round(cfg.retry_after_s * 1000))
