@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import secrets
+import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -120,6 +122,11 @@ def run_expand(
     expander = Expander(cfg, seeds, client, sink, ctx, on_progress)
 
     async def main() -> ExpandResult:
+        # SIGTERM (a cancelled CI job, `kill`) stops as cleanly as Ctrl-C does.
+        task = asyncio.current_task()
+        if task is not None:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         try:
             return await expander.run()
         finally:

@@ -86,7 +86,10 @@ def job_rng(seed: int, index: int) -> random.Random:
 
 
 def _task_line(task: str, description: str) -> str:
-    return f"{task} — {description}" if description else task
+    named = task if task and task != "default" else ""
+    if named and description:
+        return f"{named} — {description}"
+    return named or description or "the task that the examples below demonstrate"
 
 
 def make_job(

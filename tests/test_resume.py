@@ -183,3 +183,19 @@ def test_cost_budget_with_configured_price(
 
 def _tokens(summary: dict) -> int:  # type: ignore[type-arg]
     return int(summary["usage"]["prompt_tokens"] + summary["usage"]["completion_tokens"])
+
+
+def test_sigterm_stops_cleanly_like_ctrl_c(
+    standin: StandinHandle, triage_seeds: Path, tmp_path: Path
+) -> None:
+    standin.set_faults(latency_s=0.05)
+    out = tmp_path / "raw.jsonl"
+    args = expand_args(triage_seeds, out, standin.base_url, "-n", "150", "--concurrency", "2")
+    proc = spawn(args, tmp_path)
+    _wait_lines(tmp_path / "raw.jsonl.partial", 10)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert json.loads((tmp_path / "raw.manifest.json").read_text())["status"] == "interrupted"
+    assert run(args).code == 0
+    _check_dataset(out, 150)
