@@ -13,7 +13,7 @@ import bisect
 import functools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, overload
 
 from synthgen.candidates import Builder, JobOutcome, RunContext
@@ -64,7 +64,6 @@ class ExpandResult:
     status: str  # complete | stopped_budget | interrupted | exhausted | failed
     progress: Progress
     error: SynthgenError | None = None
-    ledger_counts: dict[str, int] = field(default_factory=dict)
 
 
 class Expander:

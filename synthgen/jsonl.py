@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -128,10 +127,3 @@ def write_atomic(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-
-
-def copy_to_stdout(path: Path) -> None:
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 16):
-            sys.stdout.buffer.write(block)
-    sys.stdout.buffer.flush()

@@ -112,9 +112,6 @@ class Record(Open):
     provenance: Provenance
 
 
-DropStage = Literal["expand", "rules", "dedup", "judge"]
-
-
 class DropReason(Frozen):
     stage: str
     reason: str

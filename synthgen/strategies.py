@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -67,7 +67,6 @@ class Job:
     shape: str  # "list" (JSON {"tasks": [...]}) or "one" (a single task object per choice)
     with_output: bool
     origin: Example | None = None  # the example an evol/paraphrase job rewrites
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def format_example(ex: Example, n: int | None = None) -> str:

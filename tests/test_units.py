@@ -200,3 +200,16 @@ def test_adaptive_pacing_without_announced_limits() -> None:
     fixed = Limiter(8, 60, None, fc.clock())
     fixed.rate_limited()
     assert not fixed.adaptive  # a limit the user gave is never second-guessed
+
+
+def test_iter_jsonl_names_the_bad_line(tmp_path: Path) -> None:
+    from synthgen.errors import InputError
+    from synthgen.jsonl import iter_jsonl
+
+    p = tmp_path / "d.jsonl"
+    p.write_text('{"a": 1}\n\n[1]\n')
+    it = iter_jsonl(p)
+    assert next(it) == (1, {"a": 1})
+    with pytest.raises(InputError) as e:
+        next(it)
+    assert e.value.line == 3 and e.value.exit_code == 2
