@@ -37,6 +37,19 @@ def _log(standin: StandinHandle) -> list[dict]:  # type: ignore[type-arg]
     return list(standin.stats()["log"])  # type: ignore[call-overload]
 
 
+def _stop_mid_run(
+    standin: StandinHandle, seeds: Path, out: Path, sig: int, after_lines: int
+) -> tuple[list[str], int, str]:
+    """Start a 150-record expand, send `sig` once `after_lines` records are written."""
+    standin.set_faults(latency_s=0.05)
+    args = expand_args(seeds, out, standin.base_url, "-n", "150", "--concurrency", "2")
+    proc = spawn(args, out.parent)
+    _wait_lines(out.parent / (out.name + ".partial"), after_lines)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    return args, proc.returncode, err
+
+
 def _check_dataset(out: Path, n: int) -> list[dict]:  # type: ignore[type-arg]
     recs = read_jsonl(out)
     ids = [r["id"] for r in recs]
@@ -104,14 +117,9 @@ def test_kill_9_result_equals_uninterrupted_run(
 def test_ctrl_c_exits_130_writes_what_is_done_then_resumes(
     standin: StandinHandle, triage_seeds: Path, tmp_path: Path
 ) -> None:
-    standin.set_faults(latency_s=0.05)
     out = tmp_path / "raw.jsonl"
-    args = expand_args(triage_seeds, out, standin.base_url, "-n", "150", "--concurrency", "2")
-    proc = spawn(args, tmp_path)
-    _wait_lines(tmp_path / "raw.jsonl.partial", 20)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
+    args, code, err = _stop_mid_run(standin, triage_seeds, out, signal.SIGINT, 20)
+    assert code == 130, err
     assert "Traceback" not in err
     assert "resume" in err
     done = read_jsonl(out)
@@ -188,14 +196,9 @@ def _tokens(summary: dict) -> int:  # type: ignore[type-arg]
 def test_sigterm_stops_cleanly_like_ctrl_c(
     standin: StandinHandle, triage_seeds: Path, tmp_path: Path
 ) -> None:
-    standin.set_faults(latency_s=0.05)
     out = tmp_path / "raw.jsonl"
-    args = expand_args(triage_seeds, out, standin.base_url, "-n", "150", "--concurrency", "2")
-    proc = spawn(args, tmp_path)
-    _wait_lines(tmp_path / "raw.jsonl.partial", 10)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
+    args, code, err = _stop_mid_run(standin, triage_seeds, out, signal.SIGTERM, 10)
+    assert code == 130, err
     assert json.loads((tmp_path / "raw.manifest.json").read_text())["status"] == "interrupted"
     assert run(args).code == 0
     _check_dataset(out, 150)
