@@ -11,7 +11,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,tokens]'
+	$(PY) -m pip install --quiet -e '.[dev,tokens,semantic]'
 	touch $(STAMP)
 
 lint: install
@@ -23,7 +23,7 @@ test: lint
 	$(PY) -m pytest -q
 
 bench: install
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(SECTIONS)
 
 demo: install
 	PY=$(PY) bash scripts/demo.sh

@@ -190,9 +190,7 @@ def startup() -> float:
     return best
 
 
-def main() -> None:
-    os.environ.pop("OPENAI_API_KEY", None)
-    print(f"synthgen bench on {os.cpu_count()} cores (stand-in endpoint, no network)")
+def expand_section() -> tuple[bool, str]:
     print("1. rate-limit utilisation (emulated RPM limit, target ≥ 0.95, zero lost)")
     r1 = rate_limit(1200, 15, "--rpm given", {}, "--rpm", "1200")
     r2 = rate_limit(1200, 15, "learned from x-ratelimit headers", {"ratelimit_headers": True})
@@ -202,10 +200,35 @@ def main() -> None:
     print("3. startup")
     t = startup()
     ok = min(r1, r2) >= 0.95 and r3 >= 0.8 and t < 0.3
-    print(
-        f"summary: rpm {min(r1, r2):.3f} · overhead {r3:.3f} · startup {t * 1000:.0f} ms · "
-        + ("all targets met" if ok else "TARGET MISSED")
-    )
+    return ok, f"rpm {min(r1, r2):.3f} · overhead {r3:.3f} · startup {t * 1000:.0f} ms"
+
+
+# Sections of other stages live in their own files beside this one (bench_<name>.py), each
+# with `run() -> (targets met, one-line summary)`.
+SECTIONS = ("expand", "filter", "dedup", "report")
+
+
+def main() -> None:
+    os.environ.pop("OPENAI_API_KEY", None)
+    wanted = [a for a in sys.argv[1:] if not a.startswith("-")] or list(SECTIONS)
+    unknown = [w for w in wanted if w not in SECTIONS]
+    if unknown:
+        raise SystemExit(f"unknown bench sections {unknown}; choose from {', '.join(SECTIONS)}")
+    print(f"synthgen bench on {os.cpu_count()} cores (stand-in endpoint, no network)")
+    results: list[tuple[str, bool, str]] = []
+    for name in wanted:
+        print(f"== {name}")
+        if name == "expand":
+            ok, line = expand_section()
+        else:
+            import importlib
+
+            ok, line = importlib.import_module(f"bench_{name}").run()
+        results.append((name, ok, line))
+    print("summary:")
+    for name, ok, line in results:
+        print(f"  {name:<7} {line} · " + ("targets met" if ok else "TARGET MISSED"))
+    print("all targets met" if all(ok for _, ok, _ in results) else "TARGET MISSED")
 
 
 if __name__ == "__main__":

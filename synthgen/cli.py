@@ -5,35 +5,51 @@ Imports are lazy so that `synthgen --help` starts fast.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-F = TypeVar("F", bound=Callable[..., Any])
+from synthgen.commands.common import emit_json, endpoint_cli_values, endpoint_options, fail
+
+# Commands defined in their own modules, imported only when used (keeps --help fast and
+# cli.py small). name -> "module:attribute".
+LAZY_COMMANDS = {
+    "filter": "synthgen.commands.filter:filter_cmd",
+    "dedup": "synthgen.commands.dedup:dedup_cmd",
+    "report": "synthgen.commands.report:report_cmd",
+    "audit": "synthgen.commands.audit:audit_cmd",
+}
 
 EXIT_CODES_HELP = """Exit codes: 0 ok · 1 runtime failure · 2 usage, config or input error ·
 3 stopped by a budget or quality gate (rerun to resume) · 130 interrupted (rerun to resume)."""
 
 
-def _fail(e: Exception) -> None:
-    from synthgen.errors import SynthgenError
+class LazyGroup(click.Group):
+    """A group whose LAZY_COMMANDS are imported on first use."""
 
-    assert isinstance(e, SynthgenError)
-    click.echo(f"error: {e.render()}", err=True)
-    sys.exit(e.exit_code)
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        lazy = [n for n, ref in LAZY_COMMANDS.items() if _importable(ref)]
+        return sorted({*super().list_commands(ctx), *lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        ref = LAZY_COMMANDS.get(cmd_name)
+        if ref is None or not _importable(ref):
+            return super().get_command(ctx, cmd_name)
+        module, attr = ref.split(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
 
 
-def _emit_json(obj: Any) -> None:
-    import orjson
-
-    sys.stdout.buffer.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n")
-    sys.stdout.flush()
+def _importable(ref: str) -> bool:
+    return importlib.util.find_spec(ref.split(":")[0]) is not None
 
 
-@click.group(epilog=EXIT_CODES_HELP)
+@click.group(cls=LazyGroup, epilog=EXIT_CODES_HELP)
 @click.version_option(package_name="synthgen")
 def cli() -> None:
     """synthgen: expand a few hand-written seed examples into a large, traceable dataset.
@@ -41,42 +57,6 @@ def cli() -> None:
     Every record carries its provenance (seeds, prompt, model, settings); every dropped
     candidate is ledgered with a reason; answers are cached so reruns resume for free.
     """
-
-
-def endpoint_options(fn: F) -> F:
-    opts = [
-        click.option("--model", help="Model name at the endpoint [default: gpt-4o-mini]."),
-        click.option(
-            "--base-url",
-            help="OpenAI-compatible base URL (vLLM, Ollama, llama.cpp, LiteLLM...), "
-            "else $OPENAI_BASE_URL, else OpenAI.",
-        ),
-        click.option("--concurrency", type=int, help="Requests in flight at once [default: 16]."),
-        click.option("--rpm", type=float, help="Requests per minute limit (else learned)."),
-        click.option("--tpm", type=float, help="Tokens per minute limit (else learned)."),
-        click.option("--timeout", type=float, help="Seconds per request [default: 120]."),
-        click.option(
-            "--max-attempts", type=int, help="Tries per request, retries included [default: 6]."
-        ),
-        click.option(
-            "--max-cost-usd", type=float, help="Hard cap on the job's cost; exit 3 when reached."
-        ),
-        click.option("--max-tokens", type=int, help="Hard cap on the job's tokens; exit 3."),
-        click.option(
-            "--state-dir",
-            type=click.Path(path_type=Path),
-            help="Cache and run state [default: .synthgen].",
-        ),
-        click.option(
-            "--config",
-            "config_file",
-            type=click.Path(path_type=Path),
-            help="YAML config (see configs/); CLI options override it.",
-        ),
-    ]
-    for opt in reversed(opts):
-        fn = opt(fn)
-    return fn
 
 
 @cli.command()
@@ -131,7 +111,7 @@ def expand(**opts: Any) -> None:
     try:
         _expand(opts)
     except SynthgenError as e:
-        _fail(e)
+        fail(e)
 
 
 def _expand(opts: dict[str, Any]) -> None:
@@ -150,16 +130,7 @@ def _expand(opts: dict[str, Any]) -> None:
         "generation.top_p": opts["top_p"],
         "generation.seed": opts["seed"],
         "generation.responses": opts["responses"],
-        "endpoint.model": opts["model"],
-        "endpoint.base_url": opts["base_url"],
-        "endpoint.concurrency": opts["concurrency"],
-        "endpoint.rpm": opts["rpm"],
-        "endpoint.tpm": opts["tpm"],
-        "endpoint.timeout_s": opts["timeout"],
-        "endpoint.max_attempts": opts["max_attempts"],
-        "budget.max_cost_usd": opts["max_cost_usd"],
-        "budget.max_tokens": opts["max_tokens"],
-        "state_dir": str(opts["state_dir"]) if opts["state_dir"] else None,
+        **endpoint_cli_values(opts),
     }
     cfg = load_config(opts["config_file"], cli_values)
     if opts["dry_run"]:
@@ -181,7 +152,7 @@ def _expand(opts: dict[str, Any]) -> None:
     if "error" in summary:
         say(f"error: {summary['error']}")
     if opts["as_json"]:
-        _emit_json(summary)
+        emit_json(summary)
     sys.exit(summary["exit_code"])
 
 
@@ -194,7 +165,7 @@ def _dry_run(cfg: Any, as_json: bool) -> None:
         raise UsageError("no seed files given", hint="synthgen expand SEEDS.jsonl --dry-run")
     result: dict[str, Any] = plan(cfg, read_seeds(cfg.seeds, cfg.seed_format))
     if as_json:
-        _emit_json(result)
+        emit_json(result)
         return
     err = sys.stderr
     for i, msgs in enumerate(result["first_prompts"], 1):
@@ -240,11 +211,11 @@ def seeds_inspect(files: tuple[Path, ...], seed_format: str | None, as_json: boo
 
         report = inspect_seeds(list(files), seed_format)  # type: ignore[arg-type]
         if as_json:
-            _emit_json(report.model_dump(mode="json"))
+            emit_json(report.model_dump(mode="json"))
         else:
             render_report(report, Console(stderr=True))
     except SynthgenError as e:
-        _fail(e)
+        fail(e)
 
 
 @cli.command("standin-server")

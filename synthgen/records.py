@@ -86,6 +86,9 @@ class GeneratorInfo(Frozen):
 
 
 class Provenance(Open):
+    """Where a record came from. Records read from files synthgen did not write have
+    method "imported", `source` (file, line, format, original id) and no prompt/generator."""
+
     run_id: str
     created_at: str
     synthgen_version: str
@@ -93,8 +96,9 @@ class Provenance(Open):
     method: str
     operator: str | None = None
     parents: list[str]
-    prompt: PromptRef
-    generator: GeneratorInfo
+    prompt: PromptRef | None = None
+    generator: GeneratorInfo | None = None
+    source: dict[str, Any] | None = None
     response_generator: GeneratorInfo | None = None
     usage: Usage
     judge: dict[str, Any] | None = None

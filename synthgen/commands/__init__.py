@@ -1,0 +1,1 @@
+"""Click commands that live outside cli.py, loaded only when invoked (see cli.LAZY_COMMANDS)."""
