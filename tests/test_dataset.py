@@ -1,0 +1,122 @@
+"""Reading datasets: synthgen records and plain files, streamed, with precise errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from synthgen.dataset import iter_rows, record_dict, to_record
+from synthgen.errors import InputError
+from synthgen.records import record_id
+
+
+def _write(path: Path, objs: list[object]) -> Path:
+    path.write_text("".join(json.dumps(o) + "\n" for o in objs))
+    return path
+
+
+def _synthgen(i: int) -> dict[str, object]:
+    return {
+        "id": f"sg_{i}",
+        "instruction": f"Do thing {i}",
+        "input": "",
+        "output": f"Done {i}",
+        "meta": {"task": "t"},
+        "provenance": {
+            "run_id": "run_x",
+            "created_at": "2026-01-01T00:00:00Z",
+            "synthgen_version": "0.1.0",
+            "config_sha256": "c",
+            "method": "self-instruct",
+            "parents": ["seed:a"],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 2, "cost_usd": 0.0},
+        },
+    }
+
+
+def test_synthgen_records_pass_through(tmp_path: Path) -> None:
+    p = _write(tmp_path / "d.jsonl", [_synthgen(1), _synthgen(2)])
+    rows = list(iter_rows(p))
+    assert [(r.line, r.id, r.fmt) for r in rows] == [
+        (1, "sg_1", "synthgen"),
+        (2, "sg_2", "synthgen"),
+    ]
+    assert record_dict(rows[0], "d.jsonl") is rows[0].raw
+    assert to_record(rows[1], "d.jsonl").provenance.parents == ["seed:a"]
+
+
+def test_plain_formats_get_imported_provenance(tmp_path: Path) -> None:
+    p = _write(
+        tmp_path / "a.jsonl",
+        [
+            {"id": 7, "instruction": "Sum 2 and 2", "output": "4"},
+            {"instruction": "Hi", "output": "Hello"},
+        ],
+    )
+    rows = list(iter_rows(p))
+    assert rows[0].id == record_id("Sum 2 and 2", "", "4") and rows[0].fmt == "alpaca"
+    rec = to_record(rows[0], "a.jsonl", "2026-11-26T00:00:00Z")
+    assert rec.provenance.method == "imported"
+    assert rec.provenance.source == {"path": "a.jsonl", "line": 1, "format": "alpaca", "id": "7"}
+    assert rec.provenance.generator is None
+
+
+def test_messages_and_json_array(tmp_path: Path) -> None:
+    msgs = [
+        {"messages": [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "A."}]}
+    ]
+    p = tmp_path / "m.json"
+    p.write_text(json.dumps(msgs))
+    (row,) = list(iter_rows(p))
+    assert (row.instruction, row.output, row.fmt, row.line) == ("Q?", "A.", "messages", 1)
+
+
+def test_mixed_formats_are_an_input_error(tmp_path: Path) -> None:
+    p = _write(
+        tmp_path / "mix.jsonl",
+        [{"instruction": "a", "output": "b"}, {"prompt": "x", "completion": "y"}],
+    )
+    with pytest.raises(InputError) as e:
+        list(iter_rows(p))
+    assert e.value.line == 2 and "alpaca" in e.value.message and e.value.exit_code == 2
+
+
+def test_plain_line_in_a_synthgen_file_names_the_missing_field(tmp_path: Path) -> None:
+    p = _write(tmp_path / "s.jsonl", [_synthgen(1), {"instruction": "a", "output": "b"}])
+    with pytest.raises(InputError) as e:
+        list(iter_rows(p))
+    assert e.value.line == 2 and e.value.field == "provenance"
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ('{"instruction": "a"}\n', "output"),
+        ('{"instruction": "a", "output": 3}\n', "output"),
+        ("not json\n", None),
+        ("[1, 2]\n", None),
+    ],
+)
+def test_bad_records(tmp_path: Path, line: str, field: str | None) -> None:
+    p = tmp_path / "bad.jsonl"
+    p.write_text('{"instruction": "ok", "output": "fine"}\n' + line)
+    with pytest.raises(InputError) as e:
+        list(iter_rows(p))
+    assert e.value.line == 2 and e.value.field == field
+    assert e.value.hint
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="file not found"):
+        list(iter_rows(tmp_path / "nope.jsonl"))
+
+
+def test_public_self_instruct_sets_read(shared_data: Path) -> None:
+    for name in ("seed_tasks.jsonl", "user_oriented_instructions.jsonl"):
+        path = shared_data / "self-instruct" / name
+        if not path.exists():
+            pytest.skip(f"{name} not in {shared_data}")
+        rows = list(iter_rows(path))
+        assert len(rows) >= 175 and all(r.instruction.strip() for r in rows)
