@@ -79,6 +79,92 @@ class BudgetConfig(Strict):
     max_tokens: int | None = Field(default=None, gt=0)
 
 
+# Self-Instruct's filter: instructions about things a text model cannot see or make.
+DEFAULT_BLACKLIST = (
+    "image",
+    "images",
+    "graph",
+    "graphs",
+    "picture",
+    "pictures",
+    "file",
+    "files",
+    "map",
+    "maps",
+    "draw",
+    "plot",
+    "go to",
+    "video",
+    "audio",
+    "music",
+    "flowchart",
+    "diagram",
+)
+DEFAULT_REFUSALS = (
+    "as an ai language model",
+    "as an ai model",
+    "as a language model",
+    "as an ai assistant, i",
+    "i'm sorry, but i can't",
+    "i'm sorry, but i cannot",
+    "i am sorry, but i cannot",
+    "i cannot fulfill",
+    "i can't fulfill",
+    "i cannot assist with",
+    "i can't assist with",
+    "i cannot help with",
+    "i can't help with",
+    "i'm unable to",
+    "i am unable to",
+    "i cannot provide",
+    "i can't provide",
+)
+OutputFormat = Literal["any", "json", "label", "regex"]
+
+
+class TaskRules(Strict):
+    """Rule settings for records whose meta.task has this name; unset fields are inherited."""
+
+    min_words: int | None = Field(default=None, ge=0)
+    max_words: int | None = Field(default=None, ge=1)
+    blacklist: list[str] | None = None
+    output_format: OutputFormat | None = None
+    labels: list[str] | None = None
+    output_regex: str | None = None
+
+
+class RulesConfig(Strict):
+    enabled: bool = True
+    min_words: int = Field(default=4, ge=0)
+    max_words: int = Field(default=150, ge=1)
+    blacklist: list[str] = Field(default_factory=lambda: list(DEFAULT_BLACKLIST))
+    refusal_phrases: list[str] = Field(default_factory=lambda: list(DEFAULT_REFUSALS))
+    output_format: OutputFormat = "any"
+    labels: list[str] = Field(default_factory=list)
+    output_regex: str | None = None
+    disable: list[str] = Field(default_factory=list)
+    tasks: dict[str, TaskRules] = Field(default_factory=dict)
+
+
+class JudgeConfig(Strict):
+    enabled: bool = True
+    models: list[str] = Field(default_factory=list)  # empty: the endpoint's model
+    threshold: float = 3.5
+    rubric: Path | None = None
+    reference: Path | None = None
+    seeds: list[Path] = Field(default_factory=list)
+    seed_format: str | None = None
+    anchors: Path | None = None
+    max_seed_fail: float = Field(default=0.2, ge=0, le=1)
+    length_bias_threshold: float = Field(default=0.3, ge=0, le=1)
+    max_new_tokens: int = Field(default=800, ge=64)
+
+
+class FilterConfig(Strict):
+    rules: RulesConfig = RulesConfig()
+    judge: JudgeConfig = JudgeConfig()
+
+
 class Config(Strict):
     task: str = "default"
     description: str = ""
@@ -89,6 +175,7 @@ class Config(Strict):
     budget: BudgetConfig = BudgetConfig()
     prices: dict[str, Price] = Field(default_factory=dict)
     state_dir: Path = Path(".synthgen")
+    filter: FilterConfig = FilterConfig()
 
     def redacted(self) -> dict[str, Any]:
         """The resolved config as it may be written down: no credentials in the URL."""
@@ -157,6 +244,15 @@ def read_config_file(path: Path) -> dict[str, Any]:
     seeds = data.get("seeds")
     if isinstance(seeds, list):  # seed paths are relative to the config file
         data["seeds"] = [str(base / s) if not Path(str(s)).is_absolute() else s for s in seeds]
+    judge = data.get("filter", {}).get("judge") if isinstance(data.get("filter"), dict) else None
+    if isinstance(judge, dict):  # so are the judge's files
+        for name in ("rubric", "reference", "anchors"):
+            if isinstance(judge.get(name), str) and not Path(judge[name]).is_absolute():
+                judge[name] = str(base / judge[name])
+        if isinstance(judge.get("seeds"), list):
+            judge["seeds"] = [
+                str(base / s) if not Path(str(s)).is_absolute() else s for s in judge["seeds"]
+            ]
     return data
 
 

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import gc
-import secrets
-import signal
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +12,11 @@ from synthgen.candidates import RunContext
 from synthgen.config import Config, resolve_api_key
 from synthgen.errors import EXIT_OK, SynthgenError, UsageError
 from synthgen.expand import Expander, ExpandResult, Progress, summary_counts
-from synthgen.llm.cost import DEFAULT_PRICES, Budget, find_price
+from synthgen.llm.cost import Budget
 from synthgen.llm.types import endpoint_host
 from synthgen.manifest import file_sha256, now_iso, write_manifest
 from synthgen.records import canonical_json, sha256_hex
+from synthgen.runtime import make_client, new_run_id, price_of, run_cancellable
 from synthgen.sink import Sink, ledger_path_for, manifest_path_for
 from synthgen.store import open_state, run_status, set_run_status
 
@@ -51,25 +45,6 @@ def job_sha256(cfg: Config, seeds: list[Any]) -> str:
     )
 
 
-@contextmanager
-def gc_tuned() -> Iterator[None]:
-    """Fewer collections while requests run: the SDK makes many short-lived objects per
-    call, and collections that rescan everything already built cost ~10% of throughput."""
-    old = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 50, 50)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
-        gc.unfreeze()
-
-
-def new_run_id() -> str:
-    return f"run_{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}_{secrets.token_hex(3)}"
-
-
 def run_expand(
     cfg: Config,
     output: str,
@@ -83,13 +58,7 @@ def run_expand(
         raise UsageError("no seed files given", hint="synthgen expand SEEDS.jsonl -n N -o OUT")
     seeds = read_seeds(cfg.seeds, cfg.seed_format)  # type: ignore[arg-type]
     api_key = resolve_api_key(cfg)
-    price = find_price(cfg.endpoint.model, {**DEFAULT_PRICES, **cfg.prices})
-    if cfg.budget.max_cost_usd is not None and price is None:
-        raise UsageError(
-            f"--max-cost-usd needs a price for model {cfg.endpoint.model!r}, and none is known",
-            hint="add `prices: {" + cfg.endpoint.model + ": {input: USD_PER_1M, output: "
-            "USD_PER_1M}}` to a config file, or cap with --max-tokens",
-        )
+    price = price_of(cfg, cfg.endpoint.model)
     to_stdout = output == "-"
     out_path = cfg.state_dir / "stdout" / "expand.jsonl" if to_stdout else Path(output)
     ledger_path = ledger or ledger_path_for(out_path)
@@ -111,22 +80,14 @@ def run_expand(
         say(f"continuing {run_id}: {sink.count} records already written")
     set_run_status(db, run_key, run_id, job_sha, "running", now_iso())
 
-    from synthgen.llm.cache import Capabilities, ResponseCache
-    from synthgen.llm.client import LLMClient
-
     endpoint = endpoint_host(cfg.endpoint.base_url)
-    caps = Capabilities(db, endpoint, cfg.endpoint.model)
     budget = Budget(price, cfg.budget.max_cost_usd, cfg.budget.max_tokens)
-    client = LLMClient(cfg.endpoint, api_key, ResponseCache(db), caps, budget)
+    client = make_client(cfg, api_key, db, budget)
+    caps = client.caps
     ctx = RunContext(run_id, cfg.sha256(), cfg.task, cfg.generation, cfg.endpoint.model, endpoint)
     expander = Expander(cfg, seeds, client, sink, ctx, on_progress)
 
     async def main() -> ExpandResult:
-        # SIGTERM (a cancelled CI job, `kill`) stops as cleanly as Ctrl-C does.
-        task = asyncio.current_task()
-        if task is not None:
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         try:
             return await expander.run()
         finally:
@@ -135,8 +96,7 @@ def run_expand(
     started = time.monotonic()
     fatal: SynthgenError | None = None
     try:
-        with gc_tuned():
-            result = asyncio.run(main())
+        result = run_cancellable(main)
     except SynthgenError as e:
         fatal = e
         result = ExpandResult("failed", expander.progress, e)

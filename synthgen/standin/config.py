@@ -50,6 +50,23 @@ class StandinConfig(BaseModel):
     reject_json_object: bool = False
     require_api_key: str | None = None
 
+    # Test controls for judge replies: they steer the numbers in a JSON reply so that tests
+    # can predict a judge's verdicts. They make the stand-in no more of a model than before.
+    judge_score: float | None = Field(
+        default=None, description="every number in a JSON reply, clamped to the schema's range"
+    )
+    judge_score_by_length: int | None = Field(
+        default=None,
+        ge=1,
+        description="every number = the schema minimum + one per this many characters of the "
+        "judged text (the last <response>...</response> block, else the last user message)",
+    )
+    judge_low_marker: str | None = Field(
+        default=None,
+        min_length=1,
+        description="every number = the schema minimum when the judged text contains this",
+    )
+
     fault_seed: int = 0
 
     def rpm_capacity(self) -> int | None:

@@ -12,6 +12,7 @@ import math
 import random
 import re
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -166,12 +167,18 @@ def _prompt_schema(messages: Any) -> JsonSchema | None:
     return found
 
 
-class Writer:
-    """Builds placeholder sentences from one choice's RNG and the prompt's words."""
+Pin = Callable[[float, float], float]
 
-    def __init__(self, rng: random.Random, topics: list[str]) -> None:
+
+class Writer:
+    """Builds placeholder sentences from one choice's RNG and the prompt's words.
+
+    `pin`, when set, chooses every number instead of the RNG: pin(minimum, maximum)."""
+
+    def __init__(self, rng: random.Random, topics: list[str], pin: Pin | None = None) -> None:
         self.rng = rng
         self.topics = topics
+        self.pin = pin
 
     def noun(self) -> str:
         if self.topics and self.rng.random() < 0.45:
@@ -342,6 +349,9 @@ def _number(schema: JsonSchema, w: Writer, integer: bool) -> int | float:
         hi = xhi - eps if hi is None else min(hi, xhi - eps)
     lo = float(lo) if lo is not None else (float(hi) - 10 if hi is not None else 0.0)
     hi = float(hi) if hi is not None else lo + 10
+    if w.pin is not None:
+        pinned = min(max(w.pin(lo, hi), lo), hi)
+        return min(max(round(pinned), math.ceil(lo)), math.floor(hi)) if integer else pinned
     if integer:
         ilo, ihi = math.ceil(lo), math.floor(hi)
         return w.rng.randint(ilo, max(ilo, ihi))
@@ -378,6 +388,40 @@ def reply_content(json_wanted: bool, schema: JsonSchema | None, w: Writer) -> st
         return w.reply_text()
     value = {"text": w.reply_text()} if schema is None else generate_value(schema, w, schema)
     return orjson.dumps(value).decode()
+
+
+_RESPONSE_RE = re.compile(r"<response>(.*?)</response>", re.S)
+
+
+def judged_text(messages: list[Any]) -> str:
+    """What a judge prompt asks about: its last <response> block, else the last user message."""
+    texts = [message_text(m.get("content")) for m in messages if isinstance(m, dict)]
+    for text in reversed(texts):
+        blocks = _RESPONSE_RE.findall(text)
+        if blocks:
+            return str(blocks[-1])
+    users = [
+        message_text(m.get("content"))
+        for m in messages
+        if isinstance(m, dict) and m.get("role") == "user"
+    ]
+    return users[-1] if users else ""
+
+
+def judge_pin(
+    messages: list[Any], score: float | None, per_chars: int | None, low_marker: str | None
+) -> Pin | None:
+    """The number chooser of the judge test controls (see StandinConfig), or None."""
+    if score is None and per_chars is None and low_marker is None:
+        return None
+    text = judged_text(messages)
+    if low_marker is not None and low_marker in text:
+        return lambda lo, hi: lo
+    if per_chars is not None:
+        return lambda lo, hi: lo + len(text.strip()) // per_chars
+    if score is not None:
+        return lambda lo, hi: score
+    return None
 
 
 def malform(content: str, rng: random.Random) -> str:

@@ -214,10 +214,13 @@ class StandinServer:
         prompt_tokens, max_tokens = tokens
         json_wanted, schema = C.find_schema(req)
         key, topics = C.canonical_key(req), C.prompt_words(messages)
+        pin = C.judge_pin(
+            messages, cfg.judge_score, cfg.judge_score_by_length, cfg.judge_low_marker
+        )
         choices: list[dict[str, Any]] = []
         completion_chars = 0
         for i in range(1 if cfg.ignore_n else n):
-            text = C.reply_content(json_wanted, schema, C.Writer(C.choice_rng(key, i), topics))
+            text = C.reply_content(json_wanted, schema, C.Writer(C.choice_rng(key, i), topics, pin))
             finish = "stop"
             f_cf, f_tr, f_mal = rng.random(), rng.random(), rng.random()
             if f_cf < cfg.p_content_filter:

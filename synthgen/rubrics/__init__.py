@@ -1,0 +1,1 @@
+"""Bundled judge rubrics (YAML)."""
