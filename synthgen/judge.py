@@ -125,7 +125,7 @@ def load_rubric(path: Path | None) -> Rubric:
             first["msg"],
             field=where,
             hint="see synthgen/rubrics/default.yaml: name, scale {min, max}, criteria with "
-            "name, description and a descriptor per level",
+            "name, description and a descriptor per level (quote YAML words like 'no')",
         ) from None
 
 
