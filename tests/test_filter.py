@@ -234,6 +234,7 @@ def test_length_bias_is_flagged(standin: StandinHandle, tmp_path: Path) -> None:
     standin.set_faults(judge_score_by_length=None, judge_score=4)
     fresh = ("--state-dir", str(tmp_path / "fresh"))  # not the length-paying verdicts
     code, s, _, _, err = _filter(standin, inp, tmp_path, "--threshold", "4", *fresh)
+    assert code == 0
     assert s["judge"]["length_bias"]["spearman"] is None and "length bias" not in err
 
 
@@ -269,7 +270,7 @@ def test_token_budget_stops_with_3_then_resumes(standin: StandinHandle, tmp_path
     standin.set_faults(judge_score=4)
     inp = write_jsonl(tmp_path / "in.jsonl", alpaca_rows(30))
     # Each verdict reserves ~700 prompt + 800 max tokens.
-    code, s, kept, ledger, err = _filter(
+    code, s, kept, _, err = _filter(
         standin, inp, tmp_path, "--max-tokens", "12000", "--concurrency", "1"
     )
     assert code == 3 and s["status"] == "stopped_budget" and "--max-tokens" in err

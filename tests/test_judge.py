@@ -186,7 +186,7 @@ def test_anchor_agreement(tmp_path: Path) -> None:
     unscored = agreement(binary, [None] * 10, 3.5, (1, 5))
     assert unscored["scored"] == 0 and unscored["kappa_quadratic"] is None
     f.write_text('{"instruction": "i", "output": "o"}\n')
-    with pytest.raises(InputError, match="anchors.jsonl:1"):
+    with pytest.raises(InputError, match=r"anchors\.jsonl:1"):
         read_anchors(f)
 
 

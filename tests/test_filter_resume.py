@@ -1,0 +1,94 @@
+"""`filter` after kill -9 and SIGTERM: the same command finishes the job without re-judging."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+from filter_fixtures import alpaca_rows, filter_args, write_jsonl
+from helpers import read_jsonl, run, spawn
+
+from synthgen.standin import StandinHandle
+
+
+def _wait_lines(path: Path, n: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_bytes().count(b"\n") >= n:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{path} never reached {n} lines")
+
+
+def _received(state_dir: Path) -> set[int]:
+    """Stand-in sequence numbers of every answer the client received and cached."""
+    db = sqlite3.connect(state_dir / "state.db")
+    rids = [json.loads(body)["request_id"] for (body,) in db.execute("SELECT body FROM responses")]
+    db.close()
+    return {int(r.rsplit("_", 1)[1]) for r in rids}
+
+
+def _log(standin: StandinHandle) -> list[dict]:  # type: ignore[type-arg]
+    return list(standin.stats()["log"])  # type: ignore[call-overload]
+
+
+def test_kill_9_then_rerun_judges_nothing_twice(standin: StandinHandle, tmp_path: Path) -> None:
+    standin.set_faults(latency_s=0.03, judge_score=5, judge_low_marker="LOWQ")
+    inp = write_jsonl(tmp_path / "in.jsonl", alpaca_rows(120, marker_every=5))
+    out = tmp_path / "kept.jsonl"
+    args = filter_args(inp, out, standin.base_url, "--concurrency", "3")
+    proc = spawn(args, tmp_path)
+    _wait_lines(tmp_path / "kept.jsonl.partial", 20)
+    proc.kill()  # SIGKILL: no cleanup of any kind
+    proc.wait()
+    assert not out.exists()
+    first = _log(standin)
+    body_of = {e["seq"]: e["body_sha256"] for e in first if e["status"] == 200}
+    received = _received(tmp_path / ".synthgen")
+    assert 20 <= len(received) < 120
+    judged_before = {body_of[s] for s in received}
+    with (tmp_path / "kept.jsonl.partial").open("ab") as fh:
+        fh.write(b'{"id": "sg_torn", "instru')  # a line torn by the crash
+
+    again = run([*args, "--json"])
+    assert again.code == 0, again.stderr
+    s = again.json()
+    assert s["resumed"] is True
+    second = [e for e in _log(standin) if e["seq"] > max(e["seq"] for e in first)]
+    resent = {e["body_sha256"] for e in second} & judged_before
+    assert not resent, f"{len(resent)} judged records were sent to the judge again"
+    assert s["requests"]["cached"] >= len(received)
+    assert s["requests"]["sent"] + s["requests"]["cached"] == 120
+    kept = read_jsonl(out)
+    ledger = read_jsonl(tmp_path / "kept.ledger.jsonl")
+    assert len(kept) == 96 and len({k["id"] for k in kept}) == 96
+    assert len(ledger) == 24 and len({e["id"] for e in ledger}) == 24
+    assert s["counts"]["kept"] == 96 and s["counts"]["dropped_total"] == 24
+    # Same records, same order as a run that was never interrupted.
+    expected = [r["instruction"] for i, r in enumerate(alpaca_rows(120)) if i % 5]
+    assert [k["instruction"] for k in kept] == expected
+
+
+def test_sigterm_exits_130_then_resumes(standin: StandinHandle, tmp_path: Path) -> None:
+    standin.set_faults(latency_s=0.03, judge_score=4)
+    inp = write_jsonl(tmp_path / "in.jsonl", alpaca_rows(100))
+    out = tmp_path / "kept.jsonl"
+    args = filter_args(inp, out, standin.base_url, "--concurrency", "2")
+    proc = spawn(args, tmp_path)
+    _wait_lines(tmp_path / "kept.jsonl.partial", 10)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "resume" in err
+    manifest = json.loads((tmp_path / "kept.manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    c = manifest["counts"]
+    assert c["kept"] + c["dropped_total"] == c["input"] and 10 <= c["input"] < 100
+    done = read_jsonl(out)
+    r = run([*args, "--json"])
+    assert r.code == 0
+    kept = read_jsonl(out)
+    assert len(kept) == 100 and [k["id"] for k in kept[: len(done)]] == [k["id"] for k in done]
