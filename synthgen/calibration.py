@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from synthgen.errors import InputError
 from synthgen.stats import cohen_kappa, spearman, wilson_interval
 
@@ -150,23 +148,11 @@ _GOOD = {"accept": 1.0, "good": 1.0, "reject": 0.0, "bad": 0.0}
 
 def read_anchors(path: Path) -> list[Anchor]:
     """Human-labelled examples: text fields and a verdict, label or 1..5 score per line."""
+    from synthgen.jsonl import iter_jsonl
+
     name = str(path)
-    try:
-        lines = path.read_bytes().splitlines()
-    except OSError as e:
-        raise InputError(name, f"cannot read ({e.strerror})", hint="check --anchors") from e
     out: list[Anchor] = []
-    for n, raw in enumerate(lines, 1):
-        if not raw.strip():
-            continue
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError as e:
-            raise InputError(
-                name, f"not valid JSON ({e})", line=n, hint="one object per line"
-            ) from None
-        if not isinstance(obj, dict):
-            raise InputError(name, "not a JSON object", line=n, hint="one object per line")
+    for n, obj in iter_jsonl(path):
         for f in ("instruction", "output"):
             if not isinstance(obj.get(f), str):
                 raise InputError(name, "is missing or not text", line=n, field=f, hint="add it")

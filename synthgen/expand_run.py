@@ -14,9 +14,16 @@ from synthgen.errors import EXIT_OK, SynthgenError, UsageError
 from synthgen.expand import Expander, ExpandResult, Progress, summary_counts
 from synthgen.llm.cost import Budget
 from synthgen.llm.types import endpoint_host
-from synthgen.manifest import file_sha256, now_iso, write_manifest
+from synthgen.manifest import now_iso
 from synthgen.records import canonical_json, sha256_hex
-from synthgen.runtime import make_client, new_run_id, price_of, run_cancellable
+from synthgen.runtime import (
+    make_client,
+    new_run_id,
+    price_of,
+    run_cancellable,
+    spend_summary,
+    write_run_manifest,
+)
 from synthgen.sink import Sink, ledger_path_for, manifest_path_for
 from synthgen.store import open_state, run_status, set_run_status
 
@@ -112,27 +119,13 @@ def run_expand(
     exit_code = fatal.exit_code if fatal else STATUS_EXIT[result.status]
     if result.error is not None and not fatal:
         exit_code = result.error.exit_code if result.status != "exhausted" else 1
-    stats = client.stats
     summary: dict[str, Any] = {
         "status": result.status,
         "exit_code": exit_code if result.status != "complete" else EXIT_OK,
         "run_id": run_id,
         "resumed": resume,
         "counts": summary_counts(result, sink),
-        "requests": {
-            "sent": stats.sent,
-            "cached": stats.cached,
-            "retried": stats.retried,
-            "failed": stats.failed,
-            "rate_limited": stats.rate_limited,
-            "fallbacks": sorted(set(stats.fallbacks)),
-        },
-        "usage": {
-            "prompt_tokens": stats.prompt_tokens,
-            "completion_tokens": stats.completion_tokens,
-        },
-        "cost_usd": round(budget.spent_cost_usd, 6),
-        "cost_usd_this_run": round(budget.new_cost_usd, 6),
+        **spend_summary([client.stats], budget),
         "price_known": price is not None,
         "capabilities": dict(caps.values),
         "output": output if to_stdout else str(out_path),
@@ -142,22 +135,15 @@ def run_expand(
     }
     if result.error is not None:
         summary["error"] = result.error.render()
-    write_manifest(
+    write_run_manifest(
         manifest_path,
-        {
-            **summary,
-            "command": "expand",
-            "config": cfg.redacted(),
-            "config_sha256": cfg.sha256(),
-            "job_sha256": job_sha,
-            "inputs": [{"path": str(p), "sha256": file_sha256(p)} for p in cfg.seeds],
-            "output_sha256": file_sha256(out_path if fatal is None else sink.partial),
-            "budget": {
-                "max_cost_usd": cfg.budget.max_cost_usd,
-                "max_tokens": cfg.budget.max_tokens,
-                "stopped_by": budget.stopped_by,
-            },
-        },
+        summary,
+        command="expand",
+        cfg=cfg,
+        job_sha256=job_sha,
+        inputs=cfg.seeds,
+        output_file=out_path if fatal is None else sink.partial,
+        budget=budget,
     )
     if fatal is not None:
         raise fatal

@@ -24,10 +24,17 @@ from synthgen.filter_engine import EngineResult, FilterEngine, RecordSink, Tally
 from synthgen.judge import Judge, Judgement, Reference, Rubric, load_rubric, read_reference
 from synthgen.llm.cost import Budget, Price
 from synthgen.llm.types import endpoint_host
-from synthgen.manifest import file_sha256, now_iso, write_manifest
+from synthgen.manifest import file_sha256, now_iso
 from synthgen.records import Seed, canonical_json, sha256_hex
 from synthgen.rules import Rules
-from synthgen.runtime import make_client, new_run_id, price_of, run_cancellable
+from synthgen.runtime import (
+    make_client,
+    new_run_id,
+    price_of,
+    run_cancellable,
+    spend_summary,
+    write_run_manifest,
+)
 from synthgen.sink import ledger_path_for, manifest_path_for
 from synthgen.store import open_state, run_status, set_run_status
 
@@ -267,23 +274,12 @@ def run_filter(
     for w in warnings:
         say(f"warning: {w}")
     summary = _summary(cfg, plan, result, exit_code, tally, bias, indep, seeds, anchors)
-    stats = [c.stats for c in clients]
     summary.update(
         {
             "run_id": run_id,
             "resumed": resume,
             "warnings": warnings,
-            "requests": {
-                k: sum(getattr(s, k) for s in stats)
-                for k in ("sent", "cached", "retried", "failed", "rate_limited")
-            }
-            | {"fallbacks": sorted({f for s in stats for f in s.fallbacks})},
-            "usage": {
-                "prompt_tokens": sum(s.prompt_tokens for s in stats),
-                "completion_tokens": sum(s.completion_tokens for s in stats),
-            },
-            "cost_usd": round(budget.spent_cost_usd, 6),
-            "cost_usd_this_run": round(budget.new_cost_usd, 6),
+            **spend_summary([c.stats for c in clients], budget),
             "price_known": price is not None or not plan.models,
             "capabilities": {c.model: dict(c.caps.values) for c in clients},
             "output": output if to_stdout else str(out_path),
@@ -294,22 +290,15 @@ def run_filter(
     )
     if result.error is not None:
         summary["error"] = result.error.render()
-    write_manifest(
+    write_run_manifest(
         manifest_path,
-        {
-            **summary,
-            "command": "filter",
-            "config": cfg.redacted(),
-            "config_sha256": cfg.sha256(),
-            "job_sha256": job_sha,
-            "inputs": [{"path": str(input_path), "sha256": input_sha}],
-            "output_sha256": file_sha256(out_path if fatal is None else sink.partial),
-            "budget": {
-                "max_cost_usd": cfg.budget.max_cost_usd,
-                "max_tokens": cfg.budget.max_tokens,
-                "stopped_by": budget.stopped_by,
-            },
-        },
+        summary,
+        command="filter",
+        cfg=cfg,
+        job_sha256=job_sha,
+        inputs=[input_path],
+        output_file=out_path if fatal is None else sink.partial,
+        budget=budget,
     )
     if fatal is not None:
         raise fatal

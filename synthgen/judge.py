@@ -173,36 +173,27 @@ class Reference:
 
 
 def read_reference(path: Path) -> Reference:
-    """A text file (one fact or passage per paragraph) or JSONL ({"text"|"fact"|...} or strings)."""
+    """A text file (one fact or passage per paragraph) or JSONL ({"text"|"fact"|...} per line)."""
+    from synthgen.jsonl import iter_jsonl
+
     try:
         raw = path.read_bytes()
     except OSError as e:
         raise InputError(str(path), f"cannot read ({e.strerror})", hint="check --reference") from e
-    text = raw.decode("utf-8", errors="replace")
     facts: list[str] = []
-    if path.suffix in (".jsonl", ".json"):
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError as e:
-                raise InputError(
-                    str(path), f"not valid JSON ({e})", line=n, hint="one JSON value per line"
-                ) from None
-            if isinstance(obj, dict):
-                obj = next(
-                    (obj[k] for k in ("text", "fact", "content", "passage") if k in obj), None
-                )
-            if not isinstance(obj, str) or not obj.strip():
+    if path.suffix == ".jsonl":
+        for n, obj in iter_jsonl(path):
+            text = next((obj[k] for k in ("text", "fact", "content", "passage") if k in obj), None)
+            if not isinstance(text, str) or not text.strip():
                 raise InputError(
                     str(path),
-                    "needs a string, or an object with a text/fact/content field",
+                    "needs a text, fact, content or passage field",
                     line=n,
                     hint='write {"text": "..."} per line',
                 )
-            facts.append(obj.strip())
+            facts.append(text.strip())
     else:
+        text = raw.decode("utf-8", errors="replace")
         facts = [p.strip() for p in text.split("\n\n") if p.strip()]
     if not facts:
         raise InputError(str(path), "holds no facts", hint="write one fact per paragraph")

@@ -8,17 +8,20 @@ import gc
 import secrets
 import signal
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from synthgen.errors import UsageError
 from synthgen.llm.cost import DEFAULT_PRICES, Budget, Price, find_price
+from synthgen.manifest import file_sha256, write_manifest
 
 if TYPE_CHECKING:
     from synthgen.config import Config
     from synthgen.llm.client import LLMClient
+    from synthgen.llm.types import RequestStats
 
 T = TypeVar("T")
 
@@ -80,3 +83,52 @@ def run_cancellable(main: Callable[[], Awaitable[T]]) -> T:
 
     with gc_tuned():
         return asyncio.run(guarded())
+
+
+def spend_summary(stats: Sequence[RequestStats], budget: Budget) -> dict[str, Any]:
+    """Requests, tokens and cost of a run over all its clients, as summaries show them."""
+    counters = ("sent", "cached", "retried", "failed", "rate_limited")
+    return {
+        "requests": {k: sum(getattr(s, k) for s in stats) for k in counters}
+        | {"fallbacks": sorted({f for s in stats for f in s.fallbacks})},
+        "usage": {
+            "prompt_tokens": sum(s.prompt_tokens for s in stats),
+            "completion_tokens": sum(s.completion_tokens for s in stats),
+        },
+        "cost_usd": round(budget.spent_cost_usd, 6),
+        "cost_usd_this_run": round(budget.new_cost_usd, 6),
+    }
+
+
+def write_run_manifest(
+    path: Path,
+    summary: dict[str, Any],
+    *,
+    command: str,
+    cfg: Config,
+    job_sha256: str,
+    inputs: list[Path],
+    output_file: Path,
+    budget: Budget,
+) -> None:
+    """The summary plus what reproduces the run: resolved config, input and output hashes."""
+    write_manifest(
+        path,
+        {
+            **summary,
+            "command": command,
+            "config": cfg.redacted(),
+            "config_sha256": cfg.sha256(),
+            "job_sha256": job_sha256,
+            "inputs": [
+                {"path": str(p), "sha256": None if str(p) == "-" else file_sha256(p)}
+                for p in inputs
+            ],
+            "output_sha256": file_sha256(output_file),
+            "budget": {
+                "max_cost_usd": cfg.budget.max_cost_usd,
+                "max_tokens": cfg.budget.max_tokens,
+                "stopped_by": budget.stopped_by,
+            },
+        },
+    )

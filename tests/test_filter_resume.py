@@ -4,35 +4,13 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
-import time
 from pathlib import Path
 
 from filter_fixtures import alpaca_rows, filter_args, write_jsonl
 from helpers import read_jsonl, run, spawn
+from test_resume import _log, _received_seqs, _wait_lines
 
 from synthgen.standin import StandinHandle
-
-
-def _wait_lines(path: Path, n: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_bytes().count(b"\n") >= n:
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"{path} never reached {n} lines")
-
-
-def _received(state_dir: Path) -> set[int]:
-    """Stand-in sequence numbers of every answer the client received and cached."""
-    db = sqlite3.connect(state_dir / "state.db")
-    rids = [json.loads(body)["request_id"] for (body,) in db.execute("SELECT body FROM responses")]
-    db.close()
-    return {int(r.rsplit("_", 1)[1]) for r in rids}
-
-
-def _log(standin: StandinHandle) -> list[dict]:  # type: ignore[type-arg]
-    return list(standin.stats()["log"])  # type: ignore[call-overload]
 
 
 def test_kill_9_then_rerun_judges_nothing_twice(standin: StandinHandle, tmp_path: Path) -> None:
@@ -47,7 +25,7 @@ def test_kill_9_then_rerun_judges_nothing_twice(standin: StandinHandle, tmp_path
     assert not out.exists()
     first = _log(standin)
     body_of = {e["seq"]: e["body_sha256"] for e in first if e["status"] == 200}
-    received = _received(tmp_path / ".synthgen")
+    received = _received_seqs(tmp_path / ".synthgen")
     assert 20 <= len(received) < 120
     judged_before = {body_of[s] for s in received}
     with (tmp_path / "kept.jsonl.partial").open("ab") as fh:

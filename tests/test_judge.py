@@ -119,7 +119,7 @@ def test_reference_text_and_jsonl(tmp_path: Path) -> None:
     ref = read_reference(t)
     assert ref.facts == ("Paris is the capital of France.", "Water boils at 100 C at sea level.")
     j = tmp_path / "facts.jsonl"
-    j.write_text('{"text": "A"}\n"B"\n{"fact": "C"}\n')
+    j.write_text('{"text": "A"}\n{"passage": "B"}\n{"fact": "C"}\n')
     assert read_reference(j).facts == ("A", "B", "C")
     system = judge_messages(RUBRIC, "Q", "", "A", ref)[0]["content"]
     assert "[2] Water boils" in system and "uncited_claim" in system
