@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,22 +9,20 @@ from typing import Any
 from synthgen import prompts
 from synthgen.candidates import RunContext
 from synthgen.config import Config, resolve_api_key
-from synthgen.errors import EXIT_OK, SynthgenError, UsageError
+from synthgen.errors import EXIT_OK, Interrupted, SynthgenError, UsageError
 from synthgen.expand import Expander, ExpandResult, Progress, summary_counts
 from synthgen.llm.cost import Budget
 from synthgen.llm.types import endpoint_host
-from synthgen.manifest import now_iso
 from synthgen.records import canonical_json, sha256_hex
 from synthgen.runtime import (
+    claim_run,
     make_client,
-    new_run_id,
     price_of,
-    run_cancellable,
+    run_main,
     spend_summary,
     write_run_manifest,
 )
-from synthgen.sink import Sink, ledger_path_for, manifest_path_for
-from synthgen.store import open_state, run_status, set_run_status
+from synthgen.sink import Sink
 
 STATUS_EXIT = {"complete": 0, "stopped_budget": 3, "interrupted": 130, "exhausted": 1, "failed": 1}
 
@@ -66,26 +63,14 @@ def run_expand(
     seeds = read_seeds(cfg.seeds, cfg.seed_format)  # type: ignore[arg-type]
     api_key = resolve_api_key(cfg)
     price = price_of(cfg, cfg.endpoint.model)
-    to_stdout = output == "-"
-    out_path = cfg.state_dir / "stdout" / "expand.jsonl" if to_stdout else Path(output)
-    ledger_path = ledger or ledger_path_for(out_path)
-    manifest_path = manifest_path_for(out_path)
-    db = open_state(cfg.state_dir)
     job_sha = job_sha256(cfg, seeds)
-    run_key = sha256_hex(str(out_path.resolve()))
-    prev = run_status(db, run_key)
-    # Same job, same output: continue it (a finished one is left as it is, or extended).
-    resume = prev is not None and prev[1] == job_sha
-    run_id = prev[0] if resume and prev else new_run_id()
-    if prev is not None and not resume:
-        say(
-            f"note: {output} was written with other settings; starting afresh "
-            "(answers already received stay cached)"
-        )
+    slot = claim_run(cfg, "expand", output, ledger, job_sha, say)
+    out_path, ledger_path, manifest_path = slot.out_path, slot.ledger_path, slot.manifest_path
+    db, run_id, resume, to_stdout = slot.db, slot.run_id, slot.resume, slot.to_stdout
     sink = Sink(out_path, ledger_path, to_stdout, resume, limit=cfg.generation.count)
     if resume and sink.count:
         say(f"continuing {run_id}: {sink.count} records already written")
-    set_run_status(db, run_key, run_id, job_sha, "running", now_iso())
+    slot.set_status("running")
 
     endpoint = endpoint_host(cfg.endpoint.base_url)
     budget = Budget(price, cfg.budget.max_cost_usd, cfg.budget.max_tokens)
@@ -100,22 +85,14 @@ def run_expand(
         finally:
             await client.close()
 
-    started = time.monotonic()
-    fatal: SynthgenError | None = None
-    try:
-        result = run_cancellable(main)
-    except SynthgenError as e:
-        fatal = e
-        result = ExpandResult("failed", expander.progress, e)
-    except KeyboardInterrupt:
-        from synthgen.errors import Interrupted
+    def stopped(e: SynthgenError) -> ExpandResult:
+        status = "interrupted" if isinstance(e, Interrupted) else "failed"
+        return ExpandResult(status, expander.progress, e)
 
-        result = ExpandResult("interrupted", expander.progress, Interrupted("interrupted"))
-    elapsed = time.monotonic() - started
+    result, fatal, elapsed = run_main(main, stopped)
     # Stopped runs still deliver what they have; the run stays resumable in the state dir.
     sink.close(finalise_files=fatal is None)
-    state = "complete" if result.status == "complete" else result.status
-    set_run_status(db, run_key, run_id, job_sha, state, now_iso())
+    slot.set_status(result.status)
     exit_code = fatal.exit_code if fatal else STATUS_EXIT[result.status]
     if result.error is not None and not fatal:
         exit_code = result.error.exit_code if result.status != "exhausted" else 1
@@ -128,9 +105,7 @@ def run_expand(
         **spend_summary([client.stats], budget),
         "price_known": price is not None,
         "capabilities": dict(caps.values),
-        "output": output if to_stdout else str(out_path),
-        "ledger": str(ledger_path),
-        "manifest": str(manifest_path),
+        **slot.files(),
         "seconds": round(elapsed, 3),
     }
     if result.error is not None:

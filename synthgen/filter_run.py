@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from synthgen.calibration import (
     read_anchors,
 )
 from synthgen.config import Config, resolve_api_key
-from synthgen.errors import EXIT_OK, StoppedError, SynthgenError, UsageError
+from synthgen.errors import EXIT_OK, Interrupted, StoppedError, SynthgenError, UsageError
 from synthgen.filter_engine import EngineResult, FilterEngine, RecordSink, Tally
 from synthgen.judge import Judge, Judgement, Reference, Rubric, load_rubric, read_reference
 from synthgen.llm.cost import Budget, Price
@@ -28,15 +27,13 @@ from synthgen.manifest import file_sha256, now_iso
 from synthgen.records import Seed, canonical_json, sha256_hex
 from synthgen.rules import Rules
 from synthgen.runtime import (
+    claim_run,
     make_client,
-    new_run_id,
     price_of,
-    run_cancellable,
+    run_main,
     spend_summary,
     write_run_manifest,
 )
-from synthgen.sink import ledger_path_for, manifest_path_for
-from synthgen.store import open_state, run_status, set_run_status
 
 STATUS_EXIT = {
     "complete": 0,
@@ -169,25 +166,14 @@ def run_filter(
         raise InputError(str(input_path), "file not found", hint="check the path")
     api_key = resolve_api_key(cfg) if plan.models else ""
     price = panel_price(cfg, plan.models)
-    to_stdout = output == "-"
-    out_path = cfg.state_dir / "stdout" / "filter.jsonl" if to_stdout else Path(output)
-    ledger_path = ledger or ledger_path_for(out_path)
-    manifest_path = manifest_path_for(out_path)
-    db = open_state(cfg.state_dir)
     job_sha = job_sha256(cfg, plan, input_sha)
-    run_key = sha256_hex("filter:" + str(out_path.resolve()))
-    prev = run_status(db, run_key)
-    resume = prev is not None and prev[1] == job_sha
-    run_id = prev[0] if resume and prev else new_run_id()
-    if prev is not None and not resume:
-        say(
-            f"note: {output} was written with other settings; starting afresh "
-            "(judge answers stay cached)"
-        )
+    slot = claim_run(cfg, "filter", output, ledger, job_sha, say)
+    out_path, ledger_path, manifest_path = slot.out_path, slot.ledger_path, slot.manifest_path
+    db, run_id, resume, to_stdout = slot.db, slot.run_id, slot.resume, slot.to_stdout
     sink = RecordSink(out_path, ledger_path, to_stdout, resume)
     if resume and (sink.count or sink.ledger_ids):
         say(f"continuing {run_id}: {sink.count} kept, {len(sink.ledger_ids)} ledgered so far")
-    set_run_status(db, run_key, run_id, job_sha, "running", now_iso())
+    slot.set_status("running")
 
     budget = Budget(price, cfg.budget.max_cost_usd, cfg.budget.max_tokens)
     clients = [make_client(cfg, api_key, db, budget, m) for m in plan.models]
@@ -242,19 +228,12 @@ def run_filter(
             for c in clients:
                 await c.close()
 
-    started = time.monotonic()
-    fatal: SynthgenError | None = None
-    try:
-        result = run_cancellable(main)
-    except SynthgenError as e:
-        fatal, result = e, EngineResult("failed", e)
-    except KeyboardInterrupt:
-        from synthgen.errors import Interrupted
+    def stopped(e: SynthgenError) -> EngineResult:
+        return EngineResult("interrupted" if isinstance(e, Interrupted) else "failed", e)
 
-        result = EngineResult("interrupted", Interrupted("interrupted"))
-    elapsed = time.monotonic() - started
+    result, fatal, elapsed = run_main(main, stopped)
     sink.close(finalise_files=fatal is None)
-    set_run_status(db, run_key, run_id, job_sha, result.status, now_iso())
+    slot.set_status(result.status)
     exit_code = fatal.exit_code if fatal else STATUS_EXIT[result.status]
     tally = engine.tally
     warnings: list[str] = []
@@ -282,9 +261,7 @@ def run_filter(
             **spend_summary([c.stats for c in clients], budget),
             "price_known": price is not None or not plan.models,
             "capabilities": {c.model: dict(c.caps.values) for c in clients},
-            "output": output if to_stdout else str(out_path),
-            "ledger": str(ledger_path),
-            "manifest": str(manifest_path),
+            **slot.files(),
             "seconds": round(elapsed, 3),
         }
     )

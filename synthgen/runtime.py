@@ -8,15 +8,20 @@ import gc
 import secrets
 import signal
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from synthgen.errors import UsageError
+from synthgen.errors import Interrupted, SynthgenError, UsageError
 from synthgen.llm.cost import DEFAULT_PRICES, Budget, Price, find_price
-from synthgen.manifest import file_sha256, write_manifest
+from synthgen.manifest import file_sha256, now_iso, write_manifest
+from synthgen.records import sha256_hex
+from synthgen.sink import ledger_path_for, manifest_path_for
+from synthgen.store import open_state, run_status, set_run_status
 
 if TYPE_CHECKING:
     from synthgen.config import Config
@@ -132,3 +137,83 @@ def write_run_manifest(
             },
         },
     )
+
+
+@dataclass(frozen=True)
+class RunSlot:
+    """Where a stage run writes, and whether it continues an earlier attempt at the same job."""
+
+    output: str
+    to_stdout: bool
+    out_path: Path
+    ledger_path: Path
+    manifest_path: Path
+    db: sqlite3.Connection
+    run_key: str
+    run_id: str
+    job_sha256: str
+    resume: bool
+
+    def files(self) -> dict[str, str]:
+        """Where the records, the ledger and the manifest are, as summaries show them."""
+        return {
+            "output": self.output if self.to_stdout else str(self.out_path),
+            "ledger": str(self.ledger_path),
+            "manifest": str(self.manifest_path),
+        }
+
+    def set_status(self, status: str) -> None:
+        set_run_status(self.db, self.run_key, self.run_id, self.job_sha256, status, now_iso())
+
+
+def claim_run(
+    cfg: Config,
+    command: str,
+    output: str,
+    ledger: Path | None,
+    job_sha256: str,
+    say: Callable[[str], None],
+) -> RunSlot:
+    """Resolve the output files and continue the same job on the same output (a finished
+    one is left as it is), or start afresh when the settings changed."""
+    to_stdout = output == "-"
+    out_path = cfg.state_dir / "stdout" / f"{command}.jsonl" if to_stdout else Path(output)
+    db = open_state(cfg.state_dir)
+    # expand's key predates other stages; theirs carry the command's name.
+    prefix = "" if command == "expand" else f"{command}:"
+    run_key = sha256_hex(prefix + str(out_path.resolve()))
+    prev = run_status(db, run_key)
+    resume = prev is not None and prev[1] == job_sha256
+    if prev is not None and not resume:
+        say(
+            f"note: {output} was written with other settings; starting afresh "
+            "(answers already received stay cached)"
+        )
+    return RunSlot(
+        output,
+        to_stdout,
+        out_path,
+        ledger or ledger_path_for(out_path),
+        manifest_path_for(out_path),
+        db,
+        run_key,
+        prev[0] if resume and prev else new_run_id(),
+        job_sha256,
+        resume,
+    )
+
+
+def run_main(
+    main: Callable[[], Awaitable[T]], stopped: Callable[[SynthgenError], T]
+) -> tuple[T, SynthgenError | None, float]:
+    """(result, fatal error, seconds): a fatal SynthgenError or Ctrl-C becomes
+    `stopped(error)`; the error is returned as fatal unless it was Ctrl-C."""
+    started = time.monotonic()
+    fatal: SynthgenError | None = None
+    try:
+        result = run_cancellable(main)
+    except SynthgenError as e:
+        fatal, result = e, stopped(e)
+    except KeyboardInterrupt:
+        result = stopped(Interrupted("interrupted"))
+    return result, fatal, time.monotonic() - started
