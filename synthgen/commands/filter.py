@@ -75,11 +75,13 @@ def filter_cmd(**opts: Any) -> None:
 
     Examples:
 
-      synthgen filter raw.jsonl -o kept.jsonl --judge-model gpt-4o --seeds seeds.jsonl
+      synthgen filter raw.jsonl -o kept.jsonl --judge-model gpt-4o
 
-      synthgen filter raw.jsonl -o kept.jsonl --no-judge --blacklist "image,video"
+      synthgen filter raw.jsonl -o kept.jsonl --seeds seeds.jsonl --dry-run
 
-      synthgen filter alpaca.json -o kept.jsonl --judge-model a --judge-model b --dry-run
+      synthgen filter alpaca.json -o kept.jsonl --no-judge --min-words 3
+
+      synthgen filter raw.jsonl -o kept.jsonl --judge-model a --judge-model b
     """
     from synthgen.errors import SynthgenError
 
