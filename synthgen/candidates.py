@@ -114,6 +114,16 @@ def evol_failure(origin_instruction: str, task: Task) -> tuple[str, str] | None:
     return None
 
 
+def repair_request(req: ChatRequest, bad: str, error: str) -> ChatRequest:
+    """The same request with the unusable reply and what was wrong with it appended."""
+    msgs = [
+        *req.messages,
+        {"role": "assistant", "content": bad},
+        {"role": "user", "content": prompts.load("repair").render(error=error)[0]["content"]},
+    ]
+    return req.model_copy(update={"messages": msgs})
+
+
 class Builder:
     """Runs one job through the client and accounts for every candidate it yields."""
 
@@ -306,12 +316,9 @@ class Builder:
     ) -> tuple[list[Any], Answer] | None:
         """One re-ask with the error shown; cached like any request."""
         req = job.request
-        msgs = [
-            *req.messages,
-            {"role": "assistant", "content": bad},
-            {"role": "user", "content": prompts.load("repair").render(error=error)[0]["content"]},
-        ]
-        fixed = req.model_copy(update={"messages": msgs, "n": 1, "seed": (req.seed or 0) + sample})
+        fixed = repair_request(req, bad, error).model_copy(
+            update={"n": 1, "seed": (req.seed or 0) + sample}
+        )
         try:
             (a,) = await self.client.chat(fixed)
         except RequestRejected:

@@ -106,12 +106,14 @@ class FilterEngine:
         provenance_extra: Callable[[Judgement], dict[str, Any]],
         window: int,
         on_progress: Callable[[Tally], None] | None = None,
+        on_generator: Callable[[str], None] | None = None,
     ) -> None:
         self.rows, self.source_name, self.created_at = rows, source_name, created_at
         self.rules, self.judge, self.sink = rules, judge, sink
         self.verdict_of = provenance_extra
         self.window = window
         self.on_progress = on_progress or (lambda t: None)
+        self.on_generator = on_generator or (lambda m: None)  # first sight of a generator
         self.tally = Tally()
 
     def prepare(self, row: Row) -> Item:
@@ -125,7 +127,10 @@ class FilterEngine:
             g for k in ("generator", "response_generator") if isinstance(g := prov.get(k), dict)
         ]
         if gens and gens[0].get("model"):
-            self.tally.generators[str(gens[0]["model"])] += 1
+            model = str(gens[0]["model"])
+            if model not in self.tally.generators:
+                self.on_generator(model)
+            self.tally.generators[model] += 1
         task_name = obj.get("meta", {}).get("task") if isinstance(obj.get("meta"), dict) else None
         cand = Candidate(
             row.instruction,

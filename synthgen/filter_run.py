@@ -186,6 +186,19 @@ def run_filter(
     def verdict_of(jg: Judgement) -> dict[str, Any]:
         return jg.provenance(rubric_sha, ref_sha)
 
+    warnings: list[str] = []
+
+    def check_independence(generator: str) -> None:
+        """Warn as soon as a related generator shows up, before more is spent."""
+        for pair in independence(plan.models, [generator]):
+            w = (
+                f"judge {pair['judge']} and generator {pair['generator']} are the "
+                f"{pair['relation'].replace('_', ' ')} ({pair['family']}): the judge may favour "
+                "its own kind; use a judge of another family, or a panel (--judge-model repeated)"
+            )
+            warnings.append(w)
+            say(f"warning: {w}")
+
     window = max(64, 4 * cfg.endpoint.concurrency * max(1, len(clients)))
     engine = FilterEngine(
         iter_rows(input_path),
@@ -197,6 +210,7 @@ def run_filter(
         verdict_of,
         window,
         on_progress,
+        check_independence,
     )
     seeds: SeedCheck | None = None
     anchors: dict[str, Any] | None = None
@@ -236,22 +250,14 @@ def run_filter(
     slot.set_status(result.status)
     exit_code = fatal.exit_code if fatal else STATUS_EXIT[result.status]
     tally = engine.tally
-    warnings: list[str] = []
     indep = independence(plan.models, list(tally.generators))
-    for pair in indep:
-        warnings.append(
-            f"judge {pair['judge']} and generator {pair['generator']} are the "
-            f"{pair['relation'].replace('_', ' ')} ({pair['family']}): the judge may favour "
-            "its own kind; use a judge of another family, or a panel (--judge-model repeated)"
-        )
     bias = length_bias(tally.scores, tally.lengths, jcfg.length_bias_threshold)
     if bias["flagged"]:
         warnings.append(
             f"length bias: Spearman(score, output length) = {bias['spearman']} > "
             f"{bias['threshold']}: the judge may be paying for length"
         )
-    for w in warnings:
-        say(f"warning: {w}")
+        say(f"warning: {warnings[-1]}")
     summary = _summary(cfg, plan, result, exit_code, tally, bias, indep, seeds, anchors)
     summary.update(
         {

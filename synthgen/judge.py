@@ -13,7 +13,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from synthgen import prompts
-from synthgen.candidates import ParseFailure, parse_json
+from synthgen.candidates import ParseFailure, parse_json, repair_request
 from synthgen.errors import InputError
 from synthgen.llm.client import RequestRejected
 from synthgen.llm.types import ChatRequest
@@ -354,13 +354,8 @@ class Judge:
         self, client: LLMClient, req: ChatRequest, bad: str, error: str
     ) -> tuple[Verdict | None, Any]:
         """One re-ask with the error shown; cached like any request."""
-        msgs = [
-            *req.messages,
-            {"role": "assistant", "content": bad},
-            {"role": "user", "content": prompts.load("repair").render(error=error)[0]["content"]},
-        ]
         try:
-            (a,) = await client.chat(req.model_copy(update={"messages": msgs}))
+            (a,) = await client.chat(repair_request(req, bad, error))
         except RequestRejected:
             return None, None
         try:

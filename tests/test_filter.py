@@ -329,3 +329,39 @@ def test_input_and_option_errors_exit_2(standin: StandinHandle, tmp_path: Path) 
     write_jsonl(bad, [rec])
     r = run(filter_args(bad, tmp_path / "k.jsonl", standin.base_url))
     assert r.code == 2 and "bad.jsonl:1" in r.stderr and "usage" in r.stderr
+
+
+def test_refused_judge_requests_are_ledgered(standin: StandinHandle, tmp_path: Path) -> None:
+    standin.set_faults(p_400=0.5, fault_seed=2, judge_score=4)
+    inp = write_jsonl(tmp_path / "in.jsonl", alpaca_rows(20))
+    code, s, kept, ledger, _ = _filter(standin, inp, tmp_path)
+    assert code == 0
+    refused = [e for e in ledger if e["dropped"]["reason"] == "judge_request_rejected"]
+    assert refused and s["judge"]["request_rejected"] == len(refused)
+    assert all("maximum context length" in e["dropped"]["detail"] for e in refused)
+    assert len(kept) + len(refused) == 20
+    counts_add_up(s, ledger, len(kept))
+
+
+def test_failing_endpoint_exits_1_and_resumes(standin: StandinHandle, tmp_path: Path) -> None:
+    inp = write_jsonl(tmp_path / "in.jsonl", alpaca_rows(12))
+    standin.set_faults(p_500=1.0, judge_score=4)
+    code, s, kept, _, err = _filter(standin, inp, tmp_path, "--max-attempts", "2")
+    assert code == 1 and s["status"] == "failed"
+    assert "failed after retries" in err and "rerun" in err
+    assert kept == [] and s["counts"]["input"] == 0
+    standin.set_faults(p_500=0.0)
+    code, s, kept, _, _ = _filter(standin, inp, tmp_path)
+    assert code == 0 and len(kept) == 12 and s["resumed"] is True
+
+
+def test_output_to_stdout(standin: StandinHandle, tmp_path: Path) -> None:
+    standin.set_faults(judge_score=5, judge_low_marker="LOWQ")
+    inp = write_jsonl(tmp_path / "in.jsonl", alpaca_rows(10, marker_every=2))
+    args = filter_args(inp, tmp_path / "x", standin.base_url)
+    args[args.index("-o") + 1] = "-"
+    r = run(args)
+    assert r.code == 0, r.stderr
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert len(lines) == 5 and all("LOWQ" not in x["output"] for x in lines)
+    assert "5/10 kept" in r.stderr
