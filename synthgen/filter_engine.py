@@ -94,6 +94,24 @@ class EngineResult:
     error: SynthgenError | None = None
 
 
+def stop_result(e: BaseException) -> EngineResult:
+    """How a budget stop, a request that kept failing, or a cancellation ends a run."""
+    if isinstance(e, BudgetExceeded):
+        return EngineResult("stopped_budget", e)
+    if isinstance(e, RequestFailed):
+        return EngineResult(
+            "failed",
+            EndpointError(
+                f"a judge request failed after retries: {e.message}",
+                hint="check the endpoint; rerun the same command to resume",
+            ),
+        )
+    return EngineResult(
+        "interrupted",
+        Interrupted("interrupted; what was done is written", hint="run the same command to resume"),
+    )
+
+
 class FilterEngine:
     def __init__(
         self,
@@ -148,8 +166,7 @@ class FilterEngine:
     async def run(self) -> EngineResult:
         pending: deque[Item] = deque()
         exhausted = False
-        status: str = "complete"
-        error: SynthgenError | None = None
+        stop = EngineResult("complete")
         try:
             while True:
                 while not exhausted and len(pending) < self.window:
@@ -167,26 +184,16 @@ class FilterEngine:
                         self.sink.flush()  # what is committed reaches the disk while we wait
                     try:
                         judgement = await head.task
-                    except BudgetExceeded as e:
-                        status, error = "stopped_budget", e
-                        break
-                    except RequestFailed as e:
-                        status = "failed"
-                        error = EndpointError(
-                            f"a judge request failed after retries: {e.message}",
-                            hint="check the endpoint; rerun the same command to resume",
-                        )
+                    except (BudgetExceeded, RequestFailed) as e:
+                        stop = stop_result(e)
                         break
                 pending.popleft()
                 self.commit(head, judgement)
-        except asyncio.CancelledError:
-            status = "interrupted"
-            error = Interrupted(
-                "interrupted; what was done is written", hint="run the same command to resume"
-            )
+        except asyncio.CancelledError as e:
+            stop = stop_result(e)
         finally:
             tasks = [i.task for i in pending if i.task is not None]
-            if status == "interrupted":
+            if stop.status == "interrupted":
                 for t in tasks:
                     t.cancel()
             # Requests in flight were paid for: let them land in the cache for the rerun.
@@ -194,7 +201,7 @@ class FilterEngine:
                 await asyncio.gather(*tasks, return_exceptions=True)
             self.tally.unprocessed = len(pending)
             self.sink.flush()
-        return EngineResult(status, error)
+        return stop
 
     def commit(self, item: Item, judgement: Judgement | None) -> None:
         t, row, obj = self.tally, item.row, item.obj

@@ -18,9 +18,17 @@ from synthgen.calibration import (
     read_anchors,
 )
 from synthgen.config import Config, resolve_api_key
-from synthgen.errors import EXIT_OK, Interrupted, StoppedError, SynthgenError, UsageError
-from synthgen.filter_engine import EngineResult, FilterEngine, RecordSink, Tally
+from synthgen.errors import (
+    EXIT_OK,
+    BudgetExceeded,
+    Interrupted,
+    StoppedError,
+    SynthgenError,
+    UsageError,
+)
+from synthgen.filter_engine import EngineResult, FilterEngine, RecordSink, Tally, stop_result
 from synthgen.judge import Judge, Judgement, Reference, Rubric, load_rubric, read_reference
+from synthgen.llm.client import RequestFailed
 from synthgen.llm.cost import Budget, Price
 from synthgen.llm.types import endpoint_host
 from synthgen.manifest import file_sha256, now_iso
@@ -219,7 +227,10 @@ def run_filter(
         nonlocal seeds, anchors
         try:
             if judge is not None and (plan.seeds or plan.anchors):
-                seeds, anchors = await calibrate(judge, plan, jcfg.max_seed_fail)
+                try:
+                    seeds, anchors = await calibrate(judge, plan, jcfg.max_seed_fail)
+                except (BudgetExceeded, RequestFailed, asyncio.CancelledError) as e:
+                    return stop_result(e)
                 if seeds is not None:
                     say(
                         f"calibration: the judge passed {seeds.passed}/{seeds.n} human seeds "

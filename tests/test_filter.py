@@ -365,3 +365,17 @@ def test_output_to_stdout(standin: StandinHandle, tmp_path: Path) -> None:
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert len(lines) == 5 and all("LOWQ" not in x["output"] for x in lines)
     assert "5/10 kept" in r.stderr
+
+
+def test_budget_stop_during_calibration_exits_3(
+    standin: StandinHandle, triage_seeds: Path, tmp_path: Path
+) -> None:
+    standin.set_faults(judge_score=4)
+    inp = write_jsonl(tmp_path / "in.jsonl", alpaca_rows(5))
+    code, s, kept, _, err = _filter(
+        standin, inp, tmp_path, "--seeds", str(triage_seeds), "--max-tokens", "3000"
+    )
+    assert code == 3 and s["status"] == "stopped_budget" and "--max-tokens" in err
+    assert kept == [] and s["counts"]["input"] == 0
+    code, s, kept, _, _ = _filter(standin, inp, tmp_path, "--seeds", str(triage_seeds))
+    assert code == 0 and len(kept) == 5
