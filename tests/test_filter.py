@@ -102,13 +102,15 @@ def test_unparseable_verdicts_are_ledgered_never_scored(
     standin: StandinHandle, tmp_path: Path
 ) -> None:
     standin.set_faults(p_malformed=1.0, fault_seed=5, judge_score=5)
-    inp = write_jsonl(tmp_path / "in.jsonl", alpaca_rows(40))
+    inp = write_jsonl(tmp_path / "in.jsonl", alpaca_rows(60))
     code, s, kept, ledger, _ = _filter(standin, inp, tmp_path)
     assert code == 0
     failures = [e for e in ledger if e["dropped"]["reason"] == "judge_parse_failure"]
+    # Each reply is cut short with p = 0.4 (else fenced or chatty, which parses), so about
+    # one record in six fails twice: 60 records without one would happen 3 times in 100000.
     assert failures, "some malformed verdicts survive even the repair"
     assert s["judge"]["parse_failures"] == len(failures)
-    assert len(kept) + len(failures) == 40  # fenced or chatty JSON still parses
+    assert len(kept) + len(failures) == 60  # fenced or chatty JSON still parses
     for e in failures:
         assert e["dropped"]["stage"] == "judge"
         assert "after one repair" in e["dropped"]["detail"]
@@ -117,7 +119,7 @@ def test_unparseable_verdicts_are_ledgered_never_scored(
     assert s["judge"]["judged"] == len(kept)
     counts_add_up(s, ledger, len(kept))
     # Every failure was re-asked once: more requests than records.
-    assert s["requests"]["sent"] > 40
+    assert s["requests"]["sent"] > 60
 
 
 def test_panel_takes_the_median_and_records_the_spread(
