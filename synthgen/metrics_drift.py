@@ -1,0 +1,79 @@
+"""Drift from the human seeds, and coverage of the seeds by the data's lineage."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from synthgen.metrics import TOKEN_BUDGET, js_divergence, vocabulary_overlap
+from synthgen.metrics_collect import Collected
+from synthgen.metrics_traits import trait_ratio
+
+TOP_SEED_FRACTION = 0.1  # seed_skew looks at the top 10% of seeds (at least one)
+
+
+def _median_ratio(data: Sequence[int], seeds: Sequence[int]) -> float | None:
+    if not data or not seeds:
+        return None
+    m_seeds = statistics.median(seeds)
+    if m_seeds == 0:
+        return None
+    return float(statistics.median(data) / m_seeds)
+
+
+def drift(data: Collected, seeds: Collected, seed: int) -> dict[str, Any]:
+    """Length ratios, vocabulary overlap, opener divergence and the trait fingerprint."""
+    data_rates, seed_rates = data.traits.rates(), seeds.traits.rates()
+    return {
+        "instruction_length_ratio": _median_ratio(data.instruction_words, seeds.instruction_words),
+        "output_length_ratio": _median_ratio(data.output_words, seeds.output_words),
+        "vocabulary_overlap": vocabulary_overlap(
+            [s.text for s in data.sample], [s.text for s in seeds.sample], TOKEN_BUDGET, seed
+        ),
+        "opener_js_divergence": js_divergence(data.openers, seeds.openers),
+        "traits": {
+            name: {
+                "data": data_rates[name],
+                "seeds": seed_rates[name],
+                "ratio": trait_ratio(data_rates[name], seed_rates[name]),
+            }
+            for name in data_rates
+        },
+    }
+
+
+def coverage(data: Collected, seed_ids: Sequence[str] | None, shown: int = 30) -> dict[str, Any]:
+    """Records per lineage root (seed), and how much the top 10% of seeds hold.
+
+    Without --seeds the seed count is the number of distinct roots the data names, so seeds
+    that no record descends from are only counted when the seed file is given.
+    """
+    credit = dict(data.seed_credit)
+    if seed_ids is not None:
+        for sid in seed_ids:
+            credit.setdefault(sid, 0.0)
+    n_seeds = len(credit)
+    total = float(data.with_lineage)
+    ranked = sorted(credit.items(), key=lambda kv: (-kv[1], kv[0]))
+    k = max(1, math.ceil(n_seeds * TOP_SEED_FRACTION)) if n_seeds else 0
+    top_share = sum(v for _, v in ranked[:k]) / total if total and k else None
+    fair = k / n_seeds if n_seeds else None
+    used = sum(1 for v in credit.values() if v > 0)
+    return {
+        "records_with_lineage": data.with_lineage,
+        "unresolved_lineage": data.unresolved_lineage,
+        "seeds": n_seeds,
+        "seeds_used": used,
+        "seeds_used_share": used / n_seeds if n_seeds else None,
+        "top_k": k,
+        "top_k_share": top_share,
+        "seed_concentration": top_share / fair if top_share is not None and fair else None,
+        "per_seed": [
+            {"seed": sid, "records": round(v, 3), "share": v / total if total else 0.0}
+            for sid, v in ranked[:shown]
+        ],
+        "methods": dict(data.methods.most_common()),
+        "operators": dict(data.operators.most_common()),
+    }

@@ -1,0 +1,192 @@
+"""`synthgen report`'s core: one pass over the data (and seeds), metrics, warnings, compare."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from synthgen.errors import InputError
+from synthgen.metrics import METRIC_INFO, diversity, entropy, quantiles
+from synthgen.metrics_collect import Collected, collect_rows, collect_texts, read_ledger
+from synthgen.records import Frozen
+from synthgen.report_warnings import ReportWarning, Thresholds, find_warnings
+
+SHOWN_OPENERS = 15
+
+
+class Report(Frozen):
+    """Everything `report --json` prints; `metrics` is flat so that reports compare."""
+
+    path: str
+    format: str
+    records: int
+    seed_files: list[str] = Field(default_factory=list)
+    seeds: int | None = None
+    metrics: dict[str, float | None]
+    seed_metrics: dict[str, float | None] | None = None
+    sampled: dict[str, int]
+    lengths: dict[str, dict[str, float]]
+    openers: list[dict[str, Any]]
+    traits: dict[str, float]
+    coverage: dict[str, Any] | None = None
+    drift: dict[str, Any] | None = None
+    judge: dict[str, Any] | None = None
+    human: dict[str, Any] | None = None
+    ledger: dict[str, Any] | None = None
+    warnings: list[ReportWarning] = Field(default_factory=list)
+    compare: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Built:
+    """A report and the raw material of its plots (lengths, scores, seed credits)."""
+
+    report: Report
+    data: Collected
+    seeds: Collected | None
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    data: Path
+    seed_files: tuple[Path, ...] = ()
+    verdicts: Path | None = None
+    ledger: Path | None = None
+    fmt: str | None = None
+    seed: int = 0
+
+
+def _text_metrics(c: Collected, seed: int) -> dict[str, float | None]:
+    from collections import Counter
+
+    texts = [s.text for s in c.sample]
+    out = diversity(texts, c.openers, seed)
+    out["opener_entropy"] = entropy(Counter(s.opener for s in c.sample))
+    out["exact_duplicate_share"] = c.duplicates / c.n if c.n else None
+    return out
+
+
+def _stem(path: Path, suffix: str) -> Path:
+    name = path.name
+    stem = name[: -len(".jsonl")] if name.endswith(".jsonl") else name
+    return path.with_name(f"{stem}.{suffix}.jsonl")
+
+
+def _ledger_block(path: Path, kept: int) -> dict[str, Any]:
+    drops = read_ledger(path)
+    candidates = kept + sum(sum(r.values()) for r in drops.values())
+    dup = {
+        stage: sum(c for reason, c in reasons.items() if "duplicate" in reason) / candidates
+        for stage, reasons in drops.items()
+    }
+    return {"path": str(path), "candidates": candidates, "drops": drops, "duplicate_rate": dup}
+
+
+def build_report(inp: ReportInputs, thresholds: Thresholds) -> Built:
+    """Read the data (and seeds, verdicts, ledger) once and compute every section."""
+    from synthgen.audit_store import read_verdicts
+    from synthgen.metrics_drift import coverage, drift
+    from synthgen.metrics_judge import human_agreement, judge_block
+    from synthgen.seeds import read_seeds
+
+    data = collect_rows(inp.data, inp.seed, inp.fmt)
+    if data.n == 0:
+        raise InputError(str(inp.data), "holds no records", hint="pass a non-empty dataset")
+    seed_list = read_seeds(list(inp.seed_files)) if inp.seed_files else None
+    seeds = (
+        collect_texts(((s.id, s.instruction, s.input, s.output) for s in seed_list), inp.seed)
+        if seed_list is not None
+        else None
+    )
+    metrics: dict[str, float | None] = {k: None for k in METRIC_INFO}
+    metrics["records"] = float(data.n)
+    div = _text_metrics(data, inp.seed)
+    metrics.update({k: v for k, v in div.items() if k in METRIC_INFO})
+    cov = (
+        coverage(data, [s.id for s in seed_list] if seed_list else None)
+        if data.with_lineage or data.unresolved_lineage
+        else None
+    )
+    if cov:
+        metrics["seed_concentration"] = cov["seed_concentration"]
+        metrics["seeds_used_share"] = cov["seeds_used_share"]
+    dr = drift(data, seeds, inp.seed) if seeds is not None else None
+    if dr:
+        for k in METRIC_INFO.keys() & dr.keys():
+            metrics[k] = dr[k]
+    judge = judge_block(data)
+    if judge:
+        metrics["judge_pass_rate"] = judge["pass_rate"]
+        metrics["judge_mean_score"] = judge["mean_score"]
+        metrics["judge_length_spearman"] = judge["length_spearman"]
+    vpath = inp.verdicts or _stem(inp.data, "verdicts")
+    human = None
+    if inp.verdicts is not None or (str(inp.data) != "-" and vpath.exists()):
+        human = {"path": str(vpath), **human_agreement(read_verdicts(vpath), data.judge_by_id)}
+        metrics["human_judge_kappa"] = human["kappa"]
+    lpath = inp.ledger or _stem(inp.data, "ledger")
+    ledger = None
+    if inp.ledger is not None or (str(inp.data) != "-" and lpath.exists()):
+        ledger = _ledger_block(lpath, data.n)
+    n_open = sum(data.openers.values())
+    sections: dict[str, Any] = {
+        "path": str(inp.data),
+        "format": data.fmt,
+        "records": data.n,
+        "seed_files": [str(p) for p in inp.seed_files],
+        "seeds": len(seed_list) if seed_list is not None else None,
+        "metrics": metrics,
+        "seed_metrics": _text_metrics(seeds, inp.seed) if seeds else None,
+        "sampled": {
+            "records": len(data.sample),
+            "tokens": int(div["token_budget_used"] or 0),
+        },
+        "lengths": {
+            "instruction_words": quantiles(data.instruction_words),
+            "output_words": quantiles(data.output_words),
+            **(
+                {
+                    "seed_instruction_words": quantiles(seeds.instruction_words),
+                    "seed_output_words": quantiles(seeds.output_words),
+                }
+                if seeds
+                else {}
+            ),
+        },
+        "openers": [
+            {"word": w, "count": c, "share": c / n_open}
+            for w, c in data.openers.most_common(SHOWN_OPENERS)
+        ],
+        "traits": data.traits.rates(),
+        "coverage": cov,
+        "drift": dr,
+        "judge": judge,
+        "human": human,
+        "ledger": ledger,
+    }
+    sections["warnings"] = find_warnings(sections, thresholds)
+    return Built(Report.model_validate(sections), data, seeds)
+
+
+def compare(report: Report, other: Report) -> dict[str, Any]:
+    """The change of every metric: this report's value minus the other's."""
+    changes = []
+    for name, (_, direction) in METRIC_INFO.items():
+        a, b = report.metrics.get(name), other.metrics.get(name)
+        changes.append(
+            {
+                "metric": name,
+                "value": a,
+                "other": b,
+                "change": a - b if a is not None and b is not None else None,
+                "direction": direction,
+            }
+        )
+    return {
+        "other": other.path,
+        "changes": changes,
+        "other_warnings": [w.code for w in other.warnings],
+    }
