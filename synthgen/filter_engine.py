@@ -83,6 +83,7 @@ class Tally:
 @dataclass
 class Item:
     row: Row
+    ordinal: int  # position in the input stream: a self-instruct line holds several rows
     obj: dict[str, Any]
     failure: tuple[str, str] | None = None
     task: asyncio.Task[Judgement] | None = None
@@ -133,6 +134,7 @@ class FilterEngine:
         self.on_progress = on_progress or (lambda t: None)
         self.on_generator = on_generator or (lambda m: None)  # first sight of a generator
         self.tally = Tally()
+        self.read = 0
 
     def prepare(self, row: Row) -> Item:
         if row.fmt == SYNTHGEN:
@@ -156,7 +158,8 @@ class FilterEngine:
             row.output,
             tuple(g.get("finish_reason") for g in gens),
         )
-        item = Item(row, obj, self.rules.check(cand, task_name))
+        self.read += 1
+        item = Item(row, self.read, obj, self.rules.check(cand, task_name))
         if item.failure is None and self.judge is not None:
             item.task = asyncio.create_task(
                 self.judge.judge(row.instruction, row.input, row.output)
@@ -236,7 +239,7 @@ class FilterEngine:
         row, obj = item.row, item.obj
         self.tally.drop(stage, reason)
         entry: dict[str, Any] = {
-            "id": ledger_id(row.id, row.line, reason),
+            "id": ledger_id(row.id, item.ordinal, reason),
             "record_id": row.id,
             "instruction": row.instruction,
             "input": row.input,

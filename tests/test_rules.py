@@ -201,3 +201,22 @@ def test_cli_rule_flags(tmp_path: Path) -> None:
     assert r.json()["counts"]["dropped"] == {"rules": {"instruction_too_short": 1}}
     r = run([*args, "--output-format", "label"])
     assert r.code == 2 and "needs labels" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_identical_instances_on_one_line_are_each_accounted_for(tmp_path: Path) -> None:
+    inst = {"input": "", "output": "Paris."}
+    task = {
+        "id": "t1",
+        "name": "capital",
+        "instruction": "Name the capital city of France in one word.",
+        "instances": [inst, inst, inst, {"input": "", "output": "As an AI language model, no."}],
+        "is_classification": False,
+    }
+    inp = write_jsonl(tmp_path / "tasks.jsonl", [task])
+    out = tmp_path / "kept.jsonl"
+    r = run(filter_args(inp, out, "http://127.0.0.1:9/v1", "--no-judge", "--json"))
+    assert r.code == 0, r.stderr
+    ledger = read_jsonl(tmp_path / "kept.ledger.jsonl")
+    reasons = [e["dropped"]["reason"] for e in ledger]
+    assert reasons == ["duplicate_id", "duplicate_id", "refusal"]
+    counts_add_up(r.json(), ledger, 1)
