@@ -51,14 +51,14 @@ def test_budget_is_exact_seeded_and_size_fair() -> None:
     assert sum(map(len, cut)) == 1000
     assert cut == budget_tokens(corpus, 1000, seed=0)
     assert cut != budget_tokens(corpus, 1000, seed=1)
-    # Same source, 4× the records: on a fixed budget distinct-2 barely moves, while on all
-    # tokens it falls by half; the budget is what makes sets of different sizes compare.
+    # Same source, 4× the records: on a fixed budget distinct-1 barely moves, while on all
+    # tokens it falls to a quarter; the budget is what makes sets of different sizes compare.
     small, big = corpus[:100], corpus
-    fixed = [distinct_n(budget_tokens(c, 1500, 0), 2) for c in (small, big)]
-    raw = [distinct_n([tokens(t) for t in c], 2) for c in (small, big)]
+    fixed = [distinct_n(budget_tokens(c, 1500, 0), 1) for c in (small, big)]
+    raw = [distinct_n([tokens(t) for t in c], 1) for c in (small, big)]
     assert fixed[0] is not None and fixed[1] is not None and raw[0] and raw[1]
-    assert abs(fixed[0] - fixed[1]) < 0.03
-    assert raw[0] - raw[1] > 0.3
+    assert abs(fixed[0] - fixed[1]) < 0.02
+    assert raw[1] < raw[0] / 3
 
 
 def test_compression_ratio_definition() -> None:

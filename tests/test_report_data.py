@@ -74,6 +74,9 @@ VOCAB = [
     "oyster",
     "pillow",
 ]
+# Pseudo-words widen the vocabulary so that varied text compresses like real prose (~2.5×).
+SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "be", "da", "fu", "go", "pi", "ze"]
+VOCAB += [a + b + c for a in SYLLABLES for b in SYLLABLES for c in SYLLABLES[:4]]
 VERBS = [
     "Write",
     "Explain",

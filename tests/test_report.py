@@ -1,0 +1,328 @@
+"""`synthgen report`: each warning fires on data built to trigger it and stays silent otherwise."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import run
+from test_report_data import record, seed_file, varied_examples, wrapped, write_jsonl
+
+from synthgen.metrics import METRIC_INFO
+from synthgen.report import Report, ReportInputs, build_report
+from synthgen.report_warnings import Thresholds
+
+N = 100
+
+
+def report(path: Path, seeds: Path | None = None, **kw: Any) -> Report:
+    inputs = ReportInputs(path, seed_files=(seeds,) if seeds else ())
+    return build_report(inputs, Thresholds(**kw)).report
+
+
+def codes(r: Report) -> list[str]:
+    return [w.code for w in r.warnings]
+
+
+def balanced(tmp_path: Path, exs: list[dict[str, str]] | None = None, **kw: Any) -> Path:
+    """N varied records spread evenly over 25 seeds, judge scores unrelated to length."""
+    rng = random.Random(3)
+    exs = exs or varied_examples(N)
+    rows = [
+        record(
+            i,
+            e,
+            parents=[f"seed:s{i % 25 + 1:02d}"],
+            score=rng.choice([2, 3, 4, 5]),
+            **kw,
+        )
+        for i, e in enumerate(exs)
+    ]
+    return write_jsonl(tmp_path / "data.jsonl", rows)
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    return seed_file(tmp_path / "seeds.jsonl", 25)[0]
+
+
+def test_varied_balanced_set_is_silent(tmp_path: Path, seeds: Path) -> None:
+    r = report(balanced(tmp_path), seeds)
+    assert r.warnings == []
+    assert r.format == "synthgen" and r.records == N and r.seeds == 25
+    assert r.coverage is not None and r.coverage["seeds_used"] == 25
+    assert r.metrics["seed_concentration"] == pytest.approx(1.0)
+    assert r.judge is not None and abs(r.judge["length_spearman"]) < 0.3
+
+
+def test_collapsed_set_fires_collapse(tmp_path: Path, seeds: Path) -> None:
+    varied = report(balanced(tmp_path), seeds)
+    path = write_jsonl(
+        tmp_path / "collapsed.jsonl",
+        [record(i, e) for i, e in enumerate(wrapped(varied_examples(N)))],
+    )
+    collapsed = report(path, seeds)
+    assert {"collapse", "opener_collapse"} <= set(codes(collapsed))
+    m, v = collapsed.metrics, varied.metrics
+    assert m["compression_ratio"] > v["compression_ratio"]  # type: ignore[operator]
+    assert m["mean_pairwise_rouge_l"] > v["mean_pairwise_rouge_l"]  # type: ignore[operator]
+    assert m["opener_entropy"] < v["opener_entropy"]  # type: ignore[operator]
+    w = next(w for w in collapsed.warnings if w.code == "collapse")
+    assert w.value == m["mean_pairwise_rouge_l"] and w.threshold == 0.4
+    assert "read alike" in w.message
+    # Thresholds are the user's: raised, the same data passes.
+    assert "collapse" not in codes(report(path, seeds, rouge_l_max=0.95))
+
+
+def test_seed_skew(tmp_path: Path, seeds: Path) -> None:
+    # 60 of 100 records from 3 seeds, the other 40 spread over the remaining 22.
+    exs = varied_examples(N)
+    parents = [f"s{i % 3 + 1:02d}" if i < 60 else f"s{4 + i % 22:02d}" for i in range(N)]
+    rows = [
+        record(i, e, parents=[f"seed:{p}"])
+        for i, (e, p) in enumerate(zip(exs, parents, strict=True))
+    ]
+    r = report(write_jsonl(tmp_path / "skew.jsonl", rows), seeds)
+    assert codes(r) == ["seed_skew"]
+    w = r.warnings[0]
+    assert w.message == "60% of records descend from 3 of 25 seeds (fair share 12%)"
+    assert w.value == pytest.approx(0.6 / (3 / 25))
+    assert [s["seed"] for s in r.coverage["per_seed"][:3]] == ["s01", "s02", "s03"]  # type: ignore[index]
+
+
+def test_unused_seeds_count_only_with_the_seed_file(tmp_path: Path, seeds: Path) -> None:
+    # Every record comes from one of 5 seeds, evenly: balanced among themselves, but 20 of the
+    # 25 seeds are never used, which only the seed file can reveal.
+    rows = [
+        record(i, e, parents=[f"seed:s{i % 5 + 1:02d}"]) for i, e in enumerate(varied_examples(N))
+    ]
+    path = write_jsonl(tmp_path / "few.jsonl", rows)
+    assert "seed_skew" not in codes(report(path))
+    r = report(path, seeds)
+    assert r.coverage is not None
+    assert (r.coverage["seeds"], r.coverage["seeds_used"], r.coverage["top_k"]) == (25, 5, 3)
+    assert codes(r) == ["seed_skew"] and r.warnings[0].value == pytest.approx(0.6 / 0.12)
+
+
+def test_lineage_through_machine_parents_and_shared_credit(tmp_path: Path) -> None:
+    exs = varied_examples(4)
+    rows = [
+        record(0, exs[0], parents=["seed:a"], rid="sg_a"),
+        record(1, exs[1], parents=["sg_a"], method="evol", operator="deepen"),  # root a
+        record(2, exs[2], parents=["seed:a", "seed:b"]),  # half each
+        record(3, exs[3], parents=["sg_unknown"], method="evol", operator="widen"),
+    ]
+    r = report(write_jsonl(tmp_path / "lin.jsonl", rows))
+    cov = r.coverage
+    assert cov is not None
+    assert {s["seed"]: s["records"] for s in cov["per_seed"]} == {"a": 2.5, "b": 0.5}
+    assert (cov["records_with_lineage"], cov["unresolved_lineage"]) == (3, 1)
+    assert cov["methods"] == {"self-instruct": 2, "evol": 2}
+    assert cov["operators"] == {"evol/deepen": 1, "evol/widen": 1}
+
+
+def test_length_bias(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    exs = varied_examples(N)
+    by_length = sorted(range(N), key=lambda i: len(exs[i]["output"].split()))
+    score = {i: 1 + rank * 5 // N for rank, i in enumerate(by_length)}  # 1..5 rising with length
+    tracked = [record(i, e, score=score[i]) for i, e in enumerate(exs)]
+    r = report(write_jsonl(tmp_path / "bias.jsonl", tracked))
+    assert codes(r) == ["length_bias"]
+    assert r.warnings[0].message.startswith("judge score rises with length: Spearman 0.9")
+    fair = [record(i, e, score=rng.choice([1, 2, 3, 4, 5])) for i, e in enumerate(exs)]
+    assert codes(report(write_jsonl(tmp_path / "fair.jsonl", fair))) == []
+
+
+def _with_traits(exs: list[dict[str, str]], every: int) -> list[dict[str, str]]:
+    out = []
+    for i, e in enumerate(exs):
+        if i % every == 0:
+            body = e["output"]
+            e = {**e, "output": f"It's important to note that it depends.\n- {body}\n- more"}
+        out.append(e)
+    return out
+
+
+def test_trait_drift(tmp_path: Path, seeds: Path) -> None:
+    inflated = [record(i, e) for i, e in enumerate(_with_traits(varied_examples(N), 2))]
+    r = report(write_jsonl(tmp_path / "traits.jsonl", inflated), seeds)
+    drift = [w for w in r.warnings if w.code == "trait_drift"]
+    assert [w.message.split(" in ")[0] for w in drift] == ["hedging", "markdown list"]
+    assert drift[0].message == "hedging in 50% of outputs vs 0% of seeds (26.0×)"
+    assert r.drift is not None and r.drift["traits"]["exclamation"]["ratio"] == 1.0
+    # The same habits in the seeds are the task's style, not drift.
+    seed_rows = [{"id": f"t{i}", **e} for i, e in enumerate(_with_traits(varied_examples(25), 2))]
+    same = report(tmp_path / "traits.jsonl", write_jsonl(tmp_path / "styled.jsonl", seed_rows))
+    assert "trait_drift" not in codes(same)
+    assert "trait_drift" not in codes(report(tmp_path / "traits.jsonl"))  # no seeds, no ratio
+
+
+def test_length_drift_and_duplicates(tmp_path: Path, seeds: Path) -> None:
+    exs = varied_examples(N)
+    long = [{**e, "output": " ".join([e["output"]] * 4)} for e in exs]
+    r = report(
+        write_jsonl(tmp_path / "long.jsonl", [record(i, e) for i, e in enumerate(long)]), seeds
+    )
+    assert "length_drift" in codes(r)
+    assert r.drift is not None and r.drift["output_length_ratio"] > 3
+    dup = [record(i, exs[i % 90]) for i in range(N)]  # 10 exact repeats
+    d = report(write_jsonl(tmp_path / "dup.jsonl", dup))
+    assert codes(d) == ["duplicates"] and d.metrics["exact_duplicate_share"] == 0.1
+
+
+def test_any_dataset_format_is_read(tmp_path: Path) -> None:
+    exs = varied_examples(30)
+    msgs = [
+        {
+            "messages": [
+                {"role": "user", "content": e["instruction"]},
+                {"role": "assistant", "content": e["output"]},
+            ]
+        }
+        for e in exs
+    ]
+    r = report(write_jsonl(tmp_path / "chat.jsonl", msgs))
+    assert (r.format, r.records, r.coverage, r.judge) == ("messages", 30, None, None)
+    assert r.metrics["distinct_2"] is not None
+
+
+def test_json_lists_every_metric_and_warning(tmp_path: Path, seeds: Path) -> None:
+    rows = [record(i, e, score=3) for i, e in enumerate(wrapped(varied_examples(N)))]
+    path = write_jsonl(tmp_path / "c.jsonl", rows)
+    res = run(["report", str(path), "--seeds", str(seeds), "--json"])
+    assert res.code == 0, res.stderr
+    out = res.json()
+    assert set(out["metrics"]) == set(METRIC_INFO)
+    assert out["warnings"] and all(
+        set(w) == {"code", "message", "value", "threshold"} for w in out["warnings"]
+    )
+    assert "collapse" in [w["code"] for w in out["warnings"]]
+    assert out["judge"]["histogram"] == [{"score": 3.0, "count": N}]
+
+
+def test_fail_on_is_a_quality_gate(tmp_path: Path, seeds: Path) -> None:
+    good = balanced(tmp_path)
+    bad = write_jsonl(
+        tmp_path / "bad.jsonl", [record(i, e) for i, e in enumerate(wrapped(varied_examples(N)))]
+    )
+    gate = ["--seeds", str(seeds), "--fail-on", "collapse"]
+    assert run(["report", str(good), *gate]).code == 0
+    res = run(["report", str(bad), *gate])
+    assert res.code == 3 and "quality gate: collapse" in res.stderr
+    assert run(["report", str(bad), "--fail-on", "length_bias,seed_skew"]).code == 0
+    assert run(["report", str(bad), "--fail-on", "any"]).code == 3
+    assert run(["report", str(bad), *gate, "-t", "rouge_l_max=0.99"]).code == 0
+    yaml_file = tmp_path / "gates.yaml"
+    yaml_file.write_text("thresholds:\n  rouge_l_max: 0.99\n")
+    assert run(["report", str(bad), *gate, "--thresholds", str(yaml_file)]).code == 0
+    wrong = run(["report", str(bad), "--fail-on", "colapse"])
+    assert wrong.code == 2 and "unknown warning code 'colapse'" in wrong.stderr
+    typo = run(["report", str(bad), "-t", "rouge_max=1"])
+    assert typo.code == 2 and "rouge_max" in typo.stderr and "rouge_l_max" in typo.stderr
+    assert run(["report", str(bad), "-t", "rouge_l_max"]).code == 2
+
+
+def test_compare_shows_the_change_of_every_metric(tmp_path: Path) -> None:
+    new = balanced(tmp_path)
+    old = write_jsonl(
+        tmp_path / "old.jsonl", [record(i, e) for i, e in enumerate(wrapped(varied_examples(N)))]
+    )
+    res = run(["report", str(new), "--compare", str(old), "--json"])
+    assert res.code == 0, res.stderr
+    out = res.json()
+    a, b = report(new).metrics, report(old).metrics
+    changes = {c["metric"]: c for c in out["compare"]["changes"]}
+    assert set(changes) == set(METRIC_INFO)
+    rouge = changes["mean_pairwise_rouge_l"]
+    assert rouge["change"] == pytest.approx(a["mean_pairwise_rouge_l"] - b["mean_pairwise_rouge_l"])  # type: ignore[operator]
+    assert rouge["change"] < 0 and changes["judge_pass_rate"]["change"] is None
+    assert "collapse" in out["compare"]["other_warnings"]
+
+
+def test_ledger_drops_and_duplicate_rate(tmp_path: Path) -> None:
+    data = balanced(tmp_path)  # 100 kept
+    drops = [("dedup", "exact_duplicate")] * 30 + [("dedup", "near_duplicate")] * 10
+    drops += [("judge", "below_threshold")] * 60
+    ledger = [
+        {
+            **record(1000 + i, {"instruction": "x", "input": "", "output": "y"}),
+            "dropped": {"stage": s, "reason": r, "detail": ""},
+        }
+        for i, (s, r) in enumerate(drops)
+    ]
+    write_jsonl(tmp_path / "data.ledger.jsonl", ledger)
+    r = report(data)
+    assert r.ledger is not None and r.ledger["candidates"] == 200
+    assert r.ledger["drops"] == {
+        "dedup": {"exact_duplicate": 30, "near_duplicate": 10},
+        "judge": {"below_threshold": 60},
+    }
+    assert r.ledger["duplicate_rate"] == {"dedup": 0.2, "judge": 0.0}
+
+
+def test_judge_human_agreement_in_report(tmp_path: Path) -> None:
+    exs = varied_examples(40)
+    rows = [record(i, e, score=5 if i % 2 else 1) for i, e in enumerate(exs)]  # odd ids pass
+    data = write_jsonl(tmp_path / "data.jsonl", rows)
+    # Humans accept exactly what the judge failed: total disagreement.
+    verdicts = [
+        {
+            "id": r["id"],
+            "instruction": r["instruction"],
+            "input": "",
+            "output": r["output"],
+            "verdict": "reject" if i % 2 else "accept",
+            "note": "",
+            "auditor": "t",
+            "judge_score": None,
+            "at": "",
+        }
+        for i, r in enumerate(rows)
+    ]
+    write_jsonl(tmp_path / "data.verdicts.jsonl", verdicts)
+    r = report(data)
+    assert r.human is not None and r.human["kappa"] == pytest.approx(-1.0)
+    assert r.human["judge_pass_rate_on_rejected"] == 1.0 and r.human["reject_rate"] == 0.5
+    assert codes(r) == ["judge_disagrees"]
+
+
+def test_bad_input_is_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"instruction": "a", "output": "b"}\n{oops\n')
+    res = run(["report", str(path)])
+    assert res.code == 2 and f"{path}:2" in res.stderr and "Traceback" not in res.stderr
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert run(["report", str(empty)]).code == 2
+    assert run(["report", str(tmp_path / "missing.jsonl")]).code == 2
+
+
+def test_terminal_report_fixed_width(tmp_path: Path, seeds: Path) -> None:
+    from rich.console import Console
+
+    from synthgen.report_render import render_report
+
+    rows = [
+        record(i, e, parents=["seed:s01"] if i < 80 else [f"seed:s{i % 25 + 1:02d}"], score=4)
+        for i, e in enumerate(_with_traits(wrapped(varied_examples(N)), 2))
+    ]
+    r = report(write_jsonl(tmp_path / "[red]data.jsonl", rows), seeds)
+    console = Console(record=True, width=100, color_system=None)
+    render_report(r, console)
+    out = console.export_text()
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert lines[0].startswith(f"{tmp_path}/[red]data.jsonl: 100 records")  # literal, not markup
+    assert "(synthgen) · 25 seeds from" in lines[1]
+    assert any(line.split()[:3] == ["mean", "pairwise", "ROUGE-L"] for line in lines)
+    assert (
+        "Lineage: 100 records trace to 21 of 25 seeds; the top 3 hold 82% (fair share 12%)" in out
+    )
+    assert "! seed_skew: 82% of records descend from 3 of 25 seeds (fair share 12%)" in out
+    assert "! collapse: records read alike" in out
+    assert "! trait_drift: hedging in 50% of outputs vs 0% of seeds" in out
+    assert "Judge: 100 scored · pass rate 100%" in out
+    assert "No warnings" not in out
