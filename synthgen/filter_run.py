@@ -37,6 +37,7 @@ from synthgen.rules import Rules
 from synthgen.runtime import (
     claim_run,
     make_client,
+    new_run_id,
     price_of,
     run_main,
     spend_summary,
@@ -174,7 +175,9 @@ def run_filter(
         raise InputError(str(input_path), "file not found", hint="check the path")
     api_key = resolve_api_key(cfg) if plan.models else ""
     price = panel_price(cfg, plan.models)
-    job_sha = job_sha256(cfg, plan, input_sha)
+    # What came on stdin cannot be checked against an earlier attempt: never resume it
+    # (the judge's answers are still replayed from the cache).
+    job_sha = job_sha256(cfg, plan, input_sha if not stdin else new_run_id())
     slot = claim_run(cfg, "filter", output, ledger, job_sha, say)
     out_path, ledger_path, manifest_path = slot.out_path, slot.ledger_path, slot.manifest_path
     db, run_id, resume, to_stdout = slot.db, slot.run_id, slot.resume, slot.to_stdout
