@@ -1,0 +1,59 @@
+"""Text normalisation for duplicate detection: one canonical form, words, shingles, tokens."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+# Punctuation and symbols become spaces (so "end.Next" stays two words); "_" is a \w
+# character but punctuation to people.
+_PUNCT = re.compile(r"[^\w\s]|_")
+_ROUGE_TOKEN = re.compile(r"[a-z0-9]+")
+
+TEXT_FIELDS = ("instruction", "input", "output")
+
+
+def normalise(text: str) -> str:
+    """NFKC, casefold, punctuation stripped, whitespace collapsed: what "the same text" means."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(_PUNCT.sub(" ", text).split())
+
+
+def words(text: str) -> list[str]:
+    return normalise(text).split()
+
+
+def word_shingles(ws: list[str], n: int = 2) -> list[str]:
+    """Word n-grams as strings; a text shorter than n is one shingle of all its words."""
+    if len(ws) < n:
+        return [" ".join(ws)] if ws else []
+    return [" ".join(ws[i : i + n]) for i in range(len(ws) - n + 1)]
+
+
+def rouge_tokens(text: str) -> list[str]:
+    """rouge_score's default tokenizer without stemming (as Self-Instruct used it): lowercase,
+    runs of [a-z0-9] are tokens, everything else separates them."""
+    return _ROUGE_TOKEN.findall(text.lower())
+
+
+def jaccard(a: Iterable[object], b: Iterable[object]) -> float:
+    sa, sb = set(a), set(b)
+    if not sa and not sb:
+        return 1.0
+    return len(sa & sb) / len(sa | sb)
+
+
+def rouge_l_f(lcs: int, new_len: int, kept_len: int) -> float:
+    """ROUGE-L F1 computed with rouge_score's own float operations (target = the new text,
+    prediction = the kept one), so that a score on the 0.7 boundary rounds the same way."""
+    if lcs == 0 or new_len == 0 or kept_len == 0:
+        return 0.0
+    precision = lcs / kept_len
+    recall = lcs / new_len
+    return 2 * precision * recall / (precision + recall)
+
+
+def joined(values: dict[str, str], fields: tuple[str, ...]) -> str:
+    """The text a record is compared on: the chosen fields, one per line."""
+    return "\n".join(values[f] for f in fields if values[f])
