@@ -21,12 +21,57 @@ SEEDS = REPO / "seeds" / "support_triage.jsonl"
 RECORDS = 100_000
 TARGET_S = 30.0
 
-_WORDS = (
-    "account billing refund charge invoice login password reset error crash page app mobile "
-    "desktop sync upload download slow timeout export import report dashboard team member "
-    "admin permission plan upgrade downgrade cancel trial email notification settings api key "
-    "webhook integration calendar file folder share link delete restore backup storage quota"
-).split()
+_WORDS = [
+    "account",
+    "billing",
+    "refund",
+    "charge",
+    "invoice",
+    "login",
+    "password",
+    "reset",
+    "error",
+    "crash",
+    "page",
+    "app",
+    "mobile",
+    "desktop",
+    "sync",
+    "upload",
+    "download",
+    "slow",
+    "timeout",
+    "export",
+    "import",
+    "report",
+    "dashboard",
+    "team",
+    "member",
+    "admin",
+    "permission",
+    "plan",
+    "upgrade",
+    "downgrade",
+    "cancel",
+    "trial",
+    "email",
+    "notification",
+    "settings",
+    "api",
+    "key",
+    "webhook",
+    "integration",
+    "calendar",
+    "file",
+    "folder",
+    "share",
+    "link",
+    "delete",
+    "restore",
+    "backup",
+    "storage",
+    "quota",
+]
 _OPENERS = ["Triage", "Classify", "Summarise", "Route", "Label", "Explain", "Write", "Draft"]
 
 

@@ -7,7 +7,15 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from synthgen.metrics import TOKEN_BUDGET, js_divergence, vocabulary_overlap
+from synthgen.metrics import (
+    BYTE_BUDGET,
+    TOKEN_BUDGET,
+    budget_tokens,
+    compression_ratio,
+    distinct_n,
+    js_divergence,
+    vocabulary_overlap,
+)
 from synthgen.metrics_collect import Collected
 from synthgen.metrics_traits import trait_ratio
 
@@ -23,16 +31,45 @@ def _median_ratio(data: Sequence[int], seeds: Sequence[int]) -> float | None:
     return float(statistics.median(data) / m_seeds)
 
 
+def common_budget(data: list[str], seeds: list[str], seed: int) -> dict[str, Any]:
+    """distinct-n and compression of data and seeds on the same budgets (the smaller set's
+    size), since seed sets rarely fill the data's budget and both measures depend on it."""
+    tokens = min(
+        TOKEN_BUDGET, *(sum(map(len, budget_tokens(t, TOKEN_BUDGET, seed))) for t in (data, seeds))
+    )
+    size = min(BYTE_BUDGET, *(sum(len(x.encode()) + 1 for x in t) for t in (data, seeds)))
+
+    def measures(texts: list[str]) -> dict[str, float | None]:
+        seqs = budget_tokens(texts, tokens, seed)
+        out = {f"distinct_{n}": distinct_n(seqs, n) for n in (1, 2, 3)}
+        out["compression_ratio"] = compression_ratio(texts, size, seed)
+        return out
+
+    return {"tokens": tokens, "bytes": size, "data": measures(data), "seeds": measures(seeds)}
+
+
+def _top_opener(data: Collected, seeds: Collected) -> dict[str, Any] | None:
+    """The data's most common opener and its share among data and seed instructions."""
+    top = data.openers.most_common(1)
+    n_data, n_seeds = sum(data.openers.values()), sum(seeds.openers.values())
+    if not top or not n_data or not n_seeds:
+        return None
+    word, count = top[0]
+    return {"word": word, "data": count / n_data, "seeds": seeds.openers[word] / n_seeds}
+
+
 def drift(data: Collected, seeds: Collected, seed: int) -> dict[str, Any]:
-    """Length ratios, vocabulary overlap, opener divergence and the trait fingerprint."""
+    """Length ratios, vocabulary overlap, opener divergence, the trait fingerprint, and
+    diversity of data and seeds on common budgets."""
     data_rates, seed_rates = data.traits.rates(), seeds.traits.rates()
+    data_texts, seed_texts = [s.text for s in data.sample], [s.text for s in seeds.sample]
     return {
+        "common_budget": common_budget(data_texts, seed_texts, seed),
         "instruction_length_ratio": _median_ratio(data.instruction_words, seeds.instruction_words),
         "output_length_ratio": _median_ratio(data.output_words, seeds.output_words),
-        "vocabulary_overlap": vocabulary_overlap(
-            [s.text for s in data.sample], [s.text for s in seeds.sample], TOKEN_BUDGET, seed
-        ),
+        "vocabulary_overlap": vocabulary_overlap(data_texts, seed_texts, TOKEN_BUDGET, seed),
         "opener_js_divergence": js_divergence(data.openers, seeds.openers),
+        "top_opener": _top_opener(data, seeds),
         "traits": {
             name: {
                 "data": data_rates[name],

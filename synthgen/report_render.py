@@ -96,6 +96,17 @@ def _drift(r: Report, console: Console) -> None:
         f" · vocabulary overlap {_f(d['vocabulary_overlap'], '.2f')} · opener JS divergence "
         f"{_f(d['opener_js_divergence'], '.2f')}"
     )
+    cb = d["common_budget"]
+
+    def trio(x: dict[str, Any]) -> str:
+        return "/".join(_f(x[f"distinct_{n}"], ".2f") for n in (1, 2, 3))
+
+    console.print(
+        f"  same budget ({cb['tokens']} tokens, {cb['bytes']} bytes): distinct-1/2/3 data "
+        f"{trio(cb['data'])} vs seeds {trio(cb['seeds'])} · compression data "
+        f"{_f(cb['data']['compression_ratio'], '.2f')} vs seeds "
+        f"{_f(cb['seeds']['compression_ratio'], '.2f')}"
+    )
     t = _table("trait", "data", "seeds", "ratio")
     for name, tr in d["traits"].items():
         t.add_row(

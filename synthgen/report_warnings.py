@@ -37,6 +37,7 @@ class Thresholds(Frozen):
     length_ratio_min: float = 0.5  # length_drift (shorter than the seeds)
     kappa_min: float = 0.2  # judge_disagrees
     min_records: int = 20  # no diversity/lineage/judge warning on fewer records than this
+    seed_margin: float = 1.25  # with seeds, collapse codes also need data ≥ this × the seeds
 
 
 CODES: dict[str, str] = {
@@ -95,6 +96,20 @@ def check_gates(fail_on: list[str]) -> list[str]:
     return list(CODES) if "any" in codes else codes
 
 
+def _seed_baseline(r: dict[str, Any]) -> dict[str, float | None]:
+    """The seeds' own values of the collapse measures (empty without seeds)."""
+    d, sm = r.get("drift"), r.get("seed_metrics")
+    if not d or not sm:
+        return {}
+    cb, top = d["common_budget"], d.get("top_opener")
+    return {
+        "rouge": sm.get("mean_pairwise_rouge_l"),
+        "compression": cb["seeds"]["compression_ratio"],
+        "data_compression": cb["data"]["compression_ratio"],
+        "opener": top["seeds"] if top else None,
+    }
+
+
 def _pct(x: float) -> str:
     return f"{x * 100:.0f}%"
 
@@ -108,21 +123,52 @@ def find_warnings(r: dict[str, Any], t: Thresholds) -> list[ReportWarning]:
 
     m, n = r["metrics"], r["records"]
     enough = n >= t.min_records
-    rouge, comp, top = m.get("mean_pairwise_rouge_l"), m.get("compression_ratio"), r["openers"]
-    if enough and rouge is not None and rouge >= t.rouge_l_max:
+    base = _seed_baseline(r)
+
+    def worse(value: float | None, limit: float, key: str) -> bool:
+        """At or above the threshold, and (with seeds) clearly above the seeds' own value."""
+        seeds = base.get(key)
+        return (
+            enough
+            and value is not None
+            and value >= limit
+            and (seeds is None or value >= t.seed_margin * seeds)
+        )
+
+    def vs(key: str, fmt: str) -> str:
+        return "" if base.get(key) is None else f" (seeds: {format(base[key], fmt)})"
+
+    rouge, comp = m.get("mean_pairwise_rouge_l"), m.get("compression_ratio")
+    if worse(rouge, t.rouge_l_max, "rouge"):
         add(
             "collapse",
-            f"records read alike: mean pairwise ROUGE-L {rouge:.2f}",
+            f"records read alike: mean pairwise ROUGE-L {rouge:.2f}" + vs("rouge", ".2f"),
             rouge,
             t.rouge_l_max,
         )
-    if enough and comp is not None and comp >= t.compression_max:
-        add("repetition", f"text is repetitive: it compresses {comp:.1f}×", comp, t.compression_max)
-    share = m.get("top_opener_share")
-    if enough and top and share is not None and share >= t.top_opener_share_max:
+    seeds_comp, data_comp = base.get("compression"), base.get("data_compression")
+    if (
+        enough
+        and comp is not None
+        and comp >= t.compression_max
+        and (seeds_comp is None or data_comp is None or data_comp >= t.seed_margin * seeds_comp)
+    ):
+        same = (
+            ""
+            if seeds_comp is None or data_comp is None
+            else f" (on the seeds' budget: {data_comp:.1f}× vs seeds {seeds_comp:.1f}×)"
+        )
+        add(
+            "repetition",
+            f"text is repetitive: it compresses {comp:.1f}×{same}",
+            comp,
+            t.compression_max,
+        )
+    share, top = m.get("top_opener_share"), r["openers"]
+    if top and worse(share, t.top_opener_share_max, "opener"):
         add(
             "opener_collapse",
-            f"{_pct(share)} of instructions open with {top[0]['word']!r}",
+            f"{_pct(share)} of instructions open with {top[0]['word']!r}" + vs("opener", ".0%"),
             share,
             t.top_opener_share_max,
         )

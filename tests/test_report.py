@@ -10,7 +10,7 @@ import pytest
 from helpers import run
 from test_report_data import record, seed_file, varied_examples, wrapped, write_jsonl
 
-from synthgen.metrics import METRIC_INFO
+from synthgen.metrics import METRIC_INFO, tokens
 from synthgen.report import Report, ReportInputs, build_report
 from synthgen.report_warnings import Thresholds
 
@@ -74,6 +74,29 @@ def test_collapsed_set_fires_collapse(tmp_path: Path, seeds: Path) -> None:
     assert "read alike" in w.message
     # Thresholds are the user's: raised, the same data passes.
     assert "collapse" not in codes(report(path, seeds, rouge_l_max=0.95))
+
+
+def test_the_tasks_own_style_is_not_collapse(tmp_path: Path) -> None:
+    # Every instruction opens "Triage ..." in the seeds too: that is the task, not a collapse.
+    def triage(exs: list[dict[str, str]]) -> list[dict[str, str]]:
+        return [{**e, "instruction": "Triage " + e["instruction"]} for e in exs]
+
+    seed_rows = [{"id": f"t{i}", **e} for i, e in enumerate(triage(varied_examples(25, seed=8)))]
+    seeds = write_jsonl(tmp_path / "triage_seeds.jsonl", seed_rows)
+    data = write_jsonl(
+        tmp_path / "triage.jsonl", [record(i, e) for i, e in enumerate(triage(varied_examples(N)))]
+    )
+    assert codes(report(data)) == ["opener_collapse"]
+    r = report(data, seeds)
+    assert codes(r) == []
+    assert r.drift is not None and r.drift["top_opener"] == {
+        "word": "triage",
+        "data": 1.0,
+        "seeds": 1.0,
+    }
+    cb = r.drift["common_budget"]
+    seed_tokens = sum(len(tokens(f"{e['instruction']}\n\n{e['output']}")) for e in seed_rows)
+    assert cb["tokens"] == seed_tokens < 10_000  # the smaller set sets the common budget
 
 
 def test_seed_skew(tmp_path: Path, seeds: Path) -> None:
