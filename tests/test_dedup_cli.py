@@ -1,0 +1,304 @@
+"""`synthgen dedup` end to end: planted duplicates against exact ground truth, ledger and
+manifest, references (seeds, eval sets), keep policies, errors, crash safety, semantic."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from helpers import read_jsonl, run, spawn
+
+from synthgen.dedup_corpus import greedy_truth, planted_texts
+from synthgen.manifest import file_sha256
+from synthgen.normalise import jaccard, word_shingles, words
+
+
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    return path
+
+
+def alpaca(texts: list[str]) -> list[dict[str, Any]]:
+    return [{"instruction": t, "input": "", "output": f"answer {i}"} for i, t in enumerate(texts)]
+
+
+def test_planted_corpus_recall_and_precision_against_all_pairs(tmp_path: Path) -> None:
+    texts = list(planted_texts(2000, seed=11))
+    src = write_jsonl(tmp_path / "raw.jsonl", alpaca(texts))
+    out = tmp_path / "out.jsonl"
+    r = run(["dedup", str(src), "-o", str(out), "--threshold", "0.5", "--json"])
+    assert r.code == 0, r.stderr
+    truth = greedy_truth(texts, 0.5)
+    ledger = read_jsonl(tmp_path / "out.ledger.jsonl")
+    dropped = {e["provenance"]["source"]["line"] - 1 for e in ledger}
+    tp = len(dropped & truth.keys())
+    assert len(truth) > 400
+    assert tp / len(truth) >= 0.97, "recall"
+    assert tp / len(dropped) >= 0.99, "precision"
+    by_id = {rec["id"]: rec for rec in read_jsonl(out)}
+    text_of = {e["id"]: e["instruction"] for e in ledger} | {
+        i: rec["instruction"] for i, rec in by_id.items()
+    }
+    for e in ledger:  # every drop was verified: recompute its similarity from the texts
+        assert e["dropped"]["stage"] == "dedup"
+        mine = word_shingles(words(e["instruction"]))
+        theirs = word_shingles(words(text_of[e["match"]["id"]]))
+        assert e["match"]["id"] in by_id or e["dropped"]["reason"] == "exact_duplicate"
+        if e["dropped"]["reason"] == "near_duplicate":
+            assert jaccard(mine, theirs) == pytest.approx(e["match"]["similarity"], abs=1e-4)
+            assert e["match"]["similarity"] >= 0.5
+        else:
+            assert e["dropped"]["reason"] == "exact_duplicate" and mine == theirs
+    counts = r.json()["counts"]
+    assert counts["input"] == 2000 == counts["kept"] + sum(counts["dropped"].values())
+    assert counts["kept"] == len(by_id) and len(ledger) == 2000 - len(by_id)
+    for rec in by_id.values():
+        dd = rec["provenance"]["dedup"]
+        assert set(dd) == {"nearest", "similarity"}
+        assert (dd["nearest"] is None) == (dd["similarity"] == 0.0)
+
+
+def test_exact_mode_json_summary_manifest_and_rejected_path(tmp_path: Path) -> None:
+    texts = ["Write a haiku about rain.", "write a HAIKU about  rain!", "Write a haiku about snow."]
+    src = write_jsonl(tmp_path / "raw.jsonl", alpaca(texts))
+    out, rej = tmp_path / "out.jsonl", tmp_path / "drops.jsonl"
+    r = run(["dedup", str(src), "-o", str(out), "--method", "exact", "--rejected", str(rej)])
+    assert r.code == 0, r.stderr
+    r = run(
+        ["dedup", str(src), "-o", str(out), "--method", "exact", "--rejected", str(rej), "--json"]
+    )
+    s = r.json()
+    assert s["counts"] == {"input": 3, "kept": 2, "dropped": {"exact_duplicate": 1}}
+    assert s["method"] == "exact" and s["threshold"] is None
+    assert set(s["timings"]) == {"read", "decide", "write", "total"}
+    (drop,) = read_jsonl(rej)
+    assert drop["instruction"] == texts[1]
+    assert drop["match"] == {
+        "id": read_jsonl(out)[0]["id"],
+        "similarity": 1.0,
+        "source": str(src),
+    }
+    manifest = json.loads((tmp_path / "out.manifest.json").read_text())
+    assert manifest["output_sha256"] == file_sha256(out)
+    assert manifest["inputs"][0]["sha256"] == file_sha256(src)
+    assert manifest["counts"] == s["counts"]
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_whole_record_fields_and_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    recs = [
+        {"instruction": "Add the numbers.", "input": "2 3", "output": "5"},
+        {"instruction": "Add the numbers.", "input": "2 3", "output": "five"},
+    ]
+    src = write_jsonl(tmp_path / "raw.jsonl", recs)
+    r = run(
+        ["dedup", str(src), "-o", "-", "--fields", "instruction,input,output", "--method", "exact"]
+    )
+    assert r.code == 0, r.stderr
+    assert [json.loads(line)["output"] for line in r.stdout.splitlines()] == ["5", "five"]
+    r = run(["dedup", str(src), "-o", "-", "--method", "exact"])
+    assert [json.loads(line)["output"] for line in r.stdout.splitlines()] == ["5"]
+    assert read_jsonl(tmp_path / ".synthgen" / "stdout" / "dedup.ledger.jsonl")[0]["output"] == (
+        "five"
+    )
+
+
+def test_against_seeds_and_decontaminate_eval_set(tmp_path: Path) -> None:
+    seeds = write_jsonl(
+        tmp_path / "seeds.jsonl",
+        [{"instruction": "Summarise the customer's complaint in one sentence.", "output": "x"}],
+    )
+    question = (
+        "A train leaves the station at nine and travels at sixty miles per hour towards "
+        "a city two hundred miles away; when does it arrive"
+    )
+    evalset = write_jsonl(
+        tmp_path / "eval.jsonl", [{"id": "gsm-1", "question": question, "answer": "12:20"}]
+    )
+    texts = [
+        "summarise the customer's complaint in ONE sentence",  # copies a seed
+        "Solve: " + question + "? Show your work.",  # leaks the eval item (13-grams)
+        "Translate the following sentence into French.",
+        "Translate the following sentence into German.",
+    ]
+    src = write_jsonl(tmp_path / "raw.jsonl", alpaca(texts))
+    out = tmp_path / "out.jsonl"
+    r = run(
+        [
+            "dedup",
+            str(src),
+            "-o",
+            str(out),
+            "--against",
+            str(seeds),
+            "--decontaminate",
+            str(evalset),
+            "--format",
+            "alpaca",
+            "--json",
+        ]
+    )
+    # question/answer records are no known format: a clear error, not a silent skip
+    assert r.code == 2 and "eval.jsonl:1" in r.stderr
+    write_jsonl(evalset, [{"prompt": question, "completion": "12:20"}])
+    r = run(
+        [
+            "dedup",
+            str(src),
+            "-o",
+            str(out),
+            "--against",
+            str(seeds),
+            "--decontaminate",
+            str(evalset),
+            "--json",
+        ]
+    )
+    assert r.code == 0, r.stderr
+    assert r.json()["counts"]["dropped"] == {
+        "against_match": 1,
+        "contaminated": 1,
+        "near_duplicate": 1,
+    }
+    assert r.json()["references"] == {"decontaminate": 1, "against": 1}
+    by_reason = {e["dropped"]["reason"]: e for e in read_jsonl(tmp_path / "out.ledger.jsonl")}
+    seed_id = read_jsonl(seeds)[0]
+    assert by_reason["against_match"]["match"]["source"] == str(seeds)
+    assert by_reason["against_match"]["match"]["similarity"] == 1.0
+    assert seed_id["instruction"].startswith("Summarise")
+    leak = by_reason["contaminated"]["match"]
+    assert leak["source"] == str(evalset) and 0 < leak["similarity"] <= 1
+    assert [rec["instruction"] for rec in read_jsonl(out)] == [texts[2]]
+
+
+@pytest.mark.parametrize(
+    ("keep", "survivor"), [("first", 0), ("best", 1), ("shortest", 2), ("longest", 0)]
+)
+def test_keep_policy_chooses_the_survivor(tmp_path: Path, keep: str, survivor: int) -> None:
+    base = "Write a short story about a lighthouse keeper who finds a message in a bottle"
+    variants = [base + " tonight", base, base + " tonight please"]
+    outputs = ["a much longer answer than the others", "a medium-length answer here", "short"]
+    scores = [3.0, 4.5, 2.0]
+    recs = [
+        {
+            "id": f"sg_{i}",
+            "instruction": v,
+            "input": "",
+            "output": o,
+            "provenance": {"run_id": "r", "judge": {"score": s}},
+        }
+        for i, (v, o, s) in enumerate(zip(variants, outputs, scores, strict=True))
+    ]
+    recs.append({**recs[0], "id": "sg_other", "instruction": "Name three primes."})
+    src = write_jsonl(tmp_path / "raw.jsonl", recs)
+    out = tmp_path / "out.jsonl"
+    r = run(["dedup", str(src), "-o", str(out), "--keep", keep, "--threshold", "0.6"])
+    assert r.code == 0, r.stderr
+    kept = [rec["id"] for rec in read_jsonl(out)]
+    assert kept == [f"sg_{survivor}", "sg_other"]
+    for e in read_jsonl(tmp_path / "out.ledger.jsonl"):
+        assert e["match"]["id"] == f"sg_{survivor}"
+
+
+def test_bad_input_is_exit_2_with_file_line_field(tmp_path: Path) -> None:
+    src = write_jsonl(
+        tmp_path / "raw.jsonl",
+        [{"instruction": "a", "output": "b"}, {"instruction": "c", "answer": "d"}],
+    )
+    r = run(["dedup", str(src), "-o", str(tmp_path / "o.jsonl")])
+    assert r.code == 2
+    assert "raw.jsonl:2" in r.stderr and "output" in r.stderr and "how to fix" in r.stderr
+    mixed = write_jsonl(
+        tmp_path / "mixed.jsonl",
+        [{"instruction": "a", "output": "b"}, {"messages": [{"role": "user", "content": "c"}]}],
+    )
+    r = run(["dedup", str(mixed), "-o", str(tmp_path / "o.jsonl")])
+    assert r.code == 2 and "mixed.jsonl:2" in r.stderr and "one format per file" in r.stderr
+    for extra in (["--fields", "instruction,title"], ["--threshold", "1.5"]):
+        r = run(["dedup", str(src), "-o", str(tmp_path / "o.jsonl"), *extra])
+        assert r.code == 2 and "how to fix" in r.stderr, extra
+    r = run(["dedup", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "o.jsonl")])
+    assert r.code == 2 and "file not found" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_failed_or_killed_run_leaves_the_old_output(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"old": true}\n')
+    (tmp_path / "out.ledger.jsonl").write_text('{"old": true}\n')
+    texts = list(planted_texts(60000, seed=2))
+    recs = alpaca(texts)
+    bad = write_jsonl(tmp_path / "bad.jsonl", [*recs[:100], {"instruction": 3, "output": "x"}])
+    assert run(["dedup", str(bad), "-o", str(out)]).code == 2
+    assert out.read_text() == '{"old": true}\n'
+    big = write_jsonl(tmp_path / "big.jsonl", recs)
+    proc = spawn(["dedup", str(big), "-o", str(out)], cwd=tmp_path)
+    time.sleep(1.5)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert out.read_text() == '{"old": true}\n'
+    assert (tmp_path / "out.ledger.jsonl").read_text() == '{"old": true}\n'
+    r = run(["dedup", str(big), "-o", str(out), "--json"])  # a rerun redoes the work
+    assert r.code == 0 and r.json()["counts"]["input"] == 60000
+    assert len(read_jsonl(out)) == r.json()["counts"]["kept"]
+
+
+def test_semantic_with_bundled_wordllama(tmp_path: Path) -> None:
+    pytest.importorskip("wordllama")
+    from synthgen.dedup_semantic import wordllama_embedder
+
+    texts = [
+        "Write a short poem about the ocean at night.",
+        "Compose a brief poem about the sea at night.",  # a paraphrase: same meaning
+        "Explain how a compiler turns source code into machine code.",
+    ]
+    vecs = wordllama_embedder()(texts)
+    paraphrase, unrelated = float(vecs[0] @ vecs[1]), float(vecs[1] @ vecs[2])
+    assert paraphrase > 0.6 > unrelated  # the model sees meaning, not just shared words
+    src = write_jsonl(tmp_path / "raw.jsonl", alpaca(texts))
+    out = tmp_path / "out.jsonl"
+    r = run(["dedup", str(src), "-o", str(out), "--method", "semantic", "--threshold", "0.6"])
+    assert r.code == 0, r.stderr
+    (drop,) = read_jsonl(tmp_path / "out.ledger.jsonl")
+    assert drop["instruction"] == texts[1]
+    assert drop["dropped"]["reason"] == "semantic_duplicate"
+    assert drop["match"]["similarity"] == pytest.approx(paraphrase, abs=1e-3)
+    assert [x["instruction"] for x in read_jsonl(out)] == [texts[0], texts[2]]
+
+
+def test_semantic_with_endpoint_embeddings(tmp_path: Path, standin: Any) -> None:
+    import numpy as np
+    import openai
+
+    texts = [f"Instruction number {i} about topic {i * 7 % 5}" for i in range(30)]
+    src = write_jsonl(tmp_path / "raw.jsonl", alpaca(texts))
+    out = tmp_path / "out.jsonl"
+    args = ["dedup", str(src), "-o", str(out), "--method", "semantic", "--threshold", "0.05"]
+    r = run(
+        [*args, "--embeddings", "endpoint", "--model", "emb", "--base-url", standin.base_url],
+        env={"OPENAI_API_KEY": "sk-test"},
+    )
+    assert r.code == 0, r.stderr
+    client = openai.OpenAI(base_url=standin.base_url, api_key="sk-test")
+    data = client.embeddings.create(model="emb", input=texts).data
+    vecs = np.array([d.embedding for d in data])
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    index = {f"answer {i}": i for i in range(30)}
+    ledger = read_jsonl(tmp_path / "out.ledger.jsonl")
+    assert ledger, "threshold 0.05 on unrelated vectors drops some"
+    kept = read_jsonl(out)
+    ids = {rec["id"]: index[rec["output"]] for rec in [*kept, *ledger]}
+    for e in ledger:
+        i, j = index[e["output"]], ids[e["match"]["id"]]
+        assert j < i and float(vecs[i] @ vecs[j]) == pytest.approx(
+            e["match"]["similarity"], abs=1e-3
+        )
+        assert e["match"]["similarity"] >= 0.05
+    assert len(kept) + len(ledger) == 30
