@@ -33,6 +33,7 @@ class AuditItem:
     judge_score: float | None = None
     judge_passed: bool | None = None
     rationale: str = ""
+    dropped: bool = False  # from the ledger: a candidate the judge rejected
 
     def record(self) -> dict[str, Any]:
         return {
@@ -66,13 +67,41 @@ def _items(path: Path, fmt: str | None) -> Iterable[AuditItem]:
         )
 
 
-def draw_sample(path: Path, n: int, seed: int, fmt: str | None = None) -> list[AuditItem]:
-    """A seeded reservoir sample of n distinct records, in file order."""
+def _dropped_items(ledger: Path) -> Iterable[AuditItem]:
+    """Candidates the judge dropped (ledger stage "judge", with text and a verdict)."""
+    from synthgen.jsonl import iter_jsonl
+
+    if not ledger.exists():
+        return
+    for line, obj in iter_jsonl(ledger):
+        dropped = obj.get("dropped")
+        instruction, inp, output = obj.get("instruction"), obj.get("input") or "", obj.get("output")
+        if not (isinstance(dropped, dict) and dropped.get("stage") == "judge"):
+            continue
+        if not (isinstance(instruction, str) and isinstance(inp, str) and isinstance(output, str)):
+            continue  # e.g. an unparsable answer ledgered as raw text
+        score, passed, why = _judge_of(obj)
+        if passed is None and score is None:
+            continue
+        rid = str(obj.get("record_id") or obj["id"])
+        yield AuditItem(line, rid, instruction, inp, output, score, passed, why, dropped=True)
+
+
+def draw_sample(
+    path: Path, n: int, seed: int, fmt: str | None = None, ledger: Path | None = None
+) -> list[AuditItem]:
+    """A seeded reservoir sample of n distinct records (and, with `ledger`, judge-dropped
+    candidates too), kept records first, each in file order."""
+    from itertools import chain
+
     rng = random.Random(seed)
     chosen: list[AuditItem] = []
     seen: set[str] = set()
     count = 0
-    for item in _items(path, fmt):
+    source = _items(path, fmt)
+    if ledger is not None:
+        source = chain(source, _dropped_items(ledger))
+    for item in source:
         if item.id in seen:
             continue  # the same content twice is one record to audit
         seen.add(item.id)
@@ -83,7 +112,7 @@ def draw_sample(path: Path, n: int, seed: int, fmt: str | None = None) -> list[A
             j = rng.randrange(count)
             if j < n:
                 chosen[j] = item
-    return sorted(chosen, key=lambda i: i.line)
+    return sorted(chosen, key=lambda i: (i.dropped, i.line))
 
 
 def judge_by_id(path: Path, ids: set[str], fmt: str | None = None) -> dict[str, Any]:
@@ -92,7 +121,10 @@ def judge_by_id(path: Path, ids: set[str], fmt: str | None = None) -> dict[str, 
 
 
 def show(item: AuditItem, k: int, total: int, console: Console) -> None:
-    console.rule(f"record {k} of {total} · line {item.line} · {escape(item.id)}")
+    where = (
+        f"ledger line {item.line}, dropped by the judge" if item.dropped else f"line {item.line}"
+    )
+    console.rule(f"record {k} of {total} · {where} · {escape(item.id)}")
     for label, text in (("Instruction", item.instruction), ("Input", item.input)):
         if text.strip() or label == "Instruction":
             console.print(f"[bold]{label}[/bold]")

@@ -69,12 +69,6 @@ def _text_metrics(c: Collected, seed: int) -> dict[str, float | None]:
     return out
 
 
-def _stem(path: Path, suffix: str) -> Path:
-    name = path.name
-    stem = name[: -len(".jsonl")] if name.endswith(".jsonl") else name
-    return path.with_name(f"{stem}.{suffix}.jsonl")
-
-
 def _ledger_block(path: Path, kept: int) -> dict[str, Any]:
     drops = read_ledger(path)
     candidates = kept + sum(sum(r.values()) for r in drops.values())
@@ -87,10 +81,11 @@ def _ledger_block(path: Path, kept: int) -> dict[str, Any]:
 
 def build_report(inp: ReportInputs, thresholds: Thresholds) -> Built:
     """Read the data (and seeds, verdicts, ledger) once and compute every section."""
-    from synthgen.audit_store import read_verdicts
+    from synthgen.audit_store import read_verdicts, verdicts_path_for
     from synthgen.metrics_drift import coverage, drift
     from synthgen.metrics_judge import human_agreement, judge_block
     from synthgen.seeds import read_seeds
+    from synthgen.sink import ledger_path_for
 
     data = collect_rows(inp.data, inp.seed, inp.fmt)
     if data.n == 0:
@@ -122,12 +117,12 @@ def build_report(inp: ReportInputs, thresholds: Thresholds) -> Built:
         metrics["judge_pass_rate"] = judge["pass_rate"]
         metrics["judge_mean_score"] = judge["mean_score"]
         metrics["judge_length_spearman"] = judge["length_spearman"]
-    vpath = inp.verdicts or _stem(inp.data, "verdicts")
+    vpath = inp.verdicts or verdicts_path_for(inp.data)
     human = None
     if inp.verdicts is not None or (str(inp.data) != "-" and vpath.exists()):
         human = {"path": str(vpath), **human_agreement(read_verdicts(vpath), data.judge_by_id)}
         metrics["human_judge_kappa"] = human["kappa"]
-    lpath = inp.ledger or _stem(inp.data, "ledger")
+    lpath = inp.ledger or ledger_path_for(inp.data)
     ledger = None
     if inp.ledger is not None or (str(inp.data) != "-" and lpath.exists()):
         ledger = _ledger_block(lpath, data.n)

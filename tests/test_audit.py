@@ -51,6 +51,34 @@ def test_sample_is_seeded_stable_and_distinct(tmp_path: Path) -> None:
     assert [i.id for i in draw_sample(dup, 10, seed=0)] == [r["id"] for r in rows[:3]]
 
 
+def test_include_dropped_samples_judge_rejects_from_the_ledger(tmp_path: Path) -> None:
+    exs = varied_examples(24)
+    kept = write_jsonl(
+        tmp_path / "kept.jsonl", [record(i, e, score=5) for i, e in enumerate(exs[:10])]
+    )
+    drops = []
+    for i, e in enumerate(exs[10:], 10):
+        stage = "judge" if i < 20 else "rules"
+        drop = {**record(i, e, score=1), "dropped": {"stage": stage, "reason": "x", "detail": ""}}
+        drops.append({**drop, "id": f"drop_{i}", "record_id": drop["id"]})
+    drops.append({**drops[0], "instruction": None, "id": "drop_raw"})  # unparsable: no text
+    write_jsonl(tmp_path / "kept.ledger.jsonl", drops)
+    assert len(draw_sample(kept, 30, seed=0)) == 10
+    items = draw_sample(kept, 30, seed=0, ledger=tmp_path / "kept.ledger.jsonl")
+    assert [i.dropped for i in items] == [False] * 10 + [True] * 10
+    assert [i.id for i in items[10:]] == [f"sg_test{i:06d}" for i in range(10, 20)]
+    store = VerdictStore(tmp_path / "v.jsonl")
+    for item in items:
+        store.add(
+            verdict_line(item.record(), "reject" if item.dropped else "accept", "", "t", None)
+        )
+    s = summary(items, store, kept, None)
+    store.close()
+    assert s["kappa"] == 1.0 and s["judge_pass_rate_on_rejected"] == 0.0
+    res = run(["audit", str(kept), "--include-dropped", "--sample", "30", "--summary", "--json"])
+    assert res.code == 0 and res.json()["sample"] == 20
+
+
 def test_loop_saves_each_answer_and_resumes(tmp_path: Path) -> None:
     items = draw_sample(dataset(tmp_path), 5, seed=0)
     vpath = tmp_path / "v.jsonl"

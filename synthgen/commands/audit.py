@@ -34,6 +34,12 @@ from synthgen.commands.common import emit_json, fail
     type=click.Path(path_type=Path),
     help="Read verdicts (.jsonl or .csv with id and verdict) into the verdict file.",
 )
+@click.option(
+    "--include-dropped",
+    is_flag=True,
+    help="Also sample candidates the judge dropped (from DATA's ledger), so that judge-human "
+    "agreement has both classes.",
+)
 @click.option("--summary", "summary_only", is_flag=True, help="Only print the agreement summary.")
 @click.option("--format", "fmt", help="Force the dataset format (else autodetected).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
@@ -78,7 +84,10 @@ def _audit(opts: dict[str, Any]) -> None:
 
     data: Path = opts["data"]
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    items = draw_sample(data, opts["n"], opts["seed"], opts["fmt"])
+    from synthgen.sink import ledger_path_for
+
+    ledger = ledger_path_for(data) if opts["include_dropped"] else None
+    items = draw_sample(data, opts["n"], opts["seed"], opts["fmt"], ledger)
     if opts["export_path"] is not None:
         from synthgen.audit_io import export_sample
 
