@@ -37,6 +37,7 @@ class Report(Frozen):
     human: dict[str, Any] | None = None
     ledger: dict[str, Any] | None = None
     warnings: list[ReportWarning] = Field(default_factory=list)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
     compare: dict[str, Any] | None = None
 
 
@@ -163,6 +164,7 @@ def build_report(inp: ReportInputs, thresholds: Thresholds) -> Built:
         "ledger": ledger,
     }
     sections["warnings"] = find_warnings(sections, thresholds)
+    sections["thresholds"] = thresholds
     return Built(Report.model_validate(sections), data, seeds)
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict
-
 from synthgen.errors import ConfigError, UsageError
 from synthgen.records import Frozen
 
@@ -22,8 +20,6 @@ class ReportWarning(Frozen):
 
 class Thresholds(Frozen):
     """When each warning fires. Every name can be set with --threshold NAME=VALUE or a YAML file."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     rouge_l_max: float = 0.4  # collapse
     compression_max: float = 4.0  # repetition
@@ -62,13 +58,17 @@ def load_thresholds(path: Path | None, overrides: list[str]) -> Thresholds:
     if path is not None:
         try:
             doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise ConfigError(f"{path}: cannot read thresholds ({e})", hint="fix the YAML") from e
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read ({e.strerror})", hint="check the path") from e
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML ({e})", hint="fix the YAML") from e
+        doc = doc.get("thresholds", doc) if isinstance(doc, dict) else doc
         if not isinstance(doc, dict):
             raise ConfigError(
-                f"{path}: must be a mapping of NAME: VALUE", hint="see docs/report.md"
+                f"{path}: must be a mapping of NAME: VALUE (optionally under thresholds:)",
+                hint="e.g. rouge_l_max: 0.5 (names in docs/report.md)",
             )
-        values.update(doc.get("thresholds", doc))
+        values.update(doc)
     for item in overrides:
         name, sep, value = item.partition("=")
         if not sep:

@@ -223,6 +223,7 @@ def test_json_lists_every_metric_and_warning(tmp_path: Path, seeds: Path) -> Non
         set(w) == {"code", "message", "value", "threshold"} for w in out["warnings"]
     )
     assert "collapse" in [w["code"] for w in out["warnings"]]
+    assert out["thresholds"]["rouge_l_max"] == 0.4
     assert out["judge"]["histogram"] == [{"score": 3.0, "count": N}]
 
 
@@ -246,6 +247,11 @@ def test_fail_on_is_a_quality_gate(tmp_path: Path, seeds: Path) -> None:
     typo = run(["report", str(bad), "-t", "rouge_max=1"])
     assert typo.code == 2 and "rouge_max" in typo.stderr and "rouge_l_max" in typo.stderr
     assert run(["report", str(bad), "-t", "rouge_l_max"]).code == 2
+    for text in ("thresholds: 3\n", "rouge_l_max: [\n", "rouge_l_max: abc\n"):
+        yaml_file.write_text(text)
+        res = run(["report", str(bad), "--thresholds", str(yaml_file)])
+        assert res.code == 2 and (str(yaml_file) in res.stderr or "rouge_l_max" in res.stderr)
+    assert run(["report", str(bad), "--thresholds", str(tmp_path / "none.yaml")]).code == 2
 
 
 def test_compare_shows_the_change_of_every_metric(tmp_path: Path) -> None:
