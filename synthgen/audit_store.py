@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from synthgen.errors import InputError
-from synthgen.jsonl import AppendLog
+from synthgen.jsonl import AppendLog, repair_torn_tail
 
 VERDICTS = ("accept", "reject", "skip")
 
@@ -64,13 +64,17 @@ class VerdictStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._log = AppendLog(path)  # also cuts a line torn by a kill mid-write
+        repair_torn_tail(path)  # a line torn by a kill mid-write is cut, not fatal
         self.latest = read_verdicts(path)
+        self._log: AppendLog | None = None  # opened on the first answer: --summary writes nothing
 
     def add(self, line: dict[str, Any]) -> None:
+        if self._log is None:
+            self._log = AppendLog(self.path)
         self._log.write([line])
         self.latest.pop(line["id"], None)
         self.latest[line["id"]] = line
 
     def close(self) -> None:
-        self._log.close()
+        if self._log is not None:
+            self._log.close()

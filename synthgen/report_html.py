@@ -154,6 +154,8 @@ def _trait_plot(r: Report) -> str:
         color=DATA_COLOUR,
         label="data",
     )
+    top = max([*r.traits.values(), *(seeds if r.drift else [])], default=0.0)
+    ax.set_ylim(0, max(0.05, top * 1.2))  # all-zero rates would otherwise centre on 0
     ax.set_xticks(xs, [n.replace("_", " ") for n in names], fontsize=8)
     _style(
         ax,
@@ -188,6 +190,64 @@ def _metrics_table(r: Report) -> str:
     )
 
 
+def _facts(r: Report) -> str:
+    """Lineage, judge, human audit, ledger and compare sections as short paragraphs/tables."""
+    out = []
+    cov, j, h, led = r.coverage, r.judge, r.human, r.ledger
+    if cov:
+        out.append(
+            f"<h2>Lineage</h2><p>{cov['records_with_lineage']} records trace to "
+            f"{cov['seeds_used']} of {cov['seeds']} seeds; the top {cov['top_k']} hold "
+            f"{_pc(cov['top_k_share'])}. Methods: "
+            + _e(", ".join(f"{k} {v}" for k, v in {**cov["methods"], **cov["operators"]}.items()))
+            + "</p>"
+        )
+    if j:
+        out.append(
+            f"<p>Judge: {j['scored']} scored, pass rate {_pc(j['pass_rate'])}, Spearman(score, "
+            f"output length) {_num(j['length_spearman'])}.</p>"
+        )
+    if h:
+        low, high = h["reject_rate_ci95"]
+        out.append(
+            f"<h2>Human audit</h2><p>{h['decided']} decided verdicts: reject rate "
+            f"{_pc(h['reject_rate'])} (95% CI {_pc(low)}–{_pc(high)}); Cohen's kappa with the "
+            f"judge {_num(h['kappa'])}; the judge passed {_pc(h['judge_pass_rate_on_rejected'])}"
+            " of the records humans rejected.</p>"
+        )
+    if led:
+        rows = "".join(
+            f"<tr><td>{_e(stage)}</td><td>{_e(reason)}</td><td class=n>{n}</td></tr>"
+            for stage, reasons in led["drops"].items()
+            for reason, n in sorted(reasons.items())
+        )
+        out.append(
+            f"<h2>Ledger</h2><p>{led['candidates']} candidates</p><table><tr><th>stage</th>"
+            f"<th>reason</th><th>dropped</th></tr>{rows}</table>"
+        )
+    if r.compare:
+        rows = "".join(
+            f"<tr><td>{_e(c['metric'])}</td><td class=n>{_num(c['value'])}</td>"
+            f"<td class=n>{_num(c['other'])}</td><td class=n>{_num(c['change'], '+.3g')}</td>"
+            f"<td class=dim>{_e(c['direction'])}</td></tr>"
+            for c in r.compare["changes"]
+            if c["value"] is not None or c["other"] is not None
+        )
+        out.append(
+            f"<h2>Compared with {_e(r.compare['other'])}</h2><table><tr><th>metric</th>"
+            f"<th>this</th><th>other</th><th>change</th><th></th></tr>{rows}</table>"
+        )
+    return "".join(out)
+
+
+def _pc(x: float | None) -> str:
+    return "–" if x is None else f"{x * 100:.0f}%"
+
+
+def _num(x: float | None, fmt: str = ".3g") -> str:
+    return "–" if x is None else format(x, fmt)
+
+
 def render_html(built: Built) -> str:
     """The whole report as one HTML document."""
     r = built.report
@@ -211,7 +271,8 @@ def render_html(built: Built) -> str:
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>synthgen report: {_e(Path(r.path).name)}</title><style>{_CSS}</style></head><body>"
         f"<h1>synthgen report: {_e(r.path)}</h1><p>{r.records} records ({_e(r.format)}){seeds}</p>"
-        f"<h2>Warnings</h2>{warnings}<h2>Metrics</h2>{_metrics_table(r)}{figures}</body></html>"
+        f"<h2>Warnings</h2>{warnings}<h2>Metrics</h2>{_metrics_table(r)}{_facts(r)}{figures}"
+        "</body></html>"
     )
 
 

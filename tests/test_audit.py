@@ -77,6 +77,7 @@ def test_include_dropped_samples_judge_rejects_from_the_ledger(tmp_path: Path) -
     assert s["kappa"] == 1.0 and s["judge_pass_rate_on_rejected"] == 0.0
     res = run(["audit", str(kept), "--include-dropped", "--sample", "30", "--summary", "--json"])
     assert res.code == 0 and res.json()["sample"] == 20
+    assert not (tmp_path / "kept.verdicts.jsonl").exists()  # --summary writes nothing
 
 
 def test_loop_saves_each_answer_and_resumes(tmp_path: Path) -> None:
@@ -278,4 +279,4 @@ def test_audit_in_a_real_terminal_quit_resume_finish(tmp_path: Path) -> None:
     answer(child, 1, "q")
     child.expect(pexpect.EOF)
     child.close()
-    assert not read_jsonl(tmp_path / "bob.jsonl") and len(read_jsonl(vpath)) == 5
+    assert not (tmp_path / "bob.jsonl").exists() and len(read_jsonl(vpath)) == 5
