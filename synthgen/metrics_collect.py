@@ -58,7 +58,7 @@ class Collected:
 class Collector:
     """Feed records with `add`; read the result from `.out`."""
 
-    def __init__(self, seed: int, keep_judge_ids: bool = True) -> None:
+    def __init__(self, seed: int, keep_judge_ids: bool = False) -> None:
         self.out = Collected()
         self._rng = random.Random(seed)
         self._seen: set[int] = set()
@@ -140,11 +140,14 @@ class Collector:
             o.seed_credit[r] += share
 
 
-def collect_rows(path: Path, seed: int, fmt: str | None = None) -> Collected:
-    """Stream a dataset file (any format dataset.iter_rows reads) into a Collected."""
+def collect_rows(
+    path: Path, seed: int, fmt: str | None = None, keep_judge_ids: bool = False
+) -> Collected:
+    """Stream a dataset file (any format dataset.iter_rows reads) into a Collected;
+    `keep_judge_ids` keeps each record's judge verdict by id (to join human verdicts)."""
     from synthgen.dataset import SYNTHGEN, iter_rows
 
-    c = Collector(seed)
+    c = Collector(seed, keep_judge_ids)
     for row in iter_rows(path, fmt):
         prov = row.raw.get("provenance") if row.fmt == SYNTHGEN else None
         c.add(
@@ -157,7 +160,7 @@ def collect_rows(path: Path, seed: int, fmt: str | None = None) -> Collected:
 
 def collect_texts(items: Iterable[tuple[str, str, str, str]], seed: int) -> Collected:
     """Seeds (or any plain examples) as (id, instruction, input, output)."""
-    c = Collector(seed, keep_judge_ids=False)
+    c = Collector(seed)
     for rid, instruction, inp, output in items:
         c.add(rid, instruction, inp, output, None)
     return c.out

@@ -88,7 +88,9 @@ def build_report(inp: ReportInputs, thresholds: Thresholds) -> Built:
     from synthgen.seeds import read_seeds
     from synthgen.sink import ledger_path_for
 
-    data = collect_rows(inp.data, inp.seed, inp.fmt)
+    vpath = inp.verdicts or verdicts_path_for(inp.data)
+    with_verdicts = inp.verdicts is not None or (str(inp.data) != "-" and vpath.exists())
+    data = collect_rows(inp.data, inp.seed, inp.fmt, keep_judge_ids=with_verdicts)
     if data.n == 0:
         raise InputError(str(inp.data), "holds no records", hint="pass a non-empty dataset")
     seed_list = read_seeds(list(inp.seed_files)) if inp.seed_files else None
@@ -118,9 +120,8 @@ def build_report(inp: ReportInputs, thresholds: Thresholds) -> Built:
         metrics["judge_pass_rate"] = judge["pass_rate"]
         metrics["judge_mean_score"] = judge["mean_score"]
         metrics["judge_length_spearman"] = judge["length_spearman"]
-    vpath = inp.verdicts or verdicts_path_for(inp.data)
     human = None
-    if inp.verdicts is not None or (str(inp.data) != "-" and vpath.exists()):
+    if with_verdicts:
         human = {"path": str(vpath), **human_agreement(read_verdicts(vpath), data.judge_by_id)}
         metrics["human_judge_kappa"] = human["kappa"]
     lpath = inp.ledger or ledger_path_for(inp.data)

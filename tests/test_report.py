@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from helpers import run
+from helpers import expand_args, read_jsonl, run
 from test_report_data import record, seed_file, varied_examples, wrapped, write_jsonl
 
 from synthgen.metrics import METRIC_INFO, tokens
 from synthgen.report import Report, ReportInputs, build_report
 from synthgen.report_warnings import Thresholds
+
+if TYPE_CHECKING:
+    from synthgen.standin import StandinHandle
 
 N = 100
 
@@ -355,3 +358,64 @@ def test_terminal_report_fixed_width(tmp_path: Path, seeds: Path) -> None:
     assert "! trait_drift: hedging in 50% of outputs vs 0% of seeds" in out
     assert "Judge: 100 scored · pass rate 100%" in out
     assert "No warnings" not in out
+
+
+def test_report_on_expand_output(
+    standin: StandinHandle, triage_seeds: Path, tmp_path: Path
+) -> None:
+    # Real provenance from the real pipeline: lineage and methods come from what expand wrote.
+    out = tmp_path / "raw.jsonl"
+    res = run(expand_args(triage_seeds, out, standin.base_url, "-n", "30", "--per-call", "5"))
+    assert res.code == 0, res.stderr
+    rep = run(["report", str(out), "--seeds", str(triage_seeds), "--json"]).json()
+    records = read_jsonl(out)
+    parents = {p.removeprefix("seed:") for r in records for p in r["provenance"]["parents"]}
+    cov = rep["coverage"]
+    assert rep["records"] == 30 and cov["records_with_lineage"] == 30
+    assert cov["seeds"] == 25 and cov["seeds_used"] == len(parents)
+    assert cov["methods"] == {"self-instruct": 30}
+    assert sum(s["records"] for s in cov["per_seed"]) == pytest.approx(30, abs=0.01)  # rounded
+
+
+def test_terminal_sections_for_audit_ledger_and_compare(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from synthgen.report import compare
+    from synthgen.report_render import render_report
+
+    rows = [record(i, e, score=5 if i % 2 else 1) for i, e in enumerate(varied_examples(30))]
+    data = write_jsonl(tmp_path / "d.jsonl", rows)
+    v = [
+        {**r, "verdict": "accept", "note": "", "auditor": "t", "judge_score": 5, "at": ""}
+        for r in rows[:4]
+    ]
+    write_jsonl(
+        tmp_path / "d.verdicts.jsonl",
+        [
+            {
+                k: x[k]
+                for k in (
+                    "id",
+                    "instruction",
+                    "input",
+                    "output",
+                    "verdict",
+                    "note",
+                    "auditor",
+                    "judge_score",
+                    "at",
+                )
+            }
+            for x in v
+        ],
+    )
+    drop = {**rows[0], "dropped": {"stage": "dedup", "reason": "near_duplicate", "detail": ""}}
+    write_jsonl(tmp_path / "d.ledger.jsonl", [drop])
+    r = report(data)
+    r = r.model_copy(update={"compare": compare(r, report(balanced(tmp_path)))})
+    console = Console(record=True, width=100, color_system=None)
+    render_report(r, console)
+    out = console.export_text()
+    assert "Human audit (d.verdicts.jsonl): 4 decided, reject rate 0% (95% CI 0%–49%)" in out
+    assert "Ledger: 31 candidates" in out and "dedup: near_duplicate 1 (duplicates 3%)" in out
+    assert "Compared with" in out and "judge_pass_rate" in out
