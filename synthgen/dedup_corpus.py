@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
 
 from synthgen.normalise import normalise, word_shingles
 
@@ -45,11 +48,15 @@ def _edit(rng: random.Random, ws: list[str], vocab: list[str]) -> list[str]:
     return ws
 
 
-def planted_texts(n: int, seed: int = 0, dup_rate: float = 0.3) -> Iterator[str]:
+def planted_texts(
+    n: int, seed: int = 0, dup_rate: float = 0.3, zipf: bool = False
+) -> Iterator[str]:
     """n instruction texts; about dup_rate of them copy an earlier one (half exact after
-    normalisation, half with 1–3 word edits)."""
+    normalisation, half with 1–3 word edits). zipf=True draws words with Zipf frequencies,
+    so that texts share common words as real instructions do."""
     rng = random.Random(seed)
     vocab = _vocab(rng, 5000)
+    weights = [1 / (r + 1) for r in range(len(vocab))] if zipf else None
     originals: list[list[str]] = []
     for _ in range(n):
         if originals and rng.random() < dup_rate:
@@ -61,7 +68,8 @@ def planted_texts(n: int, seed: int = 0, dup_rate: float = 0.3) -> Iterator[str]
                 originals.append(ws)
                 yield " ".join(ws)
         else:
-            ws = [rng.choice(vocab) for _ in range(rng.randint(18, 26))]
+            k = rng.randint(18, 26)
+            ws = rng.choices(vocab, weights, k=k) if weights else rng.choices(vocab, k=k)
             originals.append(ws)
             yield " ".join(ws)
 
@@ -90,3 +98,25 @@ def greedy_truth(texts: list[str], threshold: float) -> dict[int, tuple[str, int
         for s in mine:
             postings.setdefault(s, []).append(i)
     return out
+
+
+def write_corpus(path: Path, n: int, seed: int = 0, zipf: bool = False) -> list[str]:
+    """A JSONL file of synthgen records (as `expand` writes them) with planted duplicates."""
+    from synthgen.records import record_id
+
+    prov = {
+        "run_id": "planted",
+        "created_at": "2026-01-01T00:00:00Z",
+        "synthgen_version": "0",
+        "config_sha256": "",
+        "method": "self-instruct",
+        "parents": [],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0},
+    }
+    texts = list(planted_texts(n, seed, zipf=zipf))
+    with path.open("wb") as fh:
+        for i, text in enumerate(texts):
+            out = f"answer {i}"
+            rec = {"id": record_id(text, "", out), "instruction": text, "input": "", "output": out}
+            fh.write(orjson.dumps({**rec, "meta": {}, "provenance": prov}) + b"\n")
+    return texts

@@ -52,10 +52,13 @@ class RougeIndex:
     """
 
     def __init__(self, threshold: float, rarity: Callable[[str], int] | None = None) -> None:
-        from rapidfuzz.distance import LCSseq
+        from rapidfuzz import process
+        from rapidfuzz.distance import Indel, LCSseq
 
         self.t = threshold
         self._lcs = LCSseq.similarity
+        self._extract = process.extract
+        self._indel = Indel.normalized_similarity
         self._rarity = rarity or (lambda tok: 0)
         self._ids: dict[str, int] = {}
         self._postings: dict[tuple[int, int], list[int]] = {}
@@ -96,18 +99,25 @@ class RougeIndex:
             hits = self._postings.get(elem)
             if hits:
                 slots.update(hits)
+        if not slots:
+            return []
+        order = list(slots)
+        texts = self._texts
+        # Indel's normalized similarity is 2·LCS/(a+b), ROUGE-L F1 up to float rounding: it
+        # screens all candidates in C++ (length bounds included); survivors are scored exactly.
+        screened = self._extract(
+            text,
+            [texts[s] for s in order],
+            scorer=self._indel,
+            score_cutoff=max(0.0, t - 1e-6),
+            limit=None,
+        )
         found: list[tuple[Hashable, float]] = []
-        lo, hi = t * a / (2 - t) - _EPS, (2 - t) * a / t + _EPS
-        for slot in slots:
-            b = self._lens[slot]
-            if not lo <= b <= hi:
-                continue
-            need = math.ceil(t * (a + b) / 2 - _EPS)
-            lcs = self._lcs(text, self._texts[slot], score_cutoff=need)
-            if lcs:
-                f = rouge_l_f(lcs, a, b)
-                if f > t:
-                    found.append((self._keys[slot], f))
+        for _, _, k in screened:
+            slot = order[k]
+            f = rouge_l_f(self._lcs(text, texts[slot]), a, self._lens[slot])
+            if f > t:
+                found.append((self._keys[slot], f))
         found.sort(key=lambda kv: -kv[1])
         return found
 
