@@ -27,8 +27,6 @@ class Sampled:
     id: str
     text: str  # instruction, input and output joined by newlines
     opener: str
-    output_words: int
-    score: float | None
 
 
 @dataclass
@@ -81,19 +79,19 @@ class Collector:
             o.duplicates += 1
         else:
             self._seen.add(key)
-        score = self._provenance(rid, prov, ow) if prov else None
-        self._reservoir(Sampled(rid, f"{instruction}\n{inp}\n{output}", first, ow, score))
-
-    def _reservoir(self, item: Sampled) -> None:
-        s = self.out.sample
-        if len(s) < SAMPLE_SIZE:
-            s.append(item)
-            return
-        j = self._rng.randrange(self.out.n)
+        if prov:
+            self._provenance(rid, prov, ow)
+        # Reservoir sampling (Algorithm R): every record is kept with equal chance.
+        sample = o.sample
+        j = len(sample) if len(sample) < SAMPLE_SIZE else self._rng.randrange(o.n)
         if j < SAMPLE_SIZE:
-            s[j] = item
+            item = Sampled(rid, f"{instruction}\n{inp}\n{output}", first)
+            if j == len(sample):
+                sample.append(item)
+            else:
+                sample[j] = item
 
-    def _provenance(self, rid: str, prov: dict[str, Any], out_words: int) -> float | None:
+    def _provenance(self, rid: str, prov: dict[str, Any], out_words: int) -> None:
         o = self.out
         method = str(prov.get("method") or "unknown")
         o.methods[method] += 1
@@ -102,7 +100,7 @@ class Collector:
         self._lineage(rid, prov.get("parents") or [])
         judge = prov.get("judge")
         if not isinstance(judge, dict):
-            return None
+            return
         score = judge.get("score")
         value = float(score) if isinstance(score, int | float) else None
         passed = judge.get("passed")
@@ -114,7 +112,6 @@ class Collector:
             o.passed += passed
         if self._keep_judge_ids:
             o.judge_by_id[rid] = (value, passed if isinstance(passed, bool) else None)
-        return value
 
     def _lineage(self, rid: str, parents: list[Any]) -> None:
         """A record's roots are its seed parents plus the roots of its machine parents seen

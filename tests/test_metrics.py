@@ -163,3 +163,20 @@ def test_boilerplate_collapse_on_self_instruct(shared_data: Path) -> None:
     comp_w, rouge_w, ent_w = _collapse_numbers(wrapped(varied))
     assert rouge_v < 0.15 and ent_v > 5  # real human instructions are varied
     assert comp_w > comp_v and rouge_w > 3 * rouge_v and ent_w < 1
+
+
+def test_reservoir_sample_is_seeded_and_uniform(monkeypatch: pytest.MonkeyPatch) -> None:
+    from synthgen import metrics_collect
+    from synthgen.metrics_collect import collect_texts
+
+    monkeypatch.setattr(metrics_collect, "SAMPLE_SIZE", 10)
+    items = [(f"r{i}", f"instruction {i}", "", "output") for i in range(500)]
+    ids = [s.id for s in collect_texts(items, seed=3).sample]
+    assert len(ids) == len(set(ids)) == 10 and ids == [s.id for s in collect_texts(items, 3).sample]
+    # Over many seeds, early and late records are drawn alike (100 of each expected).
+    first = last = 0
+    for seed in range(100):
+        picked = {int(s.id[1:]) for s in collect_texts(items, seed).sample}
+        first += sum(1 for i in picked if i < 50)
+        last += sum(1 for i in picked if i >= 450)
+    assert 60 < first < 140 and 60 < last < 140
