@@ -55,9 +55,11 @@ def audit_cmd(**opts: Any) -> None:
 
       synthgen audit kept.jsonl --sample 50
 
-      synthgen audit kept.jsonl --sample 50 --verdicts kept.bob.verdicts.jsonl --auditor bob
+      synthgen audit kept.jsonl --verdicts bob.verdicts.jsonl --auditor bob
 
-      synthgen audit kept.jsonl --export review.csv && synthgen audit kept.jsonl --import review.csv
+      synthgen audit kept.jsonl --export review.csv
+
+      synthgen audit kept.jsonl --import review.csv
     """
     from synthgen.errors import SynthgenError, UsageError
 

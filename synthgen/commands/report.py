@@ -73,7 +73,7 @@ def report_cmd(**opts: Any) -> None:
 
       synthgen report kept.jsonl --compare last_week.jsonl --json
 
-      synthgen report kept.jsonl --seeds seeds.jsonl --fail-on collapse,seed_skew -t rouge_l_max=0.5
+      synthgen report kept.jsonl --seeds seeds.jsonl --fail-on collapse,seed_skew
     """
     from synthgen.errors import SynthgenError
 
