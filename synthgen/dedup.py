@@ -12,7 +12,7 @@ from array import array
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from synthgen.normalise import normalise, rouge_tokens
+from synthgen.normalise import rouge_tokens, words
 
 if TYPE_CHECKING:
     import numpy as np
@@ -35,12 +35,11 @@ DEFAULT_THRESHOLD: dict[str, float] = {"minhash": 0.5, "rouge-l": 0.7, "semantic
 
 
 SENTINEL = 0xFFFFFFFF  # second "word" of a one-word text, so that it has one 2-gram shingle
-FEED = 8192  # records handed to the background band hasher at a time
+FEED = 32768  # records handed to the background band hasher at a time
 
 
-def word_ids(vocab: dict[str, int], norm: str) -> list[int]:
-    """The words of a normalised text as vocabulary ids (assigned on first sight)."""
-    ws = norm.split()
+def word_ids(vocab: dict[str, int], ws: list[str]) -> list[int]:
+    """Normalised words as vocabulary ids (assigned on first sight)."""
     ids = list(map(vocab.get, ws))
     if None in ids:
         ids = [vocab.setdefault(w, len(vocab)) for w in ws]
@@ -81,11 +80,11 @@ class Corpus:
     def add(self, rec_id: str, text: str, priority: float = 0.0) -> int:
         item = len(self.ids)
         self.ids.append(rec_id)
-        norm = normalise(text)
-        self.exact.append(hash(norm))
+        ws = words(text)
+        self.exact.append(hash(" ".join(ws)))
         self.priority.append(priority)
         if self.method == "minhash":
-            self.words.extend(word_ids(self.vocab, norm))
+            self.words.extend(word_ids(self.vocab, ws))
             self.offsets.append(len(self.words))
             if len(self.ids) - self.fed >= FEED:
                 self.feed()
@@ -106,6 +105,12 @@ class Corpus:
         done: int = self.fed
         hasher.feed(self.words, self.offsets, done, len(self.ids))
         self.fed = len(self.ids)
+
+    def close(self) -> None:
+        """Stop the background worker, if any (also after an error)."""
+        if self.hasher is not None:
+            self.hasher.close()
+            self.hasher = None
 
     def add_ref(self, rec_id: str, text: str, kind: int, source: str) -> int:
         assert self.refs == len(self.ids), "references come before inputs"

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-CHUNK = 256  # records hashed together: the (tokens × permutations) scratch stays in cache
+CHUNK = 64  # records hashed together: the (shingles × permutations) scratch stays in L2
 MAX_BUCKET_SCAN = 64  # within one band bucket, compare each record with this many before it
 SEED = 0x5EED
 
@@ -101,13 +101,26 @@ class BandHasher:
         )
 
     def finish(self) -> npt.NDArray[np.uint32]:
+        """All band hashes, in record order (waits for the worker)."""
         import numpy as np
 
-        try:
-            parts = [f.result() for f in self._parts]
-        finally:
-            self._pool.shutdown()
+        parts = [f.result() for f in self._parts]
+        self._parts = []
         return np.concatenate(parts) if parts else np.zeros((0, self.bands), np.uint32)
+
+    def pairs(
+        self, bh: npt.NDArray[np.uint32], pos: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.uint64]:
+        """candidate_pairs, half the bands on the worker and half here, at the same time."""
+        import numpy as np
+
+        half = bh.shape[1] // 2
+        theirs = self._pool.submit(candidate_pairs, np.ascontiguousarray(bh[:, :half]), pos)
+        mine = candidate_pairs(bh[:, half:], pos)
+        return np.union1d(mine, theirs.result())
+
+    def close(self) -> None:
+        self._pool.shutdown()
 
 
 def candidate_pairs(
@@ -140,12 +153,16 @@ def decide_minhash(
 
     if corpus.fed < len(corpus) or corpus.hasher is None:
         corpus.feed()
-    bh = corpus.hasher.finish()
+    hasher: BandHasher = corpus.hasher
+    bh = hasher.finish()
     position = np.empty(len(order), np.int64)
     position[order] = np.arange(len(order))
     alive = d.status == KEEP  # exact duplicates and pre-dropped items take no part
     items = np.nonzero(alive)[0]
-    pairs = candidate_pairs(bh[items], position[items])
+    live = bh[items]
+    del bh
+    pairs = hasher.pairs(live, position[items])
+    del live
     verify_pairs(corpus, order, d, threshold, pairs)
 
 

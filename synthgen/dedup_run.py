@@ -242,18 +242,21 @@ def run_dedup(cfg: DedupConfig, say: Callable[[str], None], embed: Any = None) -
     t0 = time.perf_counter()
     corpus = Corpus(cfg.method, threshold)
     ngram = NgramIndex(cfg.ngram)
-    with _readable(cfg.input) as path:
-        ref_counts = _load_refs(cfg, corpus, ngram)
-        n, fmt = _read(cfg, path, corpus, ngram)
-        t1 = time.perf_counter()
-        timings["read"] = t1 - t0
-        d = decide(corpus, threshold, embed)
-        t2 = time.perf_counter()
-        timings["decide"] = t2 - t1
-        writer = _Writer(None if to_stdout else out_path, ledger)
-        _write(cfg, path, fmt, corpus, d, writer)
-        writer.finish()
-        input_sha = file_sha256(path)
+    try:
+        with _readable(cfg.input) as path:
+            ref_counts = _load_refs(cfg, corpus, ngram)
+            n, fmt = _read(cfg, path, corpus, ngram)
+            t1 = time.perf_counter()
+            timings["read"] = t1 - t0
+            d = decide(corpus, threshold, embed)
+            t2 = time.perf_counter()
+            timings["decide"] = t2 - t1
+            writer = _Writer(None if to_stdout else out_path, ledger)
+            _write(cfg, path, fmt, corpus, d, writer)
+            writer.finish()
+            input_sha = file_sha256(path)
+    finally:
+        corpus.close()
     timings["write"] = time.perf_counter() - t2
     timings["total"] = time.perf_counter() - t0
     dropped: dict[str, int] = {}

@@ -14,14 +14,24 @@ _ROUGE_TOKEN = re.compile(r"[a-z0-9]+")
 TEXT_FIELDS = ("instruction", "input", "output")
 
 
-def normalise(text: str) -> str:
-    """NFKC, casefold, punctuation stripped, whitespace collapsed: what "the same text" means."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(_PUNCT.sub(" ", text).split())
+# The same rule for ASCII text as one bytes.translate table (NFKC and casefold are no-ops or
+# plain lowercasing there): most text takes this path, several times faster than the regex.
+_ASCII = bytes(
+    32 if _PUNCT.match(chr(b)) else ord(chr(b).lower()) for b in range(128)
+) + bytes(range(128, 256))
 
 
 def words(text: str) -> list[str]:
-    return normalise(text).split()
+    """The normalised text's words: NFKC, casefold, punctuation and symbols as spaces."""
+    if text.isascii():
+        return text.encode().translate(_ASCII).decode().split()
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return _PUNCT.sub(" ", text).split()
+
+
+def normalise(text: str) -> str:
+    """NFKC, casefold, punctuation stripped, whitespace collapsed: what "the same text" means."""
+    return " ".join(words(text))
 
 
 def word_shingles(ws: list[str], n: int = 2) -> list[str]:

@@ -131,3 +131,15 @@ def test_ngram_index_reports_eval_item_and_share() -> None:
     assert hit is not None and hit[0] == "eval-1" and 0 < hit[1] <= 1
     assert idx.match(words("what is the capital city of Spain and when was it founded")) is None
     assert idx.match(words("too short")) is None
+
+
+def test_ascii_fast_path_follows_the_unicode_rule() -> None:
+    import re
+    import unicodedata
+
+    punct = re.compile(r"[^\w\s]|_")
+    rng = random.Random(1)
+    for _ in range(5000):
+        text = "".join(chr(rng.randrange(0, 128)) for _ in range(rng.randrange(0, 30)))
+        expected = punct.sub(" ", unicodedata.normalize("NFKC", text).casefold()).split()
+        assert words(text) == expected, repr(text)
