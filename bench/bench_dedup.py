@@ -5,8 +5,8 @@
    exact verification) ÷ a bare rensa loop (RMinHash + RMinHashLSH query/insert per record)
    over the same shingles, pre-computed (target ≤ 1.5). The whole command ÷ bare is shown too.
    Recall and precision against exact all-pairs ground truth on the same corpus.
-2. 1M records: wall time (target ≤ 40 s) and peak memory of the dedup process tree, summed
-   over the process and its worker, sampled from /proc (target ≤ 1 GB).
+2. 1M records: wall time (target ≤ 40 s) and peak memory of the dedup process tree: the sum
+   of the process's and its worker's PSS, sampled from /proc every 50 ms (target ≤ 1 GB).
 3. `--method rouge-l` (Self-Instruct's filter) on 52k records with Zipf-distributed words
    (target ≤ 60 s; the reference loop with rouge_score takes about two days).
 
@@ -32,14 +32,15 @@ sys.path.insert(0, str(REPO))
 
 
 def tree_rss_kb(pid: int) -> int:
-    """Resident memory of a process and its descendants, from /proc (kB)."""
+    """Physical memory of a process and its descendants (kB): the sum of their proportional
+    set sizes, so pages a forked worker shares with its parent count once, not twice."""
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
         try:
-            status = Path(f"/proc/{p}/status").read_text()
-            rss = next(ln for ln in status.splitlines() if ln.startswith("VmRSS"))
-            total += int(rss.split()[1])
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
+            pss = next(ln for ln in rollup.splitlines() if ln.startswith("Pss:"))
+            total += int(pss.split()[1])
             for task in Path(f"/proc/{p}/task").iterdir():
                 todo += [int(c) for c in (task / "children").read_text().split()]
         except (OSError, StopIteration, ValueError):

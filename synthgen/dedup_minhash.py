@@ -72,9 +72,38 @@ def band_chunk(
     return out
 
 
+# Worker-process state: the band hashes of the bands the worker pairs up itself. Each
+# BandHasher has its own one-process pool, so this starts empty for every run.
+_WORKER_BANDS: list[npt.NDArray[np.uint32]] = []
+
+
+def _hash_and_keep(
+    words: npt.NDArray[np.uint32], offsets: npt.NDArray[np.int64], bands: int, rows: int
+) -> npt.NDArray[np.uint32]:
+    """(In the worker) hash a chunk; keep the first half of the bands, return the rest."""
+    import numpy as np
+
+    out = band_chunk(words, offsets, bands, rows)
+    _WORKER_BANDS.append(np.ascontiguousarray(out[:, : bands // 2]))
+    return np.ascontiguousarray(out[:, bands // 2 :])
+
+
+def _pairs_of_kept(
+    pos: npt.NDArray[np.int64], alive: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.uint64]:
+    """(In the worker) candidate pairs over the bands it kept."""
+    import numpy as np
+
+    bh = np.concatenate(_WORKER_BANDS) if _WORKER_BANDS else np.zeros((0, 1), np.uint32)
+    _WORKER_BANDS.clear()
+    return candidate_pairs(bh, pos, alive)
+
+
 class BandHasher:
     """Band hashes computed by a worker process while the main process reads, so signatures
-    cost little wall time on two cores (a thread would fight the reader for the GIL)."""
+    cost little wall time on two cores (a thread would fight the reader for the GIL). The
+    worker keeps half of the bands and later finds their candidate pairs itself, while the
+    main process does the other half: half the memory on each side, both cores busy."""
 
     def __init__(self, threshold: float) -> None:
         import multiprocessing
@@ -97,26 +126,33 @@ class BandHasher:
             offsets, dtype=np.uint64, count=end - start + 1, offset=start * 8
         ).astype(np.int64) - np.int64(w0)
         self._parts.append(
-            self._pool.submit(band_chunk, chunk_words, chunk_offsets, self.bands, self.rows)
+            self._pool.submit(_hash_and_keep, chunk_words, chunk_offsets, self.bands, self.rows)
         )
 
     def finish(self) -> npt.NDArray[np.uint32]:
-        """All band hashes, in record order (waits for the worker)."""
+        """The band hashes this process pairs up (the second half), in record order."""
         import numpy as np
 
-        parts = [f.result() for f in self._parts]
-        self._parts = []
-        return np.concatenate(parts) if parts else np.zeros((0, self.bands), np.uint32)
+        parts, self._parts = self._parts, []
+        n = sum(len(f.result()) for f in parts)
+        out = np.empty((n, self.bands - self.bands // 2), np.uint32)
+        at = 0
+        for i, f in enumerate(parts):  # fill in place, freeing each part: no second copy
+            chunk = f.result()
+            out[at : at + len(chunk)] = chunk
+            at += len(chunk)
+            parts[i] = None  # type: ignore[call-overload]
+            del chunk, f
+        return out
 
     def pairs(
-        self, bh: npt.NDArray[np.uint32], pos: npt.NDArray[np.int64]
+        self, bh: npt.NDArray[np.uint32], pos: npt.NDArray[np.int64], alive: npt.NDArray[np.bool_]
     ) -> npt.NDArray[np.uint64]:
-        """candidate_pairs, half the bands on the worker and half here, at the same time."""
+        """Candidate pairs over all bands: the worker's half there, this half here, at once."""
         import numpy as np
 
-        half = bh.shape[1] // 2
-        theirs = self._pool.submit(candidate_pairs, np.ascontiguousarray(bh[:, :half]), pos)
-        mine = candidate_pairs(bh[:, half:], pos)
+        theirs = self._pool.submit(_pairs_of_kept, pos, alive)
+        mine = candidate_pairs(bh, pos, alive)
         return np.union1d(mine, theirs.result())
 
     def close(self) -> None:
@@ -124,14 +160,15 @@ class BandHasher:
 
 
 def candidate_pairs(
-    bh: npt.NDArray[np.uint32], pos: npt.NDArray[np.int64]
+    bh: npt.NDArray[np.uint32], pos: npt.NDArray[np.int64], alive: npt.NDArray[np.bool_]
 ) -> npt.NDArray[np.uint64]:
-    """Sorted unique (later << 32 | earlier) priority-position pairs sharing a band bucket."""
+    """Sorted unique (later << 32 | earlier) priority-position pairs of alive records sharing
+    a band bucket (records without shingles have band hash 0 and never pair)."""
     import numpy as np
 
     found = []
     mask = np.uint64(0xFFFFFFFF)
-    live = bh[:, 0] != 0
+    live = alive & (bh[:, 0] != 0)
     for j in range(bh.shape[1]):
         key = (bh[live, j].astype(np.uint64) << np.uint64(32)) | pos[live].astype(np.uint64)
         key.sort()
@@ -158,11 +195,8 @@ def decide_minhash(
     position = np.empty(len(order), np.int64)
     position[order] = np.arange(len(order))
     alive = d.status == KEEP  # exact duplicates and pre-dropped items take no part
-    items = np.nonzero(alive)[0]
-    live = bh[items]
+    pairs = hasher.pairs(bh, position, alive)
     del bh
-    pairs = hasher.pairs(live, position[items])
-    del live
     verify_pairs(corpus, order, d, threshold, pairs)
 
 

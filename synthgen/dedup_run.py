@@ -67,6 +67,8 @@ class DedupConfig(Frozen):
 
     @property
     def effective_threshold(self) -> float | None:
+        if self.method == "exact":
+            return None
         if self.threshold is not None:
             if not 0.0 < self.threshold <= 1.0:
                 raise UsageError(
