@@ -16,9 +16,9 @@ TEXT_FIELDS = ("instruction", "input", "output")
 
 # The same rule for ASCII text as one bytes.translate table (NFKC and casefold are no-ops or
 # plain lowercasing there): most text takes this path, several times faster than the regex.
-_ASCII = bytes(
-    32 if _PUNCT.match(chr(b)) else ord(chr(b).lower()) for b in range(128)
-) + bytes(range(128, 256))
+_ASCII = bytes(32 if _PUNCT.match(chr(b)) else ord(chr(b).lower()) for b in range(128)) + bytes(
+    range(128, 256)
+)
 
 
 def words(text: str) -> list[str]:

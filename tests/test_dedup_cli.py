@@ -129,37 +129,13 @@ def test_against_seeds_and_decontaminate_eval_set(tmp_path: Path) -> None:
     ]
     src = write_jsonl(tmp_path / "raw.jsonl", alpaca(texts))
     out = tmp_path / "out.jsonl"
-    r = run(
-        [
-            "dedup",
-            str(src),
-            "-o",
-            str(out),
-            "--against",
-            str(seeds),
-            "--decontaminate",
-            str(evalset),
-            "--format",
-            "alpaca",
-            "--json",
-        ]
-    )
+    args = ["dedup", str(src), "-o", str(out), "--against", str(seeds)]
+    args += ["--decontaminate", str(evalset), "--json"]
+    r = run([*args, "--format", "alpaca"])
     # question/answer records are no known format: a clear error, not a silent skip
     assert r.code == 2 and "eval.jsonl:1" in r.stderr
     write_jsonl(evalset, [{"prompt": question, "completion": "12:20"}])
-    r = run(
-        [
-            "dedup",
-            str(src),
-            "-o",
-            str(out),
-            "--against",
-            str(seeds),
-            "--decontaminate",
-            str(evalset),
-            "--json",
-        ]
-    )
+    r = run(args)
     assert r.code == 0, r.stderr
     assert r.json()["counts"]["dropped"] == {
         "against_match": 1,
@@ -302,3 +278,27 @@ def test_semantic_with_endpoint_embeddings(tmp_path: Path, standin: Any) -> None
         )
         assert e["match"]["similarity"] >= 0.05
     assert len(kept) + len(ledger) == 30
+
+
+def test_stdin_input_and_empty_input(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from synthgen.cli import cli
+
+    data = b"".join(orjson.dumps(r) + b"\n" for r in alpaca(["Say hi.", "say HI!", "Say bye."]))
+    out = tmp_path / "out.jsonl"
+    res = CliRunner().invoke(cli, ["dedup", "-", "-o", str(out), "--json"], input=data)
+    assert res.exit_code == 0, res.stderr
+    assert json.loads(res.stdout)["counts"] == {
+        "input": 3,
+        "kept": 2,
+        "dropped": {"exact_duplicate": 1},
+    }
+    assert json.loads((tmp_path / "out.manifest.json").read_text())["inputs"][0]["path"] == "-"
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    for method in ("exact", "minhash", "rouge-l"):
+        r = run(["dedup", str(empty), "-o", str(out), "--method", method, "--json"])
+        assert r.code == 0, r.stderr
+        assert r.json()["counts"] == {"input": 0, "kept": 0, "dropped": {}}
+        assert out.read_text() == ""

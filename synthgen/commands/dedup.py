@@ -80,10 +80,9 @@ def dedup_cmd(**opts: Any) -> None:
 
     Examples:
 
+    \b
       synthgen dedup raw.jsonl -o unique.jsonl
-
       synthgen dedup raw.jsonl -o out.jsonl --method rouge-l --against seeds.jsonl
-
       synthgen dedup raw.jsonl -o clean.jsonl --decontaminate eval.jsonl --keep best --json
     """
     from synthgen.errors import SynthgenError
