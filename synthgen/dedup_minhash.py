@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from array import array
 from typing import TYPE_CHECKING
 
@@ -99,6 +100,22 @@ def _pairs_of_kept(
     return candidate_pairs(bh, pos, alive)
 
 
+def _worker_init(parent: int) -> None:
+    """Ctrl-C is the main process's to handle (exit 130): the worker ignores it. If the main
+    process is killed (kill -9), the worker must not outlive it: on Linux the kernel sends it
+    SIGKILL (a forked worker never sees its task pipe close, as it holds both ends)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 class BandHasher:
     """Band hashes computed by a worker process while the main process reads, so signatures
     cost little wall time on two cores (a thread would fight the reader for the GIL). The
@@ -111,7 +128,9 @@ class BandHasher:
 
         self.bands, self.rows = choose_banding(threshold)
         ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        self._pool = ProcessPoolExecutor(1, mp_context=ctx)
+        self._pool = ProcessPoolExecutor(
+            1, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
+        )
         # Start the worker now, while this process is small: forking later would make every
         # page the reader touches afterwards a copy-on-write fault.
         self._pool.submit(int).result()

@@ -2,14 +2,16 @@
 
 Embeddings come from wordllama (its weights ship inside the wheel; loaded from the package
 directory with downloads disabled, so no network is touched) or from the endpoint's
-/v1/embeddings. Records are compared with the kept ones in blocks (one matrix product per
-block), which is exact but quadratic: fine to ~100k records; use minhash beyond that.
+/v1/embeddings (answers cached in the state directory). Records are compared with the kept
+ones in blocks (one matrix product per block), which is exact but quadratic: fine to ~100k
+records; use minhash beyond that.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from synthgen.dedup import KEEP, SEMANTIC, SEVERITY, Corpus, Decisions
@@ -26,8 +28,6 @@ BLOCK = 1024
 def wordllama_embedder() -> Embedder:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: never reach the Hub
     try:
-        from pathlib import Path
-
         import wordllama
         from wordllama import WordLlama
     except ImportError:
@@ -53,30 +53,57 @@ def wordllama_embedder() -> Embedder:
     return embed
 
 
-def endpoint_embedder(model: str | None, base_url: str | None) -> Embedder:
-    """The endpoint's /v1/embeddings through the openai SDK (answers are not cached)."""
+def endpoint_embedder(model: str | None, base_url: str | None, state_dir: Path) -> Embedder:
+    """The endpoint's /v1/embeddings through the openai SDK; answers go to the response cache
+    in the state directory, so a rerun sends nothing it has already been answered."""
     import openai
+
+    from synthgen.llm.cache import ResponseCache, request_key
+    from synthgen.llm.types import endpoint_host
+    from synthgen.records import canonical_json, sha256_hex
+    from synthgen.store import open_state
 
     if not model:
         raise UsageError(
             "--embeddings endpoint needs --model", hint="e.g. --model text-embedding-3-small"
         )
+    url = base_url or os.environ.get("OPENAI_BASE_URL")
+    host = endpoint_host(url)
+    cache = ResponseCache(open_state(state_dir))
     client = openai.OpenAI(
-        base_url=base_url or os.environ.get("OPENAI_BASE_URL"),
-        api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
-        max_retries=3,
+        base_url=url, api_key=os.environ.get("OPENAI_API_KEY") or "not-needed", max_retries=3
     )
+
+    def batch(texts: list[str]) -> list[list[float]]:
+        req = {"endpoint": "embeddings", "model": model, "input": texts}
+        key = request_key(host, sha256_hex(canonical_json(req)), 0)
+        hit = cache.get(key)
+        if hit is not None:
+            vecs: list[list[float]] = hit["embeddings"]
+            return vecs
+        try:
+            resp = client.embeddings.create(model=model, input=texts)
+        except openai.APIError as e:
+            raise EndpointError(f"embeddings request failed: {e}") from None
+        vecs = [list(d.embedding) for d in sorted(resp.data, key=lambda d: d.index)]
+        tokens = resp.usage.prompt_tokens if resp.usage else 0
+        cache.put(
+            key,
+            endpoint=host,
+            model=model,
+            body={"embeddings": vecs},
+            prompt_tokens=tokens,
+            completion_tokens=0,
+            cost_usd=0.0,
+        )
+        return vecs
 
     def embed(texts: list[str]) -> npt.NDArray[np.float32]:
         import numpy as np
 
         vecs: list[list[float]] = []
         for s in range(0, len(texts), 256):
-            try:
-                resp = client.embeddings.create(model=model, input=texts[s : s + 256])
-            except openai.APIError as e:
-                raise EndpointError(f"embeddings request failed: {e}") from None
-            vecs.extend(item.embedding for item in sorted(resp.data, key=lambda d: d.index))
+            vecs.extend(batch(texts[s : s + 256]))
         m = np.asarray(vecs, dtype=np.float32).reshape(len(texts), -1)
         norms = np.linalg.norm(m, axis=1, keepdims=True)
         return (m / np.where(norms == 0, 1, norms)).astype(np.float32)
@@ -84,8 +111,10 @@ def endpoint_embedder(model: str | None, base_url: str | None) -> Embedder:
     return embed
 
 
-def make_embedder(kind: str, model: str | None, base_url: str | None) -> Embedder:
-    return endpoint_embedder(model, base_url) if kind == "endpoint" else wordllama_embedder()
+def make_embedder(kind: str, model: str | None, base_url: str | None, state_dir: Path) -> Embedder:
+    if kind == "endpoint":
+        return endpoint_embedder(model, base_url, state_dir)
+    return wordllama_embedder()
 
 
 def decide_semantic(

@@ -217,10 +217,27 @@ def test_failed_or_killed_run_leaves_the_old_output(tmp_path: Path) -> None:
     proc = spawn(["dedup", str(big), "-o", str(out)], cwd=tmp_path)
     time.sleep(1.5)
     assert proc.poll() is None, proc.communicate()
+    workers = [
+        int(c)
+        for t in Path(f"/proc/{proc.pid}/task").iterdir()
+        for c in (t / "children").read_text().split()
+    ]
+    assert workers, "the minhash worker process runs beside the reader"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    for _ in range(50):  # the worker does not outlive a killed dedup
+        if not any(Path(f"/proc/{w}").exists() for w in workers):
+            break
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{w}").exists() for w in workers)
     assert out.read_text() == '{"old": true}\n'
     assert (tmp_path / "out.ledger.jsonl").read_text() == '{"old": true}\n'
+    proc = spawn(["dedup", str(big), "-o", str(out)], cwd=tmp_path)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    assert out.read_text() == '{"old": true}\n'
     r = run(["dedup", str(big), "-o", str(out), "--json"])  # a rerun redoes the work
     assert r.code == 0 and r.json()["counts"]["input"] == 60000
     assert len(read_jsonl(out)) == r.json()["counts"]["kept"]
@@ -257,11 +274,16 @@ def test_semantic_with_endpoint_embeddings(tmp_path: Path, standin: Any) -> None
     src = write_jsonl(tmp_path / "raw.jsonl", alpaca(texts))
     out = tmp_path / "out.jsonl"
     args = ["dedup", str(src), "-o", str(out), "--method", "semantic", "--threshold", "0.05"]
-    r = run(
-        [*args, "--embeddings", "endpoint", "--model", "emb", "--base-url", standin.base_url],
-        env={"OPENAI_API_KEY": "sk-test"},
-    )
+    args += ["--embeddings", "endpoint", "--model", "emb", "--base-url", standin.base_url]
+    args += ["--state-dir", str(tmp_path / "state")]
+    r = run(args, env={"OPENAI_API_KEY": "sk-test"})
     assert r.code == 0, r.stderr
+    sent = standin.stats()["requests_total"]
+    assert sent >= 1
+    again = run(args, env={"OPENAI_API_KEY": "sk-test"})  # answered from the response cache
+    assert again.code == 0 and again.stdout == r.stdout
+    assert standin.stats()["requests_total"] == sent
+    assert b"sk-test" not in (tmp_path / "state" / "state.db").read_bytes()
     client = openai.OpenAI(base_url=standin.base_url, api_key="sk-test")
     data = client.embeddings.create(model="emb", input=texts).data
     vecs = np.array([d.embedding for d in data])

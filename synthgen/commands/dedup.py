@@ -68,6 +68,13 @@ from synthgen.commands.common import emit_json, fail
 )
 @click.option("--model", help="Embedding model at the endpoint (--embeddings endpoint).")
 @click.option("--base-url", help="OpenAI-compatible base URL (--embeddings endpoint).")
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    default=Path(".synthgen"),
+    show_default=True,
+    help="Response cache for endpoint embeddings; ledger and manifest of -o -.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 def dedup_cmd(**opts: Any) -> None:
     """Drop duplicate records from IN and write the rest to OUTPUT.
@@ -85,12 +92,19 @@ def dedup_cmd(**opts: Any) -> None:
       synthgen dedup raw.jsonl -o out.jsonl --method rouge-l --against seeds.jsonl
       synthgen dedup raw.jsonl -o clean.jsonl --decontaminate eval.jsonl --keep best --json
     """
-    from synthgen.errors import SynthgenError
+    from synthgen.errors import Interrupted, SynthgenError
 
     try:
         _dedup(opts)
     except SynthgenError as e:
         fail(e)
+    except KeyboardInterrupt:
+        fail(
+            Interrupted(
+                "interrupted: the output was not replaced",
+                hint="run the same command again (dedup redoes its work)",
+            )
+        )
 
 
 def _dedup(opts: dict[str, Any]) -> None:
@@ -112,6 +126,7 @@ def _dedup(opts: dict[str, Any]) -> None:
             decontaminate=tuple(str(p) for p in opts["decontaminate"]),
             keep=opts["keep"],
             fmt=opts["fmt"],
+            state_dir=str(opts["state_dir"]),
         )
     except ValidationError as e:
         raise UsageError(
@@ -121,7 +136,9 @@ def _dedup(opts: dict[str, Any]) -> None:
     if cfg.method == "semantic":
         from synthgen.dedup_semantic import make_embedder
 
-        embed = make_embedder(opts["embeddings"], opts["model"], opts["base_url"])
+        embed = make_embedder(
+            opts["embeddings"], opts["model"], opts["base_url"], opts["state_dir"]
+        )
     summary = run_dedup(cfg, say, embed)
     if opts["as_json"]:
         emit_json(summary)
