@@ -174,14 +174,21 @@ class _Writer:
             finalise(self._out.path, self.out)
 
 
+def _is_jsonl(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return not fh.read(64).removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"[")
+
+
 def _rows(cfg: DedupConfig, path: Path, fmt: str | None) -> Iterator[dict[str, Any]]:
     """Pass 2's records as canonical dicts. Synthgen records are re-read as plain JSON lines:
     pass 1 already validated every line of the same file."""
     import orjson
 
-    if fmt == SYNTHGEN:
+    if fmt == SYNTHGEN and _is_jsonl(path):
         with path.open("rb") as fh:
-            for raw in fh:
+            for n, raw in enumerate(fh):
+                if n == 0:
+                    raw = raw.removeprefix(b"\xef\xbb\xbf")
                 if raw.strip():
                     yield orjson.loads(raw)
         return

@@ -324,3 +324,23 @@ def test_stdin_input_and_empty_input(tmp_path: Path) -> None:
         assert r.code == 0, r.stderr
         assert r.json()["counts"] == {"input": 0, "kept": 0, "dropped": {}}
         assert out.read_text() == ""
+
+
+def test_json_array_and_bom_jsonl_of_synthgen_records(tmp_path: Path) -> None:
+    recs = [
+        {"id": f"sg_{i}", "instruction": t, "output": "o", "provenance": {"run_id": "r"}}
+        for i, t in enumerate(["Name a colour.", "name a colour", "Name a fruit."])
+    ]
+    src = tmp_path / "raw.json"
+    src.write_bytes(orjson.dumps(recs, option=orjson.OPT_INDENT_2))
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + b"".join(orjson.dumps(r) + b"\n" for r in recs))
+    out = tmp_path / "out.jsonl"
+    for path in (bom, src):
+        r = run(["dedup", str(path), "-o", str(out), "--method", "exact"])
+        assert r.code == 0, r.stderr
+        assert [rec["id"] for rec in read_jsonl(out)] == ["sg_0", "sg_2"]
+    assert read_jsonl(out)[0]["provenance"] == {
+        "run_id": "r",
+        "dedup": {"nearest": "sg_1", "similarity": 1.0},
+    }
