@@ -204,6 +204,17 @@ def test_bad_input_is_exit_2_with_file_line_field(tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr
 
 
+def writing(proc: Any, out: Path) -> None:
+    """Wait until the run is in its second pass, writing the partial output."""
+    partial = out.with_name(out.name + ".partial")
+    for _ in range(3000):
+        if partial.exists() and partial.stat().st_size > 0:
+            break
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run ended before it could be stopped mid-way"
+
+
 def test_failed_or_killed_run_leaves_the_old_output(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     out.write_text('{"old": true}\n')
@@ -215,8 +226,7 @@ def test_failed_or_killed_run_leaves_the_old_output(tmp_path: Path) -> None:
     assert out.read_text() == '{"old": true}\n'
     big = write_jsonl(tmp_path / "big.jsonl", recs)
     proc = spawn(["dedup", str(big), "-o", str(out)], cwd=tmp_path)
-    time.sleep(1.5)
-    assert proc.poll() is None, proc.communicate()
+    writing(proc, out)
     workers = [
         int(c)
         for t in Path(f"/proc/{proc.pid}/task").iterdir()
@@ -232,8 +242,10 @@ def test_failed_or_killed_run_leaves_the_old_output(tmp_path: Path) -> None:
     assert not any(Path(f"/proc/{w}").exists() for w in workers)
     assert out.read_text() == '{"old": true}\n'
     assert (tmp_path / "out.ledger.jsonl").read_text() == '{"old": true}\n'
+    # the killed run left its partial file; the next run starts it afresh
+    out.with_name(out.name + ".partial").unlink()
     proc = spawn(["dedup", str(big), "-o", str(out)], cwd=tmp_path)
-    time.sleep(1.5)
+    writing(proc, out)
     proc.send_signal(signal.SIGINT)  # Ctrl-C
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
