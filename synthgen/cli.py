@@ -31,6 +31,15 @@ EXIT_CODES_HELP = """Exit codes: 0 ok · 1 runtime failure · 2 usage, config or
 class LazyGroup(click.Group):
     """A group whose LAZY_COMMANDS are imported on first use."""
 
+    def invoke(self, ctx: click.Context) -> object:
+        # click turns Ctrl-C into "Aborted!" and exit 1; every synthgen command resumes on a
+        # rerun, so an interruption exits 130 and says so, whichever command was running.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted: rerun the same command to resume", err=True)
+            raise click.exceptions.Exit(130) from None
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         lazy = [n for n, ref in LAZY_COMMANDS.items() if _importable(ref)]
         return sorted({*super().list_commands(ctx), *lazy})

@@ -55,3 +55,25 @@ def test_help_and_version_start_without_heavy_imports() -> None:
         [sys.executable, "-m", "synthgen", "--version"], capture_output=True, text=True, check=True
     )
     assert "0.1.0" in v.stdout
+
+
+def test_ctrl_c_in_any_command_exits_130_not_click_aborted(tmp_path: Path) -> None:
+    """A command blocked on its input (report reading a FIFO) gets SIGINT: exit 130, no
+    "Aborted!" and no traceback — whichever command it is, a rerun resumes."""
+    import os
+    import signal
+
+    fifo = tmp_path / "in.jsonl"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "synthgen", "report", str(fifo)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    with fifo.open("w") as writer:  # blocks until report opens it: the command is running
+        writer.write('{"instruction": "Say hi to the user.", "output": "hi"}\n')
+        writer.flush()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err.decode()
+    assert b"interrupted" in err and b"Aborted" not in err and b"Traceback" not in err
