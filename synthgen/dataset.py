@@ -188,7 +188,7 @@ def _values(fh: IO[bytes], path: str) -> Iterable[tuple[int, Any]]:
     first = fh.peek(64)[:64] if hasattr(fh, "peek") else b""
     if first.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"["):
         try:
-            doc = orjson.loads(fh.read())
+            doc = orjson.loads(fh.read().removeprefix(b"\xef\xbb\xbf"))
         except orjson.JSONDecodeError as e:
             raise InputError(
                 path, f"not valid JSON ({e.msg})", line=e.lineno, hint="fix the JSON array"

@@ -73,6 +73,17 @@ def test_messages_and_json_array(tmp_path: Path) -> None:
     assert (row.instruction, row.output, row.fmt, row.line) == ("Q?", "A.", "messages", 1)
 
 
+@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+def test_byte_order_mark_is_ignored(tmp_path: Path, suffix: str) -> None:
+    """Windows editors save UTF-8 with a BOM; both JSONL and JSON arrays must still read."""
+    rec = {"instruction": "Say hello to the user.", "output": "Hello!"}
+    body = json.dumps([rec]) if suffix == ".json" else json.dumps(rec) + "\n"
+    p = tmp_path / f"bom{suffix}"
+    p.write_bytes(b"\xef\xbb\xbf" + body.encode())
+    (row,) = list(iter_rows(p))
+    assert (row.instruction, row.output) == ("Say hello to the user.", "Hello!")
+
+
 def test_mixed_formats_are_an_input_error(tmp_path: Path) -> None:
     p = _write(
         tmp_path / "mix.jsonl",
