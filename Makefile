@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint test bench demo clean
+.PHONY: install lint test bench demo report-screenshot clean
 
 install: $(STAMP)
 
@@ -27,6 +27,10 @@ bench: install
 
 demo: install
 	PY=$(PY) bash scripts/demo.sh
+
+# The HTML report rendered by headless Chromium without network (apt-get install chromium).
+report-screenshot: install
+	$(PY) tests/test_report_html.py out/report.png
 
 clean:
 	rm -rf $(VENV) .synthgen out .mypy_cache .ruff_cache .pytest_cache
