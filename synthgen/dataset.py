@@ -92,12 +92,13 @@ def _synthgen_row(path: str, line: int, obj: dict[str, Any]) -> Row:
 class _Detector:
     """Fixes the file's format on its first record and holds every later record to it."""
 
-    def __init__(self, path: str, forced: str | None) -> None:
+    def __init__(self, path: str, forced: str | None, empty_output: bool = False) -> None:
         if forced is not None and forced not in DATASET_FORMATS:
             raise UsageError(
                 f"unknown format {forced!r}", hint=f"use one of: {', '.join(DATASET_FORMATS)}"
             )
         self.path, self.forced, self.fmt = path, forced, forced
+        self.empty_output = empty_output
         self.first_line = 0
 
     def rows(self, line: int, obj: Any) -> list[Row]:
@@ -112,7 +113,7 @@ class _Detector:
         if fmt == SYNTHGEN:
             return [_synthgen_row(self.path, line, obj)]
         try:
-            parsed = parse_record(obj, fmt)  # type: ignore[arg-type]
+            parsed = parse_record(obj, fmt, empty_output=self.empty_output)  # type: ignore[arg-type]
         except Fault as f:
             raise InputError(self.path, f.message, line=line, field=f.field, hint=f.hint) from None
         return [
@@ -213,10 +214,12 @@ def _values(fh: IO[bytes], path: str) -> Iterable[tuple[int, Any]]:
             ) from None
 
 
-def iter_rows(path: Path, fmt: str | None = None) -> Iterator[Row]:
-    """Stream a dataset file's rows; a bad record is an InputError naming line and field."""
+def iter_rows(path: Path, fmt: str | None = None, *, empty_output: bool = False) -> Iterator[Row]:
+    """Stream a dataset file's rows; a bad record is an InputError naming line and field.
+
+    A blank output is such an error unless `empty_output` (a stage that ledgers it instead)."""
     name = str(path)
-    detector = _Detector(name, fmt)
+    detector = _Detector(name, fmt, empty_output)
     fh = _open(path)
     try:
         for line, value in _values(fh, name):

@@ -144,8 +144,11 @@ def guess_format(obj: dict[str, Any]) -> SeedFormat | None:
     return None
 
 
-def parse_record(obj: dict[str, Any], fmt: SeedFormat) -> Parsed:
-    """Turn one record into examples, or raise Fault naming the field."""
+def parse_record(obj: dict[str, Any], fmt: SeedFormat, *, empty_output: bool = False) -> Parsed:
+    """Turn one record into examples, or raise Fault naming the field.
+
+    Seeds need every output; a dataset being judged may hold empty ones (`empty_output`
+    allows them, so that the filter can ledger them instead of refusing the file)."""
     missing = [k for k in REQUIRED[fmt] if k not in obj]
     if missing:
         needs = " and ".join(REQUIRED[fmt])
@@ -157,7 +160,7 @@ def parse_record(obj: dict[str, Any], fmt: SeedFormat) -> Parsed:
         )
     record_id = _record_id(obj.get("id"))
     rest = {k: v for k, v in obj.items() if k != "id"}
-    return _PARSERS[fmt](rest, record_id)
+    return _PARSERS[fmt](rest, record_id, not empty_output)
 
 
 def _record_id(value: Any) -> str | None:
@@ -214,22 +217,23 @@ def text(value: Any, name: str, *, required: bool = True) -> str:
     return value
 
 
-def _alpaca(obj: dict[str, Any], rid: str | None) -> Parsed:
+def _alpaca(obj: dict[str, Any], rid: str | None, need_output: bool) -> Parsed:
     ex = Example(
         text(obj.pop("instruction"), "instruction"),
         text(obj.pop("input", ""), "input", required=False),
-        text(obj.pop("output"), "output"),
+        text(obj.pop("output"), "output", required=need_output),
     )
     return Parsed(rid, [ex], obj)
 
 
-def _prompt_completion(obj: dict[str, Any], rid: str | None) -> Parsed:
+def _prompt_completion(obj: dict[str, Any], rid: str | None, need_output: bool) -> Parsed:
     # Kept verbatim: a leading space in a legacy completion is the user's call, not ours.
-    ex = Example(text(obj.pop("prompt"), "prompt"), "", text(obj.pop("completion"), "completion"))
+    completion = text(obj.pop("completion"), "completion", required=need_output)
+    ex = Example(text(obj.pop("prompt"), "prompt"), "", completion)
     return Parsed(rid, [ex], obj)
 
 
-def _self_instruct(obj: dict[str, Any], rid: str | None) -> Parsed:
+def _self_instruct(obj: dict[str, Any], rid: str | None, need_output: bool) -> Parsed:
     instruction = text(obj.pop("instruction"), "instruction")
     instances = obj.pop("instances")
     if not isinstance(instances, list) or not instances:
@@ -261,7 +265,7 @@ def _self_instruct(obj: dict[str, Any], rid: str | None) -> Parsed:
             Example(
                 instruction,
                 text(inst.get("input", ""), f"{name}.input", required=False),
-                text(inst["output"], f"{name}.output"),
+                text(inst["output"], f"{name}.output", required=need_output),
                 instance=k,
             )
         )
@@ -287,10 +291,10 @@ _ROLES = {
 
 def _chat(
     key: str, role_key: str, content_key: str
-) -> Callable[[dict[str, Any], str | None], Parsed]:
+) -> Callable[[dict[str, Any], str | None, bool], Parsed]:
     roles = _ROLES[key]
 
-    def parse(obj: dict[str, Any], rid: str | None) -> Parsed:
+    def parse(obj: dict[str, Any], rid: str | None, need_output: bool) -> Parsed:
         turns = obj.pop(key)
         if not isinstance(turns, list):
             raise Fault(
@@ -309,7 +313,8 @@ def _chat(
             if role == "system" and not found:
                 system.append(text(content, f"{name}.{content_key}", required=False))
             elif role == want:
-                found[role] = text(content, f"{name}.{content_key}")
+                required = need_output or role == "user"
+                found[role] = text(content, f"{name}.{content_key}", required=required)
             else:
                 raise Fault(
                     "bad_turns",
@@ -387,7 +392,7 @@ def _turn(
     return roles[role], content
 
 
-_PARSERS: dict[SeedFormat, Callable[[dict[str, Any], str | None], Parsed]] = {
+_PARSERS: dict[SeedFormat, Callable[[dict[str, Any], str | None, bool], Parsed]] = {
     "alpaca": _alpaca,
     "self-instruct": _self_instruct,
     "messages": _chat("messages", "role", "content"),

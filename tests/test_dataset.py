@@ -131,3 +131,41 @@ def test_public_self_instruct_sets_read(shared_data: Path) -> None:
             pytest.skip(f"{name} not in {shared_data}")
         rows = list(iter_rows(path))
         assert len(rows) >= 175 and all(r.instruction.strip() for r in rows)
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"instruction": "Summarise the ticket in one line.", "output": "  "},
+        {"prompt": "Summarise the ticket in one line.", "completion": ""},
+        {
+            "instruction": "Summarise the ticket in one line.",
+            "instances": [{"input": "x", "output": ""}],
+        },
+        {
+            "messages": [
+                {"role": "user", "content": "Summarise the ticket in one line."},
+                {"role": "assistant", "content": ""},
+            ]
+        },
+        {
+            "conversations": [
+                {"from": "human", "value": "Summarise the ticket in one line."},
+                {"from": "gpt", "value": " "},
+            ]
+        },
+    ],
+)
+def test_empty_output_is_an_error_unless_a_stage_ledgers_it(
+    tmp_path: Path, obj: dict[str, object]
+) -> None:
+    p = _write(tmp_path / "d.jsonl", [obj])
+    with pytest.raises(InputError) as e:
+        list(iter_rows(p))
+    assert e.value.line == 1 and "empty" in str(e.value)
+    (row,) = list(iter_rows(p, empty_output=True))
+    assert row.instruction.startswith("Summarise") and not row.output.strip()
+    # the instruction is never optional
+    blank = json.loads(json.dumps(obj).replace("Summarise the ticket in one line.", " "))
+    with pytest.raises(InputError):
+        list(iter_rows(_write(tmp_path / "b.jsonl", [blank]), empty_output=True))
