@@ -29,7 +29,7 @@ def plan_filter(cfg: Config, input_path: Path) -> dict[str, Any]:
     rows = to_judge = prompt_tokens = 0
     by_rule: dict[str, int] = {}
     first_prompt: list[dict[str, str]] | None = None
-    for row in iter_rows(input_path):
+    for row in iter_rows(input_path, empty_output=True):
         rows += 1
         prov = row.raw.get("provenance") if row.fmt == SYNTHGEN else None
         gen = prov.get("generator") if isinstance(prov, dict) else None

@@ -92,6 +92,30 @@ def make_plan(cfg: Config) -> Plan:
     return Plan(rules, models, rubric, reference, seeds, anchors)
 
 
+def check_paths(input_path: Path, output: str, ledger: Path | None) -> None:
+    """The input is read while the outputs are written: none of them may be the input, and
+    kept records and drops may not share a file."""
+    from synthgen.sink import ledger_path_for, manifest_path_for
+
+    out = None if output == "-" else Path(output)
+    ledger = ledger or (ledger_path_for(out) if out is not None else None)
+    src = input_path.resolve()
+    named = [("-o", out), ("--rejected", ledger)]
+    if out is not None:
+        named.append(("the manifest", manifest_path_for(out)))
+    for what, path in named:
+        if path is not None and path.resolve() == src:
+            raise UsageError(
+                f"{what} {path} is the input file: filter would overwrite what it reads",
+                hint="write the kept records (and the ledger) to other files",
+            )
+    if out is not None and ledger is not None and out.resolve() == ledger.resolve():
+        raise UsageError(
+            f"-o and --rejected are the same file ({out})",
+            hint="give kept records and dropped ones files of their own",
+        )
+
+
 def job_sha256(cfg: Config, plan: Plan, input_sha: str | None) -> str:
     """What determines the output: the input, the rules and the judge, nothing else."""
     from synthgen.judge import judge_template_sha256
@@ -173,6 +197,8 @@ def run_filter(
         from synthgen.errors import InputError
 
         raise InputError(str(input_path), "file not found", hint="check the path")
+    if not stdin:
+        check_paths(input_path, output, ledger)
     api_key = resolve_api_key(cfg) if plan.models else ""
     price = panel_price(cfg, plan.models)
     # What came on stdin cannot be checked against an earlier attempt: never resume it
@@ -212,7 +238,7 @@ def run_filter(
 
     window = max(64, 4 * cfg.endpoint.concurrency * max(1, len(clients)))
     engine = FilterEngine(
-        iter_rows(input_path),
+        iter_rows(input_path, empty_output=True),
         str(input_path),
         now_iso(),
         plan.rules,

@@ -57,7 +57,14 @@ def _phrases(words: list[str]) -> re.Pattern[str] | None:
     """One case-insensitive pattern matching any of `words` as whole words."""
     if not words:
         return None
-    alts = sorted({re.escape(w.strip()).replace(r"\ ", r"\s+") for w in words if w.strip()})
+    # Models write "I’m" as often as "I'm": either apostrophe matches either.
+    alts = sorted(
+        {
+            re.sub(r"['’]", "['’]", re.escape(w.strip()).replace(r"\ ", r"\s+"))
+            for w in words
+            if w.strip()
+        }
+    )
     return re.compile(r"(?<!\w)(?:" + "|".join(alts) + r")(?!\w)", re.IGNORECASE) if alts else None
 
 

@@ -268,6 +268,37 @@ def test_self_instruct_and_alpaca_files_from_shared_data(
     assert {k["provenance"]["source"]["format"] for k in kept} == {"alpaca"}
 
 
+def test_empty_outputs_in_plain_files_are_ledgered_not_judged(
+    standin: StandinHandle, tmp_path: Path
+) -> None:
+    standin.set_faults(judge_score=5)
+    rows = alpaca_rows(4)
+    rows[1]["output"], rows[3]["output"] = "", " \n "
+    inp = write_jsonl(tmp_path / "in.jsonl", rows)
+    code, s, kept, ledger, err = _filter(standin, inp, tmp_path)
+    assert code == 0, err
+    assert [e["dropped"]["reason"] for e in ledger] == ["empty_output", "empty_output"]
+    assert [e["provenance"]["source"]["line"] for e in ledger] == [2, 4]
+    assert len(kept) == 2 and s["requests"]["sent"] == 2  # no judge call for an empty output
+    counts_add_up(s, ledger, 2)
+    # An OpenAI messages file whose assistant turn is blank, too.
+    chat = [
+        {
+            "messages": [
+                {"role": "user", "content": r["instruction"]},
+                {"role": "assistant", "content": o},
+            ]
+        }
+        for r, o in zip(alpaca_rows(2), ["", "Step one, then step two."], strict=True)
+    ]
+    sub = tmp_path / "m"
+    sub.mkdir()
+    code, s, kept, ledger, err = _filter(standin, write_jsonl(sub / "chat.jsonl", chat), sub)
+    assert code == 0, err
+    assert [e["dropped"]["reason"] for e in ledger] == ["empty_output"] and len(kept) == 1
+    counts_add_up(s, ledger, 1)
+
+
 def test_token_budget_stops_with_3_then_resumes(standin: StandinHandle, tmp_path: Path) -> None:
     standin.set_faults(judge_score=4)
     inp = write_jsonl(tmp_path / "in.jsonl", alpaca_rows(30))
@@ -326,6 +357,18 @@ def test_input_and_option_errors_exit_2(standin: StandinHandle, tmp_path: Path) 
     assert r.code == 2 and "need the judge" in r.stderr
     r = run(filter_args(tmp_path / "missing.jsonl", tmp_path / "k.jsonl", standin.base_url))
     assert r.code == 2 and "missing.jsonl" in r.stderr
+    # The outputs may not overwrite the input, nor share one file.
+    before = good.read_bytes()
+    for extra in (
+        ["-o", str(good)],
+        ["--rejected", str(good)],
+        ["--rejected", str(tmp_path / "k.jsonl")],
+    ):
+        args = filter_args(good, tmp_path / "k.jsonl", standin.base_url, "--no-judge")
+        r = run([*args, *extra])
+        assert r.code == 2 and "Traceback" not in r.stderr, (extra, r.stderr)
+        assert "is the input file" in r.stderr or "are the same file" in r.stderr
+    assert good.read_bytes() == before and not (tmp_path / "k.jsonl").exists()
     rec = synthgen_record("Explain the refund policy now.", "ok")
     rec["provenance"]["usage"] = "lots"
     write_jsonl(bad, [rec])

@@ -92,6 +92,20 @@ def test_clean_candidates_pass() -> None:
     assert Rules(RulesConfig(enabled=False)).check(CASES["empty_output"][0]) is None
 
 
+@pytest.mark.parametrize(
+    "output",
+    [
+        "I\u2019m sorry, but I can\u2019t help with that request.",  # typographic apostrophes
+        "I'm SORRY,  but I\ncan't help with that.",
+    ],
+)
+def test_refusals_match_either_apostrophe_any_case_and_spacing(output: str) -> None:
+    failed = Rules(RulesConfig()).check(Candidate(GOOD_INSTR, "", output))
+    assert failed is not None and failed[0] == "refusal", failed
+    custom = RulesConfig(refusal_phrases=["I won\u2019t do"])
+    assert Rules(custom).check(Candidate(GOOD_INSTR, "", "Sorry, I won't do it."))[0] == "refusal"  # type: ignore[index]
+
+
 def test_word_bounds_and_blacklist_are_configurable_and_per_task() -> None:
     cfg = RulesConfig(
         min_words=2,
