@@ -43,6 +43,9 @@ class Collected:
     duplicates: int = 0
     seed_credit: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     with_lineage: int = 0
+    # (request id or record id, roots) -> records: records from one call share their seeds,
+    # so seed_skew's chance baseline draws seeds per call, not per record.
+    lineage_units: Counter[tuple[str, tuple[str, ...]]] = field(default_factory=Counter)
     unresolved_lineage: int = 0
     methods: Counter[str] = field(default_factory=Counter)
     operators: Counter[str] = field(default_factory=Counter)
@@ -97,7 +100,9 @@ class Collector:
         o.methods[method] += 1
         if prov.get("operator"):
             o.operators[f"{method}/{prov['operator']}"] += 1
-        self._lineage(rid, prov.get("parents") or [])
+        gen = prov.get("generator")
+        call = gen.get("request_id") if isinstance(gen, dict) else None
+        self._lineage(rid, prov.get("parents") or [], str(call) if call else None)
         judge = prov.get("judge")
         if not isinstance(judge, dict):
             return
@@ -113,7 +118,7 @@ class Collector:
         if self._keep_judge_ids:
             o.judge_by_id[rid] = (value, passed if isinstance(passed, bool) else None)
 
-    def _lineage(self, rid: str, parents: list[Any]) -> None:
+    def _lineage(self, rid: str, parents: list[Any], call: str | None) -> None:
         """A record's roots are its seed parents plus the roots of its machine parents seen
         earlier in the file; it credits each root 1/len(roots)."""
         if not parents:
@@ -132,6 +137,7 @@ class Collector:
         o.with_lineage += 1
         ordered = tuple(sorted(roots))
         self._roots[rid] = ordered
+        o.lineage_units[(call or f"record:{rid}", ordered)] += 1
         share = 1.0 / len(ordered)
         for r in ordered:
             o.seed_credit[r] += share

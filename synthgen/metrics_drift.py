@@ -20,6 +20,56 @@ from synthgen.metrics_collect import Collected
 from synthgen.metrics_traits import trait_ratio
 
 TOP_SEED_FRACTION = 0.1  # seed_skew looks at the top 10% of seeds (at least one)
+CHANCE_DRAWS = 20  # simulated datasets for the chance baseline of the top seeds' share
+
+
+def _distinct_picks(rng: Any, rows: int, r: int, n: int) -> Any:
+    """rows × r seed indices in [0, n), distinct within a row (a record's roots are a set)."""
+    import numpy as np
+
+    if r * r <= n:  # few repeats: draw with replacement and redraw the rows that repeat
+        picks = rng.integers(n, size=(rows, r))
+        while r > 1:
+            s = np.sort(picks, axis=1)
+            bad = (s[:, 1:] == s[:, :-1]).any(axis=1)
+            if not bad.any():
+                break
+            picks[bad] = rng.integers(n, size=(int(bad.sum()), r))
+        return picks
+    step = max(1, 1_000_000 // n)  # many roots among few seeds: a random r-subset per row
+    return np.concatenate(
+        [
+            np.argpartition(rng.random((min(step, rows - i), n)), r - 1, axis=1)[:, :r]
+            for i in range(0, rows, step)
+        ]
+    )
+
+
+def chance_top_share(
+    units: Sequence[tuple[int, float]], n_seeds: int, k: int, seed: int
+) -> float | None:
+    """The top-k seeds' share expected by chance alone: the mean over seeded simulations in
+    which every unit (a call's records, weight w, r distinct roots) draws its r seeds
+    uniformly. With few records per seed the top decile is heavy even when nothing is
+    skewed, and seed_skew must not fire on that."""
+    import numpy as np
+
+    if not units or not n_seeds or not k:
+        return None
+    rng = np.random.default_rng(seed)
+    groups: dict[int, list[float]] = {}
+    for r, w in units:
+        groups.setdefault(min(r, n_seeds), []).append(w)
+    total = sum(w for _, w in units)
+    shares = []
+    for _ in range(CHANCE_DRAWS):
+        credit = np.zeros(n_seeds)
+        for r, ws in groups.items():
+            picks = _distinct_picks(rng, len(ws), r, n_seeds)
+            weights = np.repeat(np.asarray(ws) / r, r)
+            credit += np.bincount(picks.ravel(), weights=weights, minlength=n_seeds)
+        shares.append(float(np.sort(credit)[-k:].sum()) / total)
+    return sum(shares) / len(shares)
 
 
 def _median_ratio(data: Sequence[int], seeds: Sequence[int]) -> float | None:
@@ -81,7 +131,9 @@ def drift(data: Collected, seeds: Collected, seed: int) -> dict[str, Any]:
     }
 
 
-def coverage(data: Collected, seed_ids: Sequence[str] | None, shown: int = 30) -> dict[str, Any]:
+def coverage(
+    data: Collected, seed_ids: Sequence[str] | None, seed: int = 0, shown: int = 30
+) -> dict[str, Any]:
     """Records per lineage root (seed), and how much the top 10% of seeds hold.
 
     Without --seeds the seed count is the number of distinct roots the data names, so seeds
@@ -97,6 +149,8 @@ def coverage(data: Collected, seed_ids: Sequence[str] | None, shown: int = 30) -
     k = max(1, math.ceil(n_seeds * TOP_SEED_FRACTION)) if n_seeds else 0
     top_share = sum(v for _, v in ranked[:k]) / total if total and k else None
     fair = k / n_seeds if n_seeds else None
+    units = [(len(roots), float(w)) for (_, roots), w in data.lineage_units.items()]
+    chance = chance_top_share(units, n_seeds, k, seed)
     used = sum(1 for v in credit.values() if v > 0)
     return {
         "records_with_lineage": data.with_lineage,
@@ -107,6 +161,8 @@ def coverage(data: Collected, seed_ids: Sequence[str] | None, shown: int = 30) -
         "top_k": k,
         "top_k_share": top_share,
         "seed_concentration": top_share / fair if top_share is not None and fair else None,
+        "chance_top_k_share": chance,
+        "chance_concentration": chance / fair if chance is not None and fair else None,
         "per_seed": [
             {"seed": sid, "records": round(v, 3), "share": v / total if total else 0.0}
             for sid, v in ranked[:shown]

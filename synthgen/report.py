@@ -104,7 +104,7 @@ def build_report(inp: ReportInputs, thresholds: Thresholds) -> Built:
     div = _text_metrics(data, inp.seed)
     metrics.update({k: v for k, v in div.items() if k in METRIC_INFO})
     cov = (
-        coverage(data, [s.id for s in seed_list] if seed_list else None)
+        coverage(data, [s.id for s in seed_list] if seed_list else None, inp.seed)
         if data.with_lineage or data.unresolved_lineage
         else None
     )

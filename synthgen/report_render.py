@@ -68,7 +68,13 @@ def _coverage(r: Report, console: Console) -> None:
     console.print(
         f"[bold]Lineage[/bold]: {cov['records_with_lineage']} records trace to "
         f"{cov['seeds_used']} of {cov['seeds']} seeds; the top {cov['top_k']} hold "
-        f"{_pct(cov['top_k_share'])} (fair share {_pct(cov['top_k'] / max(1, cov['seeds']))})"
+        f"{_pct(cov['top_k_share'])} (fair share {_pct(cov['top_k'] / max(1, cov['seeds']))}"
+        + (
+            f", {_pct(cov['chance_top_k_share'])} by chance"
+            if cov.get("chance_top_k_share") is not None
+            else ""
+        )
+        + ")"
         + (f"; {cov['unresolved_lineage']} unresolved" if cov["unresolved_lineage"] else "")
     )
     top = ", ".join(

@@ -26,6 +26,7 @@ class Thresholds(Frozen):
     top_opener_share_max: float = 0.5  # opener_collapse
     duplicate_share_max: float = 0.05  # duplicates
     seed_concentration_max: float = 2.5  # seed_skew
+    seed_chance_margin: float = 1.5  # seed_skew also needs ≥ this × what chance alone gives
     length_spearman_max: float = 0.3  # length_bias
     trait_ratio_max: float = 2.0  # trait_drift
     trait_min_rate: float = 0.05  # trait_drift: ignore traits rarer than this in the data
@@ -182,16 +183,19 @@ def find_warnings(r: dict[str, Any], t: Thresholds) -> list[ReportWarning]:
         )
     cov = r.get("coverage") or {}
     conc = cov.get("seed_concentration")
+    chance = cov.get("chance_concentration")
     if (
         conc is not None
         and conc >= t.seed_concentration_max
+        and (chance is None or conc >= t.seed_chance_margin * chance)
         and cov["records_with_lineage"] >= t.min_records
         and cov["seeds"] > 1
     ):
+        by_chance = "" if chance is None else f", {_pct(cov['chance_top_k_share'])} by chance alone"
         add(
             "seed_skew",
             f"{_pct(cov['top_k_share'])} of records descend from {cov['top_k']} of "
-            f"{cov['seeds']} seeds (fair share {_pct(cov['top_k'] / cov['seeds'])})",
+            f"{cov['seeds']} seeds (fair share {_pct(cov['top_k'] / cov['seeds'])}{by_chance})",
             conc,
             t.seed_concentration_max,
         )

@@ -180,3 +180,19 @@ def test_reservoir_sample_is_seeded_and_uniform(monkeypatch: pytest.MonkeyPatch)
         first += sum(1 for i in picked if i < 50)
         last += sum(1 for i in picked if i >= 450)
     assert 60 < first < 140 and 60 < last < 140
+
+
+def test_chance_top_share_draws_distinct_roots() -> None:
+    from synthgen.metrics_drift import chance_top_share
+
+    # Every record names all of a few seeds, or both of two: each seed gets exactly its share
+    # (drawn with replacement, some seed would get more).
+    assert chance_top_share([(5, 1.0)] * 10, 5, 1, 0) == pytest.approx(0.2)
+    assert chance_top_share([(2, 3.0)] * 50, 2, 1, 0) == pytest.approx(0.5)
+    # One root each over many seeds: chance puts more than the fair share on the top seeds,
+    # less so as records per seed grow; the same seed gives the same number.
+    few = chance_top_share([(1, 1.0)] * 100, 100, 10, 0)
+    many = chance_top_share([(1, 1.0)] * 5000, 100, 10, 0)
+    assert few is not None and many is not None and few > many > 0.1
+    assert few == chance_top_share([(1, 1.0)] * 100, 100, 10, 0)
+    assert chance_top_share([], 10, 1, 0) is None

@@ -113,9 +113,52 @@ def test_seed_skew(tmp_path: Path, seeds: Path) -> None:
     r = report(write_jsonl(tmp_path / "skew.jsonl", rows), seeds)
     assert codes(r) == ["seed_skew"]
     w = r.warnings[0]
-    assert w.message == "60% of records descend from 3 of 25 seeds (fair share 12%)"
+    assert w.message == (
+        "60% of records descend from 3 of 25 seeds (fair share 12%, 22% by chance alone)"
+    )
     assert w.value == pytest.approx(0.6 / (3 / 25))
     assert [s["seed"] for s in r.coverage["per_seed"][:3]] == ["s01", "s02", "s03"]  # type: ignore[index]
+
+
+def _calls(rows: list[dict[str, Any]], per_call: int) -> list[dict[str, Any]]:
+    """Give rows request ids as `expand` does: per_call consecutive records share one call."""
+    for i, row in enumerate(rows):
+        row["provenance"]["generator"] = {"model": "m", "request_id": f"req_{i // per_call}"}
+    return rows
+
+
+def test_chance_is_not_seed_skew(tmp_path: Path) -> None:
+    # Uniformly drawn seeds with few records per seed: the top decile is heavy by chance alone
+    # (as in every small `expand` run), which is not skew. Calls of 5 records sharing one seed
+    # (evol) are heavier still.
+    seeds = seed_file(tmp_path / "seeds100.jsonl", 100)[0]
+    rng = random.Random(5)
+    exs = varied_examples(120)
+    per_record = [
+        record(i, e, parents=[f"seed:s{rng.randint(1, 100):02d}"]) for i, e in enumerate(exs)
+    ]
+    per_call = _calls(
+        [
+            record(i, e, parents=[f"seed:s{rng.randint(1, 100):02d}"] if i % 5 == 0 else [])
+            for i, e in enumerate(exs)
+        ],
+        5,
+    )
+    for i, row in enumerate(per_call):  # records of one call descend from the call's seed
+        row["provenance"]["parents"] = per_call[i - i % 5]["provenance"]["parents"]
+    for name, rows in (("per_record", per_record), ("per_call", per_call)):
+        r = report(write_jsonl(tmp_path / f"{name}.jsonl", rows), seeds)
+        cov = r.coverage
+        assert cov is not None
+        assert cov["seed_concentration"] >= 2.5, name  # the old rule fired here
+        assert cov["seed_concentration"] < 1.5 * cov["chance_concentration"], name
+        assert "seed_skew" not in codes(r), name
+    # The chance baseline is a seeded simulation: the same file gives the same numbers.
+    again = report(tmp_path / "per_call.jsonl", seeds).coverage
+    assert again is not None and again["chance_top_k_share"] == cov["chance_top_k_share"]
+    # Grouped by call, chance alone concentrates more than record by record.
+    flat = report(tmp_path / "per_record.jsonl", seeds).coverage
+    assert flat is not None and cov["chance_concentration"] > flat["chance_concentration"]
 
 
 def test_unused_seeds_count_only_with_the_seed_file(tmp_path: Path, seeds: Path) -> None:
@@ -351,9 +394,9 @@ def test_terminal_report_fixed_width(tmp_path: Path, seeds: Path) -> None:
     assert "(synthgen) · 25 seeds from" in lines[1]
     assert any(line.split()[:3] == ["mean", "pairwise", "ROUGE-L"] for line in lines)
     assert (
-        "Lineage: 100 records trace to 21 of 25 seeds; the top 3 hold 82% (fair share 12%)" in out
+        "Lineage: 100 records trace to 21 of 25 seeds; the top 3 hold 82% (fair share 12%, " in out
     )
-    assert "! seed_skew: 82% of records descend from 3 of 25 seeds (fair share 12%)" in out
+    assert "! seed_skew: 82% of records descend from 3 of 25 seeds (fair share 12%, " in out
     assert "! collapse: records read alike" in out
     assert "! trait_drift: hedging in 50% of outputs vs 0% of seeds" in out
     assert "Judge: 100 scored · pass rate 100%" in out
