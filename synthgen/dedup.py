@@ -34,6 +34,7 @@ SEVERITY = {NEAR: 0, SEMANTIC: 0, EXACT: 0, AGAINST: 1, CONTAM: 2}
 DEFAULT_THRESHOLD: dict[str, float] = {"minhash": 0.5, "rouge-l": 0.7, "semantic": 0.9}
 
 
+EMPTY = hash("")  # exact key of a text with no words: it is nobody's duplicate
 SENTINEL = 0xFFFFFFFF  # second "word" of a one-word text, so that it has one 2-gram shingle
 FEED = 32768  # records handed to the background band hasher at a time
 
@@ -175,7 +176,8 @@ def decide_exact(corpus: Corpus, order: npt.NDArray[np.int64], d: Decisions) -> 
     if not len(corpus):
         return
     keys = np.frombuffer(corpus.exact, dtype=np.int64)[order]
-    live = d.status[order] == KEEP
+    # A text with no words (empty fields, punctuation only) has nothing to compare: it is kept
+    live = (d.status[order] == KEEP) & (keys != EMPTY)
     pos = np.nonzero(live)[0]
     if not len(pos):
         return
@@ -190,6 +192,19 @@ def decide_exact(corpus: Corpus, order: npt.NDArray[np.int64], d: Decisions) -> 
             continue
         d.drop(item, corpus.reason_of_match(rep, EXACT), rep, 1.0)
         d.saw(item, rep, 1.0)
+
+
+def inherit_fates(corpus: Corpus, d: Decisions) -> None:
+    """An exact copy of a record that a later stage dropped shares that record's fate: the
+    same reason, match and similarity (its text is the same), never "a copy of a dropped
+    record". So a restyled copy of an evaluation leak is counted as contaminated too."""
+    import numpy as np
+
+    copies = np.nonzero(d.status == EXACT)[0]
+    reps = d.match[copies]
+    moved = (reps >= corpus.refs) & (d.status[reps] != KEEP)
+    for item, rep in zip(copies[moved].tolist(), reps[moved].tolist(), strict=True):
+        d.drop(item, int(d.status[rep]), int(d.match[rep]), float(d.sim[rep]))
 
 
 def apply_pre(corpus: Corpus, d: Decisions) -> None:
@@ -220,4 +235,5 @@ def decide(corpus: Corpus, threshold: float | None, embed: Any = None) -> Decisi
 
         assert threshold is not None
         decide_semantic(corpus, order, d, threshold, embed)
+    inherit_fates(corpus, d)
     return d

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from synthgen.dedup import KEEP, SEMANTIC, SEVERITY, Corpus, Decisions
+from synthgen.dedup import EMPTY, KEEP, SEMANTIC, SEVERITY, Corpus, Decisions
 from synthgen.errors import EndpointError, UsageError
 
 if TYPE_CHECKING:
@@ -130,7 +130,13 @@ def decide_semantic(
 
     if embed is None:
         embed = wordllama_embedder()
-    alive = [i for i in order.tolist() if i < corpus.refs or d.status[i] == KEEP]
+    # A text with no words is nobody's duplicate, and is not sent to be embedded (an empty
+    # string makes wordllama's vector NaN, and endpoints reject it).
+    alive = [
+        i
+        for i in order.tolist()
+        if (i < corpus.refs or d.status[i] == KEEP) and corpus.exact[i] != EMPTY
+    ]
     if not alive:
         return
     kept_items: list[int] = []

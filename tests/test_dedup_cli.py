@@ -356,3 +356,62 @@ def test_json_array_and_bom_jsonl_of_synthgen_records(tmp_path: Path) -> None:
         "run_id": "r",
         "dedup": {"nearest": "sg_1", "similarity": 1.0},
     }
+
+
+@pytest.mark.parametrize("method", ["minhash", "semantic"])
+def test_a_copy_of_a_dropped_record_shares_its_fate(tmp_path: Path, method: str) -> None:
+    """A restyled copy of a leak is a leak too: it is ledgered as contaminated (with the eval
+    item as its match), not as the exact duplicate of a record that is not in the output."""
+    if method == "semantic":
+        pytest.importorskip("wordllama")
+    item = "Write a short poem about the quiet rain on old roofs"  # < 13 words: no 13-grams
+    evalset = write_jsonl(tmp_path / "eval.jsonl", [{"instruction": item, "output": "E"}])
+    seeds = write_jsonl(
+        tmp_path / "seeds.jsonl", [{"instruction": "Name three primes.", "output": "2"}]
+    )
+    texts = [
+        item + " tonight",  # a near copy of the eval item
+        "WRITE a short poem, about the quiet rain on old roofs tonight!",  # same text as [0]
+        "Name three primes please.",  # a near copy of a seed
+        "name THREE primes, please",  # same text as [2]
+        "Something else entirely different here.",
+    ]
+    src = write_jsonl(tmp_path / "raw.jsonl", alpaca(texts))
+    out = tmp_path / "out.jsonl"
+    args = ["dedup", str(src), "-o", str(out), "--method", method, "--threshold", "0.6"]
+    r = run([*args, "--decontaminate", str(evalset), "--against", str(seeds), "--json"])
+    assert r.code == 0, r.stderr
+    assert r.json()["counts"]["dropped"] == {"against_match": 2, "contaminated": 2}
+    ledger = read_jsonl(tmp_path / "out.ledger.jsonl")
+    assert [e["output"] for e in ledger] == ["answer 0", "answer 1", "answer 2", "answer 3"]
+    assert ledger[0]["match"] == ledger[1]["match"]
+    assert ledger[0]["match"]["source"] == str(evalset)
+    assert ledger[2]["match"] == ledger[3]["match"]
+    assert ledger[2]["match"]["source"] == str(seeds)
+    assert [rec["output"] for rec in read_jsonl(out)] == ["answer 4"]
+
+
+@pytest.mark.parametrize("method", ["exact", "minhash", "rouge-l", "semantic"])
+def test_texts_without_words_are_nobodys_duplicates(tmp_path: Path, method: str) -> None:
+    """Records whose compared fields are empty (or only punctuation) are all kept: there is
+    nothing to compare, and they are not copies of one another."""
+    if method == "semantic":
+        pytest.importorskip("wordllama")
+    recs = [
+        {"instruction": "Add the numbers.", "input": "", "output": "a"},
+        {"instruction": "Sort the list.", "input": "", "output": "b"},
+        {"instruction": "Reverse the word.", "input": "!!!", "output": "c"},
+        {"instruction": "Reverse the word.", "input": "hello there", "output": "d"},
+        {"instruction": "Sort the list.", "input": "HELLO, there", "output": "e"},
+    ]
+    src = write_jsonl(tmp_path / "raw.jsonl", recs)
+    out = tmp_path / "out.jsonl"
+    r = run(["dedup", str(src), "-o", str(out), "--method", method, "--fields", "input", "--json"])
+    assert r.code == 0, r.stderr
+    counts = r.json()["counts"]
+    dropped = "near_duplicate" if method == "rouge-l" else "exact_duplicate"
+    assert counts == {"input": 5, "kept": 4, "dropped": {dropped: 1}}
+    assert [rec["output"] for rec in read_jsonl(out)] == ["a", "b", "c", "d"]
+    for rec in read_jsonl(out):
+        sim = rec["provenance"]["dedup"]["similarity"]
+        assert sim == sim  # never NaN
