@@ -144,6 +144,7 @@ class Anchor:
 
 
 _GOOD = {"accept": 1.0, "good": 1.0, "reject": 0.0, "bad": 0.0}
+_SHORT = {"a": "accept", "r": "reject", "s": "skip"}
 
 
 def read_anchors(path: Path) -> list[Anchor]:
@@ -157,12 +158,17 @@ def read_anchors(path: Path) -> list[Anchor]:
             if not isinstance(obj.get(f), str):
                 raise InputError(name, "is missing or not text", line=n, field=f, hint="add it")
         verdict = obj.get("verdict", obj.get("label"))
+        if isinstance(verdict, str):  # as `synthgen audit` reads them: any case, a/r/s
+            verdict = verdict.strip().lower()
+            verdict = _SHORT.get(verdict, verdict)
         if verdict == "skip":
             continue
         if isinstance(verdict, str) and verdict in _GOOD:
             human, kind = _GOOD[verdict], "binary"
         elif isinstance(obj.get("score"), int | float) and not isinstance(obj.get("score"), bool):
             human, kind = float(obj["score"]), "score"
+        elif verdict == "":
+            continue  # not reviewed yet: an `audit --export` file being filled in
         else:
             raise InputError(
                 name,

@@ -1,4 +1,4 @@
-"""`filter` after kill -9 and SIGTERM: the same command finishes the job without re-judging."""
+"""`filter` after kill -9, SIGTERM and Ctrl-C: the same command finishes without re-judging."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import signal
 from pathlib import Path
 
+import pytest
 from filter_fixtures import alpaca_rows, filter_args, write_jsonl
 from helpers import read_jsonl, run, spawn
 from test_resume import _log, _received_seqs, _wait_lines
@@ -45,19 +46,25 @@ def test_kill_9_then_rerun_judges_nothing_twice(standin: StandinHandle, tmp_path
     assert len(kept) == 96 and len({k["id"] for k in kept}) == 96
     assert len(ledger) == 24 and len({e["id"] for e in ledger}) == 24
     assert s["counts"]["kept"] == 96 and s["counts"]["dropped_total"] == 24
+    assert s["counts"]["input"] == 120 and s["counts"]["unprocessed"] == 0
+    manifest = json.loads((tmp_path / "kept.manifest.json").read_text())
+    assert manifest["counts"] == s["counts"] and manifest["status"] == "complete"
     # Same records, same order as a run that was never interrupted.
     expected = [r["instruction"] for i, r in enumerate(alpaca_rows(120)) if i % 5]
     assert [k["instruction"] for k in kept] == expected
 
 
-def test_sigterm_exits_130_then_resumes(standin: StandinHandle, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_sigterm_and_ctrl_c_exit_130_then_resume(
+    standin: StandinHandle, tmp_path: Path, sig: signal.Signals
+) -> None:
     standin.set_faults(latency_s=0.03, judge_score=4)
     inp = write_jsonl(tmp_path / "in.jsonl", alpaca_rows(100))
     out = tmp_path / "kept.jsonl"
     args = filter_args(inp, out, standin.base_url, "--concurrency", "2")
     proc = spawn(args, tmp_path)
     _wait_lines(tmp_path / "kept.jsonl.partial", 10)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "resume" in err

@@ -170,13 +170,18 @@ def test_anchor_agreement(tmp_path: Path) -> None:
         '{"instruction": "i", "output": "o", "label": "bad"}\n'
         '{"instruction": "i", "output": "o", "verdict": "skip"}\n'
         '{"instruction": "i", "output": "o", "score": 2}\n'
+        # As an `audit --export` file being filled in: not reviewed yet, abbreviated, any case.
+        '{"instruction": "i", "output": "o", "verdict": "", "judge_score": 4}\n'
+        '{"instruction": "i", "output": "o", "verdict": " R "}\n'
     )
     anchors = read_anchors(f)
     assert [(a.kind, a.human) for a in anchors] == [
         ("binary", 1.0),
         ("binary", 0.0),
         ("score", 2.0),
+        ("binary", 0.0),
     ]
+    anchors = anchors[:3]
     perfect = agreement(anchors, [5.0, 1.0, 2.0], 3.5, (1, 5))
     assert perfect["kappa_quadratic"] == 1.0 and perfect["exact_agreement"] == 1.0
     assert perfect["spearman"] == pytest.approx(0.5)  # 1 / 0 / 2 against 5 / 1 / 2
@@ -185,9 +190,13 @@ def test_anchor_agreement(tmp_path: Path) -> None:
     assert inverted["kappa_quadratic"] == -1.0 and inverted["exact_agreement"] == 0.0
     unscored = agreement(binary, [None] * 10, 3.5, (1, 5))
     assert unscored["scored"] == 0 and unscored["kappa_quadratic"] is None
-    f.write_text('{"instruction": "i", "output": "o"}\n')
-    with pytest.raises(InputError, match=r"anchors\.jsonl:1"):
-        read_anchors(f)
+    for line in (
+        '{"instruction": "i", "output": "o"}',
+        '{"instruction": "i", "output": "o", "verdict": "maybe"}',
+    ):
+        f.write_text(line + "\n")
+        with pytest.raises(InputError, match=r"anchors\.jsonl:1"):
+            read_anchors(f)
 
 
 def _ask(h: StandinHandle, output: str) -> dict:  # type: ignore[type-arg]
