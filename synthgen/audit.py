@@ -120,6 +120,13 @@ def judge_by_id(path: Path, ids: set[str], fmt: str | None = None) -> dict[str, 
     return {i.id: (i.judge_score, i.judge_passed) for i in _items(path, fmt) if i.id in ids}
 
 
+def ledger_judge_by_id(ledger: Path, ids: set[str]) -> dict[str, Any]:
+    """The judge's (score, passed) for the given ids among candidates it dropped."""
+    if not ids:
+        return {}
+    return {i.id: (i.judge_score, i.judge_passed) for i in _dropped_items(ledger) if i.id in ids}
+
+
 def show(item: AuditItem, k: int, total: int, console: Console) -> None:
     where = (
         f"ledger line {item.line}, dropped by the judge" if item.dropped else f"line {item.line}"
@@ -181,10 +188,13 @@ def summary(
 ) -> dict[str, Any]:
     """Agreement over every verdict in the file, joined to the judge by record id."""
     from synthgen.metrics_judge import human_agreement
+    from synthgen.sink import ledger_path_for
 
     sampled = {i.id: (i.judge_score, i.judge_passed) for i in items}
     missing = set(store.latest) - set(sampled)
     judged = {**sampled, **(judge_by_id(path, missing, fmt) if missing else {})}
+    if str(path) != "-":  # audited candidates the judge dropped, sampled with --include-dropped
+        judged.update(ledger_judge_by_id(ledger_path_for(path), missing - judged.keys()))
     counts = {v: 0 for v in KEYS.values()}
     for line in store.latest.values():
         counts[line["verdict"]] += 1

@@ -120,11 +120,18 @@ def build_report(inp: ReportInputs, thresholds: Thresholds) -> Built:
         metrics["judge_pass_rate"] = judge["pass_rate"]
         metrics["judge_mean_score"] = judge["mean_score"]
         metrics["judge_length_spearman"] = judge["length_spearman"]
+    lpath = inp.ledger or ledger_path_for(inp.data)
     human = None
     if with_verdicts:
-        human = {"path": str(vpath), **human_agreement(read_verdicts(vpath), data.judge_by_id)}
+        from synthgen.audit import ledger_judge_by_id
+
+        verdicts = read_verdicts(vpath)
+        judged = dict(data.judge_by_id)
+        if inp.ledger is not None or (str(inp.data) != "-" and lpath.exists()):
+            # audited candidates the judge dropped (audit --include-dropped) are in the ledger
+            judged.update(ledger_judge_by_id(lpath, verdicts.keys() - judged.keys()))
+        human = {"path": str(vpath), **human_agreement(verdicts, judged)}
         metrics["human_judge_kappa"] = human["kappa"]
-    lpath = inp.ledger or ledger_path_for(inp.data)
     ledger = None
     if inp.ledger is not None or (str(inp.data) != "-" and lpath.exists()):
         ledger = _ledger_block(lpath, data.n)

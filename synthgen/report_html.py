@@ -212,7 +212,8 @@ def _facts(r: Report) -> str:
         out.append(
             f"<h2>Human audit</h2><p>{h['decided']} decided verdicts: reject rate "
             f"{_pc(h['reject_rate'])} (95% CI {_pc(low)}–{_pc(high)}); Cohen's kappa with the "
-            f"judge {_num(h['kappa'])}; the judge passed {_pc(h['judge_pass_rate_on_rejected'])}"
+            f"judge {_num(h['kappa'])} over {h['paired_with_judge']} records; the judge passed "
+            f"{_pc(h['judge_pass_rate_on_rejected'])}"
             " of the records humans rejected.</p>"
         )
     if led:

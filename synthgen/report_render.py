@@ -137,7 +137,7 @@ def _judge(r: Report, console: Console) -> None:
         console.print(
             f"[bold]Human audit[/bold] ({escape(Path(h['path']).name)}): {h['decided']} decided, "
             f"reject rate {_pct(h['reject_rate'])} (95% CI {_pct(low)}–{_pct(high)}) · "
-            f"kappa vs judge {_f(h['kappa'], '.2f')} · judge passed "
+            f"kappa vs judge {_f(h['kappa'], '.2f')} over {h['paired_with_judge']} · judge passed "
             f"{_pct(h['judge_pass_rate_on_rejected'])} of human-rejected"
         )
 

@@ -73,8 +73,20 @@ def test_include_dropped_samples_judge_rejects_from_the_ledger(tmp_path: Path) -
             verdict_line(item.record(), "reject" if item.dropped else "accept", "", "t", None)
         )
     s = summary(items, store, kept, None)
-    store.close()
     assert s["kappa"] == 1.0 and s["judge_pass_rate_on_rejected"] == 0.0
+    # Without --include-dropped, and in `report`, the dropped records' judge verdicts still
+    # come from the ledger: the same verdict file gives the same agreement everywhere.
+    assert summary(items[:10], store, kept, None)["paired_with_judge"] == 20
+    store.close()
+    res = run(["audit", str(kept), "--verdicts", str(store.path), "--summary", "--json"])
+    assert res.code == 0 and (res.json()["kappa"], res.json()["paired_with_judge"]) == (1.0, 20)
+    res = run(["report", str(kept), "--verdicts", str(store.path), "--json"])
+    human = res.json()["human"]
+    assert (human["kappa"], human["paired_with_judge"], human["judge_pass_rate_on_rejected"]) == (
+        1.0,
+        20,
+        0.0,
+    )
     res = run(["audit", str(kept), "--include-dropped", "--sample", "30", "--summary", "--json"])
     assert res.code == 0 and res.json()["sample"] == 20
     assert not (tmp_path / "kept.verdicts.jsonl").exists()  # --summary writes nothing
