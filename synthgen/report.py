@@ -176,11 +176,29 @@ def build_report(inp: ReportInputs, thresholds: Thresholds) -> Built:
     return Built(Report.model_validate(sections), data, seeds)
 
 
+def _compared(r: Report) -> dict[str, tuple[float | None, str]]:
+    """Every number `--compare` shows: the flat metrics, length quantiles, trait rates and
+    duplicate rates per ledger stage, each with its direction."""
+    out: dict[str, tuple[float | None, str]] = {
+        name: (r.metrics.get(name), direction) for name, (_, direction) in METRIC_INFO.items()
+    }
+    for field in ("instruction_words", "output_words"):
+        for q in ("p10", "p50", "p90", "mean"):
+            out[f"{field}_{q}"] = (r.lengths.get(field, {}).get(q), "context (words)")
+    for name, rate in r.traits.items():
+        out[f"trait_{name}"] = (rate, "higher = more of the habit")
+    for stage, rate in ((r.ledger or {}).get("duplicate_rate") or {}).items():
+        out[f"duplicate_rate_{stage}"] = (rate, "higher = the teacher repeats itself")
+    return out
+
+
 def compare(report: Report, other: Report) -> dict[str, Any]:
     """The change of every metric: this report's value minus the other's."""
     changes = []
-    for name, (_, direction) in METRIC_INFO.items():
-        a, b = report.metrics.get(name), other.metrics.get(name)
+    mine, theirs = _compared(report), _compared(other)
+    for name in [*mine, *(k for k in theirs if k not in mine)]:  # a stage only one has
+        a, direction = mine.get(name) or (None, theirs[name][1])
+        b = theirs.get(name, (None, ""))[0]
         changes.append(
             {
                 "metric": name,

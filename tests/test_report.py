@@ -11,6 +11,7 @@ from helpers import expand_args, read_jsonl, run
 from test_report_data import record, seed_file, varied_examples, wrapped, write_jsonl
 
 from synthgen.metrics import METRIC_INFO, tokens
+from synthgen.metrics_traits import TRAIT_NAMES
 from synthgen.report import Report, ReportInputs, build_report
 from synthgen.report_warnings import Thresholds
 
@@ -305,12 +306,19 @@ def test_compare_shows_the_change_of_every_metric(tmp_path: Path) -> None:
     old = write_jsonl(
         tmp_path / "old.jsonl", [record(i, e) for i, e in enumerate(wrapped(varied_examples(N)))]
     )
+    drop = {"dropped": {"stage": "dedup", "reason": "exact_duplicate", "detail": ""}}
+    write_jsonl(tmp_path / "old.ledger.jsonl", [{**record(999, varied_examples(1)[0]), **drop}])
     res = run(["report", str(new), "--compare", str(old), "--json"])
     assert res.code == 0, res.stderr
     out = res.json()
     a, b = report(new).metrics, report(old).metrics
     changes = {c["metric"]: c for c in out["compare"]["changes"]}
-    assert set(changes) == set(METRIC_INFO)
+    assert set(METRIC_INFO) <= set(changes)
+    # Length quantiles and the trait fingerprint are metrics too.
+    assert changes["output_words_p50"]["value"] == report(new).lengths["output_words"]["p50"]
+    assert {f"trait_{t}" for t in TRAIT_NAMES} <= set(changes)
+    dup = changes["duplicate_rate_dedup"]  # only the other run has a ledger
+    assert (dup["value"], dup["other"], dup["change"]) == (None, pytest.approx(1 / 101), None)
     rouge = changes["mean_pairwise_rouge_l"]
     assert rouge["change"] == pytest.approx(a["mean_pairwise_rouge_l"] - b["mean_pairwise_rouge_l"])  # type: ignore[operator]
     assert rouge["change"] < 0 and changes["judge_pass_rate"]["change"] is None
