@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthgen.errors import ConfigError, UsageError
 from synthgen.records import Frozen
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 
 class ReportWarning(Frozen):
@@ -50,38 +53,83 @@ CODES: dict[str, str] = {
 }
 
 
+def _key_lines(text: str) -> dict[str, int]:
+    """Line (1-based) of each top-level key, or of each key under `thresholds:`."""
+    import yaml
+
+    lines: dict[str, int] = {}
+    node = yaml.compose(text)
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if k.value == "thresholds" and isinstance(v, yaml.MappingNode):
+                return {kk.value: kk.start_mark.line + 1 for kk, _ in v.value}
+            lines[str(k.value)] = k.start_mark.line + 1
+    return lines
+
+
+def _bad_threshold(err: ErrorDetails) -> str:
+    """A pydantic error in plain words."""
+    if err["type"] == "extra_forbidden":
+        return "unknown threshold"
+    if err["type"].startswith("int"):
+        return f"must be a whole number, not {err['input']!r}"
+    return f"must be a number, not {err['input']!r}"
+
+
 def load_thresholds(path: Path | None, overrides: list[str]) -> Thresholds:
     """Defaults, then a YAML file, then NAME=VALUE overrides."""
     import yaml
     from pydantic import ValidationError
 
-    values: dict[str, Any] = {}
+    known = ", ".join(Thresholds.model_fields)
+    from_file: dict[str, Any] = {}
+    lines: dict[str, int] = {}
     if path is not None:
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            text = path.read_text(encoding="utf-8")
+            doc = yaml.safe_load(text) or {}
         except OSError as e:
             raise ConfigError(f"{path}: cannot read ({e.strerror})", hint="check the path") from e
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{path}: not UTF-8 text", hint="save it as UTF-8 YAML") from e
         except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML ({e})", hint="fix the YAML") from e
+            mark = getattr(e, "problem_mark", None)
+            where = f":{mark.line + 1}" if mark is not None else ""
+            problem = getattr(e, "problem", None) or str(e)
+            raise ConfigError(
+                f"{path}{where}: not valid YAML ({problem})",
+                hint="write NAME: VALUE lines, e.g. rouge_l_max: 0.5",
+            ) from e
         doc = doc.get("thresholds", doc) if isinstance(doc, dict) else doc
         if not isinstance(doc, dict):
             raise ConfigError(
                 f"{path}: must be a mapping of NAME: VALUE (optionally under thresholds:)",
                 hint="e.g. rouge_l_max: 0.5 (names in docs/report.md)",
             )
-        values.update(doc)
+        from_file = {str(k): v for k, v in doc.items()}
+        lines = _key_lines(text)
+    given: dict[str, str] = {}
     for item in overrides:
         name, sep, value = item.partition("=")
         if not sep:
             raise UsageError(f"--threshold {item!r} is not NAME=VALUE", hint="e.g. rouge_l_max=0.5")
-        values[name.strip()] = value.strip()
+        given[name.strip()] = value.strip()
     try:
-        return Thresholds.model_validate(values)
+        return Thresholds.model_validate({**from_file, **given})
     except ValidationError as e:
         err = e.errors()[0]
-        names = ", ".join(Thresholds.model_fields)
-        raise UsageError(
-            f"threshold {'.'.join(map(str, err['loc']))}: {err['msg']}", hint=f"known: {names}"
+        name = ".".join(map(str, err["loc"]))
+        what = _bad_threshold(err)
+        default = getattr(Thresholds(), name, 0.5)
+        hint = f"known thresholds: {known}" if err["type"] == "extra_forbidden" else ""
+        if name in given or path is None:
+            raise UsageError(
+                f"--threshold {name}: {what}", hint=hint or f"e.g. --threshold {name}={default}"
+            ) from None
+        line = f":{lines[name]}" if name in lines else ""
+        raise ConfigError(
+            f"{path}{line}: threshold {name!r}: {what}",
+            hint=hint or f"e.g. {name}: {default} (the default)",
         ) from None
 
 

@@ -294,10 +294,20 @@ def test_fail_on_is_a_quality_gate(tmp_path: Path, seeds: Path) -> None:
     typo = run(["report", str(bad), "-t", "rouge_max=1"])
     assert typo.code == 2 and "rouge_max" in typo.stderr and "rouge_l_max" in typo.stderr
     assert run(["report", str(bad), "-t", "rouge_l_max"]).code == 2
-    for text in ("thresholds: 3\n", "rouge_l_max: [\n", "rouge_l_max: abc\n"):
+    # A bad thresholds file names the file, the line and the threshold, in plain words.
+    for text, says in (
+        ("thresholds: 3\n", ": must be a mapping of NAME: VALUE"),
+        ("rouge_l_max: 0.5\nkappa_min: [\n", ":3: not valid YAML"),
+        ("rouge_l_max: 0.5\nkappa_min: abc\n", ":2: threshold 'kappa_min': must be a number"),
+        ("thresholds:\n  min_records: 2.5\n", ":2: threshold 'min_records': must be a whole"),
+        ("thresholds:\n  x: 1\n  rouge_max: 1\n", ":2: threshold 'x': unknown threshold"),
+    ):
         yaml_file.write_text(text)
         res = run(["report", str(bad), "--thresholds", str(yaml_file)])
-        assert res.code == 2 and (str(yaml_file) in res.stderr or "rouge_l_max" in res.stderr)
+        assert res.code == 2 and f"error: {yaml_file}{says}" in res.stderr, res.stderr
+        assert "Traceback" not in res.stderr and "how to fix" in res.stderr
+    res = run(["report", str(bad), "--thresholds", str(yaml_file), "-t", "kappa_min=high"])
+    assert res.code == 2 and "--threshold kappa_min: must be a number, not 'high'" in res.stderr
     assert run(["report", str(bad), "--thresholds", str(tmp_path / "none.yaml")]).code == 2
 
 
