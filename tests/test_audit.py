@@ -191,6 +191,11 @@ def test_import_errors_are_exit_2(tmp_path: Path) -> None:
     )
     assert run(["audit", str(path), "--export", str(tmp_path / "x.xlsx")]).code == 2
     assert run(["audit", str(path), "--sample", "0"]).code == 2
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    res = run(["audit", str(empty)])
+    assert res.code == 2 and "holds no records to audit" in res.stderr
+    assert not (tmp_path / "empty.verdicts.jsonl").exists()
 
 
 def test_torn_last_verdict_line_is_cut_not_fatal(tmp_path: Path) -> None:

@@ -90,6 +90,10 @@ def _audit(opts: dict[str, Any]) -> None:
 
     ledger = ledger_path_for(data) if opts["include_dropped"] else None
     items = draw_sample(data, opts["n"], opts["seed"], opts["fmt"], ledger)
+    if not items:
+        from synthgen.errors import InputError
+
+        raise InputError(str(data), "holds no records to audit", hint="pass a non-empty dataset")
     if opts["export_path"] is not None:
         from synthgen.audit_io import export_sample
 
