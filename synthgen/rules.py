@@ -221,8 +221,9 @@ class Rules:
         self.cfg = cfg
         self.base = self._resolve(TaskRules())
         self.per_task = {name: self._resolve(t) for name, t in cfg.tasks.items()}
-        for rs in (self.base, *self.per_task.values()):
-            _validate(rs)
+        _validate(self.base, None)
+        for name, rs in self.per_task.items():
+            _validate(rs, name)
 
     def _resolve(self, t: TaskRules) -> TaskRuleSet:
         c = self.cfg
@@ -251,21 +252,35 @@ class Rules:
         return self.for_task(task).check(c)
 
 
-def _validate(rs: TaskRuleSet) -> None:
+def _validate(rs: TaskRuleSet, task: str | None) -> None:
+    where = "rules" if task is None else f"rules of task {task!r}"
+
+    def how(option: str, key: str) -> str:
+        # A task's settings live in the config file; the run-wide ones also have options.
+        if task is None:
+            return option
+        return f"set {key} under filter.rules.tasks.{task} in the config"
+
     if rs.min_words > rs.max_words:
         raise UsageError(
-            f"rules: min_words {rs.min_words} > max_words {rs.max_words}",
-            hint="fix --min-words/--max-words",
+            f"{where}: min_words {rs.min_words} > max_words {rs.max_words}",
+            hint=how("fix --min-words/--max-words", "min_words/max_words"),
         )
     if rs.output_format == "label" and not rs.labels:
-        raise UsageError("rules: output format 'label' needs labels", hint="pass --labels A,B,C")
+        raise UsageError(
+            f"{where}: output format 'label' needs labels",
+            hint=how("pass --labels A,B,C", "labels: [A, B, C]"),
+        )
     if rs.output_format == "regex":
         if not rs.output_regex:
-            raise UsageError("rules: output format 'regex' needs a regex", hint="--output-regex")
+            raise UsageError(
+                f"{where}: output format 'regex' needs a regex",
+                hint=how("pass --output-regex", "output_regex"),
+            )
         try:
             re.compile(rs.output_regex)
         except re.error as e:
             raise UsageError(
-                f"rules: invalid --output-regex {rs.output_regex!r}: {e}",
-                hint="fix the regular expression (Python syntax)",
+                f"{where}: invalid output regex {rs.output_regex!r}: {e}",
+                hint=how("fix --output-regex (Python syntax)", "a valid output_regex"),
             ) from None

@@ -131,7 +131,11 @@ def test_word_bounds_and_blacklist_are_configurable_and_per_task() -> None:
         (RulesConfig(disable=["nope"]), "unknown rules"),
         (RulesConfig(min_words=10, max_words=5), "min_words"),
         (RulesConfig(output_format="label"), "needs labels"),
-        (RulesConfig(output_format="regex", output_regex="(unclosed"), "invalid --output-regex"),
+        (RulesConfig(output_format="regex", output_regex="(unclosed"), "invalid output regex"),
+        (
+            RulesConfig(tasks={"triage": TaskRules(output_format="label")}),
+            "rules of task 'triage': output format 'label' needs labels",
+        ),
     ],
 )
 def test_bad_rule_settings_are_usage_errors(cfg: RulesConfig, message: str) -> None:
