@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 from synthgen.dataset import SYNTHGEN, Row, iter_rows, record_dict
 from synthgen.decontam import NgramIndex
@@ -49,6 +49,8 @@ class DedupConfig(Frozen):
     rejected: str | None = None
     method: Method = "minhash"
     threshold: float | None = None
+    # Not given: the instruction alone for rouge-l (Self-Instruct's filter compares
+    # instructions), instruction + input for the others.
     fields: tuple[str, ...] = ("instruction", "input")
     against: tuple[str, ...] = ()
     decontaminate: tuple[str, ...] = ()
@@ -57,24 +59,38 @@ class DedupConfig(Frozen):
     ngram: int = 13
     state_dir: str = ".synthgen"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("fields") is None:
+            by_method = ("instruction",) if data.get("method") == "rouge-l" else None
+            data = {k: v for k, v in data.items() if k != "fields"}
+            if by_method:
+                data["fields"] = by_method
+        return data
+
     @field_validator("fields")
     @classmethod
     def _known_fields(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError("no field given; use some of " + ", ".join(TEXT_FIELDS))
         bad = [f for f in v if f not in TEXT_FIELDS]
-        if bad or not v:
-            raise ValueError(f"unknown fields {bad}; use some of {', '.join(TEXT_FIELDS)}")
+        if bad:
+            raise ValueError(
+                f"unknown field {', '.join(map(repr, bad))}; use some of {', '.join(TEXT_FIELDS)}"
+            )
         return v
 
     @property
     def effective_threshold(self) -> float | None:
+        if self.threshold is not None and not 0.0 < self.threshold <= 1.0:
+            raise UsageError(
+                f"--threshold {self.threshold} is out of range",
+                hint="give a similarity in (0, 1], e.g. 0.7",
+            )
         if self.method == "exact":
             return None
         if self.threshold is not None:
-            if not 0.0 < self.threshold <= 1.0:
-                raise UsageError(
-                    f"--threshold {self.threshold} is out of range",
-                    hint="give a similarity in (0, 1], e.g. 0.7",
-                )
             return self.threshold
         return DEFAULT_THRESHOLD.get(self.method)
 
@@ -164,6 +180,13 @@ class _Writer:
         self._ledger.write(self.dropped)
         self.kept, self.dropped = [], []
 
+    def abort(self) -> None:
+        """An interrupted or failed run leaves no partial files (the old output stays)."""
+        for log in (self._out, self._ledger):
+            if log is not None:
+                log.close()
+                log.path.unlink(missing_ok=True)
+
     def finish(self) -> None:
         self.flush()
         sys.stdout.flush()
@@ -241,12 +264,34 @@ def _detail(cfg: DedupConfig, status: int) -> str:
     return f"{measure.get(cfg.method, 'cosine ≥')} {cfg.effective_threshold}"
 
 
+def check_paths(cfg: DedupConfig, out: Path, ledger: Path, manifest: Path) -> None:
+    """What is read may not be what is written, and kept records and drops need files of
+    their own (else one silently replaces the other)."""
+    read = [("the input", cfg.input)] if cfg.input != "-" else []
+    read += [("the --against", f) for f in cfg.against]
+    read += [("the --decontaminate", f) for f in cfg.decontaminate]
+    written = [("-o", out), ("--rejected", ledger), ("the manifest", manifest)]
+    for what, path in written:
+        for role, src in read:
+            if path.resolve() == Path(src).resolve():
+                raise UsageError(
+                    f"{what} {path} is {role} file: dedup would overwrite what it reads",
+                    hint="write the kept records (and the ledger) to other files",
+                )
+    if len({out.resolve(), ledger.resolve(), manifest.resolve()}) < 3:
+        raise UsageError(
+            f"--rejected {ledger} is also the output or its manifest",
+            hint="give kept records and dropped ones files of their own",
+        )
+
+
 def run_dedup(cfg: DedupConfig, say: Callable[[str], None], embed: Any = None) -> dict[str, Any]:
     threshold = cfg.effective_threshold
     to_stdout = cfg.output == "-"
     out_path = Path(cfg.state_dir) / "stdout" / "dedup.jsonl" if to_stdout else Path(cfg.output)
     ledger = Path(cfg.rejected) if cfg.rejected else ledger_path_for(out_path)
     manifest = manifest_path_for(out_path)
+    check_paths(cfg, out_path, ledger, manifest)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     corpus = Corpus(cfg.method, threshold)
@@ -260,10 +305,14 @@ def run_dedup(cfg: DedupConfig, say: Callable[[str], None], embed: Any = None) -
             d = decide(corpus, threshold, embed)
             t2 = time.perf_counter()
             timings["decide"] = t2 - t1
-            writer = _Writer(None if to_stdout else out_path, ledger)
-            _write(cfg, path, fmt, corpus, d, writer)
-            writer.finish()
             input_sha = file_sha256(path)
+            writer = _Writer(None if to_stdout else out_path, ledger)
+            try:
+                _write(cfg, path, fmt, corpus, d, writer)
+                writer.finish()
+            except BaseException:
+                writer.abort()
+                raise
     finally:
         corpus.close()
     timings["write"] = time.perf_counter() - t2

@@ -196,9 +196,15 @@ def test_bad_input_is_exit_2_with_file_line_field(tmp_path: Path) -> None:
     )
     r = run(["dedup", str(mixed), "-o", str(tmp_path / "o.jsonl")])
     assert r.code == 2 and "mixed.jsonl:2" in r.stderr and "one format per file" in r.stderr
-    for extra in (["--fields", "instruction,title"], ["--threshold", "1.5"]):
+    for extra, says in (
+        (["--fields", "instruction,title"], "unknown field 'title'"),
+        (["--fields", " , "], "no field given"),
+        (["--threshold", "1.5"], "out of range"),
+        (["--threshold", "0", "--method", "rouge-l"], "out of range"),
+        (["--threshold", "7", "--method", "exact"], "out of range"),
+    ):
         r = run(["dedup", str(src), "-o", str(tmp_path / "o.jsonl"), *extra])
-        assert r.code == 2 and "how to fix" in r.stderr, extra
+        assert r.code == 2 and says in r.stderr and "how to fix" in r.stderr, extra
     r = run(["dedup", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "o.jsonl")])
     assert r.code == 2 and "file not found" in r.stderr
     assert "Traceback" not in r.stderr
@@ -250,6 +256,7 @@ def test_failed_or_killed_run_leaves_the_old_output(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
     assert out.read_text() == '{"old": true}\n'
+    assert not list(tmp_path.glob("*.partial")), "an interrupted run cleans up after itself"
     r = run(["dedup", str(big), "-o", str(out), "--json"])  # a rerun redoes the work
     assert r.code == 0 and r.json()["counts"]["input"] == 60000
     assert len(read_jsonl(out)) == r.json()["counts"]["kept"]
@@ -415,3 +422,40 @@ def test_texts_without_words_are_nobodys_duplicates(tmp_path: Path, method: str)
     for rec in read_jsonl(out):
         sim = rec["provenance"]["dedup"]["similarity"]
         assert sim == sim  # never NaN
+
+
+def test_outputs_may_not_be_inputs_or_each_other(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "raw.jsonl", alpaca(["Say hi.", "say HI!"]))
+    seeds = write_jsonl(tmp_path / "seeds.jsonl", alpaca(["Say bye."]))
+    before = src.read_bytes(), seeds.read_bytes()
+    out = str(tmp_path / "out.jsonl")
+    for extra, says in (
+        (["-o", str(src)], "is the input file"),
+        (["-o", out, "--rejected", str(src)], "is the input file"),
+        (["-o", str(seeds), "--against", str(seeds)], "is the --against file"),
+        (["-o", out, "--decontaminate", str(seeds), "--rejected", str(seeds)], "--decontaminate"),
+        (["-o", out, "--rejected", out], "also the output"),
+    ):
+        r = run(["dedup", str(src), *extra])
+        assert r.code == 2 and says in r.stderr and "how to fix" in r.stderr, extra
+    assert (src.read_bytes(), seeds.read_bytes()) == before
+    r = run(["dedup", str(src), "-o", out, "--rejected", str(tmp_path / "drops.jsonl")])
+    assert r.code == 0 and len(read_jsonl(tmp_path / "drops.jsonl")) == 1
+
+
+def test_rouge_l_compares_instructions_by_default_as_self_instruct(tmp_path: Path) -> None:
+    """Self-Instruct's filter scores instructions only: the same instruction with another
+    input is a duplicate for rouge-l unless --fields says otherwise."""
+    recs = [
+        {"instruction": "Classify the sentiment of the review.", "input": i, "output": o}
+        for i, o in (("Great phone, love it.", "positive"), ("Broke in a day.", "negative"))
+    ]
+    src = write_jsonl(tmp_path / "raw.jsonl", recs)
+    out = str(tmp_path / "out.jsonl")
+    r = run(["dedup", src.as_posix(), "-o", out, "--method", "rouge-l", "--json"])
+    assert r.code == 0 and r.json()["fields"] == ["instruction"]
+    assert r.json()["counts"]["dropped"] == {"near_duplicate": 1}
+    r = run(["dedup", str(src), "-o", out, "--method", "rouge-l", "--fields", "instruction,input"])
+    assert r.code == 0 and len(read_jsonl(tmp_path / "out.jsonl")) == 2
+    r = run(["dedup", str(src), "-o", out, "--json"])  # other methods: instruction + input
+    assert r.json()["fields"] == ["instruction", "input"] and r.json()["counts"]["kept"] == 2

@@ -118,7 +118,8 @@ def test_seed_pool_then_new_instructions(
 def test_one_stream_of_all_427(
     tmp_path: Path, shared_rows: tuple[Path, Path, Scores, list[str]], threshold: float
 ) -> None:
-    """No pool to start with: greedy over the 175 + 252 instructions in order."""
+    """No pool to start with: greedy over the 175 + 252 instructions in order (with the
+    default --fields, which are the instruction alone for rouge-l)."""
     seeds, user, scores, ids = shared_rows
     expected = self_instruct_loop(scores, [], list(range(427)), threshold)
     both = tmp_path / "all.jsonl"
@@ -132,8 +133,6 @@ def test_one_stream_of_all_427(
             str(out),
             "--method",
             "rouge-l",
-            "--fields",
-            "instruction",
             "--threshold",
             str(threshold),
         ]

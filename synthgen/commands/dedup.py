@@ -35,9 +35,8 @@ from synthgen.commands.common import emit_json, fail
 )
 @click.option(
     "--fields",
-    default="instruction,input",
-    show_default=True,
-    help="Fields compared, comma-separated; instruction,input,output compares whole records.",
+    help="Fields compared, comma-separated [default: instruction,input; rouge-l: instruction, "
+    "as Self-Instruct]; instruction,input,output compares whole records.",
 )
 @click.option(
     "--against",
@@ -121,7 +120,9 @@ def _dedup(opts: dict[str, Any]) -> None:
             rejected=str(opts["rejected"]) if opts["rejected"] else None,
             method=opts["method"],
             threshold=opts["threshold"],
-            fields=tuple(f.strip() for f in opts["fields"].split(",") if f.strip()),
+            fields=None
+            if opts["fields"] is None
+            else tuple(f.strip() for f in opts["fields"].split(",") if f.strip()),
             against=tuple(str(p) for p in opts["against"]),
             decontaminate=tuple(str(p) for p in opts["decontaminate"]),
             keep=opts["keep"],
@@ -129,9 +130,8 @@ def _dedup(opts: dict[str, Any]) -> None:
             state_dir=str(opts["state_dir"]),
         )
     except ValidationError as e:
-        raise UsageError(
-            f"--fields: {e.errors()[0]['msg']}", hint="e.g. --fields instruction,input"
-        ) from None
+        msg = str(e.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise UsageError(f"--fields: {msg}", hint="e.g. --fields instruction,input") from None
     embed = None
     if cfg.method == "semantic":
         from synthgen.dedup_semantic import make_embedder
