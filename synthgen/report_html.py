@@ -6,11 +6,13 @@ import html
 import io
 import random
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthgen.metrics import METRIC_INFO
 from synthgen.report import Built, Report
+from synthgen.report_render import NO_PROVENANCE
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -55,6 +57,12 @@ def _style(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
     ax.spines[["top", "right"]].set_visible(False)
 
 
+def _shares(xs: Sequence[int], top: int) -> dict[str, Any]:
+    """hist() arguments: values capped at top, weights 1/n so that each bar is a share of
+    records whatever the bin width."""
+    return {"x": [min(x, top) for x in xs], "weights": [1 / len(xs)] * len(xs)}
+
+
 def _lengths_plot(built: Built) -> str:
     fig = _figure()
     axes = fig.subplots(1, 2)
@@ -63,20 +71,26 @@ def _lengths_plot(built: Built) -> str:
         (axes[0], "instruction", d.instruction_words, s.instruction_words if s else None),
         (axes[1], "output", d.output_words, s.output_words if s else None),
     ):
-        top = max([*data, *(seeds or [])], default=1)
-        bins = list(range(0, int(top) + 2, max(1, (int(top) + 2) // 40)))
-        ax.hist(list(data), bins=bins, density=True, alpha=0.6, color=DATA_COLOUR, label="data")
+        # A few very long records (seed outliers) would squeeze everything else into a few
+        # bins: the axis ends at the 99th percentile and longer records join the last bin.
+        both = sorted([*data, *(seeds or [])]) or [1]
+        top = max(1, int(both[min(len(both) - 1, int(len(both) * 0.99))]))
+        step = max(1, (top + 2) // 40)
+        bins = list(range(0, top + step + 1, step))
+
+        ax.hist(**_shares(data, top), bins=bins, alpha=0.6, color=DATA_COLOUR, label="data")
         if seeds:
             ax.hist(
-                list(seeds),
+                **_shares(seeds, top),
                 bins=bins,
-                density=True,
                 histtype="step",
                 linewidth=2,
                 color=SEED_COLOUR,
                 label="seeds",
             )
-        _style(ax, f"{name} length", "words", "share of records")
+        clipped = sum(1 for x in both if x > top)
+        xlabel = f"words (last bin: also {clipped} longer than {top})" if clipped else "words"
+        _style(ax, f"{name} length", xlabel, "share of records")
         ax.legend(frameon=False)
     return _svg(fig)
 
@@ -272,7 +286,8 @@ def render_html(built: Built) -> str:
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>synthgen report: {_e(Path(r.path).name)}</title><style>{_CSS}</style></head><body>"
         f"<h1>synthgen report: {_e(r.path)}</h1><p>{r.records} records ({_e(r.format)}){seeds}</p>"
-        f"<h2>Warnings</h2>{warnings}<h2>Metrics</h2>{_metrics_table(r)}{_facts(r)}{figures}"
+        + (f"<p class=dim>{NO_PROVENANCE}.</p>" if r.coverage is None and r.judge is None else "")
+        + f"<h2>Warnings</h2>{warnings}<h2>Metrics</h2>{_metrics_table(r)}{_facts(r)}{figures}"
         "</body></html>"
     )
 

@@ -173,12 +173,20 @@ def _compare(r: Report, console: Console) -> None:
     console.print(t)
 
 
+NO_PROVENANCE = (
+    "no provenance: lineage, methods and judge sections need synthgen records "
+    "(the output of expand or filter)"
+)
+
+
 def render_report(r: Report, console: Console) -> None:
     """Print a report; every string from the data is escaped, never read as markup."""
     seeds = (
         f" · {r.seeds} seeds from {', '.join(escape(s) for s in r.seed_files)}" if r.seeds else ""
     )
     console.print(f"[bold]{escape(r.path)}[/bold]: {r.records} records ({r.format}){seeds}")
+    if r.coverage is None and r.judge is None:
+        console.print(f"[dim]{NO_PROVENANCE}[/dim]")
     _diversity(r, console)
     _lengths(r, console)
     _coverage(r, console)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -480,3 +481,19 @@ def test_terminal_sections_for_audit_ledger_and_compare(tmp_path: Path) -> None:
     assert "Human audit (d.verdicts.jsonl): 4 decided, reject rate 0% (95% CI 0%–49%)" in out
     assert "Ledger: 31 candidates" in out and "dedup: near_duplicate 1 (duplicates 3%)" in out
     assert "Compared with" in out and "judge_pass_rate" in out
+
+
+def test_plain_alpaca_without_provenance(tmp_path: Path, seeds: Path) -> None:
+    rows = [{"instruction": e["instruction"], "output": e["output"]} for e in varied_examples(N)]
+    path = tmp_path / "alpaca.json"
+    path.write_text(json.dumps(rows), encoding="utf-8")  # a JSON array, as alpaca ships
+    res = run(["report", str(path), "--seeds", str(seeds)])
+    assert res.code == 0, res.stderr
+    said = " ".join(res.stderr.split())  # the console wraps at 80 columns here
+    assert f"{path}: 100 records (alpaca) · 25 seeds" in said
+    assert "no provenance: lineage, methods and judge sections need synthgen records" in said
+    out = run(["report", str(path), "--seeds", str(seeds), "--json"]).json()
+    assert out["coverage"] is None and out["judge"] is None and out["drift"] is not None
+    assert out["metrics"]["distinct_2"] is not None and out["warnings"] == []
+    # synthgen records do not get the note
+    assert "no provenance" not in run(["report", str(balanced(tmp_path))]).stderr

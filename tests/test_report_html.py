@@ -101,6 +101,18 @@ def test_html_without_judge_or_lineage_and_escaping(tmp_path: Path) -> None:
     assert run(["report", str(data), "--html", str(html)]).code == 0
     text = html.read_text(encoding="utf-8")
     assert text.count("<svg") == 2 and "&lt;b&gt;x.jsonl" in text and "<b>x.jsonl" not in text
+    assert "no provenance: lineage, methods and judge sections need synthgen records" in text
+
+
+def test_long_outliers_do_not_squeeze_the_length_plot(tmp_path: Path) -> None:
+    rows = [{"instruction": e["instruction"], "output": e["output"]} for e in varied_examples(150)]
+    rows[0]["output"] = "word " * 3000  # one very long answer
+    data = write_jsonl(tmp_path / "d.jsonl", rows)
+    html = tmp_path / "r.html"
+    assert run(["report", str(data), "--html", str(html)]).code == 0
+    text = html.read_text(encoding="utf-8")
+    top = sorted(len(r["output"].split()) for r in rows)[int(len(rows) * 0.99)]
+    assert top < 3000 and f"words (last bin: also 1 longer than {top})" in text
 
 
 @pytest.mark.skipif(chromium() is None, reason="no chromium binary (apt-get install chromium)")
@@ -116,6 +128,8 @@ def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
 
 
 if __name__ == "__main__":
+    if chromium() is None:
+        sys.exit("no chromium binary: apt-get install chromium (or google-chrome)")
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "report.png")
     with tempfile.TemporaryDirectory() as tmp:
         html = make_report(Path(tmp))
