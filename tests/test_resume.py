@@ -175,10 +175,10 @@ def test_cost_budget_with_configured_price(
         "--config",
         str(cfg),
     ]
-    r = run([*args, "--max-cost-usd", "20"])
+    r = run([*args, "--max-cost-usd", "8"])
     assert r.code == 3, r.stderr
     s = r.json()
-    assert 0 < s["cost_usd"] <= 20
+    assert 0 < s["cost_usd"] <= 8
     manifest = json.loads((tmp_path / "raw.manifest.json").read_text())
     assert manifest["budget"]["stopped_by"] == "max_cost_usd"
     r = run([*args, "--max-cost-usd", "500"])

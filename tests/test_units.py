@@ -97,6 +97,33 @@ def test_budget_reserves_worst_case_and_settles() -> None:
     assert b.stopped_by == "max_cost_usd"
 
 
+def test_budget_waits_for_requests_in_flight_before_stopping() -> None:
+    """Worst cases that do not fit beside those in flight wait for them to settle: requests
+    whose worst case is $0.005 but which really cost $0.0012 go on under a $0.02 cap until
+    spent + one worst case would pass it; the stop comes only when nothing is in flight."""
+    price = Price(input=1.0, output=2.0)
+    b = Budget(price, max_cost_usd=0.02)
+    done: list[int] = []
+
+    async def request(i: int) -> None:
+        r = await b.reserve_when_room(1000, 2000)  # worst case $0.005
+        await asyncio.sleep(0.001)
+        b.settle(r, 1000, 100)  # real cost $0.0012
+        done.append(i)
+
+    async def main() -> BaseException | None:
+        results = await asyncio.gather(*(request(i) for i in range(20)), return_exceptions=True)
+        return next((e for e in results if isinstance(e, BaseException)), None)
+
+    stop = asyncio.run(main())
+    # after 13: $0.0156 spent + a $0.005 worst case > $0.02 (reserving without waiting
+    # stopped at 4, the cap full of worst cases in flight)
+    assert len(done) == 13
+    assert isinstance(stop, BudgetExceeded) and b.outstanding == 0
+    assert b.spent_cost_usd == pytest.approx(13 * cost_of(price, 1000, 100))
+    assert f"${b.spent_cost_usd:.4f} spent" in str(stop)
+
+
 def test_find_price_matches_dated_snapshots() -> None:
     table = {"gpt-4o": Price(input=2.5, output=10), "gpt-4o-mini": Price(input=0.15, output=0.6)}
     assert find_price("gpt-4o-mini-2024-07-18", table) == table["gpt-4o-mini"]

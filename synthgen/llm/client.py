@@ -168,7 +168,7 @@ class LLMClient:
                 path = self.caps.get("structured", "json_schema")  # type: ignore[assignment]
             kw = self._kwargs(req, n, sample, path)
             prompt_est = messages_tokens(kw["messages"], estimate)
-            reservation = self.budget.reserve(prompt_est, req.max_tokens * n)
+            reservation = await self.budget.reserve_when_room(prompt_est, req.max_tokens * n)
             try:
                 raw = await self._with_retries(kw, prompt_est + req.max_tokens * n)
             except (openai.BadRequestError, openai.UnprocessableEntityError) as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
@@ -58,7 +59,10 @@ class Budget:
     """Hard caps over the whole job, answers replayed from the cache included.
 
     A request reserves its worst case (prompt estimate + max_tokens) before it is sent and
-    settles to its real usage after, so concurrent requests can never overshoot a cap.
+    settles to its real usage after, so concurrent requests can never overshoot a cap. A
+    request whose worst case does not fit beside those in flight waits for them to settle
+    (real usage is mostly far below the worst case) and the job stops only when it does not
+    fit with nothing in flight: the cap is used, not just approached.
     """
 
     price: Price | None
@@ -70,6 +74,22 @@ class Budget:
     reserved_tokens: int = 0
     reserved_cost_usd: float = 0.0
     stopped_by: str | None = field(default=None)
+    outstanding: int = 0  # reservations not yet released or settled
+    _freed: asyncio.Event | None = field(default=None, repr=False)
+
+    async def reserve_when_room(self, prompt_tokens: int, max_tokens: int) -> Reservation:
+        """reserve(), waiting for requests in flight to settle before giving up."""
+        while True:
+            try:
+                return self.reserve(prompt_tokens, max_tokens)
+            except BudgetExceeded:
+                if self.outstanding == 0:
+                    raise
+            self.stopped_by = None
+            if self._freed is None:
+                self._freed = asyncio.Event()
+            self._freed.clear()
+            await self._freed.wait()
 
     def reserve(self, prompt_tokens: int, max_tokens: int) -> Reservation:
         r = Reservation(prompt_tokens + max_tokens, cost_of(self.price, prompt_tokens, max_tokens))
@@ -92,11 +112,15 @@ class Budget:
             )
         self.reserved_tokens += r.tokens
         self.reserved_cost_usd += r.cost_usd
+        self.outstanding += 1
         return r
 
     def release(self, r: Reservation) -> None:
         self.reserved_tokens -= r.tokens
         self.reserved_cost_usd -= r.cost_usd
+        self.outstanding -= 1
+        if self._freed is not None:
+            self._freed.set()
 
     def settle(self, r: Reservation, prompt_tokens: int, completion_tokens: int) -> float:
         """Replace a reservation by what the answer really used; return its cost."""
