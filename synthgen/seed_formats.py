@@ -334,7 +334,8 @@ def _chat(
                 "missing_field",
                 key,
                 f"has no {missing} turn" + (" after the first user turn" if found else ""),
-                f"add a {missing} turn so the record has one user → assistant exchange",
+                f"add {'an' if missing == 'assistant' else 'a'} {missing} turn so the record "
+                "has one user → assistant exchange",
             )
         warnings = []
         if used < len(turns):
