@@ -71,12 +71,7 @@ def make_plan(cfg: Config) -> Plan:
 
     j = cfg.filter.judge
     rules = Rules(cfg.filter.rules)
-    if not j.enabled:
-        if j.seeds or j.anchors or j.reference or j.rubric:
-            raise UsageError(
-                "--seeds, --anchors, --reference and --rubric need the judge",
-                hint="drop --no-judge, or drop those options",
-            )
+    if not j.enabled:  # a config's judge settings rest; the CLI refuses them with --no-judge
         return Plan(rules, [], None, None, [], [])
     models = list(dict.fromkeys(j.models or [cfg.endpoint.model]))
     rubric = load_rubric(j.rubric)

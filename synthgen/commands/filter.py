@@ -93,6 +93,14 @@ def filter_cmd(**opts: Any) -> None:
 
 def _filter(opts: dict[str, Any]) -> None:
     from synthgen.config import load_config
+    from synthgen.errors import UsageError
+
+    judge_inputs = ("seed_files", "anchors", "reference", "rubric")
+    if opts["no_judge"] and any(opts[k] for k in judge_inputs):
+        raise UsageError(
+            "--seeds, --anchors, --reference and --rubric need the judge",
+            hint="drop --no-judge, or drop those options",
+        )
 
     cli_values = {
         "filter.rules.enabled": False if opts["no_rules"] else None,
@@ -124,9 +132,9 @@ def _filter(opts: dict[str, Any]) -> None:
     summary = run_filter(cfg, opts["input_path"], opts["output"], opts["ledger"], say, progress)
     progress.done()
     c, j = summary["counts"], summary["judge"]
+    mean = "–" if not j or j["mean_score"] is None else f"{j['mean_score']:.2f}"
     judged = (
-        f" · judge {', '.join(j['models'])}: mean {j['mean_score']}, "
-        f"{j['parse_failures']} parse failures"
+        f" · judge {', '.join(j['models'])}: mean {mean}, {j['parse_failures']} parse failures"
         if j
         else ""
     )
