@@ -89,6 +89,8 @@ def build_report(inp: ReportInputs, thresholds: Thresholds) -> Built:
     from synthgen.sink import ledger_path_for
 
     vpath = inp.verdicts or verdicts_path_for(inp.data)
+    if inp.verdicts is not None and not inp.verdicts.exists():
+        raise InputError(str(inp.verdicts), "file not found", hint="check the --verdicts path")
     with_verdicts = inp.verdicts is not None or (str(inp.data) != "-" and vpath.exists())
     data = collect_rows(inp.data, inp.seed, inp.fmt, keep_judge_ids=with_verdicts)
     if data.n == 0:

@@ -386,12 +386,17 @@ def test_judge_human_agreement_in_report(tmp_path: Path) -> None:
 def test_bad_input_is_exit_2(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text('{"instruction": "a", "output": "b"}\n{oops\n')
+    path.with_name("ok.jsonl").write_text('{"instruction": "a", "output": "b"}\n')
     res = run(["report", str(path)])
     assert res.code == 2 and f"{path}:2" in res.stderr and "Traceback" not in res.stderr
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     assert run(["report", str(empty)]).code == 2
     assert run(["report", str(tmp_path / "missing.jsonl")]).code == 2
+    for opt in ("--verdicts", "--ledger", "--seeds", "--compare"):  # a typo is not "none"
+        res = run(["report", str(path.with_name("ok.jsonl")), opt, str(tmp_path / "typo.jsonl")])
+        assert res.code == 2 and f"{tmp_path / 'typo.jsonl'}" in res.stderr, (opt, res.stderr)
+        assert "not found" in res.stderr or "No such file" in res.stderr
 
 
 def test_terminal_report_fixed_width(tmp_path: Path, seeds: Path) -> None:
