@@ -62,6 +62,8 @@ class Tally:
     spreads: list[float] = field(default_factory=list)
     flags: Counter[str] = field(default_factory=Counter)
     generators: Counter[str] = field(default_factory=Counter)
+    structured: Counter[str] = field(default_factory=Counter)  # "model: path" of verdicts
+    repaired: int = 0
     unprocessed: int = 0
 
     def drop(self, stage: str, reason: str) -> None:
@@ -221,6 +223,8 @@ class FilterEngine:
             t.scores.append(verdict["score"])
             t.lengths.append(len(row.output))
             t.flags.update(verdict["flags"])
+            t.structured.update(f"{m}: {p}" for m, p in verdict.get("structured", {}).items())
+            t.repaired += bool(verdict.get("repaired"))
             if "spread" in verdict:
                 t.spreads.append(verdict["spread"])
             if not verdict["passed"]:

@@ -356,6 +356,8 @@ def _summary(
             "mean_score": round(statistics.fmean(tally.scores), 4) if tally.scores else None,
             "score_histogram": _histogram(tally.scores),
             "parse_failures": jd.get("judge_parse_failure", 0),
+            "structured": dict(sorted(tally.structured.items())),
+            "repaired": tally.repaired,
             "request_rejected": jd.get("judge_request_rejected", 0),
             "flags": dict(tally.flags.most_common(20)),
             "length_bias": bias,

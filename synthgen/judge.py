@@ -233,6 +233,8 @@ class Opinion:
     error: str | None = None  # judge_parse_failure | judge_request_rejected
     detail: str = ""
     raw: str | None = None
+    structured: str = ""  # the structured-output path of the reply (json_schema, ...)
+    repaired: bool = False
 
 
 @dataclass(frozen=True)
@@ -273,6 +275,10 @@ class Judgement:
             "rubric_sha256": rubric_sha256,
             "threshold": self.threshold,
             "passed": self.passed,
+            # how the verdict came back: the endpoint's structured-output path per model, and
+            # whether it needed the repair re-ask (as expand records it for generations)
+            "structured": {o.model: o.structured for o in self.opinions if o.verdict},
+            "repaired": any(o.repaired for o in self.opinions if o.verdict),
         }
         if len(verdicts) > 1:
             out["panel"] = [{"model": m, **v.model_dump()} for m, v in verdicts]
@@ -341,14 +347,18 @@ class Judge:
         try:
             if a.finish_reason == "length":
                 raise ParseFailure("the verdict was cut off (finish_reason=length)")
-            return Opinion(model, parse_verdict(content, self.rubric), a.usage)
+            return Opinion(
+                model, parse_verdict(content, self.rubric), a.usage, structured=a.structured
+            )
         except ParseFailure as first:
             fixed, a2 = await self._repair(client, req, content, str(first))
             usage = a.usage + (a2.usage if a2 is not None else Usage())
             if fixed is not None:
-                return Opinion(model, fixed, usage)
+                return Opinion(model, fixed, usage, structured=a.structured, repaired=True)
             detail = f"{first}; after one repair: {a2.content if a2 is not None else 'rejected'}"
-            return Opinion(model, None, usage, "judge_parse_failure", detail[:300], content)
+            return Opinion(
+                model, None, usage, "judge_parse_failure", detail[:300], content, a.structured
+            )
 
     async def _repair(
         self, client: LLMClient, req: ChatRequest, bad: str, error: str

@@ -93,6 +93,9 @@ def test_verdicts_parse_on_every_structured_output_path(
     assert len(kept) == 10 and s["judge"]["parse_failures"] == 0
     assert all(k["provenance"]["judge"]["score"] == 2 for k in kept)
     assert s["capabilities"]["standin-judge"].get("structured", "json_schema") == path
+    # each verdict says which path it came back on, and the summary counts them
+    assert {k["provenance"]["judge"]["structured"]["standin-judge"] for k in kept} == {path}
+    assert s["judge"]["structured"] == {f"standin-judge: {path}": 10}
     assert s["requests"]["fallbacks"] == fallbacks
     code, s, kept, ledger, _ = _filter(standin, inp, tmp_path, "--threshold", "2.5")
     assert len(kept) == 0 and len(ledger) == 10
@@ -117,6 +120,9 @@ def test_unparseable_verdicts_are_ledgered_never_scored(
         assert e["raw"] and "judge" not in e["provenance"]
     assert 0 not in s["judge"]["score_histogram"]
     assert s["judge"]["judged"] == len(kept)
+    # a reply cut short whose repair parsed is kept and marked repaired (about 14 of 60)
+    repaired = sum(k["provenance"]["judge"]["repaired"] for k in kept)
+    assert 0 < repaired < len(kept) and s["judge"]["repaired"] == repaired
     counts_add_up(s, ledger, len(kept))
     # Every failure was re-asked once: more requests than records.
     assert s["requests"]["sent"] > 60
