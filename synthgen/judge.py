@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import statistics
 from dataclasses import dataclass, field
 from importlib import resources
@@ -217,10 +218,18 @@ def judge_messages(
         scale_min=str(rubric.scale.min),
         scale_max=str(rubric.scale.max),
         rubric=rubric.text(),
-        instruction=instruction,
-        input=input or "(none)",
-        output=output,
+        instruction=_inert(instruction),
+        input=_inert(input) or "(none)",
+        output=_inert(output),
     )
+
+
+_CLOSING_TAG = re.compile(r"</\s*(instruction|input|response)\s*>", re.IGNORECASE)
+
+
+def _inert(text: str) -> str:
+    """The graded text cannot close its own tag and talk to the judge from outside it."""
+    return _CLOSING_TAG.sub(lambda m: f"<\\/{m.group(1)}>", text)
 
 
 @dataclass(frozen=True)
