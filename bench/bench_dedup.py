@@ -1,9 +1,11 @@
 """`make bench` section for `synthgen dedup`, measured through the real command.
 
-1. Near-dup cost at 100k records: the near-dup stage's wall time (`synthgen dedup --method
-   minhash` minus `--method exact` on the same file: word shingles, MinHash, LSH banding,
-   exact verification) ÷ a bare rensa loop (RMinHash + RMinHashLSH query/insert per record)
-   over the same shingles, pre-computed (target ≤ 1.5). The whole command ÷ bare is shown too.
+1. Near-dup cost at 100k records ÷ a bare rensa loop (RMinHash + RMinHashLSH query/insert
+   per record) over the same shingles, pre-computed (target ≤ 1.5). The near-dup cost is the
+   larger of: the stage run in one process over the same normalised words (word ids, exact
+   stage, MinHash bands, candidate pairs, exact verification), and the command's increment
+   (`synthgen dedup --method minhash` minus `--method exact`, best of two each), which a
+   worker hashing during the read can make small. The whole command ÷ bare is shown too.
    Recall and precision against exact all-pairs ground truth on the same corpus.
 2. 1M records: wall time (target ≤ 40 s) and peak memory of the dedup process tree: the sum
    of the process's and its worker's PSS, sampled from /proc every 50 ms (target ≤ 1 GB).
@@ -96,6 +98,37 @@ def bare_rensa(texts: list[str], threshold: float) -> float:
     return time.perf_counter() - t0
 
 
+def near_stage(texts: list[str], threshold: float) -> float:
+    """synthgen's near-dup stage in one process over the same normalised words: word ids,
+    the exact stage, MinHash bands, candidate pairs and exact verification (no worker)."""
+    import numpy as np
+
+    from synthgen.dedup import KEEP, Corpus, Decisions, decide_exact, processing_order, word_ids
+    from synthgen.dedup_index import choose_banding
+    from synthgen.dedup_minhash import band_chunk, candidate_pairs, verify_pairs
+    from synthgen.normalise import words
+
+    ws_all = [words(t) for t in texts]
+    bands, rows = choose_banding(threshold)
+    t0 = time.perf_counter()
+    c, vocab = Corpus("exact", threshold), {}  # "exact": no background hasher
+    for i, ws in enumerate(ws_all):
+        c.ids.append(str(i))
+        c.exact.append(hash(" ".join(ws)))
+        c.priority.append(0.0)
+        c.words.extend(word_ids(vocab, ws))
+        c.offsets.append(len(c.words))
+    d = Decisions.empty(len(c))
+    order = processing_order(c)
+    decide_exact(c, order, d)
+    offsets = np.frombuffer(c.offsets, np.uint64).astype(np.int64)
+    bh = band_chunk(np.frombuffer(c.words, np.uint32), offsets, bands, rows)
+    pos = np.empty(len(order), np.int64)
+    pos[order] = np.arange(len(order))
+    verify_pairs(c, order, d, threshold, candidate_pairs(bh, pos, d.status == KEEP))
+    return time.perf_counter() - t0
+
+
 def quality(texts: list[str], ledger: Path, threshold: float) -> tuple[float, float]:
     from synthgen.dedup_corpus import greedy_truth
     from synthgen.records import record_id
@@ -116,24 +149,31 @@ def run() -> tuple[bool, str]:
         print("1. near duplicates at 100k records (threshold 0.5, word 2-gram Jaccard)")
         src = tmp / "100k.jsonl"
         texts = write_corpus(src, 100_000, seed=1)
-        best_near, best_total, exact_s = 1e9, 1e9, 0.0
+        # Best of two for each command on its own (the minimum of differences would favour
+        # a run whose exact-only half happened to be slow).
+        best_total, exact_s = 1e9, 1e9
         for _ in range(2):
             ex, _, _ = dedup(src, tmp / "exact.jsonl", "--method", "exact")
             mh, _, _ = dedup(src, tmp / "near.jsonl", "--method", "minhash")
-            total, exact = mh["timings"]["total"], ex["timings"]["total"]
-            if total - exact < best_near:
-                best_near, best_total, exact_s = total - exact, total, exact
+            best_total = min(best_total, mh["timings"]["total"])
+            exact_s = min(exact_s, ex["timings"]["total"])
+        best_near = best_total - exact_s
         bare = min(bare_rensa(texts, 0.5) for _ in range(2))
-        ratio = best_near / bare
+        stage = min(near_stage(texts, 0.5) for _ in range(2))
+        # The command hashes in a worker while it reads, so its increment over exact-only
+        # can hide work; the one-process stage cannot: the target holds for the larger.
+        ratio = max(best_near, stage) / bare
         recall, precision = quality(texts, tmp / "near.ledger.jsonl", 0.5)
         c = mh["counts"]
         print(f"  bare rensa loop (RMinHash + LSH query/insert)  {bare:.2f} s")
+        print(f"  near-dup stage in one process, same words      {stage:.2f} s")
         print(
             f"  synthgen dedup --method minhash                {best_total:.2f} s "
-            f"(exact only {exact_s:.2f} s → near-dup stage {best_near:.2f} s)"
+            f"(exact only {exact_s:.2f} s → near-dup increment {best_near:.2f} s)"
         )
         print(
-            f"  → near-dup stage ÷ bare = {ratio:.2f} (target ≤ 1.5); "
+            f"  → near-dup ÷ bare = {ratio:.2f} (target ≤ 1.5; one process "
+            f"{stage / bare:.2f}, command increment {best_near / bare:.2f}); "
             f"whole command ÷ bare = {best_total / bare:.2f}"
         )
         print(

@@ -59,6 +59,8 @@ class Corpus:
     ids: list[str] = field(default_factory=list)
     kinds: list[int] = field(default_factory=list)  # references: AGAINST or CONTAM
     sources: list[str] = field(default_factory=list)  # references: the file they came from
+    lines: list[int] = field(default_factory=list)  # references: where in that file
+    source_ids: list[str | None] = field(default_factory=list)  # references: their own id
     exact: array[int] = field(default_factory=lambda: array("q"))
     words: array[int] = field(default_factory=lambda: array("I"))  # minhash: word ids
     offsets: array[int] = field(default_factory=lambda: array("Q", [0]))
@@ -113,11 +115,21 @@ class Corpus:
             self.hasher.close()
             self.hasher = None
 
-    def add_ref(self, rec_id: str, text: str, kind: int, source: str) -> int:
+    def add_ref(
+        self,
+        rec_id: str,
+        text: str,
+        kind: int,
+        source: str,
+        line: int = 0,
+        source_id: str | None = None,
+    ) -> int:
         assert self.refs == len(self.ids), "references come before inputs"
         item = self.add(rec_id, text, float("-inf"))
         self.kinds.append(kind)
         self.sources.append(source)
+        self.lines.append(line)
+        self.source_ids.append(source_id)
         self.refs += 1
         return item
 

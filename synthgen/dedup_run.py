@@ -128,9 +128,11 @@ def _load_refs(cfg: DedupConfig, corpus: Corpus, ngram: NgramIndex) -> dict[str,
     counts = {"decontaminate": 0, "against": 0}
     for kind, files in ((CONTAM, cfg.decontaminate), (AGAINST, cfg.against)):
         for f in files:
-            for row in iter_rows(Path(f)):
+            for row in iter_rows(Path(f), empty_output=True):
                 t = _texts(row)
-                item = corpus.add_ref(row.id, joined(t, cfg.fields), kind, f)
+                own = row.raw.get("id")
+                own_id = str(own) if own is not None and str(own) != row.id else None
+                item = corpus.add_ref(row.id, joined(t, cfg.fields), kind, f, row.line, own_id)
                 if kind == CONTAM:
                     ngram.add(item, words(joined(t, TEXT_FIELDS)))
                     counts["decontaminate"] += 1
@@ -145,7 +147,7 @@ def _read(
     n = 0
     fmt = None
     check = len(ngram) > 0
-    for row in iter_rows(path, cfg.fmt):
+    for row in iter_rows(path, cfg.fmt, empty_output=True):
         fmt = row.fmt
         t = _texts(row)
         item = corpus.add(row.id, joined(t, cfg.fields), _priority(row, cfg.keep))
@@ -216,7 +218,7 @@ def _rows(cfg: DedupConfig, path: Path, fmt: str | None) -> Iterator[dict[str, A
                     yield orjson.loads(raw)
         return
     created = now_iso()
-    for row in iter_rows(path, cfg.fmt):
+    for row in iter_rows(path, cfg.fmt, empty_output=True):
         rec = record_dict(row, cfg.input, created)
         yield {**rec, "provenance": dict(rec["provenance"])}
 
@@ -249,6 +251,10 @@ def _write(
                 "similarity": round(sim[item], 4),
                 "source": corpus.sources[m] if m < refs else cfg.input,
             }
+            if m < refs:  # where to find it: the line, and the record's own id if it had one
+                rec["match"]["line"] = corpus.lines[m]
+                if corpus.source_ids[m] is not None:
+                    rec["match"]["source_id"] = corpus.source_ids[m]
             w.dropped.append(rec)
         if len(w.kept) + len(w.dropped) >= BATCH:
             w.flush()

@@ -372,7 +372,13 @@ def test_a_copy_of_a_dropped_record_shares_its_fate(tmp_path: Path, method: str)
     if method == "semantic":
         pytest.importorskip("wordllama")
     item = "Write a short poem about the quiet rain on old roofs"  # < 13 words: no 13-grams
-    evalset = write_jsonl(tmp_path / "eval.jsonl", [{"instruction": item, "output": "E"}])
+    evalset = write_jsonl(
+        tmp_path / "eval.jsonl",
+        [
+            {"id": "other", "instruction": "Add 2 and 2.", "output": "4"},
+            {"id": "eval-7", "instruction": item, "output": "E"},
+        ],
+    )
     seeds = write_jsonl(
         tmp_path / "seeds.jsonl", [{"instruction": "Name three primes.", "output": "2"}]
     )
@@ -393,8 +399,10 @@ def test_a_copy_of_a_dropped_record_shares_its_fate(tmp_path: Path, method: str)
     assert [e["output"] for e in ledger] == ["answer 0", "answer 1", "answer 2", "answer 3"]
     assert ledger[0]["match"] == ledger[1]["match"]
     assert ledger[0]["match"]["source"] == str(evalset)
+    assert ledger[0]["match"]["line"] == 2 and ledger[0]["match"]["source_id"] == "eval-7"
     assert ledger[2]["match"] == ledger[3]["match"]
     assert ledger[2]["match"]["source"] == str(seeds)
+    assert ledger[2]["match"]["line"] == 1 and "source_id" not in ledger[2]["match"]
     assert [rec["output"] for rec in read_jsonl(out)] == ["answer 4"]
 
 
@@ -459,3 +467,18 @@ def test_rouge_l_compares_instructions_by_default_as_self_instruct(tmp_path: Pat
     assert r.code == 0 and len(read_jsonl(tmp_path / "out.jsonl")) == 2
     r = run(["dedup", str(src), "-o", out, "--json"])  # other methods: instruction + input
     assert r.json()["fields"] == ["instruction", "input"] and r.json()["counts"]["kept"] == 2
+
+
+def test_instructions_without_outputs_yet(tmp_path: Path) -> None:
+    """Instructions are often deduplicated before responses exist: a blank output is fine
+    (a missing output field is still an error that names the line)."""
+    recs = [{"instruction": t, "output": ""} for t in ("Say hi.", "say HI!", "Say bye.")]
+    src = write_jsonl(tmp_path / "raw.jsonl", recs)
+    out = tmp_path / "out.jsonl"
+    r = run(["dedup", str(src), "-o", str(out), "--json"])
+    assert r.code == 0, r.stderr
+    assert r.json()["counts"] == {"input": 3, "kept": 2, "dropped": {"exact_duplicate": 1}}
+    assert [rec["instruction"] for rec in read_jsonl(out)] == ["Say hi.", "Say bye."]
+    write_jsonl(src, [{"instruction": "Say hi."}])
+    r = run(["dedup", str(src), "-o", str(out)])
+    assert r.code == 2 and "raw.jsonl:1" in r.stderr and '"output"' in r.stderr
