@@ -212,7 +212,8 @@ def _facts(r: Report) -> str:
         out.append(
             f"<h2>Lineage</h2><p>{cov['records_with_lineage']} records trace to "
             f"{cov['seeds_used']} of {cov['seeds']} seeds; the top {cov['top_k']} hold "
-            f"{_pc(cov['top_k_share'])}. Methods: "
+            f"{_pc(cov['top_k_share'])} (fair share {_pc(cov['top_k'] / max(1, cov['seeds']))}, "
+            f"{_pc(cov.get('chance_top_k_share'))} by chance alone). Methods: "
             + _e(", ".join(f"{k} {v}" for k, v in {**cov["methods"], **cov["operators"]}.items()))
             + "</p>"
         )

@@ -92,6 +92,7 @@ def test_html_is_self_contained(tmp_path: Path) -> None:
     for heading in ("Lengths, seeds vs data", "Judge", "Records per seed", "Teacher traits"):
         assert f"<h2>{heading}</h2>" in text
     assert "<b>seed_skew</b>" in text and "mean_pairwise_rouge_l" in text
+    assert re.search(r"the top 3 hold 3\d% \(fair share 12%, \d+% by chance alone\)", text)
 
 
 def test_html_without_judge_or_lineage_and_escaping(tmp_path: Path) -> None:
