@@ -162,11 +162,13 @@ def _compare(r: Report, console: Console) -> None:
         if ch["value"] is None and ch["other"] is None:
             continue
         change = ch["change"]
+        counts = all(float(v).is_integer() for v in (ch["value"], ch["other"]) if v is not None)
+        fmt = ".0f" if counts else ".3f"  # records, word quantiles: no "207.000"
         t.add_row(
             ch["metric"],
-            _f(ch["value"]),
-            _f(ch["other"]),
-            "–" if change is None else f"{change:+.3f}",
+            _f(ch["value"], fmt),
+            _f(ch["other"], fmt),
+            "–" if change is None else format(change, "+" + fmt),
             f"[dim]{ch['direction']}[/dim]",
         )
     console.print(f"[bold]Compared with[/bold] {escape(c['other'])}")
