@@ -170,7 +170,9 @@ def _trait_plot(r: Report) -> str:
     )
     top = max([*r.traits.values(), *(seeds if r.drift else [])], default=0.0)
     ax.set_ylim(0, max(0.05, top * 1.2))  # all-zero rates would otherwise centre on 0
-    ax.set_xticks(xs, [n.replace("_", " ") for n in names], fontsize=8)
+    # "markdown list" and "markdown heading" side by side collide: two lines for those
+    labels = [n.replace("_", "\n" if n.startswith("markdown_") else " ") for n in names]
+    ax.set_xticks(xs, labels, fontsize=8)
     _style(
         ax,
         "trait rates (ratio data ÷ seeds above the bars)" if r.drift else "trait rates",
