@@ -13,7 +13,13 @@ from typing import Any
 
 import click
 
-from synthgen.commands.common import emit_json, endpoint_cli_values, endpoint_options, fail
+from synthgen.commands.common import (
+    check_stdout_use,
+    emit_json,
+    endpoint_cli_values,
+    endpoint_options,
+    fail,
+)
 
 # Commands defined in their own modules, imported only when used (keeps --help fast and
 # cli.py small). name -> "module:attribute".
@@ -125,6 +131,8 @@ def expand(**opts: Any) -> None:
 
 def _expand(opts: dict[str, Any]) -> None:
     from synthgen.config import load_config
+
+    check_stdout_use(opts["output"], opts["as_json"], opts["dry_run"])
 
     cli_values = {
         "seeds": [str(p) for p in opts["seeds"]] or None,

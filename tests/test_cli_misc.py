@@ -77,3 +77,19 @@ def test_ctrl_c_in_any_command_exits_130_not_click_aborted(tmp_path: Path) -> No
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err.decode()
     assert b"interrupted" in err and b"Aborted" not in err and b"Traceback" not in err
+
+
+def test_records_and_json_summary_never_share_stdout(triage_seeds: Path) -> None:
+    """`-o - --json` would put a summary after the records in one pipe: refused up front."""
+    url = ["--base-url", "http://127.0.0.1:9/v1"]
+    for args in (
+        ["expand", str(triage_seeds), "-n", "3", *url],
+        ["filter", str(triage_seeds), *url],
+        ["dedup", str(triage_seeds)],
+    ):
+        r = run([*args, "-o", "-", "--json"])
+        assert r.code == 2 and r.stdout == "", (args, r.stdout)
+        assert "both write to stdout" in r.stderr and "Traceback" not in r.stderr
+    # a dry run writes no records: its JSON estimate may use stdout
+    r = run(["expand", str(triage_seeds), "-n", "3", *url, "-o", "-", "--json", "--dry-run"])
+    assert r.code == 0 and r.json()["requests"] > 0, r.stderr

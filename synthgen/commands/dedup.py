@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from synthgen.commands.common import emit_json, fail
+from synthgen.commands.common import check_stdout_use, emit_json, fail
 
 
 @click.command("dedup")
@@ -93,6 +93,7 @@ def dedup_cmd(**opts: Any) -> None:
     """
     from synthgen.errors import Interrupted, SynthgenError
 
+    check_stdout_use(opts["output"], opts["as_json"])
     try:
         _dedup(opts)
     except SynthgenError as e:

@@ -9,7 +9,13 @@ from typing import Any
 
 import click
 
-from synthgen.commands.common import emit_json, endpoint_cli_values, endpoint_options, fail
+from synthgen.commands.common import (
+    check_stdout_use,
+    emit_json,
+    endpoint_cli_values,
+    endpoint_options,
+    fail,
+)
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -95,6 +101,7 @@ def _filter(opts: dict[str, Any]) -> None:
     from synthgen.config import load_config
     from synthgen.errors import UsageError
 
+    check_stdout_use(opts["output"], opts["as_json"], opts["dry_run"])
     judge_inputs = ("seed_files", "anchors", "reference", "rubric")
     if opts["no_judge"] and any(opts[k] for k in judge_inputs):
         raise UsageError(
