@@ -32,6 +32,11 @@ from synthgen.seed_formats import (
 
 SYNTHGEN = "synthgen"
 DATASET_FORMATS = (SYNTHGEN, *FORMATS)
+# Reference sets (evaluation benchmarks) come in any shape: GSM8K's question/answer, MMLU's
+# question/choices, HumanEval's prompt/canonical_solution... With ANY, a record in a known
+# format reads as such and any other JSON object reads as its text fields.
+ANY = "any"
+QUESTION_KEYS = ("instruction", "question", "prompt", "problem", "query", "input", "text")
 _ONE_PER_LINE = 'one JSON object per line, e.g. {"instruction": "...", "output": "..."}'
 
 
@@ -93,7 +98,7 @@ class _Detector:
     """Fixes the file's format on its first record and holds every later record to it."""
 
     def __init__(self, path: str, forced: str | None, empty_output: bool = False) -> None:
-        if forced is not None and forced not in DATASET_FORMATS:
+        if forced is not None and forced not in (*DATASET_FORMATS, ANY):
             raise UsageError(
                 f"unknown format {forced!r}", hint=f"use one of: {', '.join(DATASET_FORMATS)}"
             )
@@ -109,7 +114,12 @@ class _Detector:
                 line=line,
                 hint=f"write {_ONE_PER_LINE}",
             )
-        fmt = self._format_of(line, obj)
+        if self.forced == ANY:
+            fmt = SYNTHGEN if _is_synthgen(obj) else detect_format(obj)
+            if fmt is None:
+                return [_text_row(self.path, line, obj)]
+        else:
+            fmt = self._format_of(line, obj)
         if fmt == SYNTHGEN:
             return [_synthgen_row(self.path, line, obj)]
         try:
@@ -169,6 +179,36 @@ class _Detector:
             hint=f"keep one format per file: convert this record to {fmt} or move it to a file "
             "of its own",
         )
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if value.strip() else []
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    return []
+
+
+def _text_row(path: str, line: int, obj: dict[str, Any]) -> Row:
+    """Any JSON object as a row: its question-like fields as the instruction, every other
+    string (answers, choices, solutions) as the output."""
+    fields = {k: _strings(v) for k, v in obj.items() if k != "id"}
+    asks = [k for k in QUESTION_KEYS if fields.get(k)]
+    if not asks:
+        texts = sorted((k for k in fields if fields[k]), key=lambda k: -len(" ".join(fields[k])))
+        asks = texts[:1]
+    if not asks:
+        raise InputError(
+            path,
+            "holds no text",
+            line=line,
+            hint="every evaluation item needs at least one string field",
+        )
+    instruction = "\n".join(s for k in asks for s in fields[k])
+    output = "\n".join(s for k, v in fields.items() if k not in asks for s in v)
+    return Row(line, record_id(instruction, "", output), instruction, "", output, ANY, obj)
 
 
 def _open(path: Path) -> IO[bytes]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import field_validator, model_validator
 
-from synthgen.dataset import SYNTHGEN, Row, iter_rows, record_dict
+from synthgen.dataset import ANY, SYNTHGEN, Row, iter_rows, record_dict
 from synthgen.decontam import NgramIndex
 from synthgen.dedup import (
     AGAINST,
@@ -128,7 +128,8 @@ def _load_refs(cfg: DedupConfig, corpus: Corpus, ngram: NgramIndex) -> dict[str,
     counts = {"decontaminate": 0, "against": 0}
     for kind, files in ((CONTAM, cfg.decontaminate), (AGAINST, cfg.against)):
         for f in files:
-            for row in iter_rows(Path(f), empty_output=True):
+            fmt = ANY if kind == CONTAM else None  # eval sets come in any shape
+            for row in iter_rows(Path(f), fmt, empty_output=True):
                 t = _texts(row)
                 own = row.raw.get("id")
                 own_id = str(own) if own is not None and str(own) != row.id else None

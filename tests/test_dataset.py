@@ -169,3 +169,29 @@ def test_empty_output_is_an_error_unless_a_stage_ledgers_it(
     blank = json.loads(json.dumps(obj).replace("Summarise the ticket in one line.", " "))
     with pytest.raises(InputError):
         list(iter_rows(_write(tmp_path / "b.jsonl", [blank]), empty_output=True))
+
+
+def test_any_format_reads_eval_sets_in_their_own_shapes(tmp_path: Path) -> None:
+    """--decontaminate reads benchmarks as they ship: known formats as such, any other
+    object as its text fields (question-like keys first)."""
+    from synthgen.dataset import ANY
+
+    items = [
+        {"question": "What is 2 + 3?", "answer": "5"},  # GSM8K
+        {"question": "Capital of France?", "choices": ["Paris", "Rome"], "answer": 0},  # MMLU
+        {"task_id": "HE/1", "prompt": "def add(a, b):", "canonical_solution": "return a + b"},
+        {"instruction": "Say hi to the user.", "output": "Hi!"},  # alpaca stays alpaca
+        {"passage": "A long passage about tides and the moon.", "label": 1},  # no question key
+    ]
+    rows = list(iter_rows(_write(tmp_path / "eval.jsonl", items), ANY))
+    assert [(r.instruction, r.output) for r in rows] == [
+        ("What is 2 + 3?", "5"),
+        ("Capital of France?", "Paris\nRome"),
+        ("def add(a, b):", "HE/1\nreturn a + b"),
+        ("Say hi to the user.", "Hi!"),
+        ("A long passage about tides and the moon.", ""),
+    ]
+    assert rows[3].fmt == "alpaca" and rows[0].fmt == ANY
+    with pytest.raises(InputError) as e:
+        list(iter_rows(_write(tmp_path / "bad.jsonl", [{"id": "x", "n": 3}]), ANY))
+    assert e.value.line == 1 and "no text" in str(e.value)

@@ -131,9 +131,16 @@ def test_against_seeds_and_decontaminate_eval_set(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     args = ["dedup", str(src), "-o", str(out), "--against", str(seeds)]
     args += ["--decontaminate", str(evalset), "--json"]
+    # an eval set in its own shape (GSM8K's question/answer) is read as its text fields
     r = run([*args, "--format", "alpaca"])
-    # question/answer records are no known format: a clear error, not a silent skip
-    assert r.code == 2 and "eval.jsonl:1" in r.stderr
+    assert r.code == 0, r.stderr
+    leaked = next(
+        e for e in read_jsonl(tmp_path / "out.ledger.jsonl") if "Solve" in e["instruction"]
+    )
+    assert leaked["dropped"]["reason"] == "contaminated"
+    assert leaked["match"]["source"] == str(evalset) and leaked["match"]["line"] == 1
+    assert leaked["match"]["source_id"] == "gsm-1"
+    # ...and one in a known format as that format
     write_jsonl(evalset, [{"prompt": question, "completion": "12:20"}])
     r = run(args)
     assert r.code == 0, r.stderr
