@@ -15,7 +15,8 @@ from synthgen.standin import StandinHandle
 
 
 def test_kill_9_then_rerun_judges_nothing_twice(standin: StandinHandle, tmp_path: Path) -> None:
-    standin.set_faults(latency_s=0.03, judge_score=5, judge_low_marker="LOWQ")
+    # slow enough that a loaded machine cannot finish the run before the kill lands
+    standin.set_faults(latency_s=0.1, judge_score=5, judge_low_marker="LOWQ")
     inp = write_jsonl(tmp_path / "in.jsonl", alpaca_rows(120, marker_every=5))
     out = tmp_path / "kept.jsonl"
     args = filter_args(inp, out, standin.base_url, "--concurrency", "3")
@@ -32,6 +33,7 @@ def test_kill_9_then_rerun_judges_nothing_twice(standin: StandinHandle, tmp_path
     with (tmp_path / "kept.jsonl.partial").open("ab") as fh:
         fh.write(b'{"id": "sg_torn", "instru')  # a line torn by the crash
 
+    standin.set_faults(latency_s=0.0)
     again = run([*args, "--json"])
     assert again.code == 0, again.stderr
     s = again.json()
@@ -58,7 +60,7 @@ def test_kill_9_then_rerun_judges_nothing_twice(standin: StandinHandle, tmp_path
 def test_sigterm_and_ctrl_c_exit_130_then_resume(
     standin: StandinHandle, tmp_path: Path, sig: signal.Signals
 ) -> None:
-    standin.set_faults(latency_s=0.03, judge_score=4)
+    standin.set_faults(latency_s=0.1, judge_score=4)
     inp = write_jsonl(tmp_path / "in.jsonl", alpaca_rows(100))
     out = tmp_path / "kept.jsonl"
     args = filter_args(inp, out, standin.base_url, "--concurrency", "2")
@@ -73,6 +75,7 @@ def test_sigterm_and_ctrl_c_exit_130_then_resume(
     c = manifest["counts"]
     assert c["kept"] + c["dropped_total"] == c["input"] and 10 <= c["input"] < 100
     done = read_jsonl(out)
+    standin.set_faults(latency_s=0.0)
     r = run([*args, "--json"])
     assert r.code == 0
     kept = read_jsonl(out)
