@@ -19,6 +19,7 @@ from synthgen.commands.common import (
     endpoint_cli_values,
     endpoint_options,
     fail,
+    finish_run,
 )
 
 # Commands defined in their own modules, imported only when used (keeps --help fast and
@@ -160,17 +161,8 @@ def _expand(opts: dict[str, Any]) -> None:
     progress.done()
     c = summary["counts"]
     dropped = sum(c["ledgered"].values())
-    say(
-        f"{summary['status']}: {c['written']}/{c['requested']} records → {summary['output']} · "
-        f"{dropped} ledgered · {summary['requests']['sent']} sent, "
-        f"{summary['requests']['cached']} cached · ${summary['cost_usd']:.4f}"
-        + ("" if summary["price_known"] else " (price unknown)")
-    )
-    if "error" in summary:
-        say(f"error: {summary['error']}")
-    if opts["as_json"]:
-        emit_json(summary)
-    sys.exit(summary["exit_code"])
+    what = f"{c['written']}/{c['requested']} records → {summary['output']} · {dropped} ledgered"
+    finish_run(summary, what, say, opts["as_json"])
 
 
 def _dry_run(cfg: Any, as_json: bool) -> None:

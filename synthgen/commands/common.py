@@ -39,6 +39,23 @@ def check_stdout_use(output: str, as_json: bool, dry_run: bool = False) -> None:
         )
 
 
+def finish_run(
+    summary: dict[str, Any], what: str, say: Callable[[str], None], as_json: bool
+) -> NoReturn:
+    """The last word of a paid run (expand, filter): status, what it did, requests and cost;
+    the JSON summary on request; the summary's exit code."""
+    req = summary["requests"]
+    say(
+        f"{summary['status']}: {what} · {req['sent']} sent, {req['cached']} cached · "
+        f"${summary['cost_usd']:.4f}" + ("" if summary["price_known"] else " (price unknown)")
+    )
+    if "error" in summary:
+        say(f"error: {summary['error']}")
+    if as_json:
+        emit_json(summary)
+    sys.exit(summary["exit_code"])
+
+
 def emit_json(obj: Any) -> None:
     import orjson
 

@@ -15,6 +15,7 @@ from synthgen.commands.common import (
     endpoint_cli_values,
     endpoint_options,
     fail,
+    finish_run,
 )
 
 
@@ -145,17 +146,8 @@ def _filter(opts: dict[str, Any]) -> None:
         if j
         else ""
     )
-    say(
-        f"{summary['status']}: {c['kept']}/{c['input']} kept → {summary['output']} · "
-        f"{c['dropped_total']} ledgered{judged} · {summary['requests']['sent']} sent, "
-        f"{summary['requests']['cached']} cached · ${summary['cost_usd']:.4f}"
-        + ("" if summary["price_known"] else " (price unknown)")
-    )
-    if "error" in summary:
-        say(f"error: {summary['error']}")
-    if opts["as_json"]:
-        emit_json(summary)
-    sys.exit(summary["exit_code"])
+    what = f"{c['kept']}/{c['input']} kept → {summary['output']} · {c['dropped_total']} ledgered"
+    finish_run(summary, what + judged, say, opts["as_json"])
 
 
 def _dry_run(cfg: Any, input_path: Path, as_json: bool) -> None:
