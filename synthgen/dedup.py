@@ -224,8 +224,11 @@ def apply_pre(corpus: Corpus, d: Decisions) -> None:
         d.drop(item, reason, match, sim)
 
 
-def decide(corpus: Corpus, threshold: float | None, embed: Any = None) -> Decisions:
-    """Every item's fate; references stay KEEP and are never written."""
+def decide(
+    corpus: Corpus, threshold: float | None, embed: Any = None, semantic_index: str = "auto"
+) -> Decisions:
+    """Every item's fate; references stay KEEP and are never written. `semantic_index`:
+    auto | exact | ivf (see dedup_semantic.decide_semantic)."""
     d = Decisions.empty(len(corpus))
     apply_pre(corpus, d)
     order = processing_order(corpus)
@@ -246,6 +249,6 @@ def decide(corpus: Corpus, threshold: float | None, embed: Any = None) -> Decisi
         from synthgen.dedup_semantic import decide_semantic
 
         assert threshold is not None
-        decide_semantic(corpus, order, d, threshold, embed)
+        decide_semantic(corpus, order, d, threshold, embed, semantic_index)  # type: ignore[arg-type]
     inherit_fates(corpus, d)
     return d

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import field_validator, model_validator
 
@@ -58,6 +58,9 @@ class DedupConfig(Frozen):
     fmt: str | None = None
     ngram: int = 13
     state_dir: str = ".synthgen"
+    # semantic: compare with every kept record (exact), or only with those in the nearest
+    # cells of an IVF index (each pair still decided by its exact cosine); auto: ivf from 50k
+    semantic_index: Literal["auto", "exact", "ivf"] = "auto"
 
     @model_validator(mode="before")
     @classmethod
@@ -309,7 +312,7 @@ def run_dedup(cfg: DedupConfig, say: Callable[[str], None], embed: Any = None) -
             n, fmt = _read(cfg, path, corpus, ngram)
             t1 = time.perf_counter()
             timings["read"] = t1 - t0
-            d = decide(corpus, threshold, embed)
+            d = decide(corpus, threshold, embed, cfg.semantic_index)
             t2 = time.perf_counter()
             timings["decide"] = t2 - t1
             input_sha = file_sha256(path)

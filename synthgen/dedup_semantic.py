@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from synthgen.dedup import EMPTY, KEEP, SEMANTIC, SEVERITY, Corpus, Decisions
 from synthgen.errors import EndpointError, UsageError
@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
 Embedder = Callable[[list[str]], "npt.NDArray[np.float32]"]
+SemanticIndex = Literal["auto", "exact", "ivf"]
 BLOCK = 1024
+EMBED_BATCH = 4096
 
 
 def wordllama_embedder() -> Embedder:
@@ -117,16 +119,36 @@ def make_embedder(kind: str, model: str | None, base_url: str | None, state_dir:
     return wordllama_embedder()
 
 
+def embed_all(texts: list[str], embed: Embedder) -> npt.NDArray[np.float16]:
+    """Unit vectors of the texts, stored as float16: half the memory (1M × 256 dims = 512 MB),
+    and cosines move by about 1e-4 (at most 1e-3). Both paths compare these same vectors."""
+    import numpy as np
+
+    out: npt.NDArray[np.float16] | None = None
+    for s in range(0, len(texts), EMBED_BATCH):
+        vecs = embed(texts[s : s + EMBED_BATCH])
+        if out is None:
+            out = np.empty((len(texts), vecs.shape[1]), np.float16)
+        out[s : s + len(vecs)] = vecs
+    assert out is not None
+    return out
+
+
 def decide_semantic(
     corpus: Corpus,
     order: npt.NDArray[np.int64],
     d: Decisions,
     threshold: float,
     embed: Embedder | None,
+    index: SemanticIndex = "auto",
 ) -> None:
     """Greedy in priority order: dropped when cosine ≥ threshold with a kept record or a
-    reference (ties to references win, as everywhere)."""
+    reference (ties to references win, as everywhere). `index`: "exact" compares each record
+    with every kept one; "ivf" only with those in its nearest cells (dedup_ivf), each pair
+    still decided by its exact cosine; "auto" is "ivf" from APPROX_FROM records."""
     import numpy as np
+
+    from synthgen.dedup_ivf import APPROX_FROM
 
     if embed is None:
         embed = wordllama_embedder()
@@ -139,13 +161,30 @@ def decide_semantic(
     ]
     if not alive:
         return
+    x = embed_all([corpus.texts[i] for i in alive], embed)
+    items = np.asarray(alive, np.int64)
+    if index == "ivf" or (index == "auto" and len(alive) >= APPROX_FROM):
+        _decide_ivf(corpus, items, x, d, threshold)
+    else:
+        _decide_exact(corpus, items, x, d, threshold)
+
+
+def _decide_exact(
+    corpus: Corpus,
+    items: npt.NDArray[np.int64],
+    x: npt.NDArray[np.float16],
+    d: Decisions,
+    threshold: float,
+) -> None:
+    """Each record against every kept one, a block of BLOCK records at a time (quadratic)."""
+    import numpy as np
+
+    alive = items.tolist()
     kept_items: list[int] = []
-    kept = np.zeros((0, 0), np.float32)
+    kept = np.zeros((len(alive), x.shape[1]), np.float32)
     for s in range(0, len(alive), BLOCK):
         block = alive[s : s + BLOCK]
-        vecs = embed([corpus.texts[i] for i in block])
-        if not kept.size:
-            kept = np.zeros((len(alive), vecs.shape[1]), np.float32)
+        vecs = x[s : s + BLOCK].astype(np.float32)
         base = len(kept_items)
         prev = vecs @ kept[:base].T
         inner = vecs @ vecs.T
@@ -164,6 +203,93 @@ def decide_semantic(
                 kept[len(kept_items)] = vecs[j]
                 kept_items.append(item)
                 in_block.append(j)
+
+
+def _decide_ivf(
+    corpus: Corpus,
+    items: npt.NDArray[np.int64],
+    x: npt.NDArray[np.float16],
+    d: Decisions,
+    threshold: float,
+) -> None:
+    """Greedy over the index's verified matches: a record is dropped when one of its matches
+    (cosine ≥ threshold) was kept; the most serious such match is the one ledgered."""
+    import numpy as np
+
+    from synthgen.dedup_ivf import IVFIndex
+
+    n = len(items)
+    refs = int((items < corpus.refs).sum())  # references lead the priority order
+    index = IVFIndex(x)
+    cand = index.candidates(threshold, first_query=refs)
+    sev = np.zeros(n, np.int8)
+    for p in range(refs):
+        sev[p] = SEVERITY[corpus.kinds[int(items[p])]]
+    kept = np.ones(n, bool)
+    match = np.full(n, -1, np.int64)
+    match_sim = np.zeros(n, np.float32)
+    overflow = cand.overflow
+
+    def settle(q: int, best: tuple[int, float, int] | None) -> None:
+        if overflow[q]:  # some matches were not listed: compare with all kept ones again
+            pool, sims = index.rescan(q, kept)
+            for m, s in zip(pool.tolist(), sims.tolist(), strict=True):
+                if s >= threshold and (best is None or (sev[m], s) > best[:2]):
+                    best = (int(sev[m]), s, m)
+        if best is not None:
+            kept[q] = False
+            match[q], match_sim[q] = best[2], best[1]
+
+    cur, best = -1, None
+    for q, m, s in zip(cand.q.tolist(), cand.m.tolist(), cand.sim.tolist(), strict=True):
+        if q != cur:
+            if cur >= 0:
+                settle(cur, best)
+            cur, best = q, None
+        if kept[m] and (best is None or (sev[m], s) > best[:2]):
+            best = (int(sev[m]), s, m)
+    if cur >= 0:
+        settle(cur, best)
+
+    for p in np.nonzero(~kept)[0].tolist():
+        m_item = int(items[match[p]])
+        d.drop(int(items[p]), corpus.reason_of_match(m_item, SEMANTIC), m_item, float(match_sim[p]))
+    # provenance.dedup: the closest kept record among those compared (the match if dropped)
+    q = np.arange(refs, n)
+    dropped = ~kept[q]
+    near = match[q]
+    near_sim = np.where(dropped, match_sim[q], -np.inf).astype(np.float32)
+    seen, seen_sim = cand.best[q], cand.best_sim[q]
+    closer = (seen >= 0) & (seen_sim > near_sim)
+    closer[closer] = kept[seen[closer]]
+    near[closer], near_sim[closer] = seen[closer], seen_sim[closer]
+    show = dropped | closer
+    saw_many(d, items[q[show]], items[near[show]], near_sim[show])
+
+
+def saw_many(
+    d: Decisions,
+    a: npt.NDArray[np.int64],
+    b: npt.NDArray[np.int64],
+    sim: npt.NDArray[np.float32],
+) -> None:
+    """Decisions.saw for many pairs at once: each side keeps its most similar other side."""
+    import numpy as np
+
+    x = np.concatenate([a, b])
+    y = np.concatenate([b, a])
+    s = np.concatenate([sim, sim]).astype(np.float32)
+    if not len(x):
+        return
+    o = np.lexsort((-s, x))  # per x, most similar first (ties: first given)
+    x, y, s = x[o], y[o], s[o]
+    first = np.ones(len(x), bool)
+    first[1:] = x[1:] != x[:-1]
+    x, y, s = x[first], y[first], s[first]
+    cur = d.nearest_sim[x]
+    better = np.isnan(cur) | (s > cur)
+    d.nearest[x[better]] = y[better]
+    d.nearest_sim[x[better]] = s[better]
 
 
 def _settle(
