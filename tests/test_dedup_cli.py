@@ -290,6 +290,27 @@ def test_semantic_with_bundled_wordllama(tmp_path: Path) -> None:
     assert drop["dropped"]["reason"] == "semantic_duplicate"
     assert drop["match"]["similarity"] == pytest.approx(paraphrase, abs=1e-3)
     assert [x["instruction"] for x in read_jsonl(out)] == [texts[0], texts[2]]
+    # the index path, forced on a small file, decides the same
+    r = run(
+        [
+            "dedup",
+            str(src),
+            "-o",
+            str(out),
+            "--method",
+            "semantic",
+            "--threshold",
+            "0.6",
+            "--semantic-index",
+            "ivf",
+            "--json",
+        ]
+    )
+    assert r.code == 0, r.stderr
+    assert [x["instruction"] for x in read_jsonl(out)] == [texts[0], texts[2]]
+    assert r.json()["counts"]["dropped"] == {"semantic_duplicate": 1}
+    manifest = json.loads((tmp_path / "out.manifest.json").read_text())
+    assert manifest["config"]["semantic_index"] == "ivf"
 
 
 def test_semantic_with_endpoint_embeddings(tmp_path: Path, standin: Any) -> None:

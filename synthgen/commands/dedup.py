@@ -65,6 +65,15 @@ from synthgen.commands.common import check_stdout_use, emit_json, fail
     show_default=True,
     help="Semantic method: the bundled wordllama model, or the endpoint's /v1/embeddings.",
 )
+@click.option(
+    "--semantic-index",
+    type=click.Choice(["auto", "exact", "ivf"]),
+    default="auto",
+    show_default=True,
+    help="Semantic method: compare with every kept record (exact), or with those in the "
+    "nearest cells of an index (ivf; each pair still decided by its exact cosine); auto: ivf "
+    "from 50k records.",
+)
 @click.option("--model", help="Embedding model at the endpoint (--embeddings endpoint).")
 @click.option("--base-url", help="OpenAI-compatible base URL (--embeddings endpoint).")
 @click.option(
@@ -129,6 +138,7 @@ def _dedup(opts: dict[str, Any]) -> None:
             keep=opts["keep"],
             fmt=opts["fmt"],
             state_dir=str(opts["state_dir"]),
+            semantic_index=opts["semantic_index"],
         )
     except ValidationError as e:
         msg = str(e.errors()[0]["msg"]).removeprefix("Value error, ")
