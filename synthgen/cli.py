@@ -154,11 +154,20 @@ def _expand(opts: dict[str, Any]) -> None:
     if opts["dry_run"]:
         return _dry_run(cfg, opts["as_json"])
     from synthgen.console import ProgressLine, say
+    from synthgen.expand import Progress
     from synthgen.expand_run import run_expand
 
-    progress = ProgressLine()
+    line = ProgressLine()
+
+    def progress(p: Progress) -> None:
+        rate = line.rate(p.written)
+        text = (
+            f"expand: {p.written}/{p.target} records · {p.jobs_done} calls · {rate:.1f} records/s"
+        )
+        line.show(text, final=p.written >= p.target)
+
     summary = run_expand(cfg, opts["output"], opts["ledger"], say, progress)
-    progress.done()
+    line.done()
     c = summary["counts"]
     dropped = sum(c["ledgered"].values())
     what = f"{c['written']}/{c['requested']} records → {summary['output']} · {dropped} ledgered"

@@ -8,8 +8,6 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from synthgen.expand import Progress
-
 CI_INTERVAL_S = 5.0
 
 
@@ -28,28 +26,30 @@ class ProgressLine:
         self.interval = interval if interval is not None else (0.2 if self.tty else CI_INTERVAL_S)
         self.last = -1e9
         self.start = clock()
+        self.open = False  # a redrawn line is on screen, not yet ended
 
-    def __call__(self, p: Progress) -> None:
+    def rate(self, done: int) -> float:
+        """Items per second since the line was made."""
+        return done / max(1e-9, self.clock() - self.start)
+
+    def show(self, text: str, final: bool = False) -> None:
+        """Show `text`, at most once per interval unless it is the final state."""
         now = self.clock()
-        if now - self.last < self.interval and p.written < p.target:
+        if now - self.last < self.interval and not final:
             return
         self.last = now
-        rate = p.written / max(1e-9, now - self.start)
-        text = (
-            f"expand: {p.written}/{p.target} records · {p.jobs_done} calls · {rate:.1f} records/s"
-        )
         if self.tty:
             self.stream.write("\r\x1b[2K" + text)
-            if p.written >= p.target:
-                self.stream.write("\n")
+            self.open = True
         else:
             self.stream.write(text + "\n")
         self.stream.flush()
 
     def done(self) -> None:
-        if self.tty:
+        if self.open:
             self.stream.write("\n")
             self.stream.flush()
+            self.open = False
 
 
 def say(message: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -133,12 +132,19 @@ def _filter(opts: dict[str, Any]) -> None:
     cfg = load_config(opts["config_file"], cli_values)
     if opts["dry_run"]:
         return _dry_run(cfg, opts["input_path"], opts["as_json"])
-    from synthgen.console import say
+    from synthgen.console import ProgressLine, say
     from synthgen.filter_run import run_filter
 
-    progress = _Progress()
+    line = ProgressLine()
+
+    def progress(t: Any) -> None:
+        rate = line.rate(t.input)
+        line.show(
+            f"filter: {t.input} done · {t.kept} kept · {t.judged} judged · {rate:.0f} records/s"
+        )
+
     summary = run_filter(cfg, opts["input_path"], opts["output"], opts["ledger"], say, progress)
-    progress.done()
+    line.done()
     c, j = summary["counts"], summary["judge"]
     mean = "–" if not j or j["mean_score"] is None else f"{j['mean_score']:.2f}"
     judged = (
@@ -170,29 +176,3 @@ def _dry_run(cfg: Any, input_path: Path, as_json: bool) -> None:
         f"~{result['prompt_tokens']} prompt + ~{result['completion_tokens']} completion tokens "
         f"({result['token_count_method']}) · cost ~{cost} · ~{result['estimated_seconds']} s\n"
     )
-
-
-class _Progress:
-    """A line redrawn on a TTY; in CI, a plain line every few seconds."""
-
-    def __init__(self) -> None:
-        self.tty = sys.stderr.isatty()
-        self.interval = 0.2 if self.tty else 5.0
-        self.start = self.last = time.monotonic()
-        self.shown = False
-
-    def __call__(self, t: Any) -> None:
-        now = time.monotonic()
-        if now - self.last < self.interval:
-            return
-        self.last = now
-        rate = t.input / max(1e-9, now - self.start)
-        text = f"filter: {t.input} done · {t.kept} kept · {t.judged} judged · {rate:.0f} records/s"
-        sys.stderr.write(("\r\x1b[2K" + text) if self.tty else text + "\n")
-        sys.stderr.flush()
-        self.shown = True
-
-    def done(self) -> None:
-        if self.tty and self.shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
