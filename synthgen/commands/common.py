@@ -29,13 +29,11 @@ def check_stdout_use(output: str, as_json: bool, dry_run: bool = False) -> None:
     if output == "-" and as_json and not dry_run:
         from synthgen.errors import UsageError
 
-        fail(
-            UsageError(
-                "-o - and --json both write to stdout, so a pipe would get the records and "
-                "the summary mixed",
-                hint="write the records to a file with -o FILE and keep --json, or drop --json "
-                "(the summary is also in the manifest)",
-            )
+        raise UsageError(
+            "-o - and --json both write to stdout, so a pipe would get the records and the "
+            "summary mixed",
+            hint="write the records to a file with -o FILE and keep --json, or drop --json "
+            "(the summary is also in the manifest)",
         )
 
 

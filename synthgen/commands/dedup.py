@@ -102,8 +102,8 @@ def dedup_cmd(**opts: Any) -> None:
     """
     from synthgen.errors import Interrupted, SynthgenError
 
-    check_stdout_use(opts["output"], opts["as_json"])
     try:
+        check_stdout_use(opts["output"], opts["as_json"])
         _dedup(opts)
     except SynthgenError as e:
         fail(e)
