@@ -25,27 +25,14 @@ FLUSH_EVERY = 256
 
 
 class RecordSink(Sink):
-    """A Sink fed with plain dicts: records pass through filter unchanged but for their
-    verdict, so there is no need to build (and re-dump) a pydantic model for each."""
+    """A Sink that flushes every FLUSH_EVERY records: filter streams plain dicts (records
+    pass through unchanged but for their verdict), with no job boundaries to flush at."""
 
     def add_obj(self, rec_id: str, obj: dict[str, Any]) -> bool:
-        if self.is_duplicate(rec_id):
-            return False
-        if rec_id in self.existing_set:
-            self.claimed.add(rec_id)
-            return True
-        self.written.add(rec_id)
-        self._queued.append(obj)
-        if len(self._queued) >= FLUSH_EVERY:
+        added = super().add_obj(rec_id, obj)
+        if len(self._queued) >= FLUSH_EVERY:  # no jobs here to flush after: every N records
             self.flush()
-        return True
-
-    def drop_obj(self, entry: dict[str, Any]) -> None:
-        if entry["id"] in self.ledger_ids:
-            return
-        self.ledger_ids.add(entry["id"])
-        self.ledger_written += 1
-        self._ledger.write([entry])
+        return added
 
 
 @dataclass

@@ -64,7 +64,6 @@ class Sink:
         self.ledger_ids = set(read_ids(self.ledger_partial))
         self.claimed: set[str] = set()
         self.written: set[str] = set()
-        self.ledger_written = 0
         self._queued: list[dict[str, Any]] = []
         self._out = AppendLog(self.partial)
         self._ledger = AppendLog(self.ledger_partial)
@@ -84,13 +83,17 @@ class Sink:
 
         Queued records reach the file at `flush()`, which the caller runs once per job.
         """
-        if self.is_duplicate(rec.id):
+        return self.add_obj(rec.id, rec.model_dump(mode="json", exclude_none=True))
+
+    def add_obj(self, rec_id: str, obj: dict[str, Any]) -> bool:
+        """`add` for a record that is already a plain dict."""
+        if self.is_duplicate(rec_id):
             return False
-        if rec.id in self.existing_set:
-            self.claimed.add(rec.id)
+        if rec_id in self.existing_set:
+            self.claimed.add(rec_id)
             return True
-        self.written.add(rec.id)
-        self._queued.append(rec.model_dump(mode="json", exclude_none=True))
+        self.written.add(rec_id)
+        self._queued.append(obj)
         return True
 
     def flush(self) -> None:
@@ -103,11 +106,14 @@ class Sink:
         self._queued = []
 
     def drop(self, entry: LedgerEntry) -> None:
-        if entry.id in self.ledger_ids:
+        self.drop_obj(entry.model_dump(mode="json", exclude_none=True))
+
+    def drop_obj(self, entry: dict[str, Any]) -> None:
+        """Ledger a dropped candidate once, however often a resumed run drops it."""
+        if entry["id"] in self.ledger_ids:
             return
-        self.ledger_ids.add(entry.id)
-        self.ledger_written += 1
-        self._ledger.write([entry.model_dump(mode="json", exclude_none=True)])
+        self.ledger_ids.add(entry["id"])
+        self._ledger.write([entry])
 
     def close(self, finalise_files: bool) -> None:
         self.flush()
