@@ -17,26 +17,23 @@ from typing import TYPE_CHECKING, cast
 
 from synthgen.dedup import KEEP, NEAR, SEVERITY, Corpus, Decisions
 from synthgen.errors import UsageError
-from synthgen.normalise import rouge_l_f
+from synthgen.normalise import id_char, rouge_l_f
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
 _EPS = 1e-9
-_MAX_CHAR = 0x10FFFF
 
 
 def _char(i: int) -> str:
-    # Token ids become single characters so that rapidfuzz compares str (its fastest path);
-    # skip the surrogate block, which str cannot hold on its own.
-    c = i + 1 if i + 1 < 0xD800 else i + 1 + 0x800
-    if c > _MAX_CHAR:
+    try:
+        return id_char(i)
+    except ValueError:
         raise UsageError(
             "too many distinct words for --method rouge-l (over a million)",
             hint="use --method minhash for corpora this varied",
-        )
-    return chr(c)
+        ) from None
 
 
 def min_overlap(n: int, t: float) -> int:

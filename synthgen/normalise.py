@@ -34,6 +34,16 @@ def normalise(text: str) -> str:
     return " ".join(words(text))
 
 
+def id_char(i: int) -> str:
+    """Token id i as one character, so that rapidfuzz's Indel over strings (its fastest
+    path) is Indel over token sequences; the surrogate block, which str cannot hold on its
+    own, is stepped over. ValueError past the last code point (about 1.1M distinct ids)."""
+    c = i + 1 if i + 1 < 0xD800 else i + 1 + 0x800
+    if c > 0x10FFFF:
+        raise ValueError(f"token id {i} has no character")
+    return chr(c)
+
+
 def word_shingles(ws: list[str], n: int = 2) -> list[str]:
     """Word n-grams as strings; a text shorter than n is one shingle of all its words."""
     if len(ws) < n:

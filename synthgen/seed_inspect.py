@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import statistics
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from synthgen.errors import UsageError
+from synthgen.normalise import id_char, normalise, words
 from synthgen.records import Frozen, Seed
 from synthgen.seeds import Problem, SeedFormat, merge_seed_files, read_seed_file
 
@@ -78,13 +78,6 @@ class SeedReport(Frozen):
     warnings: list[str]
 
 
-def normalise(text: str) -> str:
-    """NFKC, casefolded, punctuation as spaces, whitespace collapsed: for duplicate checks."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    spaced = "".join(" " if unicodedata.category(c).startswith("P") else c for c in folded)
-    return " ".join(spaced.split())
-
-
 def _at(source: dict[str, Any]) -> str:
     where = f"{source.get('file', '?')}"
     where += f" item {source['item']}" if "item" in source else f":{source.get('line', '?')}"
@@ -103,11 +96,10 @@ def _encode(texts: Sequence[str]) -> list[str]:
 
     def char(word: str) -> str:
         if word not in vocab:
-            cp = 0x100 + len(vocab)
-            vocab[word] = chr(cp + 0x800 if cp >= 0xD800 else cp)  # step over surrogates
+            vocab[word] = id_char(len(vocab))
         return vocab[word]
 
-    return ["".join(char(w) for w in normalise(t).split()) for t in texts]
+    return ["".join(char(w) for w in words(t)) for t in texts]
 
 
 def find_duplicates(
