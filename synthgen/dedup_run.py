@@ -38,7 +38,7 @@ from synthgen.jsonl import AppendLog, finalise
 from synthgen.manifest import file_sha256, now_iso, write_manifest
 from synthgen.normalise import TEXT_FIELDS, joined, words
 from synthgen.records import Frozen
-from synthgen.sink import ledger_path_for, manifest_path_for, partial_of
+from synthgen.sink import check_outputs, ledger_path_for, manifest_path_for, partial_of
 
 BATCH = 2000
 
@@ -274,34 +274,17 @@ def _detail(cfg: DedupConfig, status: int) -> str:
     return f"{measure.get(cfg.method, 'cosine ≥')} {cfg.effective_threshold}"
 
 
-def check_paths(cfg: DedupConfig, out: Path, ledger: Path, manifest: Path) -> None:
-    """What is read may not be what is written, and kept records and drops need files of
-    their own (else one silently replaces the other)."""
-    read = [("the input", cfg.input)] if cfg.input != "-" else []
-    read += [("the --against", f) for f in cfg.against]
-    read += [("the --decontaminate", f) for f in cfg.decontaminate]
-    written = [("-o", out), ("--rejected", ledger), ("the manifest", manifest)]
-    for what, path in written:
-        for role, src in read:
-            if path.resolve() == Path(src).resolve():
-                raise UsageError(
-                    f"{what} {path} is {role} file: dedup would overwrite what it reads",
-                    hint="write the kept records (and the ledger) to other files",
-                )
-    if len({out.resolve(), ledger.resolve(), manifest.resolve()}) < 3:
-        raise UsageError(
-            f"--rejected {ledger} is also the output or its manifest",
-            hint="give kept records and dropped ones files of their own",
-        )
-
-
 def run_dedup(cfg: DedupConfig, say: Callable[[str], None], embed: Any = None) -> dict[str, Any]:
     threshold = cfg.effective_threshold
     to_stdout = cfg.output == "-"
     out_path = Path(cfg.state_dir) / "stdout" / "dedup.jsonl" if to_stdout else Path(cfg.output)
     ledger = Path(cfg.rejected) if cfg.rejected else ledger_path_for(out_path)
     manifest = manifest_path_for(out_path)
-    check_paths(cfg, out_path, ledger, manifest)
+    reads: list[tuple[str, str | Path]] = [("the input", cfg.input)]
+    reads += [("the --against", f) for f in cfg.against]
+    reads += [("the --decontaminate", f) for f in cfg.decontaminate]
+    writes = [("the output (-o)", out_path), ("--rejected", ledger), ("the manifest", manifest)]
+    check_outputs("dedup", reads, writes)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     corpus = Corpus(cfg.method, threshold)

@@ -90,25 +90,15 @@ def make_plan(cfg: Config) -> Plan:
 def check_paths(input_path: Path, output: str, ledger: Path | None) -> None:
     """The input is read while the outputs are written: none of them may be the input, and
     kept records and drops may not share a file."""
-    from synthgen.sink import ledger_path_for, manifest_path_for
+    from synthgen.sink import check_outputs, ledger_path_for, manifest_path_for
 
     out = None if output == "-" else Path(output)
     ledger = ledger or (ledger_path_for(out) if out is not None else None)
-    src = input_path.resolve()
-    named = [("-o", out), ("--rejected", ledger)]
-    if out is not None:
-        named.append(("the manifest", manifest_path_for(out)))
-    for what, path in named:
-        if path is not None and path.resolve() == src:
-            raise UsageError(
-                f"{what} {path} is the input file: filter would overwrite what it reads",
-                hint="write the kept records (and the ledger) to other files",
-            )
-    if out is not None and ledger is not None and out.resolve() == ledger.resolve():
-        raise UsageError(
-            f"-o and --rejected are the same file ({out})",
-            hint="give kept records and dropped ones files of their own",
-        )
+    writes = (
+        [] if out is None else [("the output (-o)", out), ("the manifest", manifest_path_for(out))]
+    )
+    writes += [] if ledger is None else [("--rejected", ledger)]
+    check_outputs("filter", [("the input", input_path)], writes)
 
 
 def job_sha256(cfg: Config, plan: Plan, input_sha: str | None) -> str:

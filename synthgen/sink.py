@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from synthgen.errors import UsageError
 from synthgen.jsonl import AppendLog, finalise, read_ids, repair_torn_tail, write_atomic
 from synthgen.records import LedgerEntry, Record
 
@@ -27,6 +29,29 @@ def manifest_path_for(output: Path) -> Path:
     name = output.name
     stem = name[: -len(".jsonl")] if name.endswith(".jsonl") else name
     return output.with_name(f"{stem}.manifest.json")
+
+
+def check_outputs(
+    command: str, reads: Sequence[tuple[str, str | Path]], writes: Sequence[tuple[str, Path]]
+) -> None:
+    """What a command reads may not be what it writes (it would overwrite its own input),
+    and each output needs a file of its own (else one silently replaces another).
+    `reads` and `writes` are (role, path) pairs; "-" (stdin) is never a file."""
+    for what, path in writes:
+        for role, src in reads:
+            if str(src) != "-" and path.resolve() == Path(src).resolve():
+                raise UsageError(
+                    f"{what} {path} is {role} file: {command} would overwrite what it reads",
+                    hint="write the kept records (and the ledger) to other files",
+                )
+    seen: dict[Path, str] = {}
+    for what, path in writes:
+        other = seen.setdefault(path.resolve(), what)
+        if other != what:
+            raise UsageError(
+                f"{what} {path} is also {other}: they are the same file",
+                hint="give kept records and dropped ones files of their own",
+            )
 
 
 def keep_first_lines(path: Path, n: int) -> None:
