@@ -64,7 +64,8 @@ def run_expand(
     api_key = resolve_api_key(cfg)
     price = price_of(cfg, cfg.endpoint.model)
     job_sha = job_sha256(cfg, seeds)
-    slot = claim_run(cfg, "expand", output, ledger, job_sha, say)
+    reads = [("a seed", p) for p in cfg.seeds]
+    slot = claim_run(cfg, "expand", output, ledger, job_sha, say, reads)
     out_path, ledger_path, manifest_path = slot.out_path, slot.ledger_path, slot.manifest_path
     db, run_id, resume, to_stdout = slot.db, slot.run_id, slot.resume, slot.to_stdout
     sink = Sink(out_path, ledger_path, to_stdout, resume, limit=cfg.generation.count)

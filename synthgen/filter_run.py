@@ -87,20 +87,6 @@ def make_plan(cfg: Config) -> Plan:
     return Plan(rules, models, rubric, reference, seeds, anchors)
 
 
-def check_paths(input_path: Path, output: str, ledger: Path | None) -> None:
-    """The input is read while the outputs are written: none of them may be the input, and
-    kept records and drops may not share a file."""
-    from synthgen.sink import check_outputs, ledger_path_for, manifest_path_for
-
-    out = None if output == "-" else Path(output)
-    ledger = ledger or (ledger_path_for(out) if out is not None else None)
-    writes = (
-        [] if out is None else [("the output (-o)", out), ("the manifest", manifest_path_for(out))]
-    )
-    writes += [] if ledger is None else [("--rejected", ledger)]
-    check_outputs("filter", [("the input", input_path)], writes)
-
-
 def job_sha256(cfg: Config, plan: Plan, input_sha: str | None) -> str:
     """What determines the output: the input, the rules and the judge, nothing else."""
     from synthgen.judge import judge_template_sha256
@@ -182,14 +168,15 @@ def run_filter(
         from synthgen.errors import InputError
 
         raise InputError(str(input_path), "file not found", hint="check the path")
-    if not stdin:
-        check_paths(input_path, output, ledger)
     api_key = resolve_api_key(cfg) if plan.models else ""
     price = panel_price(cfg, plan.models)
     # What came on stdin cannot be checked against an earlier attempt: never resume it
     # (the judge's answers are still replayed from the cache).
     job_sha = job_sha256(cfg, plan, input_sha if not stdin else new_run_id())
-    slot = claim_run(cfg, "filter", output, ledger, job_sha, say)
+    reads = [("the input", input_path), *(("a --seeds", p) for p in jcfg.seeds)]
+    named = {"anchors": jcfg.anchors, "reference": jcfg.reference, "rubric": jcfg.rubric}
+    reads += [(f"the --{n}", p) for n, p in named.items() if p is not None]
+    slot = claim_run(cfg, "filter", output, ledger, job_sha, say, reads)
     out_path, ledger_path, manifest_path = slot.out_path, slot.ledger_path, slot.manifest_path
     db, run_id, resume, to_stdout = slot.db, slot.run_id, slot.resume, slot.to_stdout
     sink = RecordSink(out_path, ledger_path, to_stdout, resume)

@@ -20,7 +20,7 @@ from synthgen.errors import Interrupted, SynthgenError, UsageError
 from synthgen.llm.cost import DEFAULT_PRICES, Budget, Price, find_price
 from synthgen.manifest import file_sha256, now_iso, write_manifest
 from synthgen.records import sha256_hex
-from synthgen.sink import ledger_path_for, manifest_path_for
+from synthgen.sink import check_outputs, ledger_path_for, manifest_path_for
 from synthgen.store import open_state, run_status, set_run_status
 
 if TYPE_CHECKING:
@@ -173,11 +173,17 @@ def claim_run(
     ledger: Path | None,
     job_sha256: str,
     say: Callable[[str], None],
+    reads: Sequence[tuple[str, str | Path]] = (),
 ) -> RunSlot:
     """Resolve the output files and continue the same job on the same output (a finished
-    one is left as it is), or start afresh when the settings changed."""
+    one is left as it is), or start afresh when the settings changed. None of the outputs
+    may be one of the `reads` (role, path) files, nor another output."""
     to_stdout = output == "-"
     out_path = cfg.state_dir / "stdout" / f"{command}.jsonl" if to_stdout else Path(output)
+    ledger = ledger or ledger_path_for(out_path)
+    manifest = manifest_path_for(out_path)
+    writes = [("the output (-o)", out_path), ("--rejected", ledger), ("the manifest", manifest)]
+    check_outputs(command, reads, writes)
     db = open_state(cfg.state_dir)
     # expand's key predates other stages; theirs carry the command's name.
     prefix = "" if command == "expand" else f"{command}:"
@@ -193,8 +199,8 @@ def claim_run(
         output,
         to_stdout,
         out_path,
-        ledger or ledger_path_for(out_path),
-        manifest_path_for(out_path),
+        ledger,
+        manifest,
         db,
         run_key,
         prev[0] if resume and prev else new_run_id(),

@@ -93,3 +93,15 @@ def test_records_and_json_summary_never_share_stdout(triage_seeds: Path) -> None
     # a dry run writes no records: its JSON estimate may use stdout
     r = run(["expand", str(triage_seeds), "-n", "3", *url, "-o", "-", "--json", "--dry-run"])
     assert r.code == 0 and r.json()["requests"] > 0, r.stderr
+
+
+def test_expand_refuses_to_write_over_its_seeds(tmp_path: Path, triage_seeds: Path) -> None:
+    """`-o seeds.jsonl` once truncated the seed file; now it is an input error, nothing
+    touched (filter and dedup share the same check)."""
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_bytes(triage_seeds.read_bytes())
+    url = ["--base-url", "http://127.0.0.1:9/v1", "--max-attempts", "1"]
+    for where in (["-o", str(seeds)], ["-o", str(tmp_path / "x.jsonl"), "--ledger", str(seeds)]):
+        r = run(["expand", str(seeds), "-n", "3", *url, *where])
+        assert r.code == 2 and "is a seed file" in r.stderr, r.stderr
+        assert seeds.read_bytes() == triage_seeds.read_bytes()
