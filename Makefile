@@ -30,7 +30,7 @@ demo: install
 
 # The HTML report rendered by headless Chromium without network (apt-get install chromium).
 report-screenshot: install
-	$(PY) tests/test_report_html.py out/report.png
+	PYTHONPATH=tests $(PY) tests/e2e/test_report_html.py out/report.png
 
 clean:
 	rm -rf $(VENV) .synthgen out .mypy_cache .ruff_cache .pytest_cache

@@ -37,6 +37,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))  # the planted corpus lives in tests/support
 
 
 def tree_rss_kb(pid: int) -> int:
@@ -89,8 +90,8 @@ def bare_rensa(texts: list[str], threshold: float) -> float:
     """The idiomatic rensa loop over the same word 2-gram shingles (computed beforehand)."""
     import rensa
 
-    from synthgen.dedup_index import choose_banding
-    from synthgen.normalise import word_shingles, words
+    from synthgen.stages.dedup.index import choose_banding
+    from synthgen.text.normalise import word_shingles, words
 
     bands, rows = choose_banding(threshold)
     shingles = [word_shingles(words(t)) for t in texts]
@@ -109,10 +110,17 @@ def near_stage(texts: list[str], threshold: float) -> float:
     the exact stage, MinHash bands, candidate pairs and exact verification (no worker)."""
     import numpy as np
 
-    from synthgen.dedup import KEEP, Corpus, Decisions, decide_exact, processing_order, word_ids
-    from synthgen.dedup_index import choose_banding
-    from synthgen.dedup_minhash import band_chunk, candidate_pairs, verify_pairs
-    from synthgen.normalise import words
+    from synthgen.stages.dedup.decide import (
+        KEEP,
+        Corpus,
+        Decisions,
+        decide_exact,
+        processing_order,
+        word_ids,
+    )
+    from synthgen.stages.dedup.index import choose_banding
+    from synthgen.stages.dedup.minhash import band_chunk, candidate_pairs, verify_pairs
+    from synthgen.text.normalise import words
 
     ws_all = [words(t) for t in texts]
     bands, rows = choose_banding(threshold)
@@ -136,7 +144,8 @@ def near_stage(texts: list[str], threshold: float) -> float:
 
 
 def quality(texts: list[str], ledger: Path, threshold: float) -> tuple[float, float]:
-    from synthgen.dedup_corpus import greedy_truth
+    from support.dedup_corpus import greedy_truth
+
     from synthgen.records import record_id
 
     truth = greedy_truth(texts, threshold)
@@ -148,7 +157,7 @@ def quality(texts: list[str], ledger: Path, threshold: float) -> tuple[float, fl
 
 
 def run() -> tuple[bool, str]:
-    from synthgen.dedup_corpus import write_corpus
+    from support.dedup_corpus import write_corpus
 
     with tempfile.TemporaryDirectory(prefix="synthgen-bench-dedup-") as d:
         tmp = Path(d)
@@ -229,9 +238,10 @@ def run() -> tuple[bool, str]:
 
 SEMANTIC_CHILD = """
 import resource, sys, time, numpy as np
-from synthgen.dedup import Corpus, decide
-from synthgen.dedup_corpus import planted_texts
-from synthgen.dedup_semantic import wordllama_embedder
+sys.path.insert(0, "tests")
+from synthgen.stages.dedup.decide import Corpus, decide
+from support.dedup_corpus import planted_texts
+from synthgen.stages.dedup.semantic import wordllama_embedder
 n, index = int(sys.argv[1]), sys.argv[2]
 texts = list(planted_texts(n, seed=2))
 embed, spent = wordllama_embedder(), [0.0]
@@ -264,11 +274,11 @@ def semantic_at(n: int, index: str) -> tuple[float, float, int, int]:
 def semantic() -> tuple[bool, str]:
     """IVF semantic path: recall vs the exact path at 100k, time and memory at 1M."""
     import numpy as np
+    from support.dedup_corpus import planted_texts
 
-    from synthgen.dedup import KEEP, SEMANTIC, Corpus, decide
-    from synthgen.dedup_corpus import planted_texts
-    from synthgen.dedup_semantic import embed_all, wordllama_embedder
-    from synthgen.normalise import words
+    from synthgen.stages.dedup.decide import KEEP, SEMANTIC, Corpus, decide
+    from synthgen.stages.dedup.semantic import embed_all, wordllama_embedder
+    from synthgen.text.normalise import words
 
     sizes = [int(x) for x in os.environ.get("SYNTHGEN_BENCH_SEMANTIC_N", "100000").split(",")]
     small, big = sizes[0], sizes[-1]

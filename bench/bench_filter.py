@@ -31,7 +31,7 @@ def _rows(n: int) -> list[dict[str, str]]:
 
 def _requests(rows: list[dict[str, str]]) -> list[dict[str, Any]]:
     """Exactly the judge requests `filter` sends for these rows."""
-    from synthgen.judge import Judge, load_rubric
+    from synthgen.stages.filter.judge import Judge, load_rubric
 
     judge = Judge(load_rubric(None), [], 3.5, 800)
     out = []

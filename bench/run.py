@@ -134,8 +134,8 @@ async def bare_loop(base_url: str, requests: list[dict[str, Any]], concurrency: 
 
 def overhead(jobs: int, concurrency: int) -> float:
     from synthgen.config import GenerationConfig
-    from synthgen.seeds import read_seeds
-    from synthgen.strategies import make_job
+    from synthgen.seeds.reader import read_seeds
+    from synthgen.stages.expand.strategies import make_job
 
     seeds = read_seeds([SEEDS])
     gen = GenerationConfig(count=jobs * 5, per_call=5)

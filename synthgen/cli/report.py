@@ -1,0 +1,119 @@
+"""`synthgen report`: diversity, lineage, drift and judge bias of a dataset, with gates."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from synthgen.cli.common import emit_json, fail
+
+
+@click.command("report")
+@click.argument("data", metavar="DATA.jsonl", type=click.Path(path_type=Path))
+@click.option(
+    "--seeds",
+    "seed_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Human seed file(s): enables drift, trait ratios and unused-seed counts.",
+)
+@click.option("--html", "html_path", type=click.Path(path_type=Path), help="Write an HTML report.")
+@click.option(
+    "--compare",
+    "compare_path",
+    type=click.Path(path_type=Path),
+    help="Another dataset of the same task: show the change of every metric.",
+)
+@click.option(
+    "--verdicts",
+    type=click.Path(path_type=Path),
+    help="Human verdicts from `audit` [default: DATA's .verdicts.jsonl if present].",
+)
+@click.option(
+    "--ledger",
+    type=click.Path(path_type=Path),
+    help="Ledger of dropped candidates [default: DATA's .ledger.jsonl if present].",
+)
+@click.option("--format", "fmt", help="Force the dataset format (else autodetected).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the samples.")
+@click.option(
+    "-t",
+    "--threshold",
+    "overrides",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Change a warning threshold, e.g. rouge_l_max=0.5 (see docs/report.md).",
+)
+@click.option(
+    "--thresholds",
+    "thresholds_file",
+    type=click.Path(path_type=Path),
+    help="YAML file of thresholds (NAME: VALUE).",
+)
+@click.option(
+    "--fail-on",
+    multiple=True,
+    metavar="CODE",
+    help="Exit 3 when this warning fires (repeat, comma-separate, or 'any'): a CI gate.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print every metric and warning as JSON.")
+def report_cmd(**opts: Any) -> None:
+    """Measure a dataset: diversity, collapse, seed lineage, drift from seeds, judge bias.
+
+    Prints a summary with warnings in plain words (stable codes: collapse, repetition,
+    opener_collapse, duplicates, seed_skew, length_bias, trait_drift, length_drift,
+    judge_disagrees). --fail-on turns warnings into a quality gate (exit 3).
+
+    Examples:
+
+      synthgen report kept.jsonl --seeds seeds.jsonl --html report.html
+
+      synthgen report kept.jsonl --compare last_week.jsonl --json
+
+      synthgen report kept.jsonl --seeds seeds.jsonl --fail-on collapse,seed_skew
+    """
+    from synthgen.errors import SynthgenError
+
+    try:
+        _report(opts)
+    except SynthgenError as e:
+        fail(e)
+
+
+def _report(opts: dict[str, Any]) -> None:
+    from rich.console import Console
+
+    from synthgen.stages.report.build import ReportInputs, build_report, compare
+    from synthgen.stages.report.render import render_report, report_summary
+    from synthgen.stages.report.warnings import check_gates, load_thresholds
+
+    thresholds = load_thresholds(opts["thresholds_file"], list(opts["overrides"]))
+    gates = check_gates(list(opts["fail_on"]))
+    common = {"seed_files": tuple(opts["seed_files"]), "fmt": opts["fmt"], "seed": opts["seed"]}
+    built = build_report(
+        ReportInputs(opts["data"], verdicts=opts["verdicts"], ledger=opts["ledger"], **common),
+        thresholds,
+    )
+    report = built.report
+    if opts["compare_path"] is not None:
+        other = build_report(ReportInputs(opts["compare_path"], **common), thresholds).report
+        report = report.model_copy(update={"compare": compare(report, other)})
+        built = type(built)(report, built.data, built.seeds)
+    if opts["html_path"] is not None:
+        from synthgen.stages.report.html import write_html
+
+        write_html(built, opts["html_path"])
+    console = Console(stderr=True)
+    if opts["as_json"]:
+        emit_json(report_summary(report))
+    else:
+        render_report(report, console)
+    if opts["html_path"] is not None:
+        console.print(f"HTML report → {opts['html_path']}")
+    fired = sorted({w.code for w in report.warnings} & set(gates))
+    if fired:
+        console.print(f"quality gate: {', '.join(fired)} fired (--fail-on); exit 3")
+        sys.exit(3)

@@ -1,0 +1,32 @@
+"""The run manifest: what was asked, what came out, what it cost, why it stopped."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from synthgen import __version__
+from synthgen.core.jsonl import write_atomic
+
+
+def file_sha256(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def write_manifest(path: Path, body: dict[str, Any]) -> None:
+    doc = {"synthgen_version": __version__, "written_at": now_iso(), **body}
+    write_atomic(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))

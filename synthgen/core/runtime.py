@@ -1,0 +1,225 @@
+"""What every stage command shares at run time: run ids, prices, clients, the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import secrets
+import signal
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from synthgen.core.manifest import file_sha256, now_iso, write_manifest
+from synthgen.core.sink import check_outputs, ledger_path_for, manifest_path_for
+from synthgen.core.store import open_state, run_status, set_run_status
+from synthgen.errors import Interrupted, SynthgenError, UsageError
+from synthgen.llm.cost import DEFAULT_PRICES, Budget, Price, find_price
+from synthgen.records import sha256_hex
+
+if TYPE_CHECKING:
+    from synthgen.config import Config
+    from synthgen.llm.client import LLMClient
+    from synthgen.llm.types import RequestStats
+
+T = TypeVar("T")
+
+
+@contextmanager
+def gc_tuned() -> Iterator[None]:
+    """Fewer collections while requests run: the SDK makes many short-lived objects per
+    call, and collections that rescan everything already built cost ~10% of throughput."""
+    old = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 50)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
+
+
+def new_run_id() -> str:
+    return f"run_{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}_{secrets.token_hex(3)}"
+
+
+def price_of(cfg: Config, model: str) -> Price | None:
+    """The price of `model`: the config's `prices:` first, then the built-in table."""
+    price = find_price(model, {**DEFAULT_PRICES, **cfg.prices})
+    if cfg.budget.max_cost_usd is not None and price is None:
+        raise UsageError(
+            f"--max-cost-usd needs a price for model {model!r}, and none is known",
+            hint="add `prices: {" + model + ": {input: USD_PER_1M, output: "
+            "USD_PER_1M}}` to a config file, or cap with --max-tokens",
+        )
+    return price
+
+
+def make_client(
+    cfg: Config, api_key: str, db: sqlite3.Connection, budget: Budget, model: str | None = None
+) -> LLMClient:
+    """A client for `model` (default: the configured one) over the state dir's cache."""
+    from synthgen.llm.cache import Capabilities, ResponseCache
+    from synthgen.llm.client import LLMClient
+    from synthgen.llm.types import endpoint_host
+
+    ep = cfg.endpoint if model is None else cfg.endpoint.model_copy(update={"model": model})
+    caps = Capabilities(db, endpoint_host(ep.base_url), ep.model)
+    return LLMClient(ep, api_key, ResponseCache(db), caps, budget)
+
+
+def run_cancellable(main: Callable[[], Awaitable[T]]) -> T:
+    """asyncio.run(main()) with GC tuned, where SIGTERM (a cancelled CI job, `kill`) cancels
+    the main task as cleanly as Ctrl-C does."""
+
+    async def guarded() -> T:
+        task = asyncio.current_task()
+        if task is not None:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await main()
+
+    with gc_tuned():
+        return asyncio.run(guarded())
+
+
+def spend_summary(stats: Sequence[RequestStats], budget: Budget) -> dict[str, Any]:
+    """Requests, tokens and cost of a run over all its clients, as summaries show them."""
+    counters = ("sent", "cached", "retried", "failed", "rate_limited")
+    return {
+        "requests": {k: sum(getattr(s, k) for s in stats) for k in counters}
+        | {"fallbacks": sorted({f for s in stats for f in s.fallbacks})},
+        "usage": {
+            "prompt_tokens": sum(s.prompt_tokens for s in stats),
+            "completion_tokens": sum(s.completion_tokens for s in stats),
+        },
+        "cost_usd": round(budget.spent_cost_usd, 6),
+        "cost_usd_this_run": round(budget.new_cost_usd, 6),
+    }
+
+
+def write_run_manifest(
+    path: Path,
+    summary: dict[str, Any],
+    *,
+    command: str,
+    cfg: Config,
+    job_sha256: str,
+    inputs: list[Path],
+    output_file: Path,
+    budget: Budget,
+) -> None:
+    """The summary plus what reproduces the run: resolved config, input and output hashes."""
+    write_manifest(
+        path,
+        {
+            **summary,
+            "command": command,
+            "config": cfg.redacted(),
+            "config_sha256": cfg.sha256(),
+            "job_sha256": job_sha256,
+            "inputs": [
+                {"path": str(p), "sha256": None if str(p) == "-" else file_sha256(p)}
+                for p in inputs
+            ],
+            "output_sha256": file_sha256(output_file),
+            "budget": {
+                "max_cost_usd": cfg.budget.max_cost_usd,
+                "max_tokens": cfg.budget.max_tokens,
+                "stopped_by": budget.stopped_by,
+            },
+        },
+    )
+
+
+@dataclass(frozen=True)
+class RunSlot:
+    """Where a stage run writes, and whether it continues an earlier attempt at the same job."""
+
+    output: str
+    to_stdout: bool
+    out_path: Path
+    ledger_path: Path
+    manifest_path: Path
+    db: sqlite3.Connection
+    run_key: str
+    run_id: str
+    job_sha256: str
+    resume: bool
+
+    def files(self) -> dict[str, str]:
+        """Where the records, the ledger and the manifest are, as summaries show them."""
+        return {
+            "output": self.output if self.to_stdout else str(self.out_path),
+            "ledger": str(self.ledger_path),
+            "manifest": str(self.manifest_path),
+        }
+
+    def set_status(self, status: str) -> None:
+        set_run_status(self.db, self.run_key, self.run_id, self.job_sha256, status, now_iso())
+
+
+def claim_run(
+    cfg: Config,
+    command: str,
+    output: str,
+    ledger: Path | None,
+    job_sha256: str,
+    say: Callable[[str], None],
+    reads: Sequence[tuple[str, str | Path]] = (),
+) -> RunSlot:
+    """Resolve the output files and continue the same job on the same output (a finished
+    one is left as it is), or start afresh when the settings changed. None of the outputs
+    may be one of the `reads` (role, path) files, nor another output."""
+    to_stdout = output == "-"
+    out_path = cfg.state_dir / "stdout" / f"{command}.jsonl" if to_stdout else Path(output)
+    ledger = ledger or ledger_path_for(out_path)
+    manifest = manifest_path_for(out_path)
+    writes = [("the output (-o)", out_path), ("--rejected", ledger), ("the manifest", manifest)]
+    check_outputs(command, reads, writes)
+    db = open_state(cfg.state_dir)
+    # expand's key predates other stages; theirs carry the command's name.
+    prefix = "" if command == "expand" else f"{command}:"
+    run_key = sha256_hex(prefix + str(out_path.resolve()))
+    prev = run_status(db, run_key)
+    resume = prev is not None and prev[1] == job_sha256
+    if prev is not None and not resume:
+        say(
+            f"note: {output} was written with other settings; starting afresh "
+            "(answers already received stay cached)"
+        )
+    return RunSlot(
+        output,
+        to_stdout,
+        out_path,
+        ledger,
+        manifest,
+        db,
+        run_key,
+        prev[0] if resume and prev else new_run_id(),
+        job_sha256,
+        resume,
+    )
+
+
+def run_main(
+    main: Callable[[], Awaitable[T]], stopped: Callable[[SynthgenError], T]
+) -> tuple[T, SynthgenError | None, float]:
+    """(result, fatal error, seconds): a fatal SynthgenError or Ctrl-C becomes
+    `stopped(error)`; the error is returned as fatal unless it was Ctrl-C."""
+    started = time.monotonic()
+    fatal: SynthgenError | None = None
+    try:
+        result = run_cancellable(main)
+    except SynthgenError as e:
+        fatal, result = e, stopped(e)
+    except KeyboardInterrupt:
+        result = stopped(Interrupted("interrupted"))
+    return result, fatal, time.monotonic() - started

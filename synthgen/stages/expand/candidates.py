@@ -1,0 +1,340 @@
+"""Turn answers into candidates: classify, parse, repair once, check, or ledger with a reason."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from synthgen import __version__, prompts
+from synthgen.config import GenerationConfig
+from synthgen.llm.client import LLMClient, RequestRejected
+from synthgen.llm.types import Answer, ChatRequest
+from synthgen.records import (
+    DropReason,
+    GeneratorInfo,
+    LedgerEntry,
+    PromptRef,
+    Provenance,
+    Record,
+    Usage,
+    ledger_id,
+    record_id,
+)
+from synthgen.stages.expand.strategies import Job, Task, respond_request
+
+
+@dataclass(frozen=True)
+class RunContext:
+    run_id: str
+    config_sha256: str
+    task: str
+    gen: GenerationConfig
+    model: str
+    endpoint: str
+
+
+@dataclass
+class JobOutcome:
+    job: Job
+    records: list[Record] = field(default_factory=list)
+    dropped: list[LedgerEntry] = field(default_factory=list)
+    failed: str | None = None
+
+
+class ParseFailure(Exception):
+    pass
+
+
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
+
+
+def parse_json(content: str) -> Any:
+    """Strict JSON, tolerating a code fence or prose around one object (prompted mode)."""
+    text = content.strip()
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    stripped = _FENCE.sub("", text).strip()
+    start, end = stripped.find("{"), stripped.rfind("}")
+    if start < 0 or end <= start:
+        raise ParseFailure("reply is not JSON")
+    try:
+        return orjson.loads(stripped[start : end + 1])
+    except orjson.JSONDecodeError as e:
+        raise ParseFailure(f"reply is not valid JSON: {e}") from e
+
+
+def extract_items(content: str, shape: str) -> list[Any]:
+    data = parse_json(content)
+    if shape == "one":
+        return [data]
+    if not isinstance(data, dict) or not isinstance(data.get("tasks"), list):
+        raise ParseFailure('expected an object with a "tasks" list')
+    items: list[Any] = data["tasks"]
+    if not items:
+        raise ParseFailure('"tasks" is empty')
+    return items
+
+
+_LEAKS = (
+    "given prompt",
+    "rewritten prompt",
+    "#rewritten",
+    "#given",
+    "original instruction",
+    "rewritten instruction",
+)
+_REFUSAL = re.compile(r"\b(sorry|i cannot|i can't|as an ai)\b", re.IGNORECASE)
+
+
+def evol_failure(origin_instruction: str, task: Task) -> tuple[str, str] | None:
+    """Evolution failed when nothing changed, the rewrite scaffolding leaked, or the answer
+    is a refusal or empty (after WizardLM's elimination rules, with a similarity test in
+    place of their LLM equality check)."""
+    from rapidfuzz.distance import Indel
+
+    sim = Indel.normalized_similarity(origin_instruction.lower(), task.instruction.lower())
+    if sim >= 0.9:
+        return "evol_no_change", f"similarity to the parent {sim:.2f}"
+    low = f"{task.instruction} {task.output}".lower()
+    for leak in _LEAKS:
+        if leak in low:
+            return "evol_leak", f"contains {leak!r}"
+    if _REFUSAL.search(task.output) and len(task.output) < 200:
+        return "evol_refusal", task.output[:80]
+    if not re.search(r"\w", task.output):
+        return "evol_empty_output", "output has no words"
+    return None
+
+
+def repair_request(req: ChatRequest, bad: str, error: str) -> ChatRequest:
+    """The same request with the unusable reply and what was wrong with it appended."""
+    msgs = [
+        *req.messages,
+        {"role": "assistant", "content": bad},
+        {"role": "user", "content": prompts.load("repair").render(error=error)[0]["content"]},
+    ]
+    return req.model_copy(update={"messages": msgs})
+
+
+class Builder:
+    """Runs one job through the client and accounts for every candidate it yields."""
+
+    def __init__(self, ctx: RunContext, client: LLMClient) -> None:
+        self.ctx, self.client = ctx, client
+
+    def _gen_info(self, req: ChatRequest, a: Answer, repaired: bool = False) -> GeneratorInfo:
+        params: dict[str, Any] = {
+            "temperature": req.temperature,
+            "top_p": req.top_p,
+            "max_tokens": req.max_tokens,
+            "seed": req.seed,
+        }
+        if req.n > 1:
+            params["n"] = req.n
+        return GeneratorInfo(
+            model=self.ctx.model,
+            resolved_model=a.resolved_model,
+            endpoint=self.ctx.endpoint,
+            params=params,
+            request_id=a.request_id,
+            finish_reason=a.finish_reason,
+            structured=a.structured,
+            sampling=a.sampling,
+            repaired=repaired,
+            cached=a.cached,
+        )
+
+    def _prov(
+        self,
+        job: Job,
+        gen: GeneratorInfo,
+        usage: Usage,
+        resp: GeneratorInfo | None = None,
+        prompt: PromptRef | None = None,
+    ) -> Provenance:
+        return Provenance(
+            run_id=self.ctx.run_id,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            synthgen_version=__version__,
+            config_sha256=self.ctx.config_sha256,
+            method=job.method,
+            operator=job.operator,
+            parents=job.parents,
+            prompt=prompt or job.prompt,
+            generator=gen,
+            response_generator=resp,
+            usage=usage,
+        )
+
+    def _drop(
+        self,
+        out: JobOutcome,
+        key: str,
+        idx: int,
+        reason: str,
+        detail: str,
+        prov: Provenance,
+        raw: str | None = None,
+        task: Task | None = None,
+    ) -> None:
+        out.dropped.append(
+            LedgerEntry(
+                id=ledger_id(key, idx, reason),
+                instruction=task.instruction if task else None,
+                input=task.input if task else None,
+                output=task.output if task else None,
+                raw=raw,
+                provenance=prov,
+                dropped=DropReason(stage="expand", reason=reason, detail=detail[:500]),
+            )
+        )
+
+    async def run(self, job: Job) -> JobOutcome:
+        out = JobOutcome(job)
+        req = job.request
+        try:
+            for sample, a in enumerate(await self.client.chat(req)):
+                await self._answer(out, job, sample, a)
+        except RequestRejected as e:  # the job's call, or one of its response calls
+            fake = Answer(
+                content=None,
+                finish_reason=None,
+                request_id=None,
+                resolved_model=self.ctx.model,
+                structured="none",
+                sampling="single",
+                usage=Usage(),
+            )
+            key = self.client.key(req, 0)
+            self._drop(
+                out,
+                key,
+                0,
+                e.reason,
+                e.message,
+                self._prov(job, self._gen_info(req, fake), Usage()),
+            )
+        return out
+
+    async def _answer(self, out: JobOutcome, job: Job, sample: int, a: Answer) -> None:
+        req = job.request
+        info = self._gen_info(req, a)
+        prov = self._prov(job, info, a.usage)
+        if a.finish_reason == "length":
+            return self._drop(out, a.key, 0, "truncated", "finish_reason=length", prov, a.content)
+        if a.finish_reason == "content_filter":
+            return self._drop(
+                out, a.key, 0, "content_filter", "finish_reason=content_filter", prov, a.content
+            )
+        if not (a.content or "").strip():
+            return self._drop(out, a.key, 0, "empty_reply", "no content", prov, a.content)
+        content = a.content or ""
+        try:
+            items = extract_items(content, job.shape)
+        except ParseFailure as first:
+            repaired = await self._repair(job, sample, content, str(first))
+            if repaired is None:
+                return self._drop(out, a.key, 0, "invalid_json", str(first), prov, content)
+            items, a2 = repaired
+            usage = a.usage + a2.usage
+            info = self._gen_info(req, a2, repaired=True)
+            prov = self._prov(job, info, usage)
+        share = Usage(
+            prompt_tokens=prov.usage.prompt_tokens // len(items),
+            completion_tokens=prov.usage.completion_tokens // len(items),
+            cost_usd=prov.usage.cost_usd / len(items),
+        )
+        item_prov = prov.model_copy(update={"usage": share})
+        tasks: list[tuple[int, Task]] = []
+        for idx, item in enumerate(items):
+            try:
+                task = Task.model_validate(item)
+            except ValidationError as e:
+                detail = e.errors()[0]["msg"]
+                self._drop(
+                    out,
+                    a.key,
+                    idx + 1,
+                    "invalid_item",
+                    detail,
+                    item_prov,
+                    orjson.dumps(item).decode(),
+                )
+                continue
+            tasks.append((idx, task))
+        tasks_resp: list[tuple[Task, GeneratorInfo | None, Usage | None]]
+        if not job.with_output:
+            tasks_resp = await asyncio.gather(
+                *(self._respond(task, job, sample, idx) for idx, task in tasks)
+            )
+        else:
+            tasks_resp = [(t, None, None) for _, t in tasks]
+        for (idx, _), (task, resp_info, resp_usage) in zip(tasks, tasks_resp, strict=True):
+            p = item_prov
+            if resp_info is not None and resp_usage is not None:
+                p = p.model_copy(
+                    update={"response_generator": resp_info, "usage": share + resp_usage}
+                )
+                if resp_info.finish_reason in ("length", "content_filter"):
+                    reason = (
+                        "truncated" if resp_info.finish_reason == "length" else "content_filter"
+                    )
+                    self._drop(out, a.key, idx + 1, reason, "in the response call", p, None, task)
+                    continue
+            self._check_and_keep(out, job, a.key, idx + 1, task, p)
+
+    def _check_and_keep(
+        self, out: JobOutcome, job: Job, key: str, idx: int, task: Task, prov: Provenance
+    ) -> None:
+        if not task.output.strip():
+            return self._drop(out, key, idx, "empty_output", "output is empty", prov, None, task)
+        if job.method == "evol" and job.origin is not None:
+            failed = evol_failure(job.origin.instruction, task)
+            if failed:
+                return self._drop(out, key, idx, failed[0], failed[1], prov, None, task)
+        out.records.append(
+            Record(
+                id=record_id(task.instruction, task.input, task.output),
+                instruction=task.instruction,
+                input=task.input,
+                output=task.output,
+                meta={"task": self.ctx.task},
+                provenance=prov,
+            )
+        )
+
+    async def _repair(
+        self, job: Job, sample: int, bad: str, error: str
+    ) -> tuple[list[Any], Answer] | None:
+        """One re-ask with the error shown; cached like any request."""
+        req = job.request
+        fixed = repair_request(req, bad, error).model_copy(
+            update={"n": 1, "seed": (req.seed or 0) + sample}
+        )
+        try:
+            (a,) = await self.client.chat(fixed)
+        except RequestRejected:
+            return None
+        if a.finish_reason != "stop" and a.finish_reason is not None:
+            return None
+        try:
+            return extract_items(a.content or "", job.shape), a
+        except ParseFailure:
+            return None
+
+    async def _respond(
+        self, task: Task, job: Job, sample: int, idx: int
+    ) -> tuple[Task, GeneratorInfo, Usage]:
+        seed = (job.request.seed or 0) + 1000 * sample + idx
+        req, _ = respond_request(task, self.ctx.gen, seed)
+        (a,) = await self.client.chat(req)
+        filled = task.model_copy(update={"output": a.content or ""})
+        return filled, self._gen_info(req, a), a.usage

@@ -1,0 +1,59 @@
+"""`--dry-run`: what a run would send and cost, with no request sent."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from synthgen.config import Config
+from synthgen.llm.cost import DEFAULT_PRICES, cost_of, find_price
+from synthgen.llm.tokens import counter, messages_tokens
+from synthgen.records import Seed
+from synthgen.stages.expand.strategies import make_job
+
+ASSUMED_LATENCY_S = 8.0  # a typical large-model call producing a few hundred tokens
+SHOWN_PROMPTS = 2
+
+
+def plan(cfg: Config, seeds: list[Seed]) -> dict[str, Any]:
+    gen, ep = cfg.generation, cfg.endpoint
+    count, method = counter(ep.model)
+    per_job = gen.per_call
+    jobs = math.ceil(gen.count / per_job)
+    sample = [make_job(i, gen, seeds, [], cfg.task, cfg.description) for i in range(min(jobs, 20))]
+    prompt_per_job = sum(messages_tokens(j.request.messages, count) for j in sample) / len(sample)
+    example_tokens = sum(count(f"{s.instruction} {s.input} {s.output}") for s in seeds) / len(seeds)
+    completion_per_job = min(gen.max_new_tokens, per_job * (example_tokens + 20))
+    requests = jobs
+    prompt_tokens = prompt_per_job * jobs
+    completion_tokens = completion_per_job * jobs
+    if gen.strategy == "evol":  # one prompt, n choices: prompt tokens are paid once
+        completion_tokens = min(gen.max_new_tokens, example_tokens + 20) * per_job * jobs
+    if gen.responses == "separate":
+        requests += gen.count
+        prompt_tokens += gen.count * (example_tokens + 40)
+        completion_tokens += gen.count * example_tokens
+    price = find_price(ep.model, {**DEFAULT_PRICES, **cfg.prices})
+    cost = cost_of(price, round(prompt_tokens), round(completion_tokens)) if price else None
+    per_s = ep.concurrency / ASSUMED_LATENCY_S
+    if ep.rpm:
+        per_s = min(per_s, ep.rpm / 60)
+    if ep.tpm:
+        per_s = min(per_s, ep.tpm / 60 / max(1.0, (prompt_tokens + completion_tokens) / requests))
+    return {
+        "dry_run": True,
+        "strategy": gen.strategy,
+        "model": ep.model,
+        "requests": requests,
+        "prompt_tokens": round(prompt_tokens),
+        "completion_tokens": round(completion_tokens),
+        "token_count_method": method,
+        "cost_usd": None if cost is None else round(cost, 4),
+        "price_known": price is not None,
+        "estimated_seconds": round(requests / per_s, 1),
+        "assumptions": {
+            "latency_s_per_call": ASSUMED_LATENCY_S,
+            "completion_tokens": "per_call x mean seed example length + 20",
+        },
+        "first_prompts": [j.request.messages for j in sample[:SHOWN_PROMPTS]],
+    }

@@ -1,0 +1,246 @@
+"""`filter`'s loop: rules first, the judge for what passes, committed strictly in input order.
+
+Judge calls run concurrently inside a window of rows; rows are committed (kept or ledgered)
+in input order, so a rerun after a crash walks the same rows, replays answered judge
+requests from the cache and claims what is already on disk instead of writing it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from synthgen.core.sink import Sink
+from synthgen.errors import BudgetExceeded, EndpointError, Interrupted, SynthgenError
+from synthgen.llm.client import RequestFailed
+from synthgen.records import ledger_id
+from synthgen.seeds.dataset import SYNTHGEN, Row, record_dict, to_record
+from synthgen.stages.filter.judge import Judge, Judgement
+from synthgen.stages.filter.rules import Candidate, Rules
+
+FLUSH_EVERY = 256
+
+
+class RecordSink(Sink):
+    """A Sink that flushes every FLUSH_EVERY records: filter streams plain dicts (records
+    pass through unchanged but for their verdict), with no job boundaries to flush at."""
+
+    def add_obj(self, rec_id: str, obj: dict[str, Any]) -> bool:
+        added = super().add_obj(rec_id, obj)
+        if len(self._queued) >= FLUSH_EVERY:  # no jobs here to flush after: every N records
+            self.flush()
+        return added
+
+
+@dataclass
+class Tally:
+    """What happened to every committed row; kept + sum(dropped) == input, always."""
+
+    input: int = 0
+    kept: int = 0
+    dropped: dict[str, Counter[str]] = field(default_factory=dict)
+    judged: int = 0
+    passed: int = 0
+    scores: list[float] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+    spreads: list[float] = field(default_factory=list)
+    flags: Counter[str] = field(default_factory=Counter)
+    generators: Counter[str] = field(default_factory=Counter)
+    structured: Counter[str] = field(default_factory=Counter)  # "model: path" of verdicts
+    repaired: int = 0
+    unprocessed: int = 0
+
+    def drop(self, stage: str, reason: str) -> None:
+        self.dropped.setdefault(stage, Counter())[reason] += 1
+
+    def counts(self) -> dict[str, Any]:
+        dropped = {s: dict(sorted(c.items())) for s, c in sorted(self.dropped.items())}
+        total = sum(sum(c.values()) for c in self.dropped.values())
+        return {
+            "input": self.input,
+            "kept": self.kept,
+            "dropped": dropped,
+            "dropped_total": total,
+            "unprocessed": self.unprocessed,
+            "keep_rate": round(self.kept / self.input, 4) if self.input else None,
+        }
+
+
+@dataclass
+class Item:
+    row: Row
+    ordinal: int  # position in the input stream: a self-instruct line holds several rows
+    obj: dict[str, Any]
+    failure: tuple[str, str] | None = None
+    task: asyncio.Task[Judgement] | None = None
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    status: str  # complete | stopped_budget | interrupted | failed
+    error: SynthgenError | None = None
+
+
+def stop_result(e: BaseException) -> EngineResult:
+    """How a budget stop, a request that kept failing, or a cancellation ends a run."""
+    if isinstance(e, BudgetExceeded):
+        return EngineResult("stopped_budget", e)
+    if isinstance(e, RequestFailed):
+        return EngineResult(
+            "failed",
+            EndpointError(
+                f"a judge request failed after retries: {e.message}",
+                hint="check the endpoint; rerun the same command to resume",
+            ),
+        )
+    return EngineResult(
+        "interrupted",
+        Interrupted("interrupted; what was done is written", hint="run the same command to resume"),
+    )
+
+
+class FilterEngine:
+    def __init__(
+        self,
+        rows: Iterator[Row],
+        source_name: str,
+        created_at: str,
+        rules: Rules,
+        judge: Judge | None,
+        sink: RecordSink,
+        provenance_extra: Callable[[Judgement], dict[str, Any]],
+        window: int,
+        on_progress: Callable[[Tally], None] | None = None,
+        on_generator: Callable[[str], None] | None = None,
+    ) -> None:
+        self.rows, self.source_name, self.created_at = rows, source_name, created_at
+        self.rules, self.judge, self.sink = rules, judge, sink
+        self.verdict_of = provenance_extra
+        self.window = window
+        self.on_progress = on_progress or (lambda t: None)
+        self.on_generator = on_generator or (lambda m: None)  # first sight of a generator
+        self.tally = Tally()
+        self.read = 0
+
+    def prepare(self, row: Row) -> Item:
+        if row.fmt == SYNTHGEN:
+            to_record(row, self.source_name)  # a malformed record is an InputError, exit 2
+            obj = dict(row.raw)
+        else:
+            obj = record_dict(row, self.source_name, self.created_at)
+        prov = obj.get("provenance") or {}
+        gens: list[dict[str, Any]] = [
+            g for k in ("generator", "response_generator") if isinstance(g := prov.get(k), dict)
+        ]
+        if gens and gens[0].get("model"):
+            model = str(gens[0]["model"])
+            if model not in self.tally.generators:
+                self.on_generator(model)
+            self.tally.generators[model] += 1
+        task_name = obj.get("meta", {}).get("task") if isinstance(obj.get("meta"), dict) else None
+        cand = Candidate(
+            row.instruction,
+            row.input,
+            row.output,
+            tuple(g.get("finish_reason") for g in gens),
+        )
+        self.read += 1
+        item = Item(row, self.read, obj, self.rules.check(cand, task_name))
+        if item.failure is None and self.judge is not None:
+            item.task = asyncio.create_task(
+                self.judge.judge(row.instruction, row.input, row.output)
+            )
+        return item
+
+    async def run(self) -> EngineResult:
+        pending: deque[Item] = deque()
+        exhausted = False
+        stop = EngineResult("complete")
+        try:
+            while True:
+                while not exhausted and len(pending) < self.window:
+                    row = next(self.rows, None)
+                    if row is None:
+                        exhausted = True
+                        break
+                    pending.append(self.prepare(row))
+                if not pending:
+                    break
+                head = pending[0]
+                judgement = None
+                if head.task is not None:
+                    if not head.task.done():
+                        self.sink.flush()  # what is committed reaches the disk while we wait
+                    try:
+                        judgement = await head.task
+                    except (BudgetExceeded, RequestFailed) as e:
+                        stop = stop_result(e)
+                        break
+                pending.popleft()
+                self.commit(head, judgement)
+        except asyncio.CancelledError as e:
+            stop = stop_result(e)
+        finally:
+            tasks = [i.task for i in pending if i.task is not None]
+            if stop.status == "interrupted":
+                for t in tasks:
+                    t.cancel()
+            # Requests in flight were paid for: let them land in the cache for the rerun.
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            self.tally.unprocessed = len(pending)
+            self.sink.flush()
+        return stop
+
+    def commit(self, item: Item, judgement: Judgement | None) -> None:
+        t, row, obj = self.tally, item.row, item.obj
+        t.input += 1
+        if item.failure is not None:
+            return self._drop(item, "rules", *item.failure)
+        if judgement is not None:
+            if judgement.error:
+                detail, raw = judgement.failure_detail()
+                return self._drop(item, "judge", judgement.error, detail, raw=raw)
+            verdict = self.verdict_of(judgement)
+            obj["provenance"] = {**obj["provenance"], "judge": verdict}
+            t.judged += 1
+            t.scores.append(verdict["score"])
+            t.lengths.append(len(row.output))
+            t.flags.update(verdict["flags"])
+            t.structured.update(f"{m}: {p}" for m, p in verdict.get("structured", {}).items())
+            t.repaired += bool(verdict.get("repaired"))
+            if "spread" in verdict:
+                t.spreads.append(verdict["spread"])
+            if not verdict["passed"]:
+                detail = f"score {verdict['score']:g} < threshold {verdict['threshold']:g}"
+                return self._drop(item, "judge", "below_threshold", detail)
+            t.passed += 1
+        if not self.sink.add_obj(row.id, obj):
+            return self._drop(item, "rules", "duplicate_id", f"same content as {row.id}")
+        t.kept += 1
+        if t.input % 64 == 0:
+            self.on_progress(t)
+
+    def _drop(
+        self, item: Item, stage: str, reason: str, detail: str, raw: str | None = None
+    ) -> None:
+        row, obj = item.row, item.obj
+        self.tally.drop(stage, reason)
+        entry: dict[str, Any] = {
+            "id": ledger_id(row.id, item.ordinal, reason),
+            "record_id": row.id,
+            "instruction": row.instruction,
+            "input": row.input,
+            "output": row.output,
+            "meta": obj.get("meta", {}),
+            "provenance": obj["provenance"],
+            "dropped": {"stage": stage, "reason": reason, "detail": detail[:500]},
+        }
+        if raw is not None:
+            entry["raw"] = raw
+        self.sink.drop_obj(entry)
+        if self.tally.input % 64 == 0:
+            self.on_progress(self.tally)
