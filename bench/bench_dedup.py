@@ -110,16 +110,11 @@ def near_stage(texts: list[str], threshold: float) -> float:
     the exact stage, MinHash bands, candidate pairs and exact verification (no worker)."""
     import numpy as np
 
-    from synthgen.stages.dedup.decide import (
-        KEEP,
-        Corpus,
-        Decisions,
-        decide_exact,
-        processing_order,
-        word_ids,
-    )
+    from synthgen.stages.dedup.bands import band_chunk, candidate_pairs
+    from synthgen.stages.dedup.corpus import KEEP, Corpus, Decisions, word_ids
+    from synthgen.stages.dedup.decide import decide_exact, processing_order
     from synthgen.stages.dedup.index import choose_banding
-    from synthgen.stages.dedup.minhash import band_chunk, candidate_pairs, verify_pairs
+    from synthgen.stages.dedup.minhash import verify_pairs
     from synthgen.text.normalise import words
 
     ws_all = [words(t) for t in texts]
@@ -239,7 +234,8 @@ def run() -> tuple[bool, str]:
 SEMANTIC_CHILD = """
 import resource, sys, time, numpy as np
 sys.path.insert(0, "tests")
-from synthgen.stages.dedup.decide import Corpus, decide
+from synthgen.stages.dedup.corpus import Corpus
+from synthgen.stages.dedup.decide import decide
 from support.dedup_corpus import planted_texts
 from synthgen.stages.dedup.semantic import wordllama_embedder
 n, index = int(sys.argv[1]), sys.argv[2]
@@ -276,7 +272,8 @@ def semantic() -> tuple[bool, str]:
     import numpy as np
     from support.dedup_corpus import planted_texts
 
-    from synthgen.stages.dedup.decide import KEEP, SEMANTIC, Corpus, decide
+    from synthgen.stages.dedup.corpus import KEEP, SEMANTIC, Corpus
+    from synthgen.stages.dedup.decide import decide
     from synthgen.stages.dedup.semantic import embed_all, wordllama_embedder
     from synthgen.text.normalise import words
 

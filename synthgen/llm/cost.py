@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict
 
 from synthgen.errors import BudgetExceeded
 
+# Dry runs estimate time with this: a typical large-model call producing a few hundred tokens.
+ASSUMED_LATENCY_S = 8.0
+
 
 class Price(BaseModel):
     """US dollars per million tokens."""

@@ -19,14 +19,13 @@ import orjson
 from synthgen import __version__
 from synthgen.errors import InputError, UsageError
 from synthgen.records import Record, record_id
+from synthgen.seeds.fields import Fault, kind_of
 from synthgen.seeds.formats import (
     FORMATS,
     KNOWN_SHAPES,
     REQUIRED,
-    Fault,
     detect_format,
     guess_format,
-    kind_of,
     parse_record,
 )
 

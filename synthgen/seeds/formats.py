@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
+
+from synthgen.seeds.chat import chat_parser
+from synthgen.seeds.fields import Example, Fault, Parsed, kind_of, text
 
 SeedFormat = Literal["alpaca", "self-instruct", "messages", "sharegpt", "prompt-completion"]
 FORMATS: tuple[SeedFormat, ...] = (
@@ -43,38 +44,8 @@ _TELLTALE: dict[SeedFormat, tuple[str, ...]] = {
     "prompt-completion": ("prompt", "completion"),
 }
 KNOWN_SHAPES = "; ".join(f"{f} {SHAPES[f]}" for f in FORMATS)
-MULTI_TURN = "multi-turn: only the first exchange is used"
 ONE_PER_LINE = 'one JSON object per line, e.g. {"instruction": "...", "output": "..."}'
 _BOM = b"\xef\xbb\xbf"
-
-
-class Fault(Exception):
-    """One thing wrong with one record; the reader adds the file and line."""
-
-    def __init__(self, code: str, field: str | None, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.field = field
-        self.message = message
-        self.hint = hint
-
-
-@dataclass(frozen=True)
-class Example:
-    instruction: str
-    input: str
-    output: str
-    instance: int | None = None  # 1-based, self-instruct only
-
-
-@dataclass
-class Parsed:
-    """What one record yields: its own id (if any), examples, meta and soft warnings."""
-
-    record_id: str | None
-    examples: list[Example]
-    meta: dict[str, Any]
-    warnings: list[Fault] = field(default_factory=list)
 
 
 def _bad_utf8(e: UnicodeDecodeError, data: bytes) -> Fault:
@@ -178,45 +149,6 @@ def _record_id(value: Any) -> str | None:
     return str(value)
 
 
-def kind_of(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        str: "a string",
-        list: "an array",
-        dict: "an object",
-    }.get(type(value), type(value).__name__)
-
-
-def text(value: Any, name: str, *, required: bool = True) -> str:
-    """A text field: a string (non-blank when required); optional fields accept null as ""."""
-    if not required and value is None:
-        return ""
-    if not isinstance(value, str):
-        quote = (
-            f", e.g. {json.dumps(str(value))}"
-            if isinstance(value, int | float) and not isinstance(value, bool)
-            else ""
-        )
-        raise Fault(
-            "wrong_type",
-            name,
-            f"must be a string, not {kind_of(value)}",
-            f'put the text of "{name}" in double quotes{quote}',
-        )
-    if required and not value.strip():
-        raise Fault(
-            "empty",
-            name,
-            "empty or only whitespace",
-            f"write the {name.split('.')[-1]} text, or remove the record",
-        )
-    return value
-
-
 def _alpaca(obj: dict[str, Any], rid: str | None, need_output: bool) -> Parsed:
     ex = Example(
         text(obj.pop("instruction"), "instruction"),
@@ -272,131 +204,10 @@ def _self_instruct(obj: dict[str, Any], rid: str | None, need_output: bool) -> P
     return Parsed(rid, examples, obj)
 
 
-_ROLES = {
-    "messages": {
-        "system": "system",
-        "developer": "system",
-        "user": "user",
-        "assistant": "assistant",
-    },
-    "conversations": {
-        "system": "system",
-        "human": "user",
-        "user": "user",
-        "gpt": "assistant",
-        "assistant": "assistant",
-    },
-}
-
-
-def _chat(
-    key: str, role_key: str, content_key: str
-) -> Callable[[dict[str, Any], str | None, bool], Parsed]:
-    roles = _ROLES[key]
-
-    def parse(obj: dict[str, Any], rid: str | None, need_output: bool) -> Parsed:
-        turns = obj.pop(key)
-        if not isinstance(turns, list):
-            raise Fault(
-                "wrong_type",
-                key,
-                f"must be a list of turns, not {kind_of(turns)}",
-                f'write e.g. "{key}": [{{"{role_key}": "...", "{content_key}": "..."}}]',
-            )
-        system: list[str] = []
-        found: dict[str, str] = {}
-        used = 0
-        for i, turn in enumerate(turns):
-            name = f"{key}[{i}]"
-            role, content = _turn(turn, name, roles, role_key, content_key)
-            want = "user" if "user" not in found else "assistant"
-            if role == "system" and not found:
-                system.append(text(content, f"{name}.{content_key}", required=False))
-            elif role == want:
-                required = need_output or role == "user"
-                found[role] = text(content, f"{name}.{content_key}", required=required)
-            else:
-                raise Fault(
-                    "bad_turns",
-                    f"{name}.{role_key}",
-                    f"expected {'a user' if want == 'user' else 'an assistant'} turn here, "
-                    f"got {turn[role_key]!r}",
-                    f"the conversation must start (after an optional system turn) with a user "
-                    f"turn followed by an assistant turn; allowed {role_key} values: "
-                    + ", ".join(roles),
-                )
-            used = i + 1
-            if len(found) == 2:
-                break
-        if len(found) < 2:
-            missing = "user" if not found else "assistant"
-            raise Fault(
-                "missing_field",
-                key,
-                f"has no {missing} turn" + (" after the first user turn" if found else ""),
-                f"add {'an' if missing == 'assistant' else 'a'} {missing} turn so the record "
-                "has one user → assistant exchange",
-            )
-        warnings = []
-        if used < len(turns):
-            warnings.append(
-                Fault(
-                    "multi_turn",
-                    key,
-                    f"{MULTI_TURN} ({_turns(len(turns) - used)} after it ignored)",
-                    "split long conversations into one record per exchange to use them all",
-                )
-            )
-        if system:
-            obj["system"] = "\n\n".join(system)
-        return Parsed(rid, [Example(found["user"], "", found["assistant"])], obj, warnings)
-
-    return parse
-
-
-def _turns(n: int) -> str:
-    return "1 turn" if n == 1 else f"{n} turns"
-
-
-def _turn(
-    turn: Any, name: str, roles: dict[str, str], role_key: str, content_key: str
-) -> tuple[str, Any]:
-    if not isinstance(turn, dict):
-        raise Fault(
-            "wrong_type",
-            name,
-            f"must be an object, not {kind_of(turn)}",
-            f'each turn looks like {{"{role_key}": "...", "{content_key}": "..."}}',
-        )
-    for k in (role_key, content_key):
-        if k not in turn:
-            raise Fault("missing_field", f"{name}.{k}", "missing", f'add "{k}" to this turn')
-    role = turn[role_key]
-    if role not in roles:
-        raise Fault(
-            "bad_role",
-            f"{name}.{role_key}",
-            f"unknown value {role!r}",
-            f"use one of: {', '.join(roles)}",
-        )
-    content = turn[content_key]
-    if isinstance(content, list):  # OpenAI content parts: keep only when all are text
-        if all(isinstance(p, dict) and p.get("type") == "text" for p in content):
-            content = "".join(str(p.get("text", "")) for p in content)
-        else:
-            raise Fault(
-                "wrong_type",
-                f"{name}.{content_key}",
-                "has non-text content parts",
-                "seeds must be plain text; keep only text parts",
-            )
-    return roles[role], content
-
-
 _PARSERS: dict[SeedFormat, Callable[[dict[str, Any], str | None, bool], Parsed]] = {
     "alpaca": _alpaca,
     "self-instruct": _self_instruct,
-    "messages": _chat("messages", "role", "content"),
-    "sharegpt": _chat("conversations", "from", "value"),
+    "messages": chat_parser("messages", "role", "content"),
+    "sharegpt": chat_parser("conversations", "from", "value"),
     "prompt-completion": _prompt_completion,
 }

@@ -8,17 +8,16 @@ from typing import Any, Literal
 
 from synthgen.errors import InputError, UsageError
 from synthgen.records import Frozen, Seed, canonical_json, sha256_hex
+from synthgen.seeds.fields import Fault, kind_of
 from synthgen.seeds.formats import (
     FORMATS,
     KNOWN_SHAPES,
     ONE_PER_LINE,
     REQUIRED,
-    Fault,
     SeedFormat,
     detect_format,
     guess_format,
     iter_records,
-    kind_of,
     parse_record,
 )
 

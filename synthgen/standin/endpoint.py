@@ -19,9 +19,10 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from synthgen.standin import content as C
+import synthgen.standin.content as C
 from synthgen.standin.config import RateLimiter, StandinConfig
 from synthgen.standin.http11 import Resp, error, serve_connection
+from synthgen.standin.schema import reply_content
 
 LOG_LIMIT = 10_000
 _ROUTES = {"/v1/chat/completions": "POST", "/v1/models": "GET", "/v1/embeddings": "POST"}
@@ -220,7 +221,7 @@ class StandinServer:
         choices: list[dict[str, Any]] = []
         completion_chars = 0
         for i in range(1 if cfg.ignore_n else n):
-            text = C.reply_content(json_wanted, schema, C.Writer(C.choice_rng(key, i), topics, pin))
+            text = reply_content(json_wanted, schema, C.Writer(C.choice_rng(key, i), topics, pin))
             finish = "stop"
             f_cf, f_tr, f_mal = rng.random(), rng.random(), rng.random()
             if f_cf < cfg.p_content_filter:

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import synthgen.stages.dedup.ivf as ivf
-from synthgen.stages.dedup.decide import KEEP, SEMANTIC, Corpus, Decisions, decide
+from synthgen.stages.dedup.corpus import KEEP, SEMANTIC, Corpus, Decisions
+from synthgen.stages.dedup.decide import decide
 
 T = 0.9
 

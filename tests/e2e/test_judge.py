@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from synthgen.errors import InputError
-from synthgen.stages.expand.candidates import ParseFailure
+from synthgen.llm.structured import ParseFailure
 from synthgen.stages.filter.calibration import (
     Anchor,
     agreement,

@@ -188,7 +188,7 @@ def summary(
 ) -> dict[str, Any]:
     """Agreement over every verdict in the file, joined to the judge by record id."""
     from synthgen.core.sink import ledger_path_for
-    from synthgen.stages.report.judge import human_agreement
+    from synthgen.stages.audit.agreement import human_agreement
 
     sampled = {i.id: (i.judge_score, i.judge_passed) for i in items}
     missing = set(store.latest) - set(sampled)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import TYPE_CHECKING, cast
 
 from synthgen.errors import UsageError
-from synthgen.stages.dedup.decide import KEEP, NEAR, SEVERITY, Corpus, Decisions
+from synthgen.stages.dedup.corpus import KEEP, NEAR, SEVERITY, Corpus, Decisions
 from synthgen.text.normalise import id_char, rouge_l_f
 
 if TYPE_CHECKING:

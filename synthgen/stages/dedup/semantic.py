@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from synthgen.errors import EndpointError, UsageError
-from synthgen.stages.dedup.decide import EMPTY, KEEP, SEMANTIC, SEVERITY, Corpus, Decisions
+from synthgen.stages.dedup.corpus import EMPTY, KEEP, SEMANTIC, SEVERITY, Corpus, Decisions
 
 if TYPE_CHECKING:
     import numpy as np

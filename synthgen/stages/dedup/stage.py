@@ -25,7 +25,7 @@ from synthgen.core.sink import check_outputs, ledger_path_for, manifest_path_for
 from synthgen.errors import UsageError
 from synthgen.records import Frozen
 from synthgen.seeds.dataset import ANY, SYNTHGEN, Row, iter_rows, record_dict
-from synthgen.stages.dedup.decide import (
+from synthgen.stages.dedup.corpus import (
     AGAINST,
     CONTAM,
     DEFAULT_THRESHOLD,
@@ -35,8 +35,8 @@ from synthgen.stages.dedup.decide import (
     Decisions,
     Keep,
     Method,
-    decide,
 )
+from synthgen.stages.dedup.decide import decide
 from synthgen.stages.dedup.decontam import NgramIndex
 from synthgen.text.normalise import TEXT_FIELDS, joined, words
 

@@ -11,9 +11,10 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from synthgen import __version__, prompts
+from synthgen import __version__
 from synthgen.config import GenerationConfig
 from synthgen.llm.client import LLMClient, RequestRejected
+from synthgen.llm.structured import ParseFailure, extract_items, repair_request
 from synthgen.llm.types import Answer, ChatRequest
 from synthgen.records import (
     DropReason,
@@ -47,42 +48,6 @@ class JobOutcome:
     failed: str | None = None
 
 
-class ParseFailure(Exception):
-    pass
-
-
-_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
-
-
-def parse_json(content: str) -> Any:
-    """Strict JSON, tolerating a code fence or prose around one object (prompted mode)."""
-    text = content.strip()
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        pass
-    stripped = _FENCE.sub("", text).strip()
-    start, end = stripped.find("{"), stripped.rfind("}")
-    if start < 0 or end <= start:
-        raise ParseFailure("reply is not JSON")
-    try:
-        return orjson.loads(stripped[start : end + 1])
-    except orjson.JSONDecodeError as e:
-        raise ParseFailure(f"reply is not valid JSON: {e}") from e
-
-
-def extract_items(content: str, shape: str) -> list[Any]:
-    data = parse_json(content)
-    if shape == "one":
-        return [data]
-    if not isinstance(data, dict) or not isinstance(data.get("tasks"), list):
-        raise ParseFailure('expected an object with a "tasks" list')
-    items: list[Any] = data["tasks"]
-    if not items:
-        raise ParseFailure('"tasks" is empty')
-    return items
-
-
 _LEAKS = (
     "given prompt",
     "rewritten prompt",
@@ -112,16 +77,6 @@ def evol_failure(origin_instruction: str, task: Task) -> tuple[str, str] | None:
     if not re.search(r"\w", task.output):
         return "evol_empty_output", "output has no words"
     return None
-
-
-def repair_request(req: ChatRequest, bad: str, error: str) -> ChatRequest:
-    """The same request with the unusable reply and what was wrong with it appended."""
-    msgs = [
-        *req.messages,
-        {"role": "assistant", "content": bad},
-        {"role": "user", "content": prompts.load("repair").render(error=error)[0]["content"]},
-    ]
-    return req.model_copy(update={"messages": msgs})
 
 
 class Builder:

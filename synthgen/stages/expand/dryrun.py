@@ -6,12 +6,11 @@ import math
 from typing import Any
 
 from synthgen.config import Config
-from synthgen.llm.cost import DEFAULT_PRICES, cost_of, find_price
+from synthgen.llm.cost import ASSUMED_LATENCY_S, DEFAULT_PRICES, cost_of, find_price
 from synthgen.llm.tokens import counter, messages_tokens
 from synthgen.records import Seed
 from synthgen.stages.expand.strategies import make_job
 
-ASSUMED_LATENCY_S = 8.0  # a typical large-model call producing a few hundred tokens
 SHOWN_PROMPTS = 2
 
 

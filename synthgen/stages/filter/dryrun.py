@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from synthgen.config import Config
-from synthgen.llm.cost import cost_of
+from synthgen.llm.cost import ASSUMED_LATENCY_S, cost_of
 from synthgen.llm.tokens import counter, messages_tokens
-from synthgen.stages.expand.dryrun import ASSUMED_LATENCY_S
 from synthgen.stages.filter.rules import Candidate
 from synthgen.stages.filter.stage import make_plan, panel_price
 

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from synthgen import prompts
 from synthgen.errors import InputError
 from synthgen.llm.client import RequestRejected
+from synthgen.llm.structured import ParseFailure, parse_json, repair_request
 from synthgen.llm.types import ChatRequest
 from synthgen.records import Usage, canonical_json, sha256_hex
-from synthgen.stages.expand.candidates import ParseFailure, parse_json, repair_request
 
 if TYPE_CHECKING:
     from synthgen.llm.client import LLMClient

@@ -84,9 +84,9 @@ def build_report(inp: ReportInputs, thresholds: Thresholds) -> Built:
     """Read the data (and seeds, verdicts, ledger) once and compute every section."""
     from synthgen.core.sink import ledger_path_for
     from synthgen.seeds.reader import read_seeds
-    from synthgen.stages.audit.store import read_verdicts, verdicts_path_for
+    from synthgen.stages.audit import human_agreement, read_verdicts, verdicts_path_for
     from synthgen.stages.report.drift import coverage, drift
-    from synthgen.stages.report.judge import human_agreement, judge_block
+    from synthgen.stages.report.judge import judge_block
 
     vpath = inp.verdicts or verdicts_path_for(inp.data)
     if inp.verdicts is not None and not inp.verdicts.exists():
@@ -125,7 +125,7 @@ def build_report(inp: ReportInputs, thresholds: Thresholds) -> Built:
     lpath = inp.ledger or ledger_path_for(inp.data)
     human = None
     if with_verdicts:
-        from synthgen.stages.audit.review import ledger_judge_by_id
+        from synthgen.stages.audit import ledger_judge_by_id
 
         verdicts = read_verdicts(vpath)
         judged = dict(data.judge_by_id)

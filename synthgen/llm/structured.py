@@ -1,0 +1,58 @@
+"""Structured answers: JSON out of a reply (fenced or wrapped in prose), and the one repair
+re-ask that shows the model its unusable reply and what was wrong with it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+from synthgen import prompts
+from synthgen.llm.types import ChatRequest
+
+
+class ParseFailure(Exception):
+    """A reply that does not hold the JSON asked for."""
+
+
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
+
+
+def parse_json(content: str) -> Any:
+    """Strict JSON, tolerating a code fence or prose around one object (prompted mode)."""
+    text = content.strip()
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    stripped = _FENCE.sub("", text).strip()
+    start, end = stripped.find("{"), stripped.rfind("}")
+    if start < 0 or end <= start:
+        raise ParseFailure("reply is not JSON")
+    try:
+        return orjson.loads(stripped[start : end + 1])
+    except orjson.JSONDecodeError as e:
+        raise ParseFailure(f"reply is not valid JSON: {e}") from e
+
+
+def extract_items(content: str, shape: str) -> list[Any]:
+    data = parse_json(content)
+    if shape == "one":
+        return [data]
+    if not isinstance(data, dict) or not isinstance(data.get("tasks"), list):
+        raise ParseFailure('expected an object with a "tasks" list')
+    items: list[Any] = data["tasks"]
+    if not items:
+        raise ParseFailure('"tasks" is empty')
+    return items
+
+
+def repair_request(req: ChatRequest, bad: str, error: str) -> ChatRequest:
+    """The same request with the unusable reply and what was wrong with it appended."""
+    msgs = [
+        *req.messages,
+        {"role": "assistant", "content": bad},
+        {"role": "user", "content": prompts.load("repair").render(error=error)[0]["content"]},
+    ]
+    return req.model_copy(update={"messages": msgs})
