@@ -1,3 +1,44 @@
-"""synthgen: synthetic instruction data with provenance, budgets and judges."""
+"""synthgen: synthetic instruction data with provenance, budgets and judges.
+
+The stages as functions (the CLI is a thin layer over them)::
+
+    import synthgen
+    s = synthgen.expand("seeds.jsonl", count=200, output="raw.jsonl", base_url=URL)
+    s = synthgen.filter("raw.jsonl", output="kept.jsonl", seeds=["seeds.jsonl"])
+    s = synthgen.dedup("kept.jsonl", output="unique.jsonl", against=["seeds.jsonl"])
+    r = synthgen.report("unique.jsonl", seeds="seeds.jsonl")
+
+Each stage returns a `StageSummary` (`report` returns the typed `Report`). Importing synthgen
+loads nothing heavy: each function imports its stage when called.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+__all__ = ["StageSummary", "SynthgenError", "dedup", "expand", "filter", "report"]
+
+if TYPE_CHECKING:
+    from synthgen.api import dedup, expand, filter, report
+    from synthgen.errors import SynthgenError
+    from synthgen.records import StageSummary
+
+_LAZY = {
+    "expand": "synthgen.api",
+    "filter": "synthgen.api",
+    "dedup": "synthgen.api",
+    "report": "synthgen.api",
+    "StageSummary": "synthgen.records",
+    "SynthgenError": "synthgen.errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The API's functions and types, imported on first use (keeps `import synthgen` light)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'synthgen' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

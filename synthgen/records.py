@@ -136,3 +136,56 @@ class LedgerEntry(Open):
 
 def ledger_id(request_key: str, index: int, reason: str) -> str:
     return f"drop_{sha256_hex(f'{request_key}:{index}:{reason}')[:32]}"
+
+
+class RequestCounts(Frozen):
+    """What a run asked of its endpoints: sent, replayed from the cache, retried, failed."""
+
+    sent: int = 0
+    cached: int = 0
+    retried: int = 0
+    failed: int = 0
+    rate_limited: int = 0
+    fallbacks: list[str] = []
+
+
+class TokenUsage(Frozen):
+    """Tokens over all of a run's answers (cached ones included)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class StageSummary(Frozen):
+    """How a stage run ended: what every stage returns and what `--json` prints."""
+
+    command: str
+    status: str
+    exit_code: int
+    run_id: str | None = None
+    resumed: bool = False
+    counts: dict[str, Any]
+    requests: RequestCounts = RequestCounts()
+    usage: TokenUsage = TokenUsage()
+    cost_usd: float = 0.0
+    cost_usd_this_run: float = 0.0
+    price_known: bool = True
+    output: str
+    ledger: str
+    manifest: str
+    warnings: list[str] = []
+    error: str | None = None
+    seconds: float = 0.0
+    # What only one stage reports (the judge's block, capabilities, dedup's method...).
+    details: dict[str, Any] = {}
+
+    @property
+    def ok(self) -> bool:
+        """True when the run did all it was asked."""
+        return self.exit_code == 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as `--json` prints it (and as the manifest records it): the stage's
+        details at the top level beside the common fields, as before the summary was typed."""
+        body = self.model_dump(mode="json", exclude={"details"}, exclude_none=True)
+        return {**body, **self.details}

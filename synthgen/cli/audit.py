@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from synthgen.cli.common import emit_json, fail
+from synthgen.cli.common import emit_json, exit_with, format_option
 
 
 @click.command("audit")
@@ -41,9 +40,21 @@ from synthgen.cli.common import emit_json, fail
     "agreement has both classes.",
 )
 @click.option("--summary", "summary_only", is_flag=True, help="Only print the agreement summary.")
-@click.option("--format", "fmt", help="Force the dataset format (else autodetected).")
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
-def audit_cmd(**opts: Any) -> None:
+def audit_cmd(
+    data: Path,
+    n: int,
+    seed: int,
+    verdicts: Path | None,
+    auditor: str | None,
+    export_path: Path | None,
+    import_path: Path | None,
+    include_dropped: bool,
+    summary_only: bool,
+    fmt: str | None,
+    as_json: bool,
+) -> None:
     """Review a sample of DATA one record at a time: accept, reject or skip, with a note.
 
     Every answer is saved at once, so quitting (q, Ctrl-D, Ctrl-C) loses nothing and a rerun
@@ -61,14 +72,23 @@ def audit_cmd(**opts: Any) -> None:
 
       synthgen audit kept.jsonl --import review.csv
     """
-    from synthgen.errors import SynthgenError, UsageError
+    from synthgen.errors import UsageError
 
-    try:
-        if opts["n"] < 1:
-            raise UsageError("--sample must be at least 1", hint="e.g. --sample 50")
-        _audit(opts)
-    except SynthgenError as e:
-        fail(e)
+    if n < 1:
+        raise UsageError("--sample must be at least 1", hint="e.g. --sample 50")
+    _audit(
+        data,
+        n,
+        seed,
+        verdicts,
+        auditor,
+        export_path,
+        import_path,
+        include_dropped,
+        summary_only,
+        fmt,
+        as_json,
+    )
 
 
 def _ask(prompt: str) -> str | None:
@@ -78,48 +98,59 @@ def _ask(prompt: str) -> str | None:
     return line if line else None
 
 
-def _audit(opts: dict[str, Any]) -> None:
+def _audit(
+    data: Path,
+    n: int,
+    seed: int,
+    verdicts: Path | None,
+    auditor: str | None,
+    export_path: Path | None,
+    import_path: Path | None,
+    include_dropped: bool,
+    summary_only: bool,
+    fmt: str | None,
+    as_json: bool,
+) -> None:
     from rich.console import Console
 
     from synthgen.stages.audit.review import draw_sample, render_summary, run_loop, summary
     from synthgen.stages.audit.store import VerdictStore, verdicts_path_for
 
-    data: Path = opts["data"]
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     from synthgen.core.sink import ledger_path_for
 
-    ledger = ledger_path_for(data) if opts["include_dropped"] else None
-    items = draw_sample(data, opts["n"], opts["seed"], opts["fmt"], ledger)
+    ledger = ledger_path_for(data) if include_dropped else None
+    items = draw_sample(data, n, seed, fmt, ledger)
     if not items:
         from synthgen.errors import InputError
 
         raise InputError(str(data), "holds no records to audit", hint="pass a non-empty dataset")
-    if opts["export_path"] is not None:
+    if export_path is not None:
         from synthgen.stages.audit.files import export_sample
 
-        export_sample(items, opts["export_path"])
-        console.print(f"{len(items)} sampled records → {opts['export_path']}")
+        export_sample(items, export_path)
+        console.print(f"{len(items)} sampled records → {export_path}")
         return
-    auditor = opts["auditor"] or os.environ.get("USER") or "anonymous"
-    store = VerdictStore(opts["verdicts"] or verdicts_path_for(data))
+    who = auditor or os.environ.get("USER") or "anonymous"
+    store = VerdictStore(verdicts or verdicts_path_for(data))
     try:
-        if opts["import_path"] is not None:
+        if import_path is not None:
             from synthgen.stages.audit.files import import_verdicts
 
-            count = import_verdicts(opts["import_path"], {i.id: i for i in items}, store, auditor)
+            count = import_verdicts(import_path, {i.id: i for i in items}, store, who)
             console.print(f"imported {count} verdicts → {store.path}")
-        elif not opts["summary_only"]:
+        elif not summary_only:
             try:
-                result = run_loop(items, store, _ask, console, auditor)
+                result = run_loop(items, store, _ask, console, who)
             except KeyboardInterrupt:
                 console.print(f"\ninterrupted; verdicts are saved in {store.path}; rerun to resume")
-                sys.exit(130)
+                exit_with(130)
             if not result.finished:
                 console.print(f"stopped; verdicts are saved in {store.path}; rerun to resume")
-        s = summary(items, store, data, opts["fmt"])
+        s = summary(items, store, data, fmt)
     finally:
         store.close()
-    if opts["as_json"]:
+    if as_json:
         emit_json(s)
     else:
         render_summary(s, console)

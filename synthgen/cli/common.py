@@ -1,6 +1,7 @@
-"""What every command shares: error rendering, JSON summaries, endpoint options.
+"""What every command shares: option decorators, JSON and summary output, exits.
 
-Only click is imported here, so that loading a command for `--help` stays fast.
+Only click is imported here, so that loading a command for `--help` stays fast. Commands
+raise; the group's one error boundary (app.py) turns errors into messages and exit codes.
 """
 
 from __future__ import annotations
@@ -8,20 +9,99 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from synthgen.records import StageSummary
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def fail(e: Exception) -> NoReturn:
-    """Print a SynthgenError the one way users see errors, and exit with its code."""
-    from synthgen.errors import SynthgenError
+def _apply(fn: F, opts: list[Callable[[F], F]]) -> F:
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
 
-    assert isinstance(e, SynthgenError)
-    click.echo(f"error: {e.render()}", err=True)
-    sys.exit(e.exit_code)
+
+def output_options(fn: F) -> F:
+    """-o/--output and --ledger (--rejected kept as a hidden alias)."""
+    return _apply(
+        fn,
+        [
+            click.option(
+                "-o", "--output", required=True, help="Output JSONL path, or - for stdout."
+            ),
+            click.option(
+                "--ledger",
+                "--rejected",
+                "ledger",
+                type=click.Path(path_type=Path),
+                help="Where dropped candidates go [default: OUTPUT's .ledger.jsonl].",
+            ),
+        ],
+    )
+
+
+def format_option(fn: F) -> F:
+    """--format: force the input format instead of detecting it."""
+    return click.option("--format", "fmt", help="Force the input format (else autodetected).")(fn)
+
+
+def json_option(fn: F) -> F:
+    """--json: the summary as JSON on stdout."""
+    return click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")(
+        fn
+    )
+
+
+def state_dir_option(fn: F) -> F:
+    """--state-dir: the cache and run state."""
+    return click.option(
+        "--state-dir",
+        type=click.Path(path_type=Path),
+        help="Cache and run state [default: .synthgen].",
+    )(fn)
+
+
+def endpoint_options(fn: F) -> F:
+    """--model, --base-url, throughput limits, budgets, state dir and --config."""
+    return _apply(
+        fn,
+        [
+            click.option("--model", help="Model name at the endpoint [default: gpt-4o-mini]."),
+            click.option(
+                "--base-url",
+                help="OpenAI-compatible base URL (vLLM, Ollama, llama.cpp, LiteLLM...), "
+                "else $OPENAI_BASE_URL, else OpenAI.",
+            ),
+            click.option(
+                "--concurrency", type=int, help="Requests in flight at once [default: 16]."
+            ),
+            click.option("--rpm", type=float, help="Requests per minute limit (else learned)."),
+            click.option("--tpm", type=float, help="Tokens per minute limit (else learned)."),
+            click.option("--timeout", type=float, help="Seconds per request [default: 120]."),
+            click.option(
+                "--max-attempts",
+                type=int,
+                help="Tries per request, retries included [default: 6].",
+            ),
+            click.option(
+                "--max-cost-usd",
+                type=float,
+                help="Hard cap on the job's cost; exit 3 when reached.",
+            ),
+            click.option("--max-tokens", type=int, help="Hard cap on the job's tokens; exit 3."),
+            state_dir_option,
+            click.option(
+                "--config",
+                "config_file",
+                type=click.Path(path_type=Path),
+                help="YAML config (see configs/); CLI options override it.",
+            ),
+        ],
+    )
 
 
 def check_stdout_use(output: str, as_json: bool, dry_run: bool = False) -> None:
@@ -37,78 +117,37 @@ def check_stdout_use(output: str, as_json: bool, dry_run: bool = False) -> None:
         )
 
 
-def finish_run(
-    summary: dict[str, Any], what: str, say: Callable[[str], None], as_json: bool
-) -> NoReturn:
-    """The last word of a paid run (expand, filter): status, what it did, requests and cost;
+def finish_run(summary: StageSummary, what: str, as_json: bool) -> NoReturn:
+    """The last word of a run: status, what it did, requests and cost; the error if any;
     the JSON summary on request; the summary's exit code."""
-    req = summary["requests"]
+    from synthgen.core.console import say
+
+    req = summary.requests
+    paid = summary.command != "dedup"
     say(
-        f"{summary['status']}: {what} · {req['sent']} sent, {req['cached']} cached · "
-        f"${summary['cost_usd']:.4f}" + ("" if summary["price_known"] else " (price unknown)")
+        f"{summary.status}: {what}"
+        + (
+            f" · {req.sent} sent, {req.cached} cached · ${summary.cost_usd:.4f}"
+            + ("" if summary.price_known else " (price unknown)")
+            if paid
+            else ""
+        )
     )
-    if "error" in summary:
-        say(f"error: {summary['error']}")
+    if summary.error is not None:
+        say(f"error: {summary.error}")
     if as_json:
-        emit_json(summary)
-    sys.exit(summary["exit_code"])
+        emit_json(summary.to_json())
+    exit_with(summary.exit_code)
+
+
+def exit_with(code: int) -> NoReturn:
+    """End the command with `code` (the group's boundary lets click's Exit through)."""
+    raise click.exceptions.Exit(code)
 
 
 def emit_json(obj: Any) -> None:
+    """`obj` as indented JSON on stdout."""
     import orjson
 
     sys.stdout.buffer.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n")
     sys.stdout.flush()
-
-
-def endpoint_options(fn: F) -> F:
-    """--model, --base-url, throughput limits, budgets, state dir and --config."""
-    opts = [
-        click.option("--model", help="Model name at the endpoint [default: gpt-4o-mini]."),
-        click.option(
-            "--base-url",
-            help="OpenAI-compatible base URL (vLLM, Ollama, llama.cpp, LiteLLM...), "
-            "else $OPENAI_BASE_URL, else OpenAI.",
-        ),
-        click.option("--concurrency", type=int, help="Requests in flight at once [default: 16]."),
-        click.option("--rpm", type=float, help="Requests per minute limit (else learned)."),
-        click.option("--tpm", type=float, help="Tokens per minute limit (else learned)."),
-        click.option("--timeout", type=float, help="Seconds per request [default: 120]."),
-        click.option(
-            "--max-attempts", type=int, help="Tries per request, retries included [default: 6]."
-        ),
-        click.option(
-            "--max-cost-usd", type=float, help="Hard cap on the job's cost; exit 3 when reached."
-        ),
-        click.option("--max-tokens", type=int, help="Hard cap on the job's tokens; exit 3."),
-        click.option(
-            "--state-dir",
-            type=click.Path(path_type=Path),
-            help="Cache and run state [default: .synthgen].",
-        ),
-        click.option(
-            "--config",
-            "config_file",
-            type=click.Path(path_type=Path),
-            help="YAML config (see configs/); CLI options override it.",
-        ),
-    ]
-    for opt in reversed(opts):
-        fn = opt(fn)
-    return fn
-
-
-def endpoint_cli_values(opts: dict[str, Any]) -> dict[str, Any]:
-    """The dotted config keys that `endpoint_options` fill (None = not given)."""
-    return {
-        "endpoint.model": opts.get("model"),
-        "endpoint.base_url": opts.get("base_url"),
-        "endpoint.concurrency": opts.get("concurrency"),
-        "endpoint.rpm": opts.get("rpm"),
-        "endpoint.tpm": opts.get("tpm"),
-        "endpoint.timeout_s": opts.get("timeout"),
-        "endpoint.max_attempts": opts.get("max_attempts"),
-        "budget.max_cost_usd": opts.get("max_cost_usd"),
-        "budget.max_tokens": opts.get("max_tokens"),
-        "state_dir": str(opts["state_dir"]) if opts.get("state_dir") else None,
-    }

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from synthgen.cli.common import check_stdout_use, emit_json, fail
+from synthgen.cli.common import (
+    check_stdout_use,
+    finish_run,
+    format_option,
+    json_option,
+    output_options,
+)
 
 
 @click.command("dedup")
 @click.argument("input_file", metavar="IN", type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, help="Output JSONL path, or - for stdout.")
-@click.option(
-    "--rejected",
-    type=click.Path(path_type=Path),
-    help="Ledger of dropped records [default: OUTPUT's .ledger.jsonl].",
-)
+@output_options
 @click.option(
     "--method",
     type=click.Choice(["exact", "minhash", "rouge-l", "semantic"]),
@@ -57,7 +56,7 @@ from synthgen.cli.common import check_stdout_use, emit_json, fail
     show_default=True,
     help="Which record of a duplicate group survives (best: highest judge score).",
 )
-@click.option("--format", "fmt", help="Force the input format (else autodetected).")
+@format_option
 @click.option(
     "--embeddings",
     type=click.Choice(["wordllama", "endpoint"]),
@@ -83,8 +82,25 @@ from synthgen.cli.common import check_stdout_use, emit_json, fail
     show_default=True,
     help="Response cache for endpoint embeddings; ledger and manifest of -o -.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
-def dedup_cmd(**opts: Any) -> None:
+@json_option
+def dedup_cmd(
+    input_file: Path,
+    output: str,
+    ledger: Path | None,
+    method: str,
+    threshold: float | None,
+    fields: str | None,
+    against: tuple[Path, ...],
+    decontaminate: tuple[Path, ...],
+    keep: str,
+    fmt: str | None,
+    embeddings: str,
+    semantic_index: str,
+    model: str | None,
+    base_url: str | None,
+    state_dir: Path,
+    as_json: bool,
+) -> None:
     """Drop duplicate records from IN and write the rest to OUTPUT.
 
     Exact copies (after Unicode NFKC, casefolding, punctuation and whitespace
@@ -100,57 +116,32 @@ def dedup_cmd(**opts: Any) -> None:
       synthgen dedup raw.jsonl -o out.jsonl --method rouge-l --against seeds.jsonl
       synthgen dedup raw.jsonl -o clean.jsonl --decontaminate eval.jsonl --keep best --json
     """
-    from synthgen.errors import Interrupted, SynthgenError
-
-    try:
-        check_stdout_use(opts["output"], opts["as_json"])
-        _dedup(opts)
-    except SynthgenError as e:
-        fail(e)
-    except KeyboardInterrupt:
-        fail(
-            Interrupted(
-                "interrupted: the output was not replaced",
-                hint="run the same command again (dedup redoes its work)",
-            )
-        )
-
-
-def _dedup(opts: dict[str, Any]) -> None:
-    from pydantic import ValidationError
-
+    import synthgen.api as api
     from synthgen.core.console import say
-    from synthgen.errors import UsageError
-    from synthgen.stages.dedup.stage import DedupConfig, run_dedup
 
-    try:
-        cfg = DedupConfig(
-            input=str(opts["input_file"]),
-            output=opts["output"],
-            rejected=str(opts["rejected"]) if opts["rejected"] else None,
-            method=opts["method"],
-            threshold=opts["threshold"],
-            fields=None
-            if opts["fields"] is None
-            else tuple(f.strip() for f in opts["fields"].split(",") if f.strip()),
-            against=tuple(str(p) for p in opts["against"]),
-            decontaminate=tuple(str(p) for p in opts["decontaminate"]),
-            keep=opts["keep"],
-            fmt=opts["fmt"],
-            state_dir=str(opts["state_dir"]),
-            semantic_index=opts["semantic_index"],
-        )
-    except ValidationError as e:
-        msg = str(e.errors()[0]["msg"]).removeprefix("Value error, ")
-        raise UsageError(f"--fields: {msg}", hint="e.g. --fields instruction,input") from None
-    embed = None
-    if cfg.method == "semantic":
-        from synthgen.stages.dedup.semantic import make_embedder
+    check_stdout_use(output, as_json)
+    summary = api.dedup(
+        input_file,
+        output=output,
+        ledger=ledger,
+        method=method,
+        threshold=threshold,
+        fields=fields,
+        against=against,
+        decontaminate=decontaminate,
+        keep=keep,
+        format=fmt,
+        embeddings=embeddings,
+        semantic_index=semantic_index,
+        model=model,
+        base_url=base_url,
+        state_dir=state_dir,
+        say=say,
+    )
+    if summary.exit_code != 0:
+        c = summary.counts
+        finish_run(summary, f"{c.get('input', 0)} read, output not replaced", as_json)
+    if as_json:
+        from synthgen.cli.common import emit_json
 
-        embed = make_embedder(
-            opts["embeddings"], opts["model"], opts["base_url"], opts["state_dir"]
-        )
-    summary = run_dedup(cfg, say, embed)
-    if opts["as_json"]:
-        emit_json(summary)
-    sys.exit(summary["exit_code"])
+        emit_json(summary.to_json())

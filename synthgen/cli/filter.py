@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from synthgen.cli.common import (
     check_stdout_use,
     emit_json,
-    endpoint_cli_values,
     endpoint_options,
-    fail,
     finish_run,
+    json_option,
+    output_options,
 )
+
+if TYPE_CHECKING:
+    from synthgen.config import Config
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -26,14 +29,7 @@ def _csv(value: str | None) -> list[str] | None:
 
 @click.command("filter")
 @click.argument("input_path", metavar="IN.jsonl", type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, help="Kept records (JSONL), or - for stdout.")
-@click.option(
-    "--rejected",
-    "--ledger",
-    "ledger",
-    type=click.Path(path_type=Path),
-    help="Ledger of dropped records [default: OUTPUT's .ledger.jsonl].",
-)
+@output_options
 @click.option(
     "--judge-model",
     "judge_models",
@@ -68,8 +64,42 @@ def _csv(value: str | None) -> list[str] | None:
 @click.option("--disable-rule", "disable", multiple=True, help="Skip a rule by name; repeatable.")
 @endpoint_options
 @click.option("--dry-run", is_flag=True, help="Count rule drops and judge cost; send nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
-def filter_cmd(**opts: Any) -> None:
+@json_option
+def filter_cmd(
+    input_path: Path,
+    output: str,
+    ledger: Path | None,
+    judge_models: tuple[str, ...],
+    threshold: float | None,
+    rubric: Path | None,
+    reference: Path | None,
+    seed_files: tuple[Path, ...],
+    max_seed_fail: float | None,
+    anchors: Path | None,
+    length_bias_max: float | None,
+    no_judge: bool,
+    no_rules: bool,
+    min_words: int | None,
+    max_words: int | None,
+    blacklist: str | None,
+    output_format: str | None,
+    labels: str | None,
+    output_regex: str | None,
+    disable: tuple[str, ...],
+    model: str | None,
+    base_url: str | None,
+    concurrency: int | None,
+    rpm: float | None,
+    tpm: float | None,
+    timeout: float | None,
+    max_attempts: int | None,
+    max_cost_usd: float | None,
+    max_tokens: int | None,
+    state_dir: Path | None,
+    config_file: Path | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
     """Drop bad records from IN.jsonl by rules, then by an LLM judge.
 
     IN.jsonl is the output of `expand`, or any alpaca, messages, sharegpt or self-instruct
@@ -89,50 +119,40 @@ def filter_cmd(**opts: Any) -> None:
 
       synthgen filter raw.jsonl -o kept.jsonl --judge-model a --judge-model b
     """
-    from synthgen.errors import SynthgenError
-
-    try:
-        _filter(opts)
-    except SynthgenError as e:
-        fail(e)
-
-
-def _filter(opts: dict[str, Any]) -> None:
-    from synthgen.config import load_config
-    from synthgen.errors import UsageError
-
-    check_stdout_use(opts["output"], opts["as_json"], opts["dry_run"])
-    judge_inputs = ("seed_files", "anchors", "reference", "rubric")
-    if opts["no_judge"] and any(opts[k] for k in judge_inputs):
-        raise UsageError(
-            "--seeds, --anchors, --reference and --rubric need the judge",
-            hint="drop --no-judge, or drop those options",
-        )
-
-    cli_values = {
-        "filter.rules.enabled": False if opts["no_rules"] else None,
-        "filter.rules.min_words": opts["min_words"],
-        "filter.rules.max_words": opts["max_words"],
-        "filter.rules.blacklist": _csv(opts["blacklist"]),
-        "filter.rules.output_format": opts["output_format"],
-        "filter.rules.labels": _csv(opts["labels"]),
-        "filter.rules.output_regex": opts["output_regex"],
-        "filter.rules.disable": list(opts["disable"]) or None,
-        "filter.judge.enabled": False if opts["no_judge"] else None,
-        "filter.judge.models": list(opts["judge_models"]) or None,
-        "filter.judge.threshold": opts["threshold"],
-        "filter.judge.rubric": opts["rubric"],
-        "filter.judge.reference": opts["reference"],
-        "filter.judge.seeds": [str(p) for p in opts["seed_files"]] or None,
-        "filter.judge.max_seed_fail": opts["max_seed_fail"],
-        "filter.judge.anchors": opts["anchors"],
-        "filter.judge.length_bias_threshold": opts["length_bias_max"],
-        **endpoint_cli_values(opts),
-    }
-    cfg = load_config(opts["config_file"], cli_values)
-    if opts["dry_run"]:
-        return _dry_run(cfg, opts["input_path"], opts["as_json"])
+    import synthgen.api as api
     from synthgen.core.console import ProgressLine, say
+
+    check_stdout_use(output, as_json, dry_run)
+    options: dict[str, Any] = {
+        "judge_model": list(judge_models) or None,
+        "threshold": threshold,
+        "rubric": rubric,
+        "reference": reference,
+        "seeds": list(seed_files) or None,
+        "max_seed_fail": max_seed_fail,
+        "anchors": anchors,
+        "length_bias_max": length_bias_max,
+        "min_words": min_words,
+        "max_words": max_words,
+        "blacklist": _csv(blacklist),
+        "output_format": output_format,
+        "labels": _csv(labels),
+        "output_regex": output_regex,
+        "disable_rule": list(disable) or None,
+        "model": model,
+        "base_url": base_url,
+        "concurrency": concurrency,
+        "rpm": rpm,
+        "tpm": tpm,
+        "timeout": timeout,
+        "max_attempts": max_attempts,
+        "max_cost_usd": max_cost_usd,
+        "max_tokens": max_tokens,
+        "state_dir": state_dir,
+    }
+    cfg = api.filter_config(config_file, judge=not no_judge, rules=not no_rules, **options)
+    if dry_run:
+        return _dry_run(cfg, input_path, as_json)
     from synthgen.stages.filter.stage import run_filter
 
     line = ProgressLine()
@@ -143,20 +163,20 @@ def _filter(opts: dict[str, Any]) -> None:
             f"filter: {t.input} done · {t.kept} kept · {t.judged} judged · {rate:.0f} records/s"
         )
 
-    summary = run_filter(cfg, opts["input_path"], opts["output"], opts["ledger"], say, progress)
+    summary = run_filter(cfg, input_path, output, ledger, say, progress)
     line.done()
-    c, j = summary["counts"], summary["judge"]
+    c, j = summary.counts, summary.details.get("judge")
     mean = "–" if not j or j["mean_score"] is None else f"{j['mean_score']:.2f}"
     judged = (
         f" · judge {', '.join(j['models'])}: mean {mean}, {j['parse_failures']} parse failures"
         if j
         else ""
     )
-    what = f"{c['kept']}/{c['input']} kept → {summary['output']} · {c['dropped_total']} ledgered"
-    finish_run(summary, what + judged, say, opts["as_json"])
+    what = f"{c['kept']}/{c['input']} kept → {summary.output} · {c['dropped_total']} ledgered"
+    finish_run(summary, what + judged, as_json)
 
 
-def _dry_run(cfg: Any, input_path: Path, as_json: bool) -> None:
+def _dry_run(cfg: Config, input_path: Path, as_json: bool) -> None:
     from synthgen.stages.filter.dryrun import plan_filter
 
     result = plan_filter(cfg, input_path)

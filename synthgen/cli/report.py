@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from synthgen.cli.common import emit_json, fail
+from synthgen.cli.common import emit_json, exit_with
 
 
 @click.command("report")
@@ -60,7 +58,20 @@ from synthgen.cli.common import emit_json, fail
     help="Exit 3 when this warning fires (repeat, comma-separate, or 'any'): a CI gate.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print every metric and warning as JSON.")
-def report_cmd(**opts: Any) -> None:
+def report_cmd(
+    data: Path,
+    seed_files: tuple[Path, ...],
+    html_path: Path | None,
+    compare_path: Path | None,
+    verdicts: Path | None,
+    ledger: Path | None,
+    fmt: str | None,
+    seed: int,
+    overrides: tuple[str, ...],
+    thresholds_file: Path | None,
+    fail_on: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Measure a dataset: diversity, collapse, seed lineage, drift from seeds, judge bias.
 
     Prints a summary with warnings in plain words (stable codes: collapse, repetition,
@@ -75,45 +86,38 @@ def report_cmd(**opts: Any) -> None:
 
       synthgen report kept.jsonl --seeds seeds.jsonl --fail-on collapse,seed_skew
     """
-    from synthgen.errors import SynthgenError
-
-    try:
-        _report(opts)
-    except SynthgenError as e:
-        fail(e)
-
-
-def _report(opts: dict[str, Any]) -> None:
     from rich.console import Console
 
     from synthgen.stages.report.build import ReportInputs, build_report, compare
     from synthgen.stages.report.render import render_report, report_summary
     from synthgen.stages.report.warnings import check_gates, load_thresholds
 
-    thresholds = load_thresholds(opts["thresholds_file"], list(opts["overrides"]))
-    gates = check_gates(list(opts["fail_on"]))
-    common = {"seed_files": tuple(opts["seed_files"]), "fmt": opts["fmt"], "seed": opts["seed"]}
+    thresholds = load_thresholds(thresholds_file, list(overrides))
+    gates = check_gates(list(fail_on))
     built = build_report(
-        ReportInputs(opts["data"], verdicts=opts["verdicts"], ledger=opts["ledger"], **common),
+        ReportInputs(
+            data, seed_files=seed_files, verdicts=verdicts, ledger=ledger, fmt=fmt, seed=seed
+        ),
         thresholds,
     )
     report = built.report
-    if opts["compare_path"] is not None:
-        other = build_report(ReportInputs(opts["compare_path"], **common), thresholds).report
+    if compare_path is not None:
+        other_in = ReportInputs(compare_path, seed_files=seed_files, fmt=fmt, seed=seed)
+        other = build_report(other_in, thresholds).report
         report = report.model_copy(update={"compare": compare(report, other)})
         built = type(built)(report, built.data, built.seeds)
-    if opts["html_path"] is not None:
+    if html_path is not None:
         from synthgen.stages.report.html import write_html
 
-        write_html(built, opts["html_path"])
+        write_html(built, html_path)
     console = Console(stderr=True)
-    if opts["as_json"]:
+    if as_json:
         emit_json(report_summary(report))
     else:
         render_report(report, console)
-    if opts["html_path"] is not None:
-        console.print(f"HTML report → {opts['html_path']}")
+    if html_path is not None:
+        console.print(f"HTML report → {html_path}")
     fired = sorted({w.code for w in report.warnings} & set(gates))
     if fired:
         console.print(f"quality gate: {', '.join(fired)} fired (--fail-on); exit 3")
-        sys.exit(3)
+        exit_with(3)

@@ -8,25 +8,23 @@ import gc
 import secrets
 import signal
 import sqlite3
-import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from synthgen.core.manifest import file_sha256, now_iso, write_manifest
+from synthgen.core.manifest import now_iso
 from synthgen.core.sink import check_outputs, ledger_path_for, manifest_path_for
 from synthgen.core.store import open_state, run_status, set_run_status
-from synthgen.errors import Interrupted, SynthgenError, UsageError
+from synthgen.errors import UsageError
 from synthgen.llm.cost import DEFAULT_PRICES, Budget, Price, find_price
 from synthgen.records import sha256_hex
 
 if TYPE_CHECKING:
     from synthgen.config import Config
     from synthgen.llm.client import LLMClient
-    from synthgen.llm.types import RequestStats
 
 T = TypeVar("T")
 
@@ -90,55 +88,6 @@ def run_cancellable(main: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run(guarded())
 
 
-def spend_summary(stats: Sequence[RequestStats], budget: Budget) -> dict[str, Any]:
-    """Requests, tokens and cost of a run over all its clients, as summaries show them."""
-    counters = ("sent", "cached", "retried", "failed", "rate_limited")
-    return {
-        "requests": {k: sum(getattr(s, k) for s in stats) for k in counters}
-        | {"fallbacks": sorted({f for s in stats for f in s.fallbacks})},
-        "usage": {
-            "prompt_tokens": sum(s.prompt_tokens for s in stats),
-            "completion_tokens": sum(s.completion_tokens for s in stats),
-        },
-        "cost_usd": round(budget.spent_cost_usd, 6),
-        "cost_usd_this_run": round(budget.new_cost_usd, 6),
-    }
-
-
-def write_run_manifest(
-    path: Path,
-    summary: dict[str, Any],
-    *,
-    command: str,
-    cfg: Config,
-    job_sha256: str,
-    inputs: list[Path],
-    output_file: Path,
-    budget: Budget,
-) -> None:
-    """The summary plus what reproduces the run: resolved config, input and output hashes."""
-    write_manifest(
-        path,
-        {
-            **summary,
-            "command": command,
-            "config": cfg.redacted(),
-            "config_sha256": cfg.sha256(),
-            "job_sha256": job_sha256,
-            "inputs": [
-                {"path": str(p), "sha256": None if str(p) == "-" else file_sha256(p)}
-                for p in inputs
-            ],
-            "output_sha256": file_sha256(output_file),
-            "budget": {
-                "max_cost_usd": cfg.budget.max_cost_usd,
-                "max_tokens": cfg.budget.max_tokens,
-                "stopped_by": budget.stopped_by,
-            },
-        },
-    )
-
-
 @dataclass(frozen=True)
 class RunSlot:
     """Where a stage run writes, and whether it continues an earlier attempt at the same job."""
@@ -174,6 +123,7 @@ def claim_run(
     job_sha256: str,
     say: Callable[[str], None],
     reads: Sequence[tuple[str, str | Path]] = (),
+    announce_restart: bool = True,
 ) -> RunSlot:
     """Resolve the output files and continue the same job on the same output (a finished
     one is left as it is), or start afresh when the settings changed. None of the outputs
@@ -182,7 +132,7 @@ def claim_run(
     out_path = cfg.state_dir / "stdout" / f"{command}.jsonl" if to_stdout else Path(output)
     ledger = ledger or ledger_path_for(out_path)
     manifest = manifest_path_for(out_path)
-    writes = [("the output (-o)", out_path), ("--rejected", ledger), ("the manifest", manifest)]
+    writes = [("the output (-o)", out_path), ("--ledger", ledger), ("the manifest", manifest)]
     check_outputs(command, reads, writes)
     db = open_state(cfg.state_dir)
     # expand's key predates other stages; theirs carry the command's name.
@@ -190,7 +140,7 @@ def claim_run(
     run_key = sha256_hex(prefix + str(out_path.resolve()))
     prev = run_status(db, run_key)
     resume = prev is not None and prev[1] == job_sha256
-    if prev is not None and not resume:
+    if prev is not None and not resume and announce_restart:
         say(
             f"note: {output} was written with other settings; starting afresh "
             "(answers already received stay cached)"
@@ -207,19 +157,3 @@ def claim_run(
         job_sha256,
         resume,
     )
-
-
-def run_main(
-    main: Callable[[], Awaitable[T]], stopped: Callable[[SynthgenError], T]
-) -> tuple[T, SynthgenError | None, float]:
-    """(result, fatal error, seconds): a fatal SynthgenError or Ctrl-C becomes
-    `stopped(error)`; the error is returned as fatal unless it was Ctrl-C."""
-    started = time.monotonic()
-    fatal: SynthgenError | None = None
-    try:
-        result = run_cancellable(main)
-    except SynthgenError as e:
-        fatal, result = e, stopped(e)
-    except KeyboardInterrupt:
-        result = stopped(Interrupted("interrupted"))
-    return result, fatal, time.monotonic() - started

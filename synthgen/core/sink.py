@@ -140,6 +140,22 @@ class Sink:
         self.ledger_ids.add(entry["id"])
         self._ledger.write([entry])
 
+    def extend(self, records: list[dict[str, Any]], drops: list[dict[str, Any]]) -> None:
+        """Append a batch as it is, unchecked: for a stage that decided every record already
+        and never resumes (dedup), where per-record id sets would cost memory at 1M records."""
+        if records:
+            self._out.write(records)
+            if self.to_stdout:
+                sys.stdout.buffer.write(b"".join(orjson.dumps(o) + b"\n" for o in records))
+        self._ledger.write(drops)
+
+    def abort(self) -> None:
+        """A run that cannot resume leaves no partial files (an earlier output stays)."""
+        self._out.close()
+        self._ledger.close()
+        self.partial.unlink(missing_ok=True)
+        self.ledger_partial.unlink(missing_ok=True)
+
     def close(self, finalise_files: bool) -> None:
         self.flush()
         self._out.close()

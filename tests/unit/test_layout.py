@@ -35,7 +35,9 @@ def _imports(name: str, path: Path) -> set[str]:
             for a in node.names:
                 sub = f"{node.module}.{a.name}"
                 found.add(sub if sub in MODULES else node.module)
-    return {m for m in found if m in MODULES and m != name}
+    # The root package is the API facade (its imports are lazy); modules only read
+    # `__version__` from it.
+    return {m for m in found if m in MODULES and m not in (name, "synthgen")}
 
 
 GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}

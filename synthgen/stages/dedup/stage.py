@@ -19,11 +19,11 @@ from typing import Any, Literal
 
 from pydantic import field_validator, model_validator
 
-from synthgen.core.jsonl import AppendLog, finalise
-from synthgen.core.manifest import file_sha256, now_iso, write_manifest
-from synthgen.core.sink import check_outputs, ledger_path_for, manifest_path_for, partial_of
-from synthgen.errors import UsageError
-from synthgen.records import Frozen
+from synthgen.core.manifest import now_iso
+from synthgen.core.sink import Sink
+from synthgen.core.stage import Outcome, Stage, StagePlan, StageRun, run_stage
+from synthgen.errors import Interrupted, SynthgenError, UsageError
+from synthgen.records import Frozen, StageSummary, canonical_json, sha256_hex
 from synthgen.seeds.dataset import ANY, SYNTHGEN, Row, iter_rows, record_dict
 from synthgen.stages.dedup.corpus import (
     AGAINST,
@@ -163,46 +163,6 @@ def _read(
     return n, fmt
 
 
-class _Writer:
-    """Kept records and ledger lines, batched; partial files until `finish`."""
-
-    def __init__(self, out: Path | None, ledger: Path) -> None:
-        self.out, self.ledger = out, ledger
-        for final in (out, ledger):
-            if final is not None:
-                partial_of(final).unlink(missing_ok=True)  # a rerun redoes the work
-        self._out = AppendLog(partial_of(out)) if out else None
-        self._ledger = AppendLog(partial_of(ledger))
-        self.kept: list[dict[str, Any]] = []
-        self.dropped: list[dict[str, Any]] = []
-
-    def flush(self) -> None:
-        import orjson
-
-        if self._out is not None:
-            self._out.write(self.kept)
-        elif self.kept:
-            sys.stdout.buffer.write(b"".join(orjson.dumps(o) + b"\n" for o in self.kept))
-        self._ledger.write(self.dropped)
-        self.kept, self.dropped = [], []
-
-    def abort(self) -> None:
-        """An interrupted or failed run leaves no partial files (the old output stays)."""
-        for log in (self._out, self._ledger):
-            if log is not None:
-                log.close()
-                log.path.unlink(missing_ok=True)
-
-    def finish(self) -> None:
-        self.flush()
-        sys.stdout.flush()
-        self._ledger.close()
-        finalise(self._ledger.path, self.ledger)
-        if self._out is not None and self.out is not None:
-            self._out.close()
-            finalise(self._out.path, self.out)
-
-
 def _is_jsonl(path: Path) -> bool:
     with path.open("rb") as fh:
         return not fh.read(64).removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"[")
@@ -228,7 +188,7 @@ def _rows(cfg: DedupConfig, path: Path, fmt: str | None) -> Iterator[dict[str, A
 
 
 def _write(
-    cfg: DedupConfig, path: Path, fmt: str | None, corpus: Corpus, d: Decisions, w: _Writer
+    cfg: DedupConfig, path: Path, fmt: str | None, corpus: Corpus, d: Decisions, sink: Sink
 ) -> None:
     from array import array
 
@@ -238,6 +198,8 @@ def _write(
     status, match = array("b", d.status.tobytes()), array("q", d.match.tobytes())
     sim, nearest = array("f", d.sim.tobytes()), array("q", d.nearest.tobytes())
     nearest_sim = array("f", d.nearest_sim.tobytes())
+    kept: list[dict[str, Any]] = []
+    dropped: list[dict[str, Any]] = []
     for item, rec in enumerate(_rows(cfg, path, fmt), refs):
         s = status[item]
         if s == KEEP:
@@ -246,7 +208,7 @@ def _write(
                 "nearest": ids[near] if near >= 0 else None,
                 "similarity": round(nearest_sim[item], 4) if near >= 0 else 0.0,
             }
-            w.kept.append(rec)
+            kept.append(rec)
         else:
             m = match[item]
             rec["dropped"] = {"stage": "dedup", "reason": REASONS[s], "detail": _detail(cfg, s)}
@@ -259,9 +221,11 @@ def _write(
                 rec["match"]["line"] = corpus.lines[m]
                 if corpus.source_ids[m] is not None:
                     rec["match"]["source_id"] = corpus.source_ids[m]
-            w.dropped.append(rec)
-        if len(w.kept) + len(w.dropped) >= BATCH:
-            w.flush()
+            dropped.append(rec)
+        if len(kept) + len(dropped) >= BATCH:
+            sink.extend(kept, dropped)
+            kept, dropped = [], []
+    sink.extend(kept, dropped)
 
 
 def _detail(cfg: DedupConfig, status: int) -> str:
@@ -274,79 +238,99 @@ def _detail(cfg: DedupConfig, status: int) -> str:
     return f"{measure.get(cfg.method, 'cosine ≥')} {cfg.effective_threshold}"
 
 
-def run_dedup(cfg: DedupConfig, say: Callable[[str], None], embed: Any = None) -> dict[str, Any]:
-    threshold = cfg.effective_threshold
-    to_stdout = cfg.output == "-"
-    out_path = Path(cfg.state_dir) / "stdout" / "dedup.jsonl" if to_stdout else Path(cfg.output)
-    ledger = Path(cfg.rejected) if cfg.rejected else ledger_path_for(out_path)
-    manifest = manifest_path_for(out_path)
-    reads: list[tuple[str, str | Path]] = [("the input", cfg.input)]
-    reads += [("the --against", f) for f in cfg.against]
-    reads += [("the --decontaminate", f) for f in cfg.decontaminate]
-    writes = [("the output (-o)", out_path), ("--rejected", ledger), ("the manifest", manifest)]
-    check_outputs("dedup", reads, writes)
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    corpus = Corpus(cfg.method, threshold)
-    ngram = NgramIndex(cfg.ngram)
-    try:
-        with _readable(cfg.input) as path:
-            ref_counts = _load_refs(cfg, corpus, ngram)
-            n, fmt = _read(cfg, path, corpus, ngram)
-            t1 = time.perf_counter()
-            timings["read"] = t1 - t0
-            d = decide(corpus, threshold, embed, cfg.semantic_index)
-            t2 = time.perf_counter()
-            timings["decide"] = t2 - t1
-            input_sha = file_sha256(path)
-            writer = _Writer(None if to_stdout else out_path, ledger)
-            try:
-                _write(cfg, path, fmt, corpus, d, writer)
-                writer.finish()
-            except BaseException:
-                writer.abort()
-                raise
-    finally:
-        corpus.close()
-    timings["write"] = time.perf_counter() - t2
-    timings["total"] = time.perf_counter() - t0
-    dropped: dict[str, int] = {}
-    for s in d.status[corpus.refs :].tolist():
-        if s != KEEP:
-            dropped[REASONS[s]] = dropped.get(REASONS[s], 0) + 1
-    kept = n - sum(dropped.values())
-    summary: dict[str, Any] = {
-        "status": "complete",
-        "exit_code": 0,
-        "method": cfg.method,
-        "threshold": threshold,
-        "fields": list(cfg.fields),
-        "keep": cfg.keep,
-        "counts": {"input": n, "kept": kept, "dropped": dict(sorted(dropped.items()))},
-        "references": ref_counts,
-        "timings": {k: round(v, 3) for k, v in timings.items()},
-        "output": cfg.output if to_stdout else str(out_path),
-        "ledger": str(ledger),
-        "manifest": str(manifest),
-    }
-    write_manifest(
-        manifest,
-        {
-            **summary,
-            "command": "dedup",
-            "config": cfg.model_dump(mode="json"),
-            "inputs": [
-                {"path": cfg.input, "sha256": input_sha},
-                *({"path": f, "sha256": file_sha256(Path(f))} for f in cfg.against),
-                *({"path": f, "sha256": file_sha256(Path(f))} for f in cfg.decontaminate),
-            ],
-            "output_sha256": None if to_stdout else file_sha256(out_path),
-            "ledger_sha256": file_sha256(ledger),
-        },
-    )
-    say(
-        f"dedup ({cfg.method}): {n} in → {kept} kept · "
-        + (", ".join(f"{v} {k}" for k, v in sorted(dropped.items())) or "nothing dropped")
-        + f" · {timings['total']:.1f}s"
-    )
-    return summary
+class DedupStage(Stage):
+    """Two streaming passes: decide over compact per-record data, then write in input order."""
+
+    def __init__(self, cfg: DedupConfig, embed: Any = None) -> None:
+        self.cfg, self.embed = cfg, embed
+        self.threshold = cfg.effective_threshold
+        reads: list[tuple[str, str | Path]] = [("the input", cfg.input)]
+        reads += [("the --against", f) for f in cfg.against]
+        reads += [("the --decontaminate", f) for f in cfg.decontaminate]
+        self.plan = StagePlan(
+            command="dedup",
+            output=cfg.output,
+            ledger=Path(cfg.rejected) if cfg.rejected else None,
+            job_sha256=sha256_hex(canonical_json(cfg.model_dump(mode="json"))),
+            reads=reads,
+            inputs=[cfg.input, *cfg.against, *cfg.decontaminate],
+            resumable=False,
+            manifest_config=cfg.model_dump(mode="json"),
+        )
+        self.timings: dict[str, float] = {}
+        self.n = 0
+        self.dropped: dict[str, int] = {}
+        self.ref_counts: dict[str, int] = {}
+
+    async def execute(self, run: StageRun) -> Outcome:
+        """Read, decide and write (CPU work: the event loop only hosts it)."""
+        self._dedup(run.sink)
+        return Outcome("complete")
+
+    def _dedup(self, sink: Sink) -> None:
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        corpus = Corpus(cfg.method, self.threshold)
+        ngram = NgramIndex(cfg.ngram)
+        try:
+            with _readable(cfg.input) as path:
+                self.ref_counts = _load_refs(cfg, corpus, ngram)
+                self.n, fmt = _read(cfg, path, corpus, ngram)
+                t1 = time.perf_counter()
+                self.timings["read"] = t1 - t0
+                d = decide(corpus, self.threshold, self.embed, cfg.semantic_index)
+                t2 = time.perf_counter()
+                self.timings["decide"] = t2 - t1
+                _write(cfg, path, fmt, corpus, d, sink)
+        finally:
+            corpus.close()
+        self.timings["write"] = time.perf_counter() - t2
+        self.timings["total"] = time.perf_counter() - t0
+        for s in d.status[corpus.refs :].tolist():
+            if s != KEEP:
+                self.dropped[REASONS[s]] = self.dropped.get(REASONS[s], 0) + 1
+
+    def stopped(self, run: StageRun, error: SynthgenError) -> Outcome:
+        """An interrupted dedup leaves the earlier output as it was; a rerun redoes it."""
+        if isinstance(error, Interrupted):
+            error = Interrupted(
+                "interrupted: the output was not replaced",
+                hint="run the same command again (dedup redoes its work)",
+            )
+        return Outcome("interrupted" if isinstance(error, Interrupted) else "failed", error)
+
+    def finish(self, run: StageRun, outcome: Outcome) -> Outcome:
+        """Counts by reason, and what was compared how."""
+        cfg = self.cfg
+        kept = self.n - sum(self.dropped.values())
+        outcome.counts = {
+            "input": self.n,
+            "kept": kept,
+            "dropped": dict(sorted(self.dropped.items())),
+        }
+        outcome.details = {
+            "method": cfg.method,
+            "threshold": self.threshold,
+            "fields": list(cfg.fields),
+            "keep": cfg.keep,
+            "references": self.ref_counts,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+        if outcome.status == "complete":
+            run.say(
+                f"dedup ({cfg.method}): {self.n} in → {kept} kept · "
+                + (
+                    ", ".join(f"{v} {k}" for k, v in sorted(self.dropped.items()))
+                    or "nothing dropped"
+                )
+                + f" · {self.timings['total']:.1f}s"
+            )
+        return outcome
+
+
+def run_dedup(cfg: DedupConfig, say: Callable[[str], None], embed: Any = None) -> StageSummary:
+    """Deduplicate `cfg.input` into `cfg.output` (a path, or "-" for stdout)."""
+    from synthgen.config import Config
+
+    # The skeleton's run slot lives in the state dir; dedup sends nothing and has no budget.
+    return run_stage(DedupStage(cfg, embed), Config(state_dir=Path(cfg.state_dir)), say)

@@ -1,39 +1,28 @@
-"""The `expand` command's one core function: seeds in, records, ledger and manifest out."""
+"""The `expand` stage: seeds in; records, ledger and manifest out, through the skeleton."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from synthgen import prompts
 from synthgen.config import Config, resolve_api_key
-from synthgen.core.runtime import (
-    claim_run,
-    make_client,
-    price_of,
-    run_main,
-    spend_summary,
-    write_run_manifest,
-)
+from synthgen.core.runtime import RunSlot, price_of
 from synthgen.core.sink import Sink
-from synthgen.errors import EXIT_OK, Interrupted, SynthgenError, UsageError
-from synthgen.llm.cost import Budget
+from synthgen.core.stage import Outcome, Stage, StagePlan, StageRun, run_stage
+from synthgen.errors import Interrupted, SynthgenError, UsageError
 from synthgen.llm.types import endpoint_host
-from synthgen.records import canonical_json, sha256_hex
+from synthgen.records import Seed, StageSummary, canonical_json, sha256_hex
 from synthgen.stages.expand.candidates import RunContext
 from synthgen.stages.expand.engine import Expander, ExpandResult, Progress, summary_counts
 
-STATUS_EXIT = {"complete": 0, "stopped_budget": 3, "interrupted": 130, "exhausted": 1, "failed": 1}
+TEMPLATES = ("self_instruct", "self_instruct_no_output", "paraphrase", "respond", "repair")
 
 
-def job_sha256(cfg: Config, seeds: list[Any]) -> str:
+def job_sha256(cfg: Config, seeds: list[Seed]) -> str:
     """What determines the records; count, budget and throughput settings do not."""
     gen = cfg.generation.model_dump(mode="json", exclude={"count"})
-    templates = sorted(
-        (n, prompts.load(n).sha256)
-        for n in ("self_instruct", "self_instruct_no_output", "paraphrase", "respond", "repair")
-    )
+    templates = sorted((n, prompts.load(n).sha256) for n in TEMPLATES)
     return sha256_hex(
         canonical_json(
             {
@@ -49,78 +38,81 @@ def job_sha256(cfg: Config, seeds: list[Any]) -> str:
     )
 
 
+class ExpandStage(Stage):
+    """Seeds × prompts × the client → records, with every dropped candidate ledgered."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        output: str,
+        ledger: Path | None,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        from synthgen.seeds.reader import read_seeds
+
+        if not cfg.seeds:
+            raise UsageError("no seed files given", hint="synthgen expand SEEDS.jsonl -n N -o OUT")
+        self.cfg, self.on_progress = cfg, on_progress
+        self.seeds = read_seeds(cfg.seeds, cfg.seed_format)  # type: ignore[arg-type]
+        self.plan = StagePlan(
+            command="expand",
+            output=output,
+            ledger=ledger,
+            job_sha256=job_sha256(cfg, self.seeds),
+            reads=[("a seed", p) for p in cfg.seeds],
+            inputs=list(cfg.seeds),
+            models=[cfg.endpoint.model],
+            api_key=resolve_api_key(cfg),
+            price=price_of(cfg, cfg.endpoint.model),
+        )
+        self.expander: Expander | None = None
+
+    def open_sink(self, slot: RunSlot) -> Sink:
+        """A sink that trims a file written with a larger -n to this run's count."""
+        return Sink(
+            slot.out_path,
+            slot.ledger_path,
+            slot.to_stdout,
+            slot.resume,
+            limit=self.cfg.generation.count,
+        )
+
+    async def execute(self, run: StageRun) -> Outcome:
+        """Expand until the count is written, the budget is spent or the endpoint gives out."""
+        cfg, sink = self.cfg, run.sink
+        if run.slot.resume and sink.count:
+            run.say(f"continuing {run.slot.run_id}: {sink.count} records already written")
+        endpoint = endpoint_host(cfg.endpoint.base_url)
+        gen, model = cfg.generation, cfg.endpoint.model
+        ctx = RunContext(run.slot.run_id, cfg.sha256(), cfg.task, gen, model, endpoint)
+        self.expander = Expander(cfg, self.seeds, run.clients[0], sink, ctx, self.on_progress)
+        return self._outcome(await self.expander.run())
+
+    def stopped(self, run: StageRun, error: SynthgenError) -> Outcome:
+        """Ctrl-C, SIGTERM or a fatal error: what was written so far stands."""
+        status = "interrupted" if isinstance(error, Interrupted) else "failed"
+        progress = (
+            self.expander.progress if self.expander else Progress(target=self.cfg.generation.count)
+        )
+        return self._outcome(ExpandResult(status, progress, error))
+
+    def _outcome(self, result: ExpandResult) -> Outcome:
+        self.result = result
+        return Outcome(result.status, result.error)
+
+    def finish(self, run: StageRun, outcome: Outcome) -> Outcome:
+        """Counts over the whole output and ledger (earlier attempts included)."""
+        outcome.counts = summary_counts(self.result, run.sink)
+        outcome.details = {"capabilities": dict(run.clients[0].caps.values)}
+        return outcome
+
+
 def run_expand(
     cfg: Config,
     output: str,
     ledger: Path | None,
     say: Callable[[str], None],
     on_progress: Callable[[Progress], None] | None = None,
-) -> dict[str, Any]:
-    from synthgen.seeds.reader import read_seeds
-
-    if not cfg.seeds:
-        raise UsageError("no seed files given", hint="synthgen expand SEEDS.jsonl -n N -o OUT")
-    seeds = read_seeds(cfg.seeds, cfg.seed_format)  # type: ignore[arg-type]
-    api_key = resolve_api_key(cfg)
-    price = price_of(cfg, cfg.endpoint.model)
-    job_sha = job_sha256(cfg, seeds)
-    reads = [("a seed", p) for p in cfg.seeds]
-    slot = claim_run(cfg, "expand", output, ledger, job_sha, say, reads)
-    out_path, ledger_path, manifest_path = slot.out_path, slot.ledger_path, slot.manifest_path
-    db, run_id, resume, to_stdout = slot.db, slot.run_id, slot.resume, slot.to_stdout
-    sink = Sink(out_path, ledger_path, to_stdout, resume, limit=cfg.generation.count)
-    if resume and sink.count:
-        say(f"continuing {run_id}: {sink.count} records already written")
-    slot.set_status("running")
-
-    endpoint = endpoint_host(cfg.endpoint.base_url)
-    budget = Budget(price, cfg.budget.max_cost_usd, cfg.budget.max_tokens)
-    client = make_client(cfg, api_key, db, budget)
-    caps = client.caps
-    ctx = RunContext(run_id, cfg.sha256(), cfg.task, cfg.generation, cfg.endpoint.model, endpoint)
-    expander = Expander(cfg, seeds, client, sink, ctx, on_progress)
-
-    async def main() -> ExpandResult:
-        try:
-            return await expander.run()
-        finally:
-            await client.close()
-
-    def stopped(e: SynthgenError) -> ExpandResult:
-        status = "interrupted" if isinstance(e, Interrupted) else "failed"
-        return ExpandResult(status, expander.progress, e)
-
-    result, fatal, elapsed = run_main(main, stopped)
-    # Stopped runs still deliver what they have; the run stays resumable in the state dir.
-    sink.close(finalise_files=fatal is None)
-    slot.set_status(result.status)
-    exit_code = fatal.exit_code if fatal else STATUS_EXIT[result.status]
-    if result.error is not None and not fatal:
-        exit_code = result.error.exit_code if result.status != "exhausted" else 1
-    summary: dict[str, Any] = {
-        "status": result.status,
-        "exit_code": exit_code if result.status != "complete" else EXIT_OK,
-        "run_id": run_id,
-        "resumed": resume,
-        "counts": summary_counts(result, sink),
-        **spend_summary([client.stats], budget),
-        "price_known": price is not None,
-        "capabilities": dict(caps.values),
-        **slot.files(),
-        "seconds": round(elapsed, 3),
-    }
-    if result.error is not None:
-        summary["error"] = result.error.render()
-    write_run_manifest(
-        manifest_path,
-        summary,
-        command="expand",
-        cfg=cfg,
-        job_sha256=job_sha,
-        inputs=cfg.seeds,
-        output_file=out_path if fatal is None else sink.partial,
-        budget=budget,
-    )
-    if fatal is not None:
-        raise fatal
-    return summary
+) -> StageSummary:
+    """Expand the config's seeds into `output` (a path, or "-" for stdout)."""
+    return run_stage(ExpandStage(cfg, output, ledger, on_progress), cfg, say)

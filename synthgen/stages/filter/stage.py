@@ -1,4 +1,4 @@
-"""The `filter` command's one core function: a dataset in, kept records, ledger, manifest out."""
+"""The `filter` stage: a dataset in; kept records, ledger and manifest out, through the skeleton."""
 
 from __future__ import annotations
 
@@ -11,27 +11,21 @@ from typing import Any
 
 from synthgen.config import Config, resolve_api_key
 from synthgen.core.manifest import file_sha256, now_iso
-from synthgen.core.runtime import (
-    claim_run,
-    make_client,
-    new_run_id,
-    price_of,
-    run_main,
-    spend_summary,
-    write_run_manifest,
-)
+from synthgen.core.runtime import RunSlot, new_run_id, price_of
+from synthgen.core.sink import Sink
+from synthgen.core.stage import Outcome, Stage, StagePlan, StageRun, run_stage
 from synthgen.errors import (
-    EXIT_OK,
     BudgetExceeded,
+    InputError,
     Interrupted,
     StoppedError,
     SynthgenError,
     UsageError,
 )
 from synthgen.llm.client import RequestFailed
-from synthgen.llm.cost import Budget, Price
+from synthgen.llm.cost import Price
 from synthgen.llm.types import endpoint_host
-from synthgen.records import Seed, canonical_json, sha256_hex
+from synthgen.records import Seed, StageSummary, canonical_json, sha256_hex
 from synthgen.stages.filter.calibration import (
     Anchor,
     SeedCheck,
@@ -50,14 +44,6 @@ from synthgen.stages.filter.judge import (
     read_reference,
 )
 from synthgen.stages.filter.rules import Rules
-
-STATUS_EXIT = {
-    "complete": 0,
-    "stopped_budget": 3,
-    "stopped_calibration": 3,
-    "interrupted": 130,
-    "failed": 1,
-}
 
 
 @dataclass(frozen=True)
@@ -157,6 +143,164 @@ async def calibrate(
     return seeds, anchors
 
 
+class FilterStage(Stage):
+    """Rules, then a judge checked on the human seeds first; kept records and a ledger."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        input_path: Path,
+        output: str,
+        ledger: Path | None,
+        on_progress: Callable[[Tally], None] | None = None,
+    ) -> None:
+        self.cfg, self.input_path, self.on_progress = cfg, input_path, on_progress
+        self.fplan = make_plan(cfg)
+        jcfg = cfg.filter.judge
+        stdin = str(input_path) == "-"
+        input_sha = None if stdin else file_sha256(input_path)
+        if not stdin and input_sha is None:
+            raise InputError(str(input_path), "file not found", hint="check the path")
+        reads: list[tuple[str, str | Path]] = [("the input", input_path)]
+        reads += [("a --seeds", p) for p in jcfg.seeds]
+        named = {"anchors": jcfg.anchors, "reference": jcfg.reference, "rubric": jcfg.rubric}
+        reads += [(f"the --{n}", p) for n, p in named.items() if p is not None]
+        models = self.fplan.models
+        self.plan = StagePlan(
+            command="filter",
+            output=output,
+            ledger=ledger,
+            # What came on stdin cannot be checked against an earlier attempt: never resume
+            # it (the judge's answers are still replayed from the cache).
+            job_sha256=job_sha256(cfg, self.fplan, input_sha if not stdin else new_run_id()),
+            reads=reads,
+            inputs=[input_path],
+            models=models,
+            api_key=resolve_api_key(cfg) if models else "",
+            price=panel_price(cfg, models),
+        )
+        self.engine: FilterEngine | None = None
+        self.seeds: SeedCheck | None = None
+        self.anchors: dict[str, Any] | None = None
+        self.warnings: list[str] = []
+
+    def open_sink(self, slot: RunSlot) -> Sink:
+        """A sink that flushes every few records (filter streams, it has no jobs)."""
+        return RecordSink(slot.out_path, slot.ledger_path, slot.to_stdout, slot.resume)
+
+    async def execute(self, run: StageRun) -> Outcome:
+        """Calibrate the judge on the human seeds, then rule and judge every row."""
+        from synthgen.seeds.dataset import iter_rows
+
+        cfg, fplan, sink, say = self.cfg, self.fplan, run.sink, run.say
+        jcfg = cfg.filter.judge
+        if run.slot.resume and (sink.count or sink.ledger_ids):
+            say(
+                f"continuing {run.slot.run_id}: {sink.count} kept, "
+                f"{len(sink.ledger_ids)} ledgered so far"
+            )
+        judge = None
+        if fplan.rubric is not None:
+            judge = Judge(
+                fplan.rubric, run.clients, jcfg.threshold, jcfg.max_new_tokens, fplan.reference
+            )
+        rubric_sha = fplan.rubric.sha256 if fplan.rubric else ""
+        ref_sha = fplan.reference.sha256 if fplan.reference else None
+
+        def verdict_of(jg: Judgement) -> dict[str, Any]:
+            return jg.provenance(rubric_sha, ref_sha)
+
+        def check_independence(generator: str) -> None:
+            """Warn as soon as a related generator shows up, before more is spent."""
+            for pair in independence(fplan.models, [generator]):
+                self._warn(
+                    f"judge {pair['judge']} and generator {pair['generator']} are the "
+                    f"{pair['relation'].replace('_', ' ')} ({pair['family']}): the judge may "
+                    "favour its own kind; use a judge of another family, or a panel "
+                    "(--judge-model repeated)",
+                    say,
+                )
+
+        window = max(64, 4 * cfg.endpoint.concurrency * max(1, len(run.clients)))
+        self.engine = FilterEngine(
+            iter_rows(self.input_path, empty_output=True),
+            str(self.input_path),
+            now_iso(),
+            fplan.rules,
+            judge,
+            sink,  # type: ignore[arg-type]
+            verdict_of,
+            window,
+            self.on_progress,
+            check_independence,
+        )
+        if judge is not None and (fplan.seeds or fplan.anchors):
+            stop = await self._calibrate(judge, say)
+            if stop is not None:
+                return self._outcome(stop)
+        return self._outcome(await self.engine.run())
+
+    async def _calibrate(self, judge: Judge, say: Callable[[str], None]) -> EngineResult | None:
+        """Score the human seeds first; a judge that fails too many is not trusted."""
+        jcfg = self.cfg.filter.judge
+        try:
+            self.seeds, self.anchors = await calibrate(judge, self.fplan, jcfg.max_seed_fail)
+        except (BudgetExceeded, RequestFailed, asyncio.CancelledError) as e:
+            return stop_result(e)
+        seeds = self.seeds
+        if seeds is None:
+            return None
+        say(
+            f"calibration: the judge passed {seeds.passed}/{seeds.n} human seeds "
+            f"(threshold {jcfg.threshold:g})"
+        )
+        if seeds.trusted:
+            return None
+        return EngineResult(
+            "stopped_calibration",
+            StoppedError(
+                f"the judge failed {seeds.n - seeds.passed} of {seeds.n} human "
+                f"seeds ({seeds.fail_share:.0%} > --max-seed-fail "
+                f"{jcfg.max_seed_fail:.0%}): its threshold cannot be trusted; "
+                "no candidate was judged",
+                hint="check the rubric, --threshold and the judge model; "
+                "the seeds' verdicts are cached",
+            ),
+        )
+
+    def stopped(self, run: StageRun, error: SynthgenError) -> Outcome:
+        """Ctrl-C, SIGTERM or a fatal error: what was kept and ledgered so far stands."""
+        status = "interrupted" if isinstance(error, Interrupted) else "failed"
+        return self._outcome(EngineResult(status, error))
+
+    def _outcome(self, result: EngineResult) -> Outcome:
+        return Outcome(result.status, result.error)
+
+    def _warn(self, message: str, say: Callable[[str], None]) -> None:
+        self.warnings.append(message)
+        say(f"warning: {message}")
+
+    def finish(self, run: StageRun, outcome: Outcome) -> Outcome:
+        """The judge's block: verdict counts, calibration, length bias, independence."""
+        jcfg, fplan = self.cfg.filter.judge, self.fplan
+        tally = self.engine.tally if self.engine else Tally()
+        indep = independence(fplan.models, list(tally.generators))
+        bias = length_bias(tally.scores, tally.lengths, jcfg.length_bias_threshold)
+        if bias["flagged"]:
+            self._warn(
+                f"length bias: Spearman(score, output length) = {bias['spearman']} > "
+                f"{bias['threshold']}: the judge may be paying for length",
+                run.say,
+            )
+        outcome.counts = tally.counts()
+        outcome.warnings = self.warnings
+        outcome.details = {
+            "judge": _judge_block(self.cfg, fplan, tally, bias, indep, self.seeds, self.anchors),
+            "capabilities": {c.model: dict(c.caps.values) for c in run.clients},
+        }
+        return outcome
+
+
 def run_filter(
     cfg: Config,
     input_path: Path,
@@ -164,147 +308,9 @@ def run_filter(
     ledger: Path | None,
     say: Callable[[str], None],
     on_progress: Callable[[Tally], None] | None = None,
-) -> dict[str, Any]:
-    from synthgen.seeds.dataset import iter_rows
-
-    plan = make_plan(cfg)
-    jcfg = cfg.filter.judge
-    stdin = str(input_path) == "-"
-    input_sha = None if stdin else file_sha256(input_path)
-    if not stdin and input_sha is None:
-        from synthgen.errors import InputError
-
-        raise InputError(str(input_path), "file not found", hint="check the path")
-    api_key = resolve_api_key(cfg) if plan.models else ""
-    price = panel_price(cfg, plan.models)
-    # What came on stdin cannot be checked against an earlier attempt: never resume it
-    # (the judge's answers are still replayed from the cache).
-    job_sha = job_sha256(cfg, plan, input_sha if not stdin else new_run_id())
-    reads = [("the input", input_path), *(("a --seeds", p) for p in jcfg.seeds)]
-    named = {"anchors": jcfg.anchors, "reference": jcfg.reference, "rubric": jcfg.rubric}
-    reads += [(f"the --{n}", p) for n, p in named.items() if p is not None]
-    slot = claim_run(cfg, "filter", output, ledger, job_sha, say, reads)
-    out_path, ledger_path, manifest_path = slot.out_path, slot.ledger_path, slot.manifest_path
-    db, run_id, resume, to_stdout = slot.db, slot.run_id, slot.resume, slot.to_stdout
-    sink = RecordSink(out_path, ledger_path, to_stdout, resume)
-    if resume and (sink.count or sink.ledger_ids):
-        say(f"continuing {run_id}: {sink.count} kept, {len(sink.ledger_ids)} ledgered so far")
-    slot.set_status("running")
-
-    budget = Budget(price, cfg.budget.max_cost_usd, cfg.budget.max_tokens)
-    clients = [make_client(cfg, api_key, db, budget, m) for m in plan.models]
-    judge = None
-    if plan.rubric is not None:
-        judge = Judge(plan.rubric, clients, jcfg.threshold, jcfg.max_new_tokens, plan.reference)
-    rubric_sha = plan.rubric.sha256 if plan.rubric else ""
-    ref_sha = plan.reference.sha256 if plan.reference else None
-
-    def verdict_of(jg: Judgement) -> dict[str, Any]:
-        return jg.provenance(rubric_sha, ref_sha)
-
-    warnings: list[str] = []
-
-    def check_independence(generator: str) -> None:
-        """Warn as soon as a related generator shows up, before more is spent."""
-        for pair in independence(plan.models, [generator]):
-            w = (
-                f"judge {pair['judge']} and generator {pair['generator']} are the "
-                f"{pair['relation'].replace('_', ' ')} ({pair['family']}): the judge may favour "
-                "its own kind; use a judge of another family, or a panel (--judge-model repeated)"
-            )
-            warnings.append(w)
-            say(f"warning: {w}")
-
-    window = max(64, 4 * cfg.endpoint.concurrency * max(1, len(clients)))
-    engine = FilterEngine(
-        iter_rows(input_path, empty_output=True),
-        str(input_path),
-        now_iso(),
-        plan.rules,
-        judge,
-        sink,
-        verdict_of,
-        window,
-        on_progress,
-        check_independence,
-    )
-    seeds: SeedCheck | None = None
-    anchors: dict[str, Any] | None = None
-
-    async def main() -> EngineResult:
-        nonlocal seeds, anchors
-        try:
-            if judge is not None and (plan.seeds or plan.anchors):
-                try:
-                    seeds, anchors = await calibrate(judge, plan, jcfg.max_seed_fail)
-                except (BudgetExceeded, RequestFailed, asyncio.CancelledError) as e:
-                    return stop_result(e)
-                if seeds is not None:
-                    say(
-                        f"calibration: the judge passed {seeds.passed}/{seeds.n} human seeds "
-                        f"(threshold {jcfg.threshold:g})"
-                    )
-                    if not seeds.trusted:
-                        return EngineResult(
-                            "stopped_calibration",
-                            StoppedError(
-                                f"the judge failed {seeds.n - seeds.passed} of {seeds.n} human "
-                                f"seeds ({seeds.fail_share:.0%} > --max-seed-fail "
-                                f"{jcfg.max_seed_fail:.0%}): its threshold cannot be trusted; "
-                                "no candidate was judged",
-                                hint="check the rubric, --threshold and the judge model; "
-                                "the seeds' verdicts are cached",
-                            ),
-                        )
-            return await engine.run()
-        finally:
-            for c in clients:
-                await c.close()
-
-    def stopped(e: SynthgenError) -> EngineResult:
-        return EngineResult("interrupted" if isinstance(e, Interrupted) else "failed", e)
-
-    result, fatal, elapsed = run_main(main, stopped)
-    sink.close(finalise_files=fatal is None)
-    slot.set_status(result.status)
-    exit_code = fatal.exit_code if fatal else STATUS_EXIT[result.status]
-    tally = engine.tally
-    indep = independence(plan.models, list(tally.generators))
-    bias = length_bias(tally.scores, tally.lengths, jcfg.length_bias_threshold)
-    if bias["flagged"]:
-        warnings.append(
-            f"length bias: Spearman(score, output length) = {bias['spearman']} > "
-            f"{bias['threshold']}: the judge may be paying for length"
-        )
-        say(f"warning: {warnings[-1]}")
-    summary = _summary(cfg, plan, result, exit_code, tally, bias, indep, seeds, anchors)
-    summary.update(
-        {
-            "run_id": run_id,
-            "resumed": resume,
-            "warnings": warnings,
-            **spend_summary([c.stats for c in clients], budget),
-            "price_known": price is not None or not plan.models,
-            "capabilities": {c.model: dict(c.caps.values) for c in clients},
-            **slot.files(),
-            "seconds": round(elapsed, 3),
-        }
-    )
-    if result.error is not None:
-        summary["error"] = result.error.render()
-    write_run_manifest(
-        manifest_path,
-        summary,
-        command="filter",
-        cfg=cfg,
-        job_sha256=job_sha,
-        inputs=[input_path],
-        output_file=out_path if fatal is None else sink.partial,
-        budget=budget,
-    )
-    if fatal is not None:
-        raise fatal
-    return summary
+) -> StageSummary:
+    """Filter `input_path` into `output` by the config's rules and judge."""
+    return run_stage(FilterStage(cfg, input_path, output, ledger, on_progress), cfg, say)
 
 
 def _histogram(scores: list[float]) -> dict[str, int]:
@@ -316,47 +322,41 @@ def _histogram(scores: list[float]) -> dict[str, int]:
     return {f"{b:g}": n for b, n in sorted(bins.items())}
 
 
-def _summary(
+def _judge_block(
     cfg: Config,
     plan: Plan,
-    result: EngineResult,
-    exit_code: int,
     tally: Tally,
     bias: dict[str, Any],
     indep: list[dict[str, str]],
     seeds: SeedCheck | None,
     anchors: dict[str, Any] | None,
-) -> dict[str, Any]:
-    judge: dict[str, Any] | None = None
-    if plan.rubric is not None:
-        jd: dict[str, int] = dict(tally.dropped.get("judge", {}))
-        judge = {
-            "models": plan.models,
-            "rubric": plan.rubric.name,
-            "rubric_sha256": plan.rubric.sha256,
-            "threshold": cfg.filter.judge.threshold,
-            "judged": tally.judged,
-            "passed": tally.passed,
-            "mean_score": round(statistics.fmean(tally.scores), 4) if tally.scores else None,
-            "score_histogram": _histogram(tally.scores),
-            "parse_failures": jd.get("judge_parse_failure", 0),
-            "structured": dict(sorted(tally.structured.items())),
-            "repaired": tally.repaired,
-            "request_rejected": jd.get("judge_request_rejected", 0),
-            "flags": dict(tally.flags.most_common(20)),
-            "length_bias": bias,
-            "seeds": seeds.summary() if seeds else None,
-            "anchors": anchors,
-            "independence": indep,
-            "generators": dict(tally.generators),
-            "grounded": plan.reference is not None,
-        }
-        if tally.spreads:
-            judge["panel_spread_mean"] = round(statistics.fmean(tally.spreads), 4)
-            judge["panel_spread_max"] = max(tally.spreads)
-    return {
-        "status": result.status,
-        "exit_code": exit_code if result.status != "complete" else EXIT_OK,
-        "counts": tally.counts(),
-        "judge": judge,
+) -> dict[str, Any] | None:
+    """What the judge did, as the summary shows it (None without a judge)."""
+    if plan.rubric is None:
+        return None
+    jd: dict[str, int] = dict(tally.dropped.get("judge", {}))
+    judge: dict[str, Any] = {
+        "models": plan.models,
+        "rubric": plan.rubric.name,
+        "rubric_sha256": plan.rubric.sha256,
+        "threshold": cfg.filter.judge.threshold,
+        "judged": tally.judged,
+        "passed": tally.passed,
+        "mean_score": round(statistics.fmean(tally.scores), 4) if tally.scores else None,
+        "score_histogram": _histogram(tally.scores),
+        "parse_failures": jd.get("judge_parse_failure", 0),
+        "structured": dict(sorted(tally.structured.items())),
+        "repaired": tally.repaired,
+        "request_rejected": jd.get("judge_request_rejected", 0),
+        "flags": dict(tally.flags.most_common(20)),
+        "length_bias": bias,
+        "seeds": seeds.summary() if seeds else None,
+        "anchors": anchors,
+        "independence": indep,
+        "generators": dict(tally.generators),
+        "grounded": plan.reference is not None,
     }
+    if tally.spreads:
+        judge["panel_spread_mean"] = round(statistics.fmean(tally.spreads), 4)
+        judge["panel_spread_max"] = max(tally.spreads)
+    return judge

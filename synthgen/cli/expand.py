@@ -1,0 +1,181 @@
+"""`synthgen expand`: seeds in; records with provenance, a ledger and a manifest out."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from synthgen.cli.common import (
+    check_stdout_use,
+    emit_json,
+    endpoint_options,
+    finish_run,
+    json_option,
+    output_options,
+)
+
+if TYPE_CHECKING:
+    from synthgen.config import Config
+
+
+@click.command("expand")
+@click.argument("seeds", nargs=-1, type=click.Path(path_type=Path))
+@click.option("-n", "--count", type=int, help="How many records to write [default: 100].")
+@output_options
+@click.option(
+    "--strategy",
+    type=click.Choice(["self-instruct", "evol", "paraphrase"]),
+    help="How to expand [default: self-instruct].",
+)
+@click.option("--per-call", type=int, help="New examples asked for per call [default: 5].")
+@click.option("--human-examples", type=int, help="Seeds shown per self-instruct call [default: 3].")
+@click.option(
+    "--machine-examples",
+    type=int,
+    help="Kept machine records shown next to them (never instead) [default: 2].",
+)
+@click.option("--temperature", type=float, help="Sampling temperature [default: 1.0].")
+@click.option("--top-p", type=float, help="Nucleus sampling [default: 1.0].")
+@click.option("--seed", type=int, help="Seed of every random choice [default: 0].")
+@click.option(
+    "--responses",
+    type=click.Choice(["inline", "separate"]),
+    help="Outputs in the same call as instructions, or one call per instruction.",
+)
+@click.option("--format", "fmt", help="Force the seed format (else autodetected).")
+@click.option("--task", help="Task name recorded in meta and shown to the model.")
+@endpoint_options
+@click.option(
+    "--dry-run", is_flag=True, help="Show prompts, requests, tokens and cost; send nothing."
+)
+@json_option
+def expand_cmd(
+    seeds: tuple[Path, ...],
+    count: int | None,
+    output: str,
+    ledger: Path | None,
+    strategy: str | None,
+    per_call: int | None,
+    human_examples: int | None,
+    machine_examples: int | None,
+    temperature: float | None,
+    top_p: float | None,
+    seed: int | None,
+    responses: str | None,
+    fmt: str | None,
+    task: str | None,
+    model: str | None,
+    base_url: str | None,
+    concurrency: int | None,
+    rpm: float | None,
+    tpm: float | None,
+    timeout: float | None,
+    max_attempts: int | None,
+    max_cost_usd: float | None,
+    max_tokens: int | None,
+    state_dir: Path | None,
+    config_file: Path | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Expand SEEDS into new instruction/response records through an LLM.
+
+    Writes OUTPUT (records with provenance), OUTPUT's .ledger.jsonl (every dropped
+    candidate and why) and .manifest.json. Running the same command again after a crash,
+    kill or Ctrl-C resumes: answered requests are replayed from the cache, never re-paid.
+
+    Examples:
+
+      synthgen expand seeds.jsonl -n 2000 -o raw.jsonl
+
+      synthgen expand seeds.jsonl -n 500 -o raw.jsonl --strategy evol --max-cost-usd 5
+
+      OPENAI_BASE_URL=http://localhost:8000/v1 synthgen expand seeds.jsonl -n 50 -o - --model qwen
+    """
+    import synthgen.api as api
+    from synthgen.core.console import ProgressLine, say
+
+    check_stdout_use(output, as_json, dry_run)
+    options: dict[str, Any] = {
+        "format": fmt,
+        "task": task,
+        "strategy": strategy,
+        "per_call": per_call,
+        "human_examples": human_examples,
+        "machine_examples": machine_examples,
+        "temperature": temperature,
+        "top_p": top_p,
+        "seed": seed,
+        "responses": responses,
+        "model": model,
+        "base_url": base_url,
+        "concurrency": concurrency,
+        "rpm": rpm,
+        "tpm": tpm,
+        "timeout": timeout,
+        "max_attempts": max_attempts,
+        "max_cost_usd": max_cost_usd,
+        "max_tokens": max_tokens,
+        "state_dir": state_dir,
+    }
+    if dry_run:
+        values = {"seeds": [str(p) for p in seeds] or None, "generation.count": count}
+        cfg = api.load(
+            config_file, {**values, **api._values("expand", options, api.EXPAND_OPTIONS)}
+        )
+        return _dry_run(cfg, as_json)
+    line = ProgressLine()
+
+    def progress(p: Any) -> None:
+        rate = line.rate(p.written)
+        text = (
+            f"expand: {p.written}/{p.target} records · {p.jobs_done} calls · {rate:.1f} records/s"
+        )
+        line.show(text, final=p.written >= p.target)
+
+    summary = api.expand(
+        seeds,
+        output=output,
+        count=count,
+        ledger=ledger,
+        config=config_file,
+        say=say,
+        on_progress=progress,
+        **options,
+    )
+    line.done()
+    c = summary.counts
+    dropped = sum(c["ledgered"].values())
+    what = f"{c['written']}/{c['requested']} records → {summary.output} · {dropped} ledgered"
+    finish_run(summary, what, as_json)
+
+
+def _dry_run(cfg: Config, as_json: bool) -> None:
+    from synthgen.errors import UsageError
+    from synthgen.seeds.reader import read_seeds
+    from synthgen.stages.expand.dryrun import plan
+
+    if not cfg.seeds:
+        raise UsageError("no seed files given", hint="synthgen expand SEEDS.jsonl --dry-run")
+    result: dict[str, Any] = plan(cfg, read_seeds(cfg.seeds, cfg.seed_format))  # type: ignore[arg-type]
+    if as_json:
+        emit_json(result)
+        return
+    err = sys.stderr
+    for i, msgs in enumerate(result["first_prompts"], 1):
+        err.write(f"── prompt {i} " + "─" * 60 + "\n")
+        for m in msgs:
+            err.write(f"[{m['role']}]\n{m['content']}\n\n")
+    cost = (
+        "unknown (no price for this model)"
+        if result["cost_usd"] is None
+        else (f"${result['cost_usd']:.4f}")
+    )
+    err.write(
+        f"dry run: {result['requests']} requests · ~{result['prompt_tokens']} prompt + "
+        f"~{result['completion_tokens']} completion tokens ({result['token_count_method']}) · "
+        f"cost ~{cost} · ~{result['estimated_seconds']} s\n"
+    )

@@ -1,0 +1,38 @@
+"""`synthgen seeds inspect`: look at seed files before expanding them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from synthgen.cli.common import emit_json, json_option
+
+
+@click.group("seeds")
+def seeds_group() -> None:
+    """Look at seed files before expanding them."""
+
+
+@seeds_group.command("inspect")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "seed_format", help="Force the seed format (else autodetected).")
+@json_option
+def seeds_inspect(files: tuple[Path, ...], seed_format: str | None, as_json: bool) -> None:
+    """Counts, format, length stats, duplicates and problems of seed FILES.
+
+    Examples:
+
+      synthgen seeds inspect seeds/support_triage.jsonl
+
+      synthgen seeds inspect data/*.jsonl --json
+    """
+    from rich.console import Console
+
+    from synthgen.seeds.inspect import inspect_seeds, render_report
+
+    report = inspect_seeds(list(files), seed_format)  # type: ignore[arg-type]
+    if as_json:
+        emit_json(report.model_dump(mode="json"))
+    else:
+        render_report(report, Console(stderr=True))

@@ -1,0 +1,254 @@
+"""The one stage skeleton: claim the run, open the sink, build clients and the budget, run the
+stage's execute step, close, record the status, pick the exit code, write the manifest.
+
+A stage supplies only a `StagePlan` (what it reads and writes, its job hash, which models it
+asks) and its steps (`Stage.execute`, `Stage.stopped`); everything that ends a run ends here,
+so every stage ends the same way: partial files resumable, status recorded, summary typed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from synthgen.core.manifest import file_sha256, write_manifest
+from synthgen.core.runtime import RunSlot, claim_run, make_client, run_cancellable
+from synthgen.core.sink import Sink
+from synthgen.errors import EXIT_FAILURE, Interrupted, SynthgenError
+from synthgen.llm.cost import Budget, Price
+from synthgen.records import RequestCounts, StageSummary, TokenUsage
+
+if TYPE_CHECKING:
+    from synthgen.config import Config
+    from synthgen.llm.client import LLMClient
+
+# How each way a run can end maps to an exit code, for every stage (README: exit codes).
+EXIT_BY_STATUS = {
+    "complete": 0,
+    "stopped_budget": 3,
+    "stopped_calibration": 3,
+    "stopped_gate": 3,
+    "interrupted": 130,
+    "exhausted": 1,
+    "failed": 1,
+}
+
+
+class InternalError(SynthgenError):
+    """A bug of ours, not the user's nor the endpoint's: one line, exit 1."""
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """What a stage reads and writes and what it will ask, known before anything is sent."""
+
+    command: str
+    output: str
+    ledger: Path | None
+    job_sha256: str
+    reads: Sequence[tuple[str, str | Path]] = ()
+    inputs: Sequence[str | Path] = ()  # hashed into the manifest
+    models: Sequence[str] = ()  # one client each; none for a stage that sends nothing
+    api_key: str = ""
+    price: Price | None = None
+    # False: a stopped run removes its partial files and a rerun redoes the work (dedup).
+    resumable: bool = True
+    # What the manifest records as the config, when the stage's settings are not a Config.
+    manifest_config: dict[str, Any] | None = None
+
+
+@dataclass
+class Outcome:
+    """How a stage's execute step ended and what it counted."""
+
+    status: str
+    error: SynthgenError | None = None
+    counts: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StageRun:
+    """What the skeleton hands a stage's steps: the claimed slot, sink, budget and clients."""
+
+    cfg: Config
+    slot: RunSlot
+    sink: Sink
+    budget: Budget
+    clients: list[LLMClient]
+    say: Callable[[str], None]
+
+
+class Stage(ABC):
+    """A stage: its plan, its sink, its execute step and how it reports a stop."""
+
+    plan: StagePlan
+
+    def open_sink(self, slot: RunSlot) -> Sink:
+        """Where records and drops go; a stage may return a Sink subclass."""
+        resume = slot.resume and self.plan.resumable  # else a rerun redoes the work
+        return Sink(slot.out_path, slot.ledger_path, slot.to_stdout, resume)
+
+    @abstractmethod
+    async def execute(self, run: StageRun) -> Outcome:
+        """Do the stage's work; return how it ended (never raise for an expected stop)."""
+
+    @abstractmethod
+    def stopped(self, run: StageRun, error: SynthgenError) -> Outcome:
+        """The outcome of a run ended by `error` (Ctrl-C, SIGTERM, a fatal error)."""
+
+    def finish(self, run: StageRun, outcome: Outcome) -> Outcome:
+        """Counts and details once the sink is closed (the ledger is then whole)."""
+        return outcome
+
+
+def run_stage(stage: Stage, cfg: Config, say: Callable[[str], None]) -> StageSummary:
+    """Run `stage` from claim to manifest; whatever ends it, return its typed summary."""
+    plan = stage.plan
+    slot = claim_run(
+        cfg,
+        plan.command,
+        plan.output,
+        plan.ledger,
+        plan.job_sha256,
+        say,
+        plan.reads,
+        announce_restart=plan.resumable,
+    )
+    try:
+        return _run_claimed(stage, cfg, slot, say)
+    finally:
+        slot.db.close()
+
+
+def _run_claimed(
+    stage: Stage, cfg: Config, slot: RunSlot, say: Callable[[str], None]
+) -> StageSummary:
+    plan = stage.plan
+    sink = stage.open_sink(slot)
+    slot.set_status("running")
+    budget = Budget(plan.price, cfg.budget.max_cost_usd, cfg.budget.max_tokens)
+    clients = [make_client(cfg, plan.api_key, slot.db, budget, m) for m in plan.models]
+    run = StageRun(cfg, slot, sink, budget, clients, say)
+
+    async def main() -> Outcome:
+        try:
+            return await stage.execute(run)
+        finally:
+            for c in clients:
+                await c.close()
+
+    started = time.monotonic()
+    fatal: SynthgenError | None = None
+    try:
+        outcome = run_cancellable(main)
+    except SynthgenError as e:
+        fatal, outcome = e, stage.stopped(run, e)
+    except KeyboardInterrupt:
+        outcome = stage.stopped(run, Interrupted("interrupted"))
+    except Exception as e:  # an unexpected failure still closes the run resumably
+        if os.environ.get("SYNTHGEN_DEBUG") == "1":
+            say("".join(traceback.format_exception(e)).rstrip())
+        fatal = InternalError(f"internal error: {type(e).__name__}: {e}")
+        outcome = stage.stopped(run, fatal)
+    elapsed = time.monotonic() - started
+    # Stopped runs still deliver what they have; the run stays resumable in the state dir.
+    keep_going = plan.resumable or (fatal is None and outcome.status == "complete")
+    if keep_going:
+        sink.close(finalise_files=fatal is None)
+    else:
+        sink.abort()
+    slot.set_status(outcome.status)
+    outcome = stage.finish(run, outcome)
+    summary = _summary(plan, slot, run, outcome, fatal, elapsed)
+    out_file = slot.out_path if fatal is None else sink.partial
+    _write_manifest(cfg, plan, slot, summary, out_file, budget)
+    return summary
+
+
+def _exit_code(outcome: Outcome, fatal: SynthgenError | None) -> int:
+    if outcome.status == "complete" and fatal is None:
+        return 0
+    if fatal is not None:
+        return fatal.exit_code
+    if outcome.error is not None and outcome.status != "exhausted":
+        return outcome.error.exit_code
+    return EXIT_BY_STATUS.get(outcome.status, EXIT_FAILURE)
+
+
+def _summary(
+    plan: StagePlan,
+    slot: RunSlot,
+    run: StageRun,
+    outcome: Outcome,
+    fatal: SynthgenError | None,
+    elapsed: float,
+) -> StageSummary:
+    stats = [c.stats for c in run.clients]
+    error = fatal or outcome.error
+    return StageSummary(
+        command=plan.command,
+        status=outcome.status,
+        exit_code=_exit_code(outcome, fatal),
+        run_id=slot.run_id,
+        resumed=slot.resume,
+        counts=outcome.counts,
+        requests=RequestCounts(
+            sent=sum(s.sent for s in stats),
+            cached=sum(s.cached for s in stats),
+            retried=sum(s.retried for s in stats),
+            failed=sum(s.failed for s in stats),
+            rate_limited=sum(s.rate_limited for s in stats),
+            fallbacks=sorted({f for s in stats for f in s.fallbacks}),
+        ),
+        usage=TokenUsage(
+            prompt_tokens=sum(s.prompt_tokens for s in stats),
+            completion_tokens=sum(s.completion_tokens for s in stats),
+        ),
+        cost_usd=round(run.budget.spent_cost_usd, 6),
+        cost_usd_this_run=round(run.budget.new_cost_usd, 6),
+        price_known=plan.price is not None or not plan.models,
+        **slot.files(),
+        warnings=outcome.warnings,
+        error=error.render() if error is not None else None,
+        seconds=round(elapsed, 3),
+        details=outcome.details,
+    )
+
+
+def _write_manifest(
+    cfg: Config,
+    plan: StagePlan,
+    slot: RunSlot,
+    summary: StageSummary,
+    out_file: Path,
+    budget: Budget,
+) -> None:
+    """The summary plus what reproduces the run: resolved config, input and output hashes."""
+    write_manifest(
+        slot.manifest_path,
+        {
+            **summary.to_json(),
+            "config": plan.manifest_config or cfg.redacted(),
+            "config_sha256": cfg.sha256(),
+            "job_sha256": plan.job_sha256,
+            "inputs": [
+                {"path": str(p), "sha256": None if str(p) == "-" else file_sha256(Path(p))}
+                for p in plan.inputs
+            ],
+            "output_sha256": file_sha256(out_file),
+            "ledger_sha256": file_sha256(slot.ledger_path),
+            "budget": {
+                "max_cost_usd": cfg.budget.max_cost_usd,
+                "max_tokens": cfg.budget.max_tokens,
+                "stopped_by": budget.stopped_by,
+            },
+        },
+    )
