@@ -12,7 +12,8 @@ from synthgen.errors import InputError
 from synthgen.records import Frozen
 from synthgen.stages.report.collect import Collected, collect_rows, collect_texts, read_ledger
 from synthgen.stages.report.metrics import METRIC_INFO, diversity, entropy, quantiles
-from synthgen.stages.report.warnings import ReportWarning, Thresholds, find_warnings
+from synthgen.stages.report.rules import find_warnings
+from synthgen.stages.report.warnings import ReportWarning, Thresholds
 
 SHOWN_OPENERS = 15
 
@@ -52,6 +53,8 @@ class Built:
 
 @dataclass(frozen=True)
 class ReportInputs:
+    """What one report reads: the data, and the seeds, verdicts and ledger beside it."""
+
     data: Path
     seed_files: tuple[Path, ...] = ()
     verdicts: Path | None = None

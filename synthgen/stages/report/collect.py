@@ -69,6 +69,7 @@ class Collector:
     def add(
         self, rid: str, instruction: str, inp: str, output: str, prov: dict[str, Any] | None
     ) -> None:
+        """Count one record (and its provenance) and offer it to the reservoir sample."""
         o = self.out
         o.n += 1
         ow = word_count(output)
@@ -146,8 +147,8 @@ class Collector:
 def collect_rows(
     path: Path, seed: int, fmt: str | None = None, keep_judge_ids: bool = False
 ) -> Collected:
-    """Stream a dataset file (any format dataset.iter_rows reads) into a Collected;
-    `keep_judge_ids` keeps each record's judge verdict by id (to join human verdicts)."""
+    """Stream a dataset file (any format dataset.iter_rows reads) into a Collected."""
+    # keep_judge_ids keeps each record's judge verdict by id, to join human verdicts
     from synthgen.seeds.dataset import SYNTHGEN, iter_rows
 
     c = Collector(seed, keep_judge_ids)

@@ -48,10 +48,10 @@ def _distinct_picks(rng: Any, rows: int, r: int, n: int) -> Any:
 def chance_top_share(
     units: Sequence[tuple[int, float]], n_seeds: int, k: int, seed: int
 ) -> float | None:
-    """The top-k seeds' share expected by chance alone: the mean over seeded simulations in
-    which every unit (a call's records, weight w, r distinct roots) draws its r seeds
-    uniformly. With few records per seed the top decile is heavy even when nothing is
-    skewed, and seed_skew must not fire on that."""
+    """The top-k seeds' share expected by chance alone (mean of seeded simulations)."""
+    # In each simulation every unit (a call's records, weight w, r distinct roots) draws its
+    # r seeds uniformly. With few records per seed the top decile is heavy even when nothing
+    # is skewed, and seed_skew must not fire on that.
     import numpy as np
 
     if not units or not n_seeds or not k:
@@ -82,8 +82,8 @@ def _median_ratio(data: Sequence[int], seeds: Sequence[int]) -> float | None:
 
 
 def common_budget(data: list[str], seeds: list[str], seed: int) -> dict[str, Any]:
-    """distinct-n and compression of data and seeds on the same budgets (the smaller set's
-    size), since seed sets rarely fill the data's budget and both measures depend on it."""
+    """distinct-n and compression of data and seeds on the same (the smaller set's) budgets."""
+    # seed sets rarely fill the data's budget, and both measures depend on it
     tokens = min(
         TOKEN_BUDGET, *(sum(map(len, budget_tokens(t, TOKEN_BUDGET, seed))) for t in (data, seeds))
     )
@@ -109,8 +109,7 @@ def _top_opener(data: Collected, seeds: Collected) -> dict[str, Any] | None:
 
 
 def drift(data: Collected, seeds: Collected, seed: int) -> dict[str, Any]:
-    """Length ratios, vocabulary overlap, opener divergence, the trait fingerprint, and
-    diversity of data and seeds on common budgets."""
+    """Length ratios, vocabulary overlap, opener divergence, traits, common-budget diversity."""
     data_rates, seed_rates = data.traits.rates(), seeds.traits.rates()
     data_texts, seed_texts = [s.text for s in data.sample], [s.text for s in seeds.sample]
     return {
@@ -134,11 +133,9 @@ def drift(data: Collected, seeds: Collected, seed: int) -> dict[str, Any]:
 def coverage(
     data: Collected, seed_ids: Sequence[str] | None, seed: int = 0, shown: int = 30
 ) -> dict[str, Any]:
-    """Records per lineage root (seed), and how much the top 10% of seeds hold.
-
-    Without --seeds the seed count is the number of distinct roots the data names, so seeds
-    that no record descends from are only counted when the seed file is given.
-    """
+    """Records per lineage root (seed), and how much the top 10% of seeds hold."""
+    # Without --seeds the seed count is the number of distinct roots the data names, so seeds
+    # that no record descends from are only counted when the seed file is given.
     credit = dict(data.seed_credit)
     if seed_ids is not None:
         for sid in seed_ids:

@@ -296,6 +296,7 @@ def render_html(built: Built) -> str:
 
 
 def write_html(built: Built, path: Path) -> None:
+    """Write the HTML report atomically."""
     from synthgen.core.jsonl import write_atomic
 
     write_atomic(path, render_html(built).encode("utf-8"))

@@ -92,10 +92,8 @@ def distinct_n(seqs: Iterable[Sequence[str]], n: int) -> float | None:
 
 
 def compression_ratio(texts: Sequence[str], budget: int, seed: int) -> float | None:
-    """Raw bytes ÷ zlib-compressed bytes of texts in seeded order up to `budget` bytes.
-
-    Higher means more repetitive. zlib's 32 KB window sees repeats across dozens of records.
-    """
+    """Raw bytes ÷ zlib-compressed bytes of texts in seeded order up to `budget` bytes."""
+    # Higher means more repetitive: zlib's 32 KB window sees repeats across dozens of records.
     parts: list[bytes] = []
     used = 0
     for i in _shuffled(len(texts), seed):
@@ -111,11 +109,9 @@ def compression_ratio(texts: Sequence[str], budget: int, seed: int) -> float | N
 
 
 def mean_pairwise_rouge_l(texts: Sequence[str], sample: int, seed: int) -> float | None:
-    """Mean ROUGE-L F1 over all pairs of up to `sample` texts (seeded choice).
-
-    ROUGE-L F1 over token lists equals rapidfuzz's normalised Indel similarity
-    (2·LCS ÷ (|a|+|b|)); cdist computes the pairs in C++.
-    """
+    """Mean ROUGE-L F1 over all pairs of up to `sample` texts (seeded choice)."""
+    # ROUGE-L F1 over token lists equals rapidfuzz's normalised Indel similarity
+    # (2·LCS ÷ (|a|+|b|)), so cdist computes the pairs in C++.
     from rapidfuzz import process
     from rapidfuzz.distance import Indel
 
@@ -154,8 +150,8 @@ def js_divergence(p: Counter[str], q: Counter[str]) -> float | None:
 
 
 def vocabulary_overlap(a: Sequence[str], b: Sequence[str], budget: int, seed: int) -> float | None:
-    """Jaccard of the word sets of two text sets, each cut to the same number of tokens
-    (the smaller set's total, at most `budget`), so that size alone does not move it."""
+    """Jaccard of the word sets of two text sets, each cut to the same number of tokens."""
+    # the smaller set's total, at most `budget`, so that size alone does not move it
     ta, tb = budget_tokens(a, budget, seed), budget_tokens(b, budget, seed)
     common = min(sum(map(len, ta)), sum(map(len, tb)))
     if common == 0:

@@ -15,12 +15,11 @@ RATIO_SMOOTHING = 0.02  # added to both rates: 0% → 10% reads as 6×, not infi
 
 
 class Trait(NamedTuple):
-    """A habit: plain-words description, a pattern, and literals one of which any match holds
-    (a cheap `in` test that skips the regex on most texts)."""
+    """A habit: plain-words description, a pattern, and literals one of which any match holds."""
 
     description: str
     pattern: re.Pattern[str]
-    anchors: tuple[str, ...]
+    anchors: tuple[str, ...]  # a cheap `in` test on these skips the regex on most texts
     lowercase: bool  # the pattern is written for lower-cased text
 
 
@@ -101,16 +100,19 @@ class TraitCounter:
         self.hits = [0] * len(TRAITS)
 
     def add(self, text: str) -> None:
+        """Count the traits of one text."""
         self.n += 1
         for i, hit in enumerate(trait_hits(text)):
             self.hits[i] += hit
 
     def add_all(self, texts: Iterable[str]) -> TraitCounter:
+        """Count the traits of every text; returns self, to chain."""
         for t in texts:
             self.add(t)
         return self
 
     def rates(self) -> dict[str, float]:
+        """Each trait's share of the texts seen (0 before any)."""
         return {
             name: (h / self.n if self.n else 0.0) for name, h in zip(TRAITS, self.hits, strict=True)
         }
