@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from support.helpers import expand_args, run, spawn
+from support.helpers import expand_args, run, spawn, wait_until
 
 from synthgen.config import load_config
 from synthgen.standin import StandinHandle
@@ -39,12 +39,13 @@ def test_planted_key_never_reaches_disk_or_output(
         work,
         env={"OPENAI_API_KEY": KEY},
     )
-    import time
-
-    deadline = time.monotonic() + 20
     partial = work / "more.jsonl.partial"
-    while time.monotonic() < deadline and not (partial.exists() and partial.stat().st_size):
-        time.sleep(0.02)
+    wait_until(
+        lambda: (partial.exists() and partial.stat().st_size) or proc.poll() is not None,
+        timeout=20,
+        what="the run to start writing its partial output",
+    )
+    assert proc.poll() is None, "the run ended before it could be interrupted mid-way"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import math
@@ -22,6 +23,7 @@ from typing import Any
 import openai
 import pytest
 from pydantic import BaseModel, Field
+from support.helpers import wait_until
 
 from synthgen.standin import StandinConfig, run_in_thread
 from synthgen.standin.server import StandinHandle
@@ -163,16 +165,41 @@ def test_random_429_has_retry_headers(standin: StandinHandle) -> None:
     assert ei.value.code == "rate_limit_exceeded"
 
 
-def test_rpm_limit_burst_then_refill(standin: StandinHandle) -> None:
+class BucketClock:
+    """A fake for the `time` module of synthgen.standin.config, whose rate buckets read
+    `time.monotonic()`: tests move it on by hand instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def monotonic(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def bucket_clock(monkeypatch: pytest.MonkeyPatch) -> BucketClock:
+    import synthgen.standin.config as standin_config
+
+    fake = BucketClock()
+    monkeypatch.setattr(standin_config, "time", fake)
+    return fake
+
+
+def test_rpm_limit_burst_then_refill(standin: StandinHandle, bucket_clock: BucketClock) -> None:
     standin.set_faults(rpm_limit=240, rpm_burst=3)  # 4 requests/s, bucket of 3
     c = client(standin)
     for _ in range(3):
         chat(c)
     with pytest.raises(openai.RateLimitError) as ei:
         chat(c)
-    wait_ms = int(ei.value.response.headers["retry-after-ms"])
-    assert 0 < wait_ms <= 250 and ei.value.response.headers["retry-after"] == "1"
-    time.sleep(wait_ms / 1000 + 0.02)
+    headers = ei.value.response.headers  # one request refills in 1/4 s
+    assert headers["retry-after-ms"] == "250" and headers["retry-after"] == "1"
+    bucket_clock.t += 0.125  # half the refill: still refused, with the rest of the wait
+    with pytest.raises(openai.RateLimitError) as ei:
+        chat(c)
+    headers = ei.value.response.headers
+    assert headers["retry-after-ms"] == "125" and headers["retry-after"] == "1"
+    bucket_clock.t += 0.125  # the advertised wait has passed
     chat(c)
 
 
@@ -299,7 +326,29 @@ def test_require_api_key(standin: StandinHandle) -> None:
     assert "sk-right" not in json.dumps(admin(standin, "/_standin/faults"))
 
 
-def test_latency_does_not_block_other_connections(standin: StandinHandle) -> None:
+def test_latency_does_not_block_other_connections(
+    standin: StandinHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both requests are held in their latency delay at the same time (so one connection's
+    delay does not block the other), and neither is answered before its delay ends."""
+    import synthgen.standin.endpoint as endpoint
+
+    delays: list[float] = []
+    release = threading.Event()
+
+    class HeldAsyncio:
+        """endpoint's `asyncio`, whose `sleep` (the latency delay) records the delay asked
+        for and holds the request until the test releases it."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(asyncio, name)
+
+        @staticmethod
+        async def sleep(delay: float) -> None:
+            delays.append(delay)
+            await asyncio.to_thread(release.wait, 30)
+
+    monkeypatch.setattr(endpoint, "asyncio", HeldAsyncio())
     standin.set_faults(latency_s=0.3)
     clients = [client(standin), client(standin)]
     for c in clients:  # open the connections first
@@ -312,14 +361,22 @@ def test_latency_does_not_block_other_connections(standin: StandinHandle) -> Non
         except BaseException as exc:
             errors.append(exc)
 
+    def chat_log() -> list[Any]:
+        log: list[Any] = standin.stats()["log"]  # type: ignore[assignment]
+        return [e for e in log if e["path"] == "/v1/chat/completions"]
+
     threads = [threading.Thread(target=one, args=(c,)) for c in clients]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - start
-    assert not errors and 0.28 <= elapsed < 0.55
+    try:
+        for t in threads:
+            t.start()
+        wait_until(lambda: len(delays) == 2, what="both requests in their delay at once")
+        assert chat_log() == [] and all(t.is_alive() for t in threads)  # none answered yet
+    finally:
+        release.set()
+        for t in threads:
+            t.join(timeout=30)
+    assert not errors and delays == [0.3, 0.3]
+    assert [e["status"] for e in chat_log()] == [200, 200]
 
 
 def test_models_embeddings_and_unknown_path(standin: StandinHandle) -> None:

@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,3 +66,21 @@ def expand_args(seeds: Path, out: Path, base_url: str, *extra: str) -> list[str]
         str(out.parent / ".synthgen"),
         *extra,
     ]
+
+
+def wait_until(
+    predicate: Callable[[], object], timeout: float = 10.0, what: str = "the condition"
+) -> object:
+    """Poll `predicate` until it returns something truthy (returned); fail after `timeout`.
+
+    For waiting on a condition the test can observe, instead of sleeping a fixed time and
+    hoping it has happened. The poll interval is only how often it looks.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.01)
