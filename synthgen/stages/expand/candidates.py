@@ -32,6 +32,8 @@ from synthgen.stages.expand.strategies import Job, Task, respond_request
 
 @dataclass(frozen=True)
 class RunContext:
+    """What every record of one run shares in its provenance."""
+
     run_id: str
     config_sha256: str
     task: str
@@ -42,10 +44,13 @@ class RunContext:
 
 @dataclass
 class JobOutcome:
+    """What one job yielded: records to keep and drops to ledger, each in order."""
+
     job: Job
     records: list[Record] = field(default_factory=list)
     dropped: list[LedgerEntry] = field(default_factory=list)
-    failed: str | None = None
+    refusal: str | None = None  # what the endpoint said when it last refused one of its calls
+    refused: bool = False  # the job's own request was refused, so it yielded nothing
 
 
 _LEAKS = (
@@ -56,13 +61,15 @@ _LEAKS = (
     "original instruction",
     "rewritten instruction",
 )
+# finish reasons that cut a reply short, and the drop reason each is ledgered under
+_CUT_OFF = {"length": "truncated", "content_filter": "content_filter"}
 _REFUSAL = re.compile(r"\b(sorry|i cannot|i can't|as an ai)\b", re.IGNORECASE)
 
 
 def evol_failure(origin_instruction: str, task: Task) -> tuple[str, str] | None:
-    """Evolution failed when nothing changed, the rewrite scaffolding leaked, or the answer
-    is a refusal or empty (after WizardLM's elimination rules, with a similarity test in
-    place of their LLM equality check)."""
+    """(reason, detail) when an evolution failed: unchanged, leaked, refused or empty."""
+    # After WizardLM's elimination rules, with a similarity test in place of their LLM
+    # equality check.
     from rapidfuzz.distance import Indel
 
     sim = Indel.normalized_similarity(origin_instruction.lower(), task.instruction.lower())
@@ -153,12 +160,16 @@ class Builder:
         )
 
     async def run(self, job: Job) -> JobOutcome:
+        """Ask the job's request and turn every answer into records or ledger entries."""
         out = JobOutcome(job)
         req = job.request
+        answers: list[Answer] | None = None
         try:
-            for sample, a in enumerate(await self.client.chat(req)):
+            answers = await self.client.chat(req)
+            for sample, a in enumerate(answers):
                 await self._answer(out, job, sample, a)
         except RequestRejected as e:  # the job's call, or one of its response calls
+            out.refusal, out.refused = e.message, answers is None
             fake = Answer(
                 content=None,
                 finish_reason=None,
@@ -168,34 +179,24 @@ class Builder:
                 sampling="single",
                 usage=Usage(),
             )
-            key = self.client.key(req, 0)
-            self._drop(
-                out,
-                key,
-                0,
-                e.reason,
-                e.message,
-                self._prov(job, self._gen_info(req, fake), Usage()),
-            )
+            prov = self._prov(job, self._gen_info(req, fake), Usage())
+            self._drop(out, self.client.key(req, 0), 0, e.reason, e.message, prov)
         return out
 
     async def _answer(self, out: JobOutcome, job: Job, sample: int, a: Answer) -> None:
         req = job.request
         info = self._gen_info(req, a)
         prov = self._prov(job, info, a.usage)
-        if a.finish_reason == "length":
-            return self._drop(out, a.key, 0, "truncated", "finish_reason=length", prov, a.content)
-        if a.finish_reason == "content_filter":
-            return self._drop(
-                out, a.key, 0, "content_filter", "finish_reason=content_filter", prov, a.content
-            )
+        if a.finish_reason in _CUT_OFF:
+            detail = f"finish_reason={a.finish_reason}"
+            return self._drop(out, a.key, 0, _CUT_OFF[a.finish_reason], detail, prov, a.content)
         if not (a.content or "").strip():
             return self._drop(out, a.key, 0, "empty_reply", "no content", prov, a.content)
         content = a.content or ""
         try:
             items = extract_items(content, job.shape)
         except ParseFailure as first:
-            repaired = await self._repair(job, sample, content, str(first))
+            repaired = await self._repair(out, job, sample, content, str(first))
             if repaired is None:
                 return self._drop(out, a.key, 0, "invalid_json", str(first), prov, content)
             items, a2 = repaired
@@ -238,10 +239,8 @@ class Builder:
                 p = p.model_copy(
                     update={"response_generator": resp_info, "usage": share + resp_usage}
                 )
-                if resp_info.finish_reason in ("length", "content_filter"):
-                    reason = (
-                        "truncated" if resp_info.finish_reason == "length" else "content_filter"
-                    )
+                if resp_info.finish_reason in _CUT_OFF:
+                    reason = _CUT_OFF[resp_info.finish_reason]
                     self._drop(out, a.key, idx + 1, reason, "in the response call", p, None, task)
                     continue
             self._check_and_keep(out, job, a.key, idx + 1, task, p)
@@ -267,7 +266,7 @@ class Builder:
         )
 
     async def _repair(
-        self, job: Job, sample: int, bad: str, error: str
+        self, out: JobOutcome, job: Job, sample: int, bad: str, error: str
     ) -> tuple[list[Any], Answer] | None:
         """One re-ask with the error shown; cached like any request."""
         req = job.request
@@ -276,7 +275,8 @@ class Builder:
         )
         try:
             (a,) = await self.client.chat(fixed)
-        except RequestRejected:
+        except RequestRejected as e:  # a re-ask is longer than its request: limits bite
+            out.refusal = e.message
             return None
         if a.finish_reason != "stop" and a.finish_reason is not None:
             return None

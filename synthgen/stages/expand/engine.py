@@ -12,9 +12,9 @@ import asyncio
 import bisect
 import functools
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, overload
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from synthgen.config import Config
 from synthgen.core.sink import Sink
@@ -22,35 +22,16 @@ from synthgen.errors import BudgetExceeded, EndpointError, Interrupted, Synthgen
 from synthgen.llm.client import LLMClient, RequestFailed
 from synthgen.records import DropReason, LedgerEntry, Record, Seed, ledger_id
 from synthgen.stages.expand.candidates import Builder, JobOutcome, RunContext
-from synthgen.stages.expand.strategies import Job, make_job
+from synthgen.stages.expand.strategies import Job, PoolView, make_job
 
 FEEDBACK_LAG = 64  # jobs; fixed so that changing --concurrency never changes a prompt
 MAX_CONSECUTIVE_FAILURES = 10
 
 
-class PoolView(Sequence[Record]):
-    """The first `size` records of a list, without copying it."""
-
-    def __init__(self, items: list[Record], size: int) -> None:
-        self.items, self.size = items, size
-
-    def __len__(self) -> int:
-        return self.size
-
-    @overload
-    def __getitem__(self, i: int) -> Record: ...
-    @overload
-    def __getitem__(self, i: slice) -> Sequence[Record]: ...
-    def __getitem__(self, i: int | slice) -> Record | Sequence[Record]:
-        if isinstance(i, slice):
-            return self.items[: self.size][i]
-        if not -self.size <= i < self.size:
-            raise IndexError(i)
-        return self.items[i % self.size]
-
-
 @dataclass
 class Progress:
+    """What an expand run has done so far, reported after every committed job."""
+
     written: int = 0
     target: int = 0
     jobs_done: int = 0
@@ -61,12 +42,28 @@ class Progress:
 
 @dataclass
 class ExpandResult:
+    """How an expand run ended: its status, its counts, and the error that ended it early."""
+
     status: str  # complete | stopped_budget | interrupted | exhausted | failed
     progress: Progress
     error: SynthgenError | None = None
 
 
+@dataclass
+class Window:
+    """The jobs between planning and commit: every job below `next_commit` is settled."""
+
+    finished: asyncio.Queue[int]  # job numbers as they finish: O(1) each, unlike wait()
+    running: dict[int, asyncio.Task[JobOutcome]] = field(default_factory=dict)
+    done: dict[int, JobOutcome | BaseException] = field(default_factory=dict)
+    next_job: int = 0
+    next_commit: int = 0
+    planned: tuple[Job, bool] | None = None  # (job, its answer is cached), built, not started
+
+
 class Expander:
+    """Runs jobs concurrently and commits them in job order until the target is written."""
+
     def __init__(
         self,
         cfg: Config,
@@ -87,8 +84,14 @@ class Expander:
         self.records_seen = 0
         per_job = max(1, self.gen.per_call)
         self.max_jobs = 3 * math.ceil(self.gen.count / per_job) + 10
+        self.stopping: str | None = None  # stopped_budget | failed, once decided
+        self.error: SynthgenError | None = None
+        self.consecutive_failures = 0
+        self.refused_jobs = 0  # committed jobs whose own request the endpoint refused
+        self.last_refusal: str | None = None  # what the endpoint answered, for the error
 
     def job(self, index: int) -> Job:
+        """Plan job `index` from the seeds and the machine records it is allowed to see."""
         # Commits happen in job order, so the pool is sorted by job: the records that job
         # `index` may see are a prefix of it.
         visible = bisect.bisect_left(self.pool_jobs, index - FEEDBACK_LAG)
@@ -96,98 +99,96 @@ class Expander:
         return make_job(index, self.gen, self.seeds, pool, self.cfg.task, self.cfg.description)
 
     async def run(self) -> ExpandResult:
-        status: str = "complete"
-        error: SynthgenError | None = None
-        running: dict[int, asyncio.Task[JobOutcome]] = {}
-        done: dict[int, JobOutcome | BaseException] = {}
-        finished: asyncio.Queue[int] = asyncio.Queue()  # O(1) per completion, unlike wait()
-        next_job = next_commit = 0
-        pending: tuple[Job, bool] | None = None  # built but not yet started
-        stopping: str | None = None
-        consecutive_failures = 0
+        """Run jobs until the target is written, the budget is spent or the endpoint gives out."""
+        w = Window(asyncio.Queue())
+        status = "complete"
         try:
             while self.sink.count < self.gen.count:
-                while (
-                    stopping is None
-                    and next_job - next_commit < FEEDBACK_LAG
-                    and next_job < self.max_jobs
-                ):
-                    if pending is None:
-                        job = self.job(next_job)
-                        pending = (job, self.client.cached(job.request))
-                    job, is_cached = pending
-                    # Cached jobs cost nothing, so they always run; new requests only while the
-                    # yield expected from everything in flight still falls short of the target.
-                    expected = self.yield_per_job * (len(running) + len(done))
-                    if not is_cached and self.sink.count + expected >= self.gen.count:
-                        break
-                    task = asyncio.create_task(self.builder.run(job))
-                    task.add_done_callback(functools.partial(_notify, finished, next_job))
-                    running[next_job] = task
-                    next_job += 1
-                    pending = None
-                if not running:
-                    if stopping is None and next_job >= self.max_jobs:
+                self._dispatch(w)
+                if not w.running:  # a stop was decided, or there is nothing left to try
+                    if self.stopping is None and w.next_job >= self.max_jobs:
                         status = "exhausted"
                     break
-                ready = [await finished.get()]
-                while not finished.empty():
-                    ready.append(finished.get_nowait())
-                for j in ready:
-                    t = running.pop(j)
-                    exc = t.exception()
-                    done[j] = exc if exc is not None else t.result()
-                while next_commit in done and self.sink.count < self.gen.count:
-                    got = done.pop(next_commit)
-                    if isinstance(got, BudgetExceeded):
-                        stopping, error = "stopped_budget", got
-                        break
-                    if isinstance(got, RequestFailed):
-                        consecutive_failures += 1
-                        self.progress.failed_jobs += 1
-                        if consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
-                            stopping, error = "failed", got
-                            break
-                    elif isinstance(got, BaseException):
-                        raise got
-                    else:
-                        consecutive_failures = 0
-                        self.commit(next_commit, got)
-                    next_commit += 1
-                # When stopping, what is in flight was paid for: let it land (and be cached),
-                # but start nothing new; commits end at the first job that did not finish.
-                if stopping and not running:
-                    break
+                await self._collect(w)
+                self._commit_ready(w)
         except asyncio.CancelledError:
-            status, error = (
-                "interrupted",
-                Interrupted(
-                    "interrupted; what was done is written", hint="run the same command to resume"
-                ),
-            )
+            status = "interrupted"
         finally:
-            for t in running.values():
-                t.cancel()
-            if running:
-                await asyncio.gather(*running.values(), return_exceptions=True)
-        if stopping and status != "interrupted":
-            status = stopping
-        if status == "exhausted":
-            error = EndpointError(
-                f"only {self.sink.count} of {self.gen.count} records after {next_job} calls: "
-                "the endpoint's answers yield too few usable candidates",
-                hint="look at the ledger for the reasons; rerunning resumes",
-            )
-        if status == "failed" and error is not None:
-            error = EndpointError(
-                f"{MAX_CONSECUTIVE_FAILURES} requests in a row failed: {error.message}",
-                hint="check the endpoint; rerun the same command to resume",
-            )
-        return ExpandResult(status, self.progress, error)
+            await _cancel(w.running)
+        return self._result(status, w)
+
+    def _dispatch(self, w: Window) -> None:
+        """Start planned jobs, in job order, while the window has room and the target needs them."""
+        # When stopping, what is in flight was paid for: let it land (and be cached), but
+        # start nothing new.
+        while (
+            self.stopping is None
+            and w.next_job - w.next_commit < FEEDBACK_LAG
+            and w.next_job < self.max_jobs
+        ):
+            job, is_cached = self._plan_next(w)
+            # Cached jobs cost nothing, so they always run; new requests only while needed.
+            if not is_cached and not self._short_of_target(w):
+                break
+            task = asyncio.create_task(self.builder.run(job))
+            task.add_done_callback(functools.partial(_notify, w.finished, w.next_job))
+            w.running[w.next_job] = task
+            w.next_job += 1
+            w.planned = None
+
+    def _plan_next(self, w: Window) -> tuple[Job, bool]:
+        """The next job, and whether its answer is cached: planned once, however long it waits."""
+        if w.planned is None:
+            job = self.job(w.next_job)
+            w.planned = (job, self.client.cached(job.request))
+        return w.planned
+
+    def _short_of_target(self, w: Window) -> bool:
+        """Does the yield expected from every job in flight still fall short of the target?"""
+        expected = self.yield_per_job * (len(w.running) + len(w.done))
+        return self.sink.count + expected < self.gen.count
+
+    async def _collect(self, w: Window) -> None:
+        """Wait for one job to finish, then take every job that has finished by now."""
+        ready = [await w.finished.get()]
+        while not w.finished.empty():
+            ready.append(w.finished.get_nowait())
+        for j in ready:
+            t = w.running.pop(j)
+            exc = t.exception()
+            w.done[j] = exc if exc is not None else t.result()
+
+    def _commit_ready(self, w: Window) -> None:
+        """Commit finished jobs in job order, up to the first unfinished one or a stop."""
+        while w.next_commit in w.done and self.sink.count < self.gen.count:
+            if not self._settle(w.next_commit, w.done.pop(w.next_commit)):
+                break  # commits end at the job that stopped the run
+            w.next_commit += 1
+
+    def _settle(self, index: int, got: JobOutcome | BaseException) -> bool:
+        """Commit one finished job or count its failure; False when the run must stop."""
+        if isinstance(got, BudgetExceeded):
+            self.stopping, self.error = "stopped_budget", got
+            return False
+        if isinstance(got, RequestFailed):
+            self.consecutive_failures += 1
+            self.progress.failed_jobs += 1
+            if self.consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
+                self.stopping, self.error = "failed", got
+                return False
+            return True
+        if isinstance(got, BaseException):
+            raise got
+        self.consecutive_failures = 0
+        self.commit(index, got)
+        return True
 
     def commit(self, index: int, outcome: JobOutcome) -> None:
         """Write one job's candidates and drops, in order, up to the target."""
         self.progress.jobs_done += 1
+        if outcome.refusal is not None:
+            self.last_refusal = outcome.refusal
+            self.refused_jobs += outcome.refused
         for entry in outcome.dropped:
             self.sink.drop(entry)
         new = 0
@@ -196,30 +197,77 @@ class Expander:
                 self.progress.surplus += len(outcome.records) - k
                 break
             if self.sink.add(rec):
-                self.pool.append(rec)
-                self.pool_jobs.append(index)
+                self._feed_back(index, rec)
                 new += 1
             else:
-                self.progress.duplicates += 1
-                self.sink.drop(
-                    LedgerEntry(
-                        id=ledger_id(rec.id, index, "duplicate_id"),
-                        instruction=rec.instruction,
-                        input=rec.input,
-                        output=rec.output,
-                        provenance=rec.provenance,
-                        dropped=DropReason(
-                            stage="expand",
-                            reason="duplicate_id",
-                            detail=f"same content as {rec.id}",
-                        ),
-                    )
-                )
+                self._ledger_duplicate(index, rec)
         self.sink.flush()
         self.records_seen += new
         self.yield_per_job = max(0.2, self.records_seen / max(1, self.progress.jobs_done))
         self.progress.written = self.sink.count
         self.on_progress(self.progress)
+
+    def _feed_back(self, index: int, rec: Record) -> None:
+        """Offer a kept record as a machine example to jobs FEEDBACK_LAG jobs after its own."""
+        self.pool.append(rec)
+        self.pool_jobs.append(index)
+
+    def _ledger_duplicate(self, index: int, rec: Record) -> None:
+        """Account for a record whose content an earlier record already has."""
+        self.progress.duplicates += 1
+        self.sink.drop(
+            LedgerEntry(
+                id=ledger_id(rec.id, index, "duplicate_id"),
+                instruction=rec.instruction,
+                input=rec.input,
+                output=rec.output,
+                provenance=rec.provenance,
+                dropped=DropReason(
+                    stage="expand", reason="duplicate_id", detail=f"same content as {rec.id}"
+                ),
+            )
+        )
+
+    def _result(self, status: str, w: Window) -> ExpandResult:
+        """The run's end: a stop decided while committing wins, unless the user interrupted."""
+        if status == "interrupted":
+            interrupted = Interrupted(
+                "interrupted; what was done is written", hint="run the same command to resume"
+            )
+            return ExpandResult(status, self.progress, interrupted)
+        status = self.stopping or status
+        error = self.error
+        if status == "exhausted":
+            error = self._exhausted_error(w.next_job)
+        if status == "failed" and error is not None:
+            error = EndpointError(
+                f"{MAX_CONSECUTIVE_FAILURES} requests in a row failed: {error.message}",
+                hint="check the endpoint; rerun the same command to resume",
+            )
+        return ExpandResult(status, self.progress, error)
+
+    def _exhausted_error(self, calls: int) -> EndpointError:
+        """Why every job allowed was tried without reaching the target, in the endpoint's words."""
+        why = "the endpoint's answers yield too few usable candidates"
+        hint = "look at the ledger for the reasons; rerunning resumes"
+        p = self.progress
+        if self.last_refusal is not None and self.refused_jobs == p.jobs_done and not p.failed_jobs:
+            why = f"every request was refused: {self.last_refusal}"
+            hint = "fix what the endpoint objects to (model, limits, request size), then rerun"
+        elif self.last_refusal is not None:
+            why += f"; last refusal: {self.last_refusal}"
+        return EndpointError(
+            f"only {self.sink.count} of {self.gen.count} records after {calls} calls: {why}",
+            hint=hint,
+        )
+
+
+async def _cancel(running: dict[int, asyncio.Task[JobOutcome]]) -> None:
+    """Cancel the jobs still running and wait until each has ended."""
+    for t in running.values():
+        t.cancel()
+    if running:
+        await asyncio.gather(*running.values(), return_exceptions=True)
 
 
 def _notify(queue: asyncio.Queue[int], index: int, _task: object) -> None:
@@ -227,6 +275,7 @@ def _notify(queue: asyncio.Queue[int], index: int, _task: object) -> None:
 
 
 def summary_counts(result: ExpandResult, sink: Sink) -> dict[str, Any]:
+    """The counts an expand summary reports: requested, written, ledgered by reason, lost."""
     return {
         "requested": result.progress.target,
         "written": sink.count,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,6 +39,7 @@ def _task_schema(with_output: bool) -> dict[str, Any]:
 
 
 def tasks_schema(k: int, with_output: bool) -> dict[str, Any]:
+    """The JSON schema of a reply holding exactly `k` tasks."""
     return {
         "type": "object",
         "properties": {
@@ -69,7 +70,29 @@ class Job:
     origin: Example | None = None  # the example an evol/paraphrase job rewrites
 
 
+class PoolView(Sequence[Record]):
+    """The first `size` records of a list, without copying it."""
+
+    def __init__(self, items: list[Record], size: int) -> None:
+        self.items, self.size = items, size
+
+    def __len__(self) -> int:
+        return self.size
+
+    @overload
+    def __getitem__(self, i: int) -> Record: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Record]: ...
+    def __getitem__(self, i: int | slice) -> Record | Sequence[Record]:
+        if isinstance(i, slice):
+            return self.items[: self.size][i]
+        if not -self.size <= i < self.size:
+            raise IndexError(i)
+        return self.items[i % self.size]
+
+
 def format_example(ex: Example, n: int | None = None) -> str:
+    """An example as prompts show it, numbered when `n` is given."""
     head = f"Example {n}:\n" if n is not None else ""
     parts = [f"{head}Instruction: {ex.instruction}"]
     if ex.input.strip():
@@ -79,8 +102,8 @@ def format_example(ex: Example, n: int | None = None) -> str:
 
 
 def job_rng(seed: int, index: int) -> random.Random:
-    """Each job draws from its own generator, derived from the run seed and its number, so a
-    rerun asks exactly the same requests whatever order they complete in."""
+    """The job's own random generator, derived from the run seed and the job number."""
+    # Per job, so a rerun asks exactly the same requests whatever order jobs complete in.
     return random.Random(f"synthgen:{seed}:{index}")
 
 
@@ -99,6 +122,7 @@ def make_job(
     task: str,
     description: str = "",
 ) -> Job:
+    """Job `index` of the configured strategy, drawing examples from seeds and `pool`."""
     rng = job_rng(gen.seed, index)
     separate = gen.responses == "separate"
     base = {"temperature": gen.temperature, "top_p": gen.top_p, "max_tokens": gen.max_new_tokens}
@@ -162,6 +186,7 @@ def make_job(
 
 
 def respond_request(task: Task, gen: GenerationConfig, seed: int) -> tuple[ChatRequest, PromptRef]:
+    """The request that writes the output of an instruction generated on its own."""
     tpl = prompts.load("respond")
     msgs = tpl.render(instruction=task.instruction, input=task.input)
     req = ChatRequest(

@@ -102,6 +102,8 @@ def length_bias(
 
 @dataclass(frozen=True)
 class SeedCheck:
+    """How the judge scored the human seeds, and whether its threshold can be trusted."""
+
     n: int
     passed: int
     unscored: int  # parse failures and rejected requests: they count as not passed
@@ -110,13 +112,16 @@ class SeedCheck:
 
     @property
     def fail_share(self) -> float:
+        """The share of seeds the judge did not pass."""
         return (self.n - self.passed) / self.n if self.n else 0.0
 
     @property
     def trusted(self) -> bool:
+        """Did the judge fail no more seeds than allowed?"""
         return self.fail_share <= self.max_fail
 
     def summary(self) -> dict[str, Any]:
+        """The seed check as the run summary reports it, with a 95% interval."""
         lo, hi = wilson_interval(self.passed, self.n)
         return {
             "n": self.n,
@@ -135,6 +140,8 @@ class SeedCheck:
 
 @dataclass(frozen=True)
 class Anchor:
+    """One human-labelled example the judge's scores are compared with."""
+
     id: str
     instruction: str
     input: str
@@ -198,10 +205,10 @@ def agreement(
     threshold: float,
     scale: tuple[int, int],
 ) -> dict[str, Any]:
-    """Quadratic weighted kappa and Spearman between human labels and the judge's scores.
-
-    Binary labels are compared with the judge's pass/fail at the threshold; 1..5 scores with
-    the judge's score rounded to the scale. Anchors the judge could not score are left out."""
+    """Quadratic weighted kappa and Spearman between human labels and the judge's scores."""
+    # Binary labels are compared with the judge's pass/fail at the threshold; 1..5 scores
+    # with the judge's score rounded to the scale. Anchors the judge could not score are
+    # left out.
     pairs = [(a, s) for a, s in zip(anchors, judge_scores, strict=True) if s is not None]
     binary = [(a.human, 1.0 if s >= threshold else 0.0) for a, s in pairs if a.kind == "binary"]
     graded = [(a.human, float(round(s))) for a, s in pairs if a.kind == "score"]

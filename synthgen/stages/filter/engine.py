@@ -25,10 +25,10 @@ FLUSH_EVERY = 256
 
 
 class RecordSink(Sink):
-    """A Sink that flushes every FLUSH_EVERY records: filter streams plain dicts (records
-    pass through unchanged but for their verdict), with no job boundaries to flush at."""
+    """A Sink for filter's stream of plain dicts (records unchanged but for their verdict)."""
 
     def add_obj(self, rec_id: str, obj: dict[str, Any]) -> bool:
+        """`Sink.add_obj`, writing the queue out once FLUSH_EVERY records wait in it."""
         added = super().add_obj(rec_id, obj)
         if len(self._queued) >= FLUSH_EVERY:  # no jobs here to flush after: every N records
             self.flush()
@@ -54,9 +54,11 @@ class Tally:
     unprocessed: int = 0
 
     def drop(self, stage: str, reason: str) -> None:
+        """Count one dropped row under its stage and reason."""
         self.dropped.setdefault(stage, Counter())[reason] += 1
 
     def counts(self) -> dict[str, Any]:
+        """The summary's counts: rows in, kept, dropped by stage and reason, keep rate."""
         dropped = {s: dict(sorted(c.items())) for s, c in sorted(self.dropped.items())}
         total = sum(sum(c.values()) for c in self.dropped.values())
         return {
@@ -71,6 +73,8 @@ class Tally:
 
 @dataclass
 class Item:
+    """One input row inside the window: its record, its rule failure, its judge call."""
+
     row: Row
     ordinal: int  # position in the input stream: a self-instruct line holds several rows
     obj: dict[str, Any]
@@ -80,6 +84,8 @@ class Item:
 
 @dataclass(frozen=True)
 class EngineResult:
+    """How a filter run ended, and the error that ended it early."""
+
     status: str  # complete | stopped_budget | interrupted | failed
     error: SynthgenError | None = None
 
@@ -103,6 +109,8 @@ def stop_result(e: BaseException) -> EngineResult:
 
 
 class FilterEngine:
+    """Streams rows through the rules, then the judge, committing each in input order."""
+
     def __init__(
         self,
         rows: Iterator[Row],
@@ -126,6 +134,7 @@ class FilterEngine:
         self.read = 0
 
     def prepare(self, row: Row) -> Item:
+        """Take in one row: check it against the rules, and ask the judge if it passes."""
         if row.fmt == SYNTHGEN:
             to_record(row, self.source_name)  # a malformed record is an InputError, exit 2
             obj = dict(row.raw)
@@ -156,6 +165,7 @@ class FilterEngine:
         return item
 
     async def run(self) -> EngineResult:
+        """Commit every row in input order, judging a window ahead, until the input ends."""
         pending: deque[Item] = deque()
         exhausted = False
         stop = EngineResult("complete")
@@ -196,6 +206,7 @@ class FilterEngine:
         return stop
 
     def commit(self, item: Item, judgement: Judgement | None) -> None:
+        """Keep one row, with its verdict, or ledger it; count it either way."""
         t, row, obj = self.tally, item.row, item.obj
         t.input += 1
         if item.failure is not None:

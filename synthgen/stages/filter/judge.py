@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 
 class Scale(BaseModel):
+    """The integer range every criterion, and the overall score, is given on."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     min: int = 1
     max: int = 5
@@ -37,6 +39,8 @@ class Scale(BaseModel):
 
 
 class Criterion(BaseModel):
+    """One thing the judge scores, with a description for every level of the scale."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str
@@ -67,9 +71,11 @@ class Rubric(BaseModel):
 
     @property
     def sha256(self) -> str:
+        """The rubric's identity: the hash of its canonical JSON."""
         return sha256_hex(canonical_json(self.model_dump(mode="json")))
 
     def text(self) -> str:
+        """The criteria and their level descriptions as the judge prompt shows them."""
         lines = []
         for c in self.criteria:
             lines.append(f"- {c.name}: {c.description}")
@@ -202,12 +208,14 @@ def read_reference(path: Path) -> Reference:
 
 
 def judge_template_sha256() -> str:
+    """One hash over the judge's prompt templates, for a run's job identity."""
     return sha256_hex(prompts.load("judge").sha256 + prompts.load("judge_grounding").sha256)
 
 
 def judge_messages(
     rubric: Rubric, instruction: str, input: str, output: str, reference: Reference | None
 ) -> list[dict[str, str]]:
+    """The judge's chat messages for one record, grounded in the reference when given."""
     grounding = ""
     if reference is not None:
         facts = "\n".join(f"[{i}] {f}" for i, f in enumerate(reference.facts, 1))
@@ -256,16 +264,19 @@ class Judgement:
 
     @property
     def error(self) -> str | None:
+        """The first failed opinion's reason, if any judge gave no verdict."""
         return next((o.error for o in self.opinions if o.error), None)
 
     @property
     def score(self) -> float | None:
+        """The median of the judges' scores; None when any judge gave no verdict."""
         if self.error:
             return None
         return float(statistics.median(o.verdict.score for o in self.opinions if o.verdict))
 
     @property
     def passed(self) -> bool:
+        """Does the score reach the threshold?"""
         s = self.score
         return s is not None and s >= self.threshold
 
@@ -322,9 +333,11 @@ class Judge:
 
     @property
     def models(self) -> list[str]:
+        """The judge models, in panel order."""
         return [c.model for c in self.clients]
 
     def request(self, instruction: str, input: str, output: str) -> ChatRequest:
+        """The one verdict request for a record, identical for every judge in the panel."""
         msgs = judge_messages(self.rubric, instruction, input, output, self.reference)
         return ChatRequest(
             messages=msgs,
@@ -336,6 +349,7 @@ class Judge:
         )
 
     async def judge(self, instruction: str, input: str, output: str) -> Judgement:
+        """Every judge's opinion of one record, asked concurrently across the panel."""
         req = self.request(instruction, input, output)
         if len(self.clients) == 1:
             opinions: list[Opinion] = [await self._ask(self.clients[0], req)]

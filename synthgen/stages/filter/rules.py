@@ -83,21 +83,26 @@ class TaskRuleSet:
 
     @cached_property
     def blacklist_re(self) -> re.Pattern[str] | None:
+        """The blacklisted keywords as one whole-word pattern."""
         return _phrases(list(self.blacklist))
 
     @cached_property
     def refusal_re(self) -> re.Pattern[str] | None:
+        """The refusal phrases as one whole-word pattern."""
         return _phrases(list(self.refusals))
 
     @cached_property
     def regex(self) -> re.Pattern[str] | None:
+        """The output regex, compiled once."""
         return re.compile(self.output_regex, re.DOTALL) if self.output_regex else None
 
     @cached_property
     def label_set(self) -> frozenset[str]:
+        """The allowed labels, normalised as outputs are before comparing."""
         return frozenset(_norm(x) for x in self.labels)
 
     def check(self, c: Candidate) -> Failure | None:
+        """The first enabled rule `c` fails, as (rule name, detail), or None."""
         for name, rule in _RULES:
             if name in self.disabled:
                 continue
@@ -243,6 +248,7 @@ class Rules:
         )
 
     def for_task(self, task: str | None) -> TaskRuleSet:
+        """The rules of a task, or the run-wide ones for a task without its own."""
         return self.per_task.get(task or "", self.base)
 
     def check(self, c: Candidate, task: str | None = None) -> Failure | None:
