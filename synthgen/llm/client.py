@@ -5,54 +5,50 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from pydantic import ValidationError
 
-from synthgen.errors import EndpointConfigError, EndpointError
+from synthgen.errors import EndpointConfigError
 from synthgen.llm.cache import Capabilities, ResponseCache, request_key
 from synthgen.llm.cost import Budget
 from synthgen.llm.limits import Clock, Limiter, retry_after_seconds
+from synthgen.llm.policy import (
+    RATE_LIMIT_PATIENCE,
+    RETRY_STATUS,
+    RequestFailed,
+    RequestRejected,
+    attempt_limit,
+    invalid_response,
+    is_content_filter,
+    is_format_rejection,
+    is_retryable,
+    message,
+    retry_wait,
+    unexpected_status,
+)
 from synthgen.llm.tokens import estimate, messages_tokens
 from synthgen.llm.types import Answer, ChatRequest, RequestStats, WireCompletion, endpoint_host
-from synthgen.records import StructuredPath, Usage
+from synthgen.llm.wire import (
+    STRUCTURED_ORDER,
+    call_kwargs,
+    completion_answers,
+    schema_instruction,
+)
+from synthgen.records import StructuredPath
 
 if TYPE_CHECKING:
+    import httpx2
+
     from synthgen.config import EndpointConfig
 
-# Structured-output paths, best first; an endpoint that rejects one falls to the next.
-STRUCTURED_ORDER: tuple[StructuredPath, ...] = ("json_schema", "json_object", "prompted")
-RETRY_STATUS = {408, 409, 429}
-RATE_LIMIT_PATIENCE = 4
-
-
-class RequestRejected(EndpointError):
-    """The endpoint refused this one request (400/422, content filter): ledger it, go on."""
-
-    def __init__(self, message: str, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class RequestFailed(EndpointError):
-    """Retries ran out for this request (429s, 5xx, timeouts, connection errors)."""
-
-
-def schema_instruction(schema: dict[str, Any]) -> str:
-    """How the prompted-JSON fallback asks for structure in plain words."""
-    return (
-        "Reply with a single JSON value that conforms to this JSON schema, and nothing else.\n"
-        "JSON schema:\n```json\n" + orjson.dumps(schema).decode() + "\n```"
-    )
-
-
-def _is_retryable(exc: BaseException) -> bool:
-    import openai
-
-    if isinstance(exc, openai.APIConnectionError):  # includes timeouts
-        return True
-    if isinstance(exc, openai.APIStatusError):
-        return exc.status_code in RETRY_STATUS or exc.status_code >= 500
-    return False
+__all__ = [
+    "RATE_LIMIT_PATIENCE",
+    "RETRY_STATUS",
+    "STRUCTURED_ORDER",
+    "LLMClient",
+    "RequestFailed",
+    "RequestRejected",
+    "schema_instruction",
+]
 
 
 class LLMClient:
@@ -67,7 +63,9 @@ class LLMClient:
         budget: Budget,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        http_client: httpx2.AsyncClient | None = None,
     ) -> None:
+        """`clock`, `rng` and `http_client` are for tests: fake time, jitter and transport."""
         import openai
 
         self.cfg = cfg
@@ -79,7 +77,11 @@ class LLMClient:
         self.limiter = Limiter(cfg.concurrency, cfg.rpm, cfg.tpm, self.clock)
         self.stats = RequestStats()
         self.sdk = openai.AsyncOpenAI(
-            api_key=api_key, base_url=cfg.base_url, max_retries=0, timeout=cfg.timeout_s
+            api_key=api_key,
+            base_url=cfg.base_url,
+            max_retries=0,
+            timeout=cfg.timeout_s,
+            http_client=http_client,
         )
 
     async def close(self) -> None:
@@ -130,35 +132,6 @@ class LLMClient:
             self.stats.completion_tokens += a.usage.completion_tokens
         return out
 
-    def _kwargs(
-        self, req: ChatRequest, n: int, sample: int, path: StructuredPath
-    ) -> dict[str, Any]:
-        messages = list(req.messages)
-        kw: dict[str, Any] = {
-            "model": self.model,
-            "temperature": req.temperature,
-            "top_p": req.top_p,
-            "max_tokens": req.max_tokens,
-        }
-        if n > 1:
-            kw["n"] = n
-        if req.seed is not None:  # a separate sample needs its own seed to differ
-            kw["seed"] = req.seed + sample
-        schema = req.json_schema
-        if schema is not None:
-            if path == "json_schema":
-                kw["response_format"] = {
-                    "type": "json_schema",
-                    "json_schema": {"name": req.schema_name, "schema": schema, "strict": False},
-                }
-            else:
-                messages = [*messages, {"role": "system", "content": schema_instruction(schema)}]
-                if path == "json_object":
-                    # llama.cpp's server takes the schema inside json_object; others ignore it.
-                    kw["response_format"] = {"type": "json_object", "schema": schema}
-        kw["messages"] = messages
-        return kw
-
     async def _send(self, req: ChatRequest, n: int, sample: int) -> list[Answer]:
         import openai
 
@@ -166,20 +139,20 @@ class LLMClient:
             path: StructuredPath = "none"
             if req.json_schema is not None:
                 path = self.caps.get("structured", "json_schema")  # type: ignore[assignment]
-            kw = self._kwargs(req, n, sample, path)
+            kw = call_kwargs(self.model, req, n, sample, path)
             prompt_est = messages_tokens(kw["messages"], estimate)
             reservation = await self.budget.reserve_when_room(prompt_est, req.max_tokens * n)
             try:
                 raw = await self._with_retries(kw, prompt_est + req.max_tokens * n)
             except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
                 self.budget.release(reservation)
-                if path in ("json_schema", "json_object") and _is_format_rejection(e):
+                if path in ("json_schema", "json_object") and is_format_rejection(e):
                     nxt = STRUCTURED_ORDER[STRUCTURED_ORDER.index(path) + 1]
-                    self.caps.learn("structured", nxt, f"{path} rejected: {_message(e)}")
+                    self.caps.learn("structured", nxt, f"{path} rejected: {message(e)}")
                     self.stats.fallbacks.append(f"{path}->{nxt}")
                     continue
-                reason = "content_filter" if _is_content_filter(e) else "request_rejected"
-                raise RequestRejected(f"{e.status_code}: {_message(e)}", reason) from e
+                reason = "content_filter" if is_content_filter(e) else "request_rejected"
+                raise RequestRejected(f"{e.status_code}: {message(e)}", reason) from e
             except BaseException:
                 self.budget.release(reservation)
                 raise
@@ -187,10 +160,11 @@ class LLMClient:
                 completion = WireCompletion.model_validate_json(raw.http_response.content)
             except ValidationError as e:
                 self.budget.release(reservation)
-                raise RequestRejected(
-                    f"the endpoint's reply is not a chat completion: {e.errors()[0]['msg']}",
-                    "invalid_response",
-                ) from e
+                raise invalid_response(e.errors()[0]["msg"]) from e
+            if not completion.choices:
+                # Nothing to cache or return: `chat` would ask again for ever.
+                self.budget.release(reservation)
+                raise invalid_response("it has no choices")
             usage = completion.usage
             pt = usage.prompt_tokens if usage else prompt_est
             ct = (
@@ -200,40 +174,7 @@ class LLMClient:
             )
             self.limiter.refund_tokens(req.max_tokens * n - ct)
             cost = self.budget.settle(reservation, pt, ct)
-            return self._answers(completion, raw.request_id, path, pt, ct, cost)
-
-    def _answers(
-        self,
-        completion: WireCompletion,
-        request_id: str | None,
-        path: StructuredPath,
-        pt: int,
-        ct: int,
-        cost: float,
-    ) -> list[Answer]:
-        choices = sorted(completion.choices, key=lambda c: c.index)
-        k = max(1, len(choices))
-        lengths = [len(c.message.content or "") + 1 for c in choices]
-        total = sum(lengths) or 1
-        out = []
-        for c, length in zip(choices, lengths, strict=True):
-            share = length / total
-            out.append(
-                Answer(
-                    content=c.message.content,
-                    finish_reason=c.finish_reason,
-                    request_id=request_id or completion.id,
-                    resolved_model=completion.model or self.model,
-                    structured=path,
-                    sampling="single",
-                    usage=Usage(
-                        prompt_tokens=pt // k,
-                        completion_tokens=round(ct * share),
-                        cost_usd=cost * share,
-                    ),
-                )
-            )
-        return out
+            return completion_answers(completion, self.model, raw.request_id, path, (pt, ct, cost))
 
     async def _with_retries(self, kw: dict[str, Any], tokens: int) -> Any:
         """The one retry layer: tenacity around the SDK (whose own retries are off)."""
@@ -247,12 +188,12 @@ class LLMClient:
             try:
                 return await self._once(kw, tokens)
             except (openai.APIConnectionError, openai.APIStatusError) as e:
-                if not _is_retryable(e):
+                if not is_retryable(e):
                     raise
                 first_failure = e
             retrying = AsyncRetrying(
                 stop=self._stop,
-                retry=retry_if_exception(_is_retryable),
+                retry=retry_if_exception(is_retryable),
                 wait=self._wait,
                 sleep=self.clock.sleep,
                 reraise=True,
@@ -266,12 +207,12 @@ class LLMClient:
                     return await self._once(kw, tokens)
         except openai.AuthenticationError as e:
             raise EndpointConfigError(
-                f"{self.endpoint} rejected the API key (401): {_message(e)}",
+                f"{self.endpoint} rejected the API key (401): {message(e)}",
                 hint=f"check {self.cfg.api_key_env} (or SYNTHGEN_API_KEY)",
             ) from e
         except openai.PermissionDeniedError as e:
             raise EndpointConfigError(
-                f"{self.endpoint} denied access (403): {_message(e)}",
+                f"{self.endpoint} denied access (403): {message(e)}",
                 hint="check the key's project and model permissions",
             ) from e
         except openai.NotFoundError as e:
@@ -279,12 +220,25 @@ class LLMClient:
                 f"{self.endpoint}: model {self.model!r} or the chat endpoint was not found (404)",
                 hint="check --model and --base-url (an OpenAI-compatible base URL ends in /v1)",
             ) from e
-        except (openai.APIConnectionError, openai.APIStatusError) as e:
-            if not _is_retryable(e):
-                raise
+        except (openai.BadRequestError, openai.UnprocessableEntityError):
+            raise  # `_send` decides: a structured-output fallback, or a refused request
+        except openai.APIStatusError as e:
+            if not is_retryable(e):
+                raise unexpected_status(e) from e
+            raise self._gave_up(e) from e
+        except openai.APIConnectionError as e:
+            raise self._gave_up(e) from e
+        except openai.APIResponseValidationError as e:
+            raise invalid_response(message(e)) from e
+        except openai.OpenAIError as e:
+            # Anything else the SDK may raise about an answer: fail this request readably.
             self.stats.failed += 1
-            raise RequestFailed(f"gave up after retrying: {type(e).__name__}: {_message(e)}") from e
+            raise RequestFailed(f"the request failed: {type(e).__name__}: {message(e)}") from e
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _gave_up(self, e: Exception) -> RequestFailed:
+        self.stats.failed += 1
+        return RequestFailed(f"gave up after retrying: {type(e).__name__}: {message(e)}")
 
     async def _once(self, kw: dict[str, Any], tokens: int) -> Any:
         import openai
@@ -309,57 +263,23 @@ class LLMClient:
                     self.limiter.rate_limited()
                 self.limiter.learn(e.response.headers)
                 raise
+            except Exception:
+                self.limiter.probed.set()  # requests queued behind the first must not hang
+                raise
         self.limiter.learn(raw.headers)
         self.limiter.succeeded()
         self.limiter.probed.set()
         return raw
 
     def _stop(self, state: Any) -> bool:
-        """Give up after max_attempts; a 429 says "later", not "broken", so it gets 4x."""
-        import openai
-
+        """Give up after max_attempts (a 429 gets RATE_LIMIT_PATIENCE times as many)."""
         exc = state.outcome.exception() if state.outcome else None
-        limit = self.cfg.max_attempts
-        if isinstance(exc, openai.RateLimitError):
-            limit *= RATE_LIMIT_PATIENCE
-        return bool(state.attempt_number >= limit)
+        return bool(state.attempt_number >= attempt_limit(exc, self.cfg.max_attempts))
 
     def _wait(self, state: Any) -> float:
         """Jittered exponential backoff, never shorter than the server's retry-after."""
-        import openai
-
         exc = state.outcome.exception() if state.outcome else None
-        backoff = min(
-            self.cfg.backoff_max_s, self.cfg.backoff_base_s * 2 ** (state.attempt_number - 1)
+        cfg = self.cfg
+        return retry_wait(
+            exc, state.attempt_number, cfg.backoff_base_s, cfg.backoff_max_s, self.rng
         )
-        backoff *= 0.5 + self.rng.random() / 2
-        if isinstance(exc, openai.APIStatusError):
-            server = retry_after_seconds(exc.response.headers)
-            if server is not None:
-                return float(server + self.rng.random() * min(0.05, server / 10 + 0.001))
-        return float(backoff)
-
-
-def _message(e: Exception) -> str:
-    body = getattr(e, "body", None)
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])[:300]
-    return str(e)[:300]
-
-
-def _is_format_rejection(e: Exception) -> bool:
-    """Does a 400/422 refuse the structured-output request itself (not, say, its length)?"""
-    body = getattr(e, "body", None)
-    err = body.get("error", body) if isinstance(body, dict) else None
-    if isinstance(err, dict) and err.get("param") == "response_format":
-        return True
-    text = _message(e).lower()
-    return any(w in text for w in ("response_format", "json_schema", "json_object", "schema"))
-
-
-def _is_content_filter(e: Exception) -> bool:
-    body = getattr(e, "body", None)
-    text = orjson.dumps(body).decode() if isinstance(body, dict | list) else str(body)
-    return "content_filter" in text or "content_management_policy" in text

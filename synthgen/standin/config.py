@@ -7,6 +7,7 @@ make it misbehave the way real OpenAI-compatible endpoints do, so callers can be
 from __future__ import annotations
 
 import math
+import random
 import time
 from typing import Annotated, Any
 
@@ -40,6 +41,23 @@ class StandinConfig(BaseModel):
     p_500: Probability = 0.0
     p_400: Probability = 0.0  # a request refused as too long (context_length_exceeded)
     fail_first: int = Field(default=0, ge=0, description="first N chat requests get 503")
+    # Any other status, e.g. the 413 of a proxy's body-size limit or a 451 policy refusal.
+    status_code: int | None = Field(
+        default=None,
+        ge=400,
+        le=599,
+        description="answer chat requests with this status: every one, or only those chosen "
+        "by status_every and/or p_status",
+    )
+    status_every: int | None = Field(
+        default=None, ge=1, description="only every k-th chat request (k, 2k, ...) gets it"
+    )
+    p_status: Probability = Field(
+        default=0.0, description="each chat request gets it with this probability"
+    )
+    status_message: str | None = Field(
+        default=None, min_length=1, description="the error body's message; default the reason"
+    )
 
     p_truncate: Probability = 0.0
     p_malformed: Probability = 0.0
@@ -80,6 +98,18 @@ class StandinConfig(BaseModel):
         if self.tpm_limit is None:
             return None
         return self.tpm_burst or max(1, self.tpm_limit // 60)
+
+    def status_fault(self, index: int) -> bool:
+        """Does chat request `index` (0-based arrival order) get `status_code`?"""
+        if self.status_code is None:
+            return False
+        if self.status_every is None and self.p_status == 0.0:
+            return True
+        if self.status_every is not None and (index + 1) % self.status_every == 0:
+            return True
+        # Its own generator, so turning this fault on leaves the other faults' draws alone.
+        draw = random.Random(f"{self.fault_seed}:{index}:status").random()
+        return self.p_status > 0.0 and draw < self.p_status
 
     def merged(self, changes: dict[str, Any]) -> StandinConfig:
         """A new validated config with `changes` applied (raises on unknown keys/bad values)."""

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 import synthgen.standin.content as C
 from synthgen.standin.config import RateLimiter, StandinConfig
-from synthgen.standin.http11 import Resp, error, serve_connection
+from synthgen.standin.http11 import Resp, error, reason, serve_connection
 from synthgen.standin.schema import reply_content
 
 LOG_LIMIT = 10_000
@@ -184,7 +184,9 @@ class StandinServer:
             delay = cfg.latency_s + jitter * cfg.latency_jitter_s
             if delay > 0:
                 await asyncio.sleep(delay)
-            if index < cfg.fail_first:
+            if cfg.status_code is not None and cfg.status_fault(index):
+                resp = _status_error(cfg.status_code, cfg.status_message)
+            elif index < cfg.fail_first:
                 resp = error(503, "stand-in fault fail_first: service unavailable", "server_error")
             elif cfg.p_400 and random.Random(f"{cfg.fault_seed}:{index}:400").random() < cfg.p_400:
                 msg = "This model's maximum context length was exceeded (stand-in fault p_400)"
@@ -276,6 +278,11 @@ class StandinServer:
             self.reset()
             return 200, [], orjson.dumps({"reset": True})
         return error(404, f"Unknown admin path {method} {path}", code="unknown_url")
+
+
+def _status_error(status: int, message: str | None) -> Resp:
+    text = message or f"{reason(status)} (stand-in fault status_code)"
+    return error(status, text, "server_error" if status >= 500 else "invalid_request_error")
 
 
 def _rate_error(message: str, wait_s: float, wait_ms: int) -> Resp:

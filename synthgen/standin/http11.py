@@ -22,6 +22,11 @@ _REASONS = {s.value: s.phrase for s in HTTPStatus}
 _BAD = "invalid_request_error"
 
 
+def reason(status: int) -> str:
+    """The HTTP reason phrase of `status` ("Unknown" for unregistered codes)."""
+    return _REASONS.get(status, "Unknown")
+
+
 def error(
     status: int,
     message: str,
@@ -98,7 +103,7 @@ async def _one_request(
 
 def _encode(status: int, headers: list[tuple[str, str]], payload: bytes, keep: bool) -> bytes:
     head = (
-        f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\ncontent-type: application/json"
+        f"HTTP/1.1 {status} {reason(status)}\r\ncontent-type: application/json"
         f"\r\ncontent-length: {len(payload)}\r\nserver: synthgen-standin\r\n"
         + ("" if keep else "connection: close\r\n")
         + "".join(f"{k}: {v}\r\n" for k, v in headers)

@@ -52,6 +52,8 @@ class Tally:
     structured: Counter[str] = field(default_factory=Counter)  # "model: path" of verdicts
     repaired: int = 0
     unprocessed: int = 0
+    refused: int = 0  # rows whose judge request the endpoint refused
+    last_refusal: str | None = None  # what the endpoint answered, for the run's error
 
     def drop(self, stage: str, reason: str) -> None:
         """Count one dropped row under its stage and reason."""
@@ -214,6 +216,8 @@ class FilterEngine:
         if judgement is not None:
             if judgement.error:
                 detail, raw = judgement.failure_detail()
+                if judgement.error == "judge_request_rejected":
+                    t.refused, t.last_refusal = t.refused + 1, detail
                 return self._drop(item, "judge", judgement.error, detail, raw=raw)
             verdict = self.verdict_of(judgement)
             obj["provenance"] = {**obj["provenance"], "judge": verdict}

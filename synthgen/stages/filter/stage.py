@@ -16,6 +16,7 @@ from synthgen.core.sink import Sink
 from synthgen.core.stage import Outcome, Stage, StagePlan, StageRun, run_stage
 from synthgen.errors import (
     BudgetExceeded,
+    EndpointError,
     InputError,
     Interrupted,
     StoppedError,
@@ -294,6 +295,14 @@ class FilterStage(Stage):
             )
         outcome.counts = tally.counts()
         outcome.warnings = self.warnings
+        if outcome.status == "complete" and tally.refused and not tally.judged:
+            # Nothing was judged because the endpoint refused every judge request.
+            outcome.status = "exhausted"
+            outcome.error = EndpointError(
+                f"every judge request was refused ({tally.refused}): {tally.last_refusal}",
+                hint="fix what the endpoint objects to (model name, request size, the "
+                "endpoint's limits); the refused rows are in the ledger",
+            )
         outcome.details = {
             "judge": _judge_block(self.cfg, fplan, tally, bias, indep, self.seeds, self.anchors),
             "capabilities": {c.model: dict(c.caps.values) for c in run.clients},

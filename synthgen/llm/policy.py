@@ -1,0 +1,141 @@
+"""What the client does with a failed request: retry it (and how long to wait), ledger it as
+refused, or give up; plus the readable message of an endpoint's error answer."""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from synthgen.errors import EndpointError
+from synthgen.llm.limits import retry_after_seconds
+
+if TYPE_CHECKING:
+    import openai
+
+RETRY_STATUS = {408, 409, 429}
+RATE_LIMIT_PATIENCE = 4
+# Statuses with their own handling: 400/422 may be a structured-output refusal to fall back
+# from, 401/403/404 are configuration the user must fix. Any other non-retryable status
+# refuses this one request (see `unexpected_status`).
+HANDLED_STATUS = {400, 401, 403, 404, 422}
+
+
+class RequestRejected(EndpointError):
+    """The endpoint refused this one request (400/422, content filter): ledger it, go on."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class RequestFailed(EndpointError):
+    """Retries ran out for this request (429s, 5xx, timeouts, connection errors)."""
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """408/409/429/5xx, timeouts and connection errors may succeed on a later try."""
+    import openai
+
+    if isinstance(exc, openai.APIConnectionError):  # includes timeouts
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in RETRY_STATUS or exc.status_code >= 500
+    return False
+
+
+def attempt_limit(exc: BaseException | None, max_attempts: int) -> int:
+    """Attempts allowed for a request failing with `exc`; a 429 says "later", not "broken"."""
+    import openai
+
+    if isinstance(exc, openai.RateLimitError):
+        return max_attempts * RATE_LIMIT_PATIENCE
+    return max_attempts
+
+
+def retry_wait(
+    exc: BaseException | None,
+    attempt: int,
+    base_s: float,
+    max_s: float,
+    rng: random.Random,
+) -> float:
+    """Seconds to wait after failed attempt `attempt` (1-based): jittered exponential backoff
+    in [0.5, 1.0] × min(max_s, base_s·2^(attempt-1)), or the server's retry-after plus a
+    little jitter (so a crowd of clients does not return in step), never less than it."""
+    import openai
+
+    backoff = min(max_s, base_s * 2 ** (attempt - 1))
+    # Drawn even when the server says how long, so the jitter stream does not depend on it.
+    backoff *= 0.5 + rng.random() / 2
+    if isinstance(exc, openai.APIStatusError):
+        server = retry_after_seconds(exc.response.headers)
+        if server is not None:
+            return float(server + rng.random() * min(0.05, server / 10 + 0.001))
+    return float(backoff)
+
+
+def unexpected_status(e: openai.APIStatusError) -> RequestRejected:
+    """A status the client has no policy for (405, 413, 415, 451, ...): refuse this request
+    only, so the stage ledgers it like a 400 instead of the run dying on it."""
+    return RequestRejected(
+        f"the endpoint answered HTTP {e.status_code}: {message(e)}", "request_rejected"
+    )
+
+
+def invalid_response(detail: str) -> RequestRejected:
+    """A reply that is not a chat completion (not JSON, wrong shape, no choices)."""
+    return RequestRejected(
+        f"the endpoint's reply is not a chat completion: {detail}", "invalid_response"
+    )
+
+
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+def json_message(e: Exception) -> str | None:
+    """The `error.message` of an OpenAI-shaped error body, if there is one."""
+    body = getattr(e, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])[:300]
+    return None
+
+
+def message(e: Exception) -> str:
+    """What the endpoint said: its JSON message, else its (de-HTMLed) text body, else the
+    HTTP reason phrase; proxies in front of endpoints answer 413 or 502 with an HTML page."""
+    found = json_message(e)
+    if found:
+        return found
+    body = getattr(e, "body", None)
+    if isinstance(body, str):
+        text = _SPACE.sub(" ", _TAG.sub(" ", body)).strip()
+        if text:
+            return text[:300]
+    response: Any = getattr(e, "response", None)
+    phrase = getattr(response, "reason_phrase", None)
+    if isinstance(phrase, str) and phrase:
+        return phrase
+    return str(e)[:300]
+
+
+def is_format_rejection(e: Exception) -> bool:
+    """Does a 400/422 refuse the structured-output request itself (not, say, its length)?"""
+    body = getattr(e, "body", None)
+    err = body.get("error", body) if isinstance(body, dict) else None
+    if isinstance(err, dict) and err.get("param") == "response_format":
+        return True
+    text = (json_message(e) or "").lower()
+    return any(w in text for w in ("response_format", "json_schema", "json_object", "schema"))
+
+
+def is_content_filter(e: Exception) -> bool:
+    """Was the request refused by the provider's content filter?"""
+    body = getattr(e, "body", None)
+    text = orjson.dumps(body).decode() if isinstance(body, dict | list) else str(body)
+    return "content_filter" in text or "content_management_policy" in text
