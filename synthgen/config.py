@@ -149,6 +149,7 @@ class RulesConfig(Strict):
 class JudgeConfig(Strict):
     enabled: bool = True
     models: list[str] = Field(default_factory=list)  # empty: the endpoint's model
+    base_url: str | None = None  # the judge's own endpoint (`run`); default: the generator's
     threshold: float = 3.5
     rubric: Path | None = None
     reference: Path | None = None
@@ -165,6 +166,47 @@ class FilterConfig(Strict):
     judge: JudgeConfig = JudgeConfig()
 
 
+class DedupSettings(Strict):
+    """How `run` drops duplicates: against the seeds, `against` sets and all kept so far."""
+
+    method: Literal["exact", "minhash", "rouge-l", "semantic"] = "minhash"
+    threshold: float | None = Field(default=None, gt=0, le=1)
+    fields: list[str] | None = None  # default: instruction+input (rouge-l: instruction)
+    against: list[Path] = Field(default_factory=list)
+    decontaminate: list[Path] = Field(default_factory=list)
+
+
+class TargetConfig(Strict):
+    """How many kept records `run` delivers: exactly this many, or fewer on a stop."""
+
+    count: int = Field(default=100, ge=1)
+
+
+class GatesConfig(Strict):
+    """Quality gates `run` checks after each round (once enough is seen) and at the end."""
+
+    min_keep_rate: float | None = Field(default=None, ge=0, le=1)
+    max_duplicate_rate: float | None = Field(default=None, ge=0, le=1)
+    min_mean_score: float | None = None
+    max_length_bias: float | None = Field(default=None, ge=-1, le=1)
+    fail_on: list[str] = Field(default_factory=list)  # report warning codes
+    min_candidates: int = Field(default=50, ge=1)  # seen before a rate gate may trip
+
+
+ExportFormat = Literal["alpaca", "messages", "sharegpt", "prompt-completion"]
+
+
+class OutputsConfig(Strict):
+    """What `run` writes beside data.jsonl: exports, a split and the dataset card's facts."""
+
+    dir: Path | None = None  # default: out/<task>
+    formats: list[ExportFormat] = Field(default_factory=list)
+    split: dict[str, float] = Field(default_factory=dict)  # e.g. {validation: 0.05}
+    split_seed: int = 0
+    license: str = "other"
+    language: list[str] = Field(default_factory=lambda: ["en"])
+
+
 class Config(Strict):
     task: str = "default"
     description: str = ""
@@ -176,6 +218,10 @@ class Config(Strict):
     prices: dict[str, Price] = Field(default_factory=dict)
     state_dir: Path = Path(".synthgen")
     filter: FilterConfig = FilterConfig()
+    dedup: DedupSettings = DedupSettings()
+    target: TargetConfig = TargetConfig()
+    gates: GatesConfig = GatesConfig()
+    outputs: OutputsConfig = OutputsConfig()
 
     def redacted(self) -> dict[str, Any]:
         """The resolved config as it may be written down: no credentials in the URL."""
@@ -186,7 +232,16 @@ class Config(Strict):
         return data
 
     def sha256(self) -> str:
-        return sha256_hex(canonical_json(self.redacted()))
+        """The config's fingerprint for provenance. Sections `run` added are left out while
+        they hold their defaults, so a stage's records keep the fingerprint they had."""
+        data = self.redacted()
+        for name in RUN_SECTIONS:
+            if getattr(self, name) == type(getattr(self, name))():
+                data.pop(name)
+        return sha256_hex(canonical_json(data))
+
+
+RUN_SECTIONS = ("dedup", "target", "gates", "outputs")
 
 
 # Environment variables and where they land in the config tree.
@@ -244,6 +299,14 @@ def read_config_file(path: Path) -> dict[str, Any]:
     seeds = data.get("seeds")
     if isinstance(seeds, list):  # seed paths are relative to the config file
         data["seeds"] = [str(base / s) if not Path(str(s)).is_absolute() else s for s in seeds]
+    dedup = data.get("dedup")
+    if isinstance(dedup, dict):  # reference sets are relative to the config file too
+        for name in ("against", "decontaminate"):
+            if isinstance(dedup.get(name), list):
+                dedup[name] = [_relative(base, s) for s in dedup[name]]
+    outputs = data.get("outputs")
+    if isinstance(outputs, dict) and isinstance(outputs.get("dir"), str):
+        outputs["dir"] = _relative(base, outputs["dir"])
     judge = data.get("filter", {}).get("judge") if isinstance(data.get("filter"), dict) else None
     if isinstance(judge, dict):  # so are the judge's files
         for name in ("rubric", "reference", "anchors"):
@@ -254,6 +317,11 @@ def read_config_file(path: Path) -> dict[str, Any]:
                 str(base / s) if not Path(str(s)).is_absolute() else s for s in judge["seeds"]
             ]
     return data
+
+
+def _relative(base: Path, value: Any) -> Any:
+    """A path in a config file, read relative to the file's folder."""
+    return str(base / value) if isinstance(value, str) and not Path(value).is_absolute() else value
 
 
 def _walk_keys(tree: Mapping[str, Any]) -> list[str]:

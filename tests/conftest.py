@@ -12,23 +12,15 @@ import pytest
 if TYPE_CHECKING:
     from synthgen.standin import StandinHandle
 
-REPO = Path(__file__).resolve().parents[1]
+from support.paths import REPO, shared_data_dir
 
-
-def _shared_data() -> Path | None:
-    env = os.environ.get("SYNTHGEN_SHARED_DATA")
-    candidates = [Path(env)] if env else []
-    candidates.append(REPO.parent / "shared" / "data")
-    for c in candidates:
-        if (c / "self-instruct" / "seed_tasks.jsonl").is_file():
-            return c
-    return None
+__all__ = ["REPO"]
 
 
 @pytest.fixture
 def shared_data() -> Path:
     """../shared/data with the Self-Instruct seed sets; tests using it skip on a bare clone."""
-    found = _shared_data()
+    found = shared_data_dir()
     if found is None:
         pytest.skip("../shared/data (Self-Instruct seed sets) is not beside this checkout")
     return found

@@ -61,16 +61,29 @@ def price_of(cfg: Config, model: str) -> Price | None:
 
 
 def make_client(
-    cfg: Config, api_key: str, db: sqlite3.Connection, budget: Budget, model: str | None = None
+    cfg: Config,
+    api_key: str,
+    db: sqlite3.Connection,
+    budget: Budget,
+    model: str | None = None,
+    *,
+    base_url: str | None = None,
+    offline: bool = False,
 ) -> LLMClient:
-    """A client for `model` (default: the configured one) over the state dir's cache."""
+    """A client for `model` (default: the configured one) over the state dir's cache, at
+    `base_url` (default: the configured endpoint); offline ones answer from the cache only."""
     from synthgen.llm.cache import Capabilities, ResponseCache
     from synthgen.llm.client import LLMClient
     from synthgen.llm.types import endpoint_host
 
-    ep = cfg.endpoint if model is None else cfg.endpoint.model_copy(update={"model": model})
+    update: dict[str, str] = {}
+    if model is not None:
+        update["model"] = model
+    if base_url is not None:
+        update["base_url"] = base_url
+    ep = cfg.endpoint.model_copy(update=update) if update else cfg.endpoint
     caps = Capabilities(db, endpoint_host(ep.base_url), ep.model)
-    return LLMClient(ep, api_key, ResponseCache(db), caps, budget)
+    return LLMClient(ep, api_key, ResponseCache(db), caps, budget, offline=offline)
 
 
 def run_cancellable(main: Callable[[], Awaitable[T]]) -> T:
@@ -124,6 +137,7 @@ def claim_run(
     say: Callable[[str], None],
     reads: Sequence[tuple[str, str | Path]] = (),
     announce_restart: bool = True,
+    manifest: Path | None = None,
 ) -> RunSlot:
     """Resolve the output files and continue the same job on the same output (a finished
     one is left as it is), or start afresh when the settings changed. None of the outputs
@@ -131,7 +145,7 @@ def claim_run(
     to_stdout = output == "-"
     out_path = cfg.state_dir / "stdout" / f"{command}.jsonl" if to_stdout else Path(output)
     ledger = ledger or ledger_path_for(out_path)
-    manifest = manifest_path_for(out_path)
+    manifest = manifest or manifest_path_for(out_path)
     writes = [("the output (-o)", out_path), ("--ledger", ledger), ("the manifest", manifest)]
     check_outputs(command, reads, writes)
     db = open_state(cfg.state_dir)

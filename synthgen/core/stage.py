@@ -45,6 +45,14 @@ class InternalError(SynthgenError):
 
 
 @dataclass(frozen=True)
+class ClientSpec:
+    """A model a stage asks, at its own endpoint when the config gives it one."""
+
+    model: str
+    base_url: str | None = None  # None: the config's endpoint
+
+
+@dataclass(frozen=True)
 class StagePlan:
     """What a stage reads and writes and what it will ask, known before anything is sent."""
 
@@ -54,13 +62,15 @@ class StagePlan:
     job_sha256: str
     reads: Sequence[tuple[str, str | Path]] = ()
     inputs: Sequence[str | Path] = ()  # hashed into the manifest
-    models: Sequence[str] = ()  # one client each; none for a stage that sends nothing
+    models: Sequence[str | ClientSpec] = ()  # a client each; none: the stage sends nothing
     api_key: str = ""
     price: Price | None = None
     # False: a stopped run removes its partial files and a rerun redoes the work (dedup).
     resumable: bool = True
     # What the manifest records as the config, when the stage's settings are not a Config.
     manifest_config: dict[str, Any] | None = None
+    manifest: Path | None = None  # default: beside the output (OUT.manifest.json)
+    offline: bool = False  # answer from the cache only; a miss is an error
 
 
 @dataclass
@@ -121,6 +131,7 @@ def run_stage(stage: Stage, cfg: Config, say: Callable[[str], None]) -> StageSum
         say,
         plan.reads,
         announce_restart=plan.resumable,
+        manifest=plan.manifest,
     )
     try:
         return _run_claimed(stage, cfg, slot, say)
@@ -135,7 +146,13 @@ def _run_claimed(
     sink = stage.open_sink(slot)
     slot.set_status("running")
     budget = Budget(plan.price, cfg.budget.max_cost_usd, cfg.budget.max_tokens)
-    clients = [make_client(cfg, plan.api_key, slot.db, budget, m) for m in plan.models]
+    specs = [m if isinstance(m, ClientSpec) else ClientSpec(m) for m in plan.models]
+    clients = [
+        make_client(
+            cfg, plan.api_key, slot.db, budget, c.model, base_url=c.base_url, offline=plan.offline
+        )
+        for c in specs
+    ]
     run = StageRun(cfg, slot, sink, budget, clients, say)
 
     async def main() -> Outcome:
@@ -160,7 +177,9 @@ def _run_claimed(
         outcome = stage.stopped(run, fatal)
     elapsed = time.monotonic() - started
     # Stopped runs still deliver what they have; the run stays resumable in the state dir.
-    keep_going = plan.resumable or (fatal is None and outcome.status == "complete")
+    # A stage that cannot resume delivers only what it decided whole (a budget stop still
+    # delivers); an interrupted or failed one leaves the earlier output as it was.
+    keep_going = plan.resumable or (fatal is None and outcome.status != "interrupted")
     if keep_going:
         sink.close(finalise_files=fatal is None)
     else:

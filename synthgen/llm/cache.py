@@ -11,6 +11,11 @@ import orjson
 from synthgen.records import sha256_hex
 
 
+def utc_seconds(when: datetime) -> str:
+    """A time as records show it: UTC, whole seconds, "Z"."""
+    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def request_key(endpoint: str, request_sha256: str, sample: int) -> str:
     """sha256 over the endpoint host, the canonical request's hash and the sample index;
     nothing secret goes in (the API key is never part of a request body)."""
@@ -24,10 +29,15 @@ class ResponseCache:
         self.db = db
 
     def get(self, key: str) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT body FROM responses WHERE key=?", (key,)).fetchone()
+        """The cached answer body, with when it arrived (older bodies lack the field)."""
+        row = self.db.execute(
+            "SELECT body, created_at FROM responses WHERE key=?", (key,)
+        ).fetchone()
         if row is None:
             return None
         body: dict[str, Any] = orjson.loads(row[0])
+        if not body.get("received_at") and row[1]:
+            body["received_at"] = utc_seconds(datetime.fromisoformat(row[1]))
         return body
 
     def put(

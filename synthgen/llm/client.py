@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from synthgen.errors import EndpointConfigError
-from synthgen.llm.cache import Capabilities, ResponseCache, request_key
+from synthgen.errors import EndpointConfigError, UsageError
+from synthgen.llm.cache import Capabilities, ResponseCache, request_key, utc_seconds
 from synthgen.llm.cost import Budget
 from synthgen.llm.limits import Clock, Limiter, retry_after_seconds
 from synthgen.llm.policy import (
@@ -64,8 +65,11 @@ class LLMClient:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         http_client: httpx2.AsyncClient | None = None,
+        offline: bool = False,
     ) -> None:
-        """`clock`, `rng` and `http_client` are for tests: fake time, jitter and transport."""
+        """`clock`, `rng` and `http_client` are for tests: fake time, jitter and transport.
+        `offline`: answer from the cache only; a miss is an error, nothing is sent."""
+        self.offline = offline
         import openai
 
         self.cfg = cfg
@@ -106,6 +110,15 @@ class LLMClient:
                 u = a.usage
                 self.budget.replay(u.prompt_tokens + u.completion_tokens, u.cost_usd)
         missing = [i for i, a in enumerate(answers) if a is None]
+        if missing and self.offline:
+            raise OfflineMiss(
+                f"--offline: no cached answer for a {self.model} request "
+                f"(key {keys[missing[0]][:16]}…, prompt starting "
+                f"{_first_words(req)!r})",
+                hint="the config changed since the cached run (a different prompt, model or "
+                "seed), or this run needs more than was cached (a larger target): run "
+                "without --offline to fetch it",
+            )
         while missing:
             ask = len(missing) if self.caps.get("n", "native") == "native" else 1
             got = await self._send(req, ask, missing[0])
@@ -113,8 +126,11 @@ class LLMClient:
                 self.caps.learn("n", "separate", f"asked n={ask}, got {len(got)} choices")
                 self.stats.fallbacks.append("n_ignored")
             sampling = "n" if len(got) > 1 else ("separate" if req.n > 1 else "single")
+            received = utc_seconds(datetime.now(UTC))
             for i, a in zip(missing, got, strict=False):
-                a = a.model_copy(update={"sampling": sampling, "key": keys[i]})
+                a = a.model_copy(
+                    update={"sampling": sampling, "key": keys[i], "received_at": received}
+                )
                 self.cache.put(
                     keys[i],
                     endpoint=self.endpoint,
@@ -283,3 +299,13 @@ class LLMClient:
         return retry_wait(
             exc, state.attempt_number, cfg.backoff_base_s, cfg.backoff_max_s, self.rng
         )
+
+
+class OfflineMiss(UsageError):
+    """--offline met a request that was never answered before: nothing may be sent."""
+
+
+def _first_words(req: ChatRequest) -> str:
+    """The start of the request's last message, to recognise it by."""
+    text = str(req.messages[-1].get("content", "")) if req.messages else ""
+    return " ".join(text.split())[:60]

@@ -84,6 +84,9 @@ class Answer(BaseModel):
     structured: StructuredPath
     sampling: Literal["single", "n", "separate"]
     usage: Usage
+    # When the answer first arrived (UTC, seconds, "Z"): records made from it carry this
+    # time, so a replay from the cache writes the same bytes.
+    received_at: str = ""
     cached: bool = False
     key: str = ""
 

@@ -84,7 +84,7 @@ def shared_rows(si_data: Path) -> tuple[Path, Path, Scores, list[str]]:
 @pytest.fixture(scope="module")
 def si_data() -> Path:
     """conftest's shared_data, computed once for the module (scoring is the slow part)."""
-    from conftest import _shared_data
+    from support.paths import shared_data_dir as _shared_data
 
     found = _shared_data()
     if found is None:

@@ -258,7 +258,7 @@ def test_bad_seed_file_is_usage_error(standin: StandinHandle, tmp_path: Path) ->
 
 
 def test_config_file_drives_expand(standin: StandinHandle, tmp_path: Path) -> None:
-    from conftest import REPO
+    from support.paths import REPO
 
     cfg = tmp_path / "c.yaml"
     cfg.write_text(

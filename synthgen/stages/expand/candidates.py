@@ -121,10 +121,13 @@ class Builder:
         usage: Usage,
         resp: GeneratorInfo | None = None,
         prompt: PromptRef | None = None,
+        received_at: str = "",
     ) -> Provenance:
+        now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         return Provenance(
             run_id=self.ctx.run_id,
-            created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            # When the answer first arrived: a replay from the cache writes the same bytes.
+            created_at=received_at or now,
             synthgen_version=__version__,
             config_sha256=self.ctx.config_sha256,
             method=job.method,
@@ -186,7 +189,7 @@ class Builder:
     async def _answer(self, out: JobOutcome, job: Job, sample: int, a: Answer) -> None:
         req = job.request
         info = self._gen_info(req, a)
-        prov = self._prov(job, info, a.usage)
+        prov = self._prov(job, info, a.usage, received_at=a.received_at)
         if a.finish_reason in _CUT_OFF:
             detail = f"finish_reason={a.finish_reason}"
             return self._drop(out, a.key, 0, _CUT_OFF[a.finish_reason], detail, prov, a.content)
@@ -202,7 +205,7 @@ class Builder:
             items, a2 = repaired
             usage = a.usage + a2.usage
             info = self._gen_info(req, a2, repaired=True)
-            prov = self._prov(job, info, usage)
+            prov = self._prov(job, info, usage, received_at=a2.received_at)
         share = Usage(
             prompt_tokens=prov.usage.prompt_tokens // len(items),
             completion_tokens=prov.usage.completion_tokens // len(items),

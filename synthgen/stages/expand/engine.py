@@ -12,7 +12,7 @@ import asyncio
 import bisect
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,14 +72,21 @@ class Expander:
         sink: Sink,
         ctx: RunContext,
         on_progress: Callable[[Progress], None] | None = None,
+        *,
+        initial_pool: Sequence[Record] = (),
+        feed_back: bool = True,
+        seed_weights: Sequence[float] | None = None,
     ) -> None:
         self.cfg, self.gen, self.seeds = cfg, cfg.generation, seeds
+        # `run` shows every job the records kept in earlier rounds and keeps its own
+        # (unjudged) candidates out of the prompts; plain expand feeds its records back.
+        self.feeds_back, self.seed_weights = feed_back, seed_weights
         self.client, self.sink, self.ctx = client, sink, ctx
         self.builder = Builder(ctx, client)
         self.on_progress = on_progress or (lambda p: None)
         self.progress = Progress(target=self.gen.count, written=sink.count)
-        self.pool: list[Record] = []
-        self.pool_jobs: list[int] = []
+        self.pool: list[Record] = list(initial_pool)
+        self.pool_jobs: list[int] = [-(10**9)] * len(self.pool)  # visible to every job
         self.yield_per_job = float(self.gen.per_call)
         self.records_seen = 0
         per_job = max(1, self.gen.per_call)
@@ -96,7 +103,15 @@ class Expander:
         # `index` may see are a prefix of it.
         visible = bisect.bisect_left(self.pool_jobs, index - FEEDBACK_LAG)
         pool = PoolView(self.pool, visible) if self.gen.machine_examples else PoolView([], 0)
-        return make_job(index, self.gen, self.seeds, pool, self.cfg.task, self.cfg.description)
+        return make_job(
+            index,
+            self.gen,
+            self.seeds,
+            pool,
+            self.cfg.task,
+            self.cfg.description,
+            self.seed_weights,
+        )
 
     async def run(self) -> ExpandResult:
         """Run jobs until the target is written, the budget is spent or the endpoint gives out."""
@@ -209,6 +224,8 @@ class Expander:
 
     def _feed_back(self, index: int, rec: Record) -> None:
         """Offer a kept record as a machine example to jobs FEEDBACK_LAG jobs after its own."""
+        if not self.feeds_back:
+            return
         self.pool.append(rec)
         self.pool_jobs.append(index)
 

@@ -107,6 +107,18 @@ def job_rng(seed: int, index: int) -> random.Random:
     return random.Random(f"synthgen:{seed}:{index}")
 
 
+def _weighted(
+    rng: random.Random, seeds: list[Seed], weights: Sequence[float], k: int
+) -> list[Seed]:
+    """`k` distinct seeds, each drawn with probability proportional to its weight."""
+    left = list(range(len(seeds)))
+    chosen: list[Seed] = []
+    for _ in range(k):
+        i = rng.choices(range(len(left)), [weights[j] for j in left])[0]
+        chosen.append(seeds[left.pop(i)])
+    return chosen
+
+
 def _task_line(task: str, description: str) -> str:
     named = task if task and task != "default" else ""
     if named and description:
@@ -121,14 +133,17 @@ def make_job(
     pool: Sequence[Record],
     task: str,
     description: str = "",
+    weights: Sequence[float] | None = None,
 ) -> Job:
-    """Job `index` of the configured strategy, drawing examples from seeds and `pool`."""
+    """Job `index` of the configured strategy, drawing examples from seeds and `pool`
+    (human seeds by `weights` when given: `run` leans toward under-used seeds)."""
     rng = job_rng(gen.seed, index)
     separate = gen.responses == "separate"
     base = {"temperature": gen.temperature, "top_p": gen.top_p, "max_tokens": gen.max_new_tokens}
     job_seed = rng.randrange(2**31)
     if gen.strategy == "self-instruct":
-        humans = rng.sample(seeds, min(gen.human_examples, len(seeds)))
+        k = min(gen.human_examples, len(seeds))
+        humans = rng.sample(seeds, k) if weights is None else _weighted(rng, seeds, weights, k)
         picks = rng.sample(range(len(pool)), min(gen.machine_examples, len(pool)))
         machines = [pool[i] for i in picks]
         examples: list[Example] = [*humans, *machines]
