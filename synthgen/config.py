@@ -9,6 +9,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from synthgen.configfile import ENV_MAP as ENV_MAP  # re-exported: its old home
+from synthgen.configfile import missing_inputs, read_layers, validation_error
+from synthgen.configfile import read_config_file as read_config_file
 from synthgen.errors import ConfigError, UsageError
 from synthgen.llm.cost import Price
 from synthgen.records import canonical_json, sha256_hex
@@ -229,6 +232,8 @@ class Config(Strict):
 
         data = self.model_dump(mode="json")
         data["endpoint"]["base_url"] = scrub_url(self.endpoint.base_url)
+        if self.filter.judge.base_url is not None:
+            data["filter"]["judge"]["base_url"] = scrub_url(self.filter.judge.base_url)
         return data
 
     def sha256(self) -> str:
@@ -244,123 +249,30 @@ class Config(Strict):
 RUN_SECTIONS = ("dedup", "target", "gates", "outputs")
 
 
-# Environment variables and where they land in the config tree.
-ENV_MAP: dict[str, tuple[str, ...]] = {
-    "OPENAI_BASE_URL": ("endpoint", "base_url"),
-    "SYNTHGEN_BASE_URL": ("endpoint", "base_url"),
-    "SYNTHGEN_MODEL": ("endpoint", "model"),
-    "SYNTHGEN_CONCURRENCY": ("endpoint", "concurrency"),
-    "SYNTHGEN_RPM": ("endpoint", "rpm"),
-    "SYNTHGEN_TPM": ("endpoint", "tpm"),
-    "SYNTHGEN_MAX_COST_USD": ("budget", "max_cost_usd"),
-    "SYNTHGEN_MAX_TOKENS": ("budget", "max_tokens"),
-    "SYNTHGEN_STATE_DIR": ("state_dir",),
-}
-
-
-def _set(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
-    for part in path[:-1]:
-        tree = tree.setdefault(part, {})
-    tree[path[-1]] = value
-
-
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), dict) else v
-    return out
-
-
-def read_config_file(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(
-            f"{path}: cannot read config ({e.strerror})", hint="check the path"
-        ) from e
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: invalid YAML ({e})", hint="fix the YAML syntax") from e
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: top level must be a mapping", hint="see configs/*.yaml")
-    if any("api_key" in k for k in _walk_keys(data)):
-        raise ConfigError(
-            f"{path}: config files must not hold API keys",
-            hint="remove the key; set OPENAI_API_KEY (or name another variable in api_key_env)",
-        )
-    base = path.parent
-    seeds = data.get("seeds")
-    if isinstance(seeds, list):  # seed paths are relative to the config file
-        data["seeds"] = [str(base / s) if not Path(str(s)).is_absolute() else s for s in seeds]
-    dedup = data.get("dedup")
-    if isinstance(dedup, dict):  # reference sets are relative to the config file too
-        for name in ("against", "decontaminate"):
-            if isinstance(dedup.get(name), list):
-                dedup[name] = [_relative(base, s) for s in dedup[name]]
-    outputs = data.get("outputs")
-    if isinstance(outputs, dict) and isinstance(outputs.get("dir"), str):
-        outputs["dir"] = _relative(base, outputs["dir"])
-    judge = data.get("filter", {}).get("judge") if isinstance(data.get("filter"), dict) else None
-    if isinstance(judge, dict):  # so are the judge's files
-        for name in ("rubric", "reference", "anchors"):
-            if isinstance(judge.get(name), str) and not Path(judge[name]).is_absolute():
-                judge[name] = str(base / judge[name])
-        if isinstance(judge.get("seeds"), list):
-            judge["seeds"] = [
-                str(base / s) if not Path(str(s)).is_absolute() else s for s in judge["seeds"]
-            ]
-    return data
-
-
-def _relative(base: Path, value: Any) -> Any:
-    """A path in a config file, read relative to the file's folder."""
-    return str(base / value) if isinstance(value, str) and not Path(value).is_absolute() else value
-
-
-def _walk_keys(tree: Mapping[str, Any]) -> list[str]:
-    keys: list[str] = []
-    for k, v in tree.items():
-        keys.append(str(k))
-        if isinstance(v, Mapping):
-            keys.extend(_walk_keys(v))
-    return [k for k in keys if k != "api_key_env"]
-
-
 def load_config(
     file: Path | None,
     cli: Mapping[str, Any],
     env: Mapping[str, str] | None = None,
 ) -> Config:
     """Merge defaults < file < environment < CLI (None values in `cli` mean "not given")."""
-    env = os.environ if env is None else env
-    tree: dict[str, Any] = read_config_file(file) if file else {}
-    env_tree: dict[str, Any] = {}
-    for var, path in ENV_MAP.items():
-        if env.get(var):
-            _set(env_tree, path, env[var])
-    tree = _merge(tree, env_tree)
-    cli_tree: dict[str, Any] = {}
-    for dotted, value in cli.items():
-        if value is not None:
-            _set(cli_tree, tuple(dotted.split(".")), value)
-    tree = _merge(tree, cli_tree)
+    layers = read_layers(file, cli, os.environ if env is None else env)
     try:
-        return Config.model_validate(tree)
+        return Config.model_validate(layers.merged())
     except ValidationError as e:
-        first = e.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        source = f"{file}: " if file else ""
+        raise validation_error(e, layers, Config) from e
+
+
+def check_config(file: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Load `file` as a run would, and make sure every input file it names exists."""
+    env = os.environ if env is None else env
+    cfg = load_config(file, {}, env)
+    missing = missing_inputs(cfg.model_dump(mode="json"), read_layers(file, {}, env))
+    if missing:
         raise ConfigError(
-            f'{source}setting "{field}": {first["msg"]}',
-            hint="fix the value (CLI option, SYNTHGEN_* variable or config file)",
-        ) from e
+            "\n  also ".join(missing),
+            hint="fix the path; relative paths are read from the config file's folder",
+        )
+    return cfg
 
 
 def resolve_api_key(cfg: Config, env: Mapping[str, str] | None = None) -> str:

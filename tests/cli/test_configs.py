@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 from support.helpers import run
+from support.paths import REPO
 
 from synthgen.config import load_config
 
@@ -62,3 +62,15 @@ def test_unknown_operator_is_a_config_error(tmp_path: Path) -> None:
         ]
     )
     assert r.code == 2 and "teleport" in r.stderr
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_config_is_complete_for_run(path: Path) -> None:
+    """Each bundled config names what `synthgen run` needs, and `config check` passes it."""
+    cfg = load_config(path, {}, {})
+    assert cfg.target.count == 200 and cfg.dedup.method == "minhash"
+    assert cfg.gates.min_keep_rate is not None and cfg.gates.min_keep_rate <= 0.05
+    assert cfg.outputs.dir == path.parent / ".." / "out" / cfg.task
+    assert cfg.outputs.formats and cfg.outputs.split and cfg.outputs.language == ["en"]
+    r = run(["config", "check", str(path)])
+    assert r.code == 0 and f"{path}: ok (task {cfg.task}" in r.stderr, r.stderr
