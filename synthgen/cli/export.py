@@ -1,0 +1,87 @@
+"""`synthgen export`: kept records as training files, optionally split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from synthgen.cli.common import json_option
+
+FORMATS = ("alpaca", "messages", "sharegpt", "prompt-completion")
+
+
+@click.command("export")
+@click.argument("source", metavar="IN", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", required=True, type=click.Path(path_type=Path), help="Output JSONL path."
+)
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    type=click.Choice(FORMATS),
+    help="alpaca: instruction/input/output; messages: TRL conversational (user and "
+    "assistant turns); sharegpt: conversations (human, gpt); prompt-completion: TRL standard.",
+)
+@click.option("--with-ids", is_flag=True, help='Keep each record\'s id as an "id" field.')
+@click.option(
+    "--split",
+    "splits",
+    multiple=True,
+    metavar="NAME=FRACTION",
+    help="Hold out a share of the records, e.g. validation=0.05; repeatable; train gets the "
+    "rest. Writes OUTPUT's stem + .NAME.jsonl per split.",
+)
+@click.option(
+    "--split-seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the split assignment (same seed, same split).",
+)
+@json_option
+def export_cmd(
+    source: Path,
+    output: Path,
+    fmt: str,
+    with_ids: bool,
+    splits: tuple[str, ...],
+    split_seed: int,
+    as_json: bool,
+) -> None:
+    """Write the records of IN (a run directory or any dataset file) for a trainer.
+
+    A run directory's kept records (data.jsonl) are read; any dataset file synthgen reads
+    works too. Each line holds only the format's fields (and "id" with --with-ids). The
+    prompt is the instruction, then the input after a blank line when there is one.
+
+    With --split, a record's split comes from a hash of its id and --split-seed, so the
+    same input and seed give byte-identical files; records keep their input order. Files
+    appear whole or not at all.
+
+    Examples:
+
+    \b
+      synthgen export run/ -o sft.jsonl --format messages
+      synthgen export run/ -o out/sft.jsonl --format alpaca --split validation=0.05
+      synthgen export data.jsonl -o chat.jsonl --format sharegpt --with-ids --json
+    """
+    from synthgen.cli.common import emit_json
+    from synthgen.core.console import say
+    from synthgen.stages.export import export, parse_splits
+
+    summary = export(
+        source,
+        output,
+        fmt,
+        with_ids=with_ids,
+        split=parse_splits(splits) or None,
+        split_seed=split_seed,
+    )
+    for f in summary.files:
+        label = "" if f.path == str(output) else f" ({f.split})"
+        say(f"wrote {f.path}: {f.records} records{label}")
+    say(f"exported {summary.records} records from {summary.source} as {summary.format}")
+    if as_json:
+        emit_json(summary.model_dump(mode="json"))

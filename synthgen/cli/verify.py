@@ -1,0 +1,44 @@
+"""`synthgen verify`: check a run directory against its manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from synthgen.cli.common import exit_with, json_option
+
+
+@click.command("verify")
+@click.argument("run_dir", metavar="RUN_DIR", type=click.Path(path_type=Path))
+@json_option
+def verify_cmd(run_dir: Path, as_json: bool) -> None:
+    """Check that RUN_DIR is still what its manifest.json says.
+
+    Every file the manifest lists must exist with the same sha256; data.jsonl must hold
+    counts.kept records with no id twice; dropped.jsonl must hold the dropped counts per
+    stage and reason; and candidates must equal kept plus dropped. Exits 0 when all hold,
+    1 with one line per problem otherwise, 2 when RUN_DIR has no manifest.
+
+    Examples:
+
+    \b
+      synthgen verify runs/support-triage
+      synthgen verify runs/support-triage --json
+    """
+    from synthgen.cli.common import emit_json
+    from synthgen.core.console import say
+    from synthgen.core.verify import verify_run
+
+    result = verify_run(run_dir)
+    if result.ok:
+        say(f"verified: {result.files_checked} files, counts add up")
+    else:
+        for problem in result.problems:
+            say(problem)
+        n = len(result.problems)
+        say(f"not verified: {n} problem{'s' if n != 1 else ''} in {run_dir}")
+    if as_json:
+        emit_json(result.model_dump(mode="json"))
+    if not result.ok:
+        exit_with(1)
