@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from synthgen.stages.report.build import Built, Report
 from synthgen.stages.report.metrics import METRIC_INFO
 from synthgen.stages.report.render import NO_PROVENANCE
+from synthgen.stages.report.samples import SAMPLES_CSS, Samples, render_samples
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -120,14 +121,8 @@ def _judge_plots(built: Built) -> list[str]:
         color=DATA_COLOUR,
     )
     rho = j["length_spearman"]
-    _style(
-        ax2,
-        f"score vs output length (Spearman {rho:.2f})"
-        if rho is not None
-        else "score vs output length",
-        "output words",
-        "score (jittered)",
-    )
+    title = "score vs output length" + (f" (Spearman {rho:.2f})" if rho is not None else "")
+    _style(ax2, title, "output words", "score (jittered)")
     return [_svg(fig)]
 
 
@@ -266,8 +261,8 @@ def _num(x: float | None, fmt: str = ".3g") -> str:
     return "–" if x is None else format(x, fmt)
 
 
-def render_html(built: Built) -> str:
-    """The whole report as one HTML document."""
+def render_html(built: Built, samples: Samples | None = None) -> str:
+    """The whole report as one HTML document; samples, if given, right after the warnings."""
     r = built.report
     warnings = (
         "".join(
@@ -280,23 +275,25 @@ def render_html(built: Built) -> str:
     plots = [("Lengths, seeds vs data", _lengths_plot(built))]
     plots += [("Judge", svg) for svg in _judge_plots(built)]
     seed_svg = _seed_plot(r)
-    if seed_svg:
-        plots.append(("Records per seed", seed_svg))
+    plots += [("Records per seed", seed_svg)] if seed_svg else []
     plots.append(("Teacher traits", _trait_plot(r)))
     figures = "".join(f"<h2>{_e(t)}</h2><figure>{svg}</figure>" for t, svg in plots)
     seeds = f" · {r.seeds} seeds" if r.seeds else ""
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>synthgen report: {_e(Path(r.path).name)}</title><style>{_CSS}</style></head><body>"
+        f"<title>synthgen report: {_e(Path(r.path).name)}</title>"
+        f"<style>{_CSS}{SAMPLES_CSS if samples else ''}</style></head><body>"
         f"<h1>synthgen report: {_e(r.path)}</h1><p>{r.records} records ({_e(r.format)}){seeds}</p>"
         + (f"<p class=dim>{NO_PROVENANCE}.</p>" if r.coverage is None and r.judge is None else "")
-        + f"<h2>Warnings</h2>{warnings}<h2>Metrics</h2>{_metrics_table(r)}{_facts(r)}{figures}"
+        + f"<h2>Warnings</h2>{warnings}"
+        + (render_samples(samples) if samples else "")
+        + f"<h2>Metrics</h2>{_metrics_table(r)}{_facts(r)}{figures}"
         "</body></html>"
     )
 
 
-def write_html(built: Built, path: Path) -> None:
-    """Write the HTML report atomically."""
+def write_html(built: Built, path: Path, *, samples: Samples | None = None) -> None:
+    """Write the HTML report atomically (with sampled examples when `samples` is given)."""
     from synthgen.core.jsonl import write_atomic
 
-    write_atomic(path, render_html(built).encode("utf-8"))
+    write_atomic(path, render_html(built, samples).encode("utf-8"))
