@@ -7,6 +7,7 @@ The stages as functions (the CLI is a thin layer over them)::
     s = synthgen.filter("raw.jsonl", output="kept.jsonl", seeds=["seeds.jsonl"])
     s = synthgen.dedup("kept.jsonl", output="unique.jsonl", against=["seeds.jsonl"])
     r = synthgen.report("unique.jsonl", seeds="seeds.jsonl")
+    s = synthgen.run("configs/support-triage.yaml", count=500, max_cost_usd=5)
 
 Each stage returns a `StageSummary` (`report` returns the typed `Report`). Importing synthgen
 loads nothing heavy: each function imports its stage when called.
@@ -20,15 +21,18 @@ __version__ = "0.1.0"
 __all__ = ["StageSummary", "SynthgenError", "dedup", "expand", "filter", "report"]
 
 if TYPE_CHECKING:
-    from synthgen.api import dedup, expand, filter, report
+    from synthgen.api import dedup, expand, filter, report, run  # noqa: F401
     from synthgen.errors import SynthgenError
     from synthgen.records import StageSummary
+    from synthgen.run.stage import RunSummary  # noqa: F401
 
 _LAZY = {
     "expand": "synthgen.api",
     "filter": "synthgen.api",
     "dedup": "synthgen.api",
     "report": "synthgen.api",
+    "run": "synthgen.api",
+    "RunSummary": "synthgen.run.stage",
     "StageSummary": "synthgen.records",
     "SynthgenError": "synthgen.errors",
 }

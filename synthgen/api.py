@@ -15,6 +15,7 @@ from synthgen.errors import UsageError
 if TYPE_CHECKING:
     from synthgen.config import Config
     from synthgen.records import StageSummary
+    from synthgen.run.stage import RunSummary
     from synthgen.stages.report.build import Report
 
 Say = Callable[[str], None]
@@ -168,6 +169,38 @@ def filter_config(
     values["filter.judge.enabled"] = None if judge else False
     values["filter.rules.enabled"] = None if rules else False
     return load(config, values)
+
+
+RUN_OPTIONS = {
+    "out": "outputs.dir",
+    "count": "target.count",
+    "judge_model": "filter.judge.models",
+    **ENDPOINT_OPTIONS,
+}
+
+
+def run_config(config: PathLike, *, judge: bool = True, **options: Any) -> Config:
+    """`run`'s resolved config: the file, the environment, then keyword overrides."""
+    values = _values("run", options, RUN_OPTIONS)
+    values["filter.judge.enabled"] = None if judge else False
+    return load(config, values)
+
+
+def run(
+    config: PathLike,
+    *,
+    judge: bool = True,
+    offline: bool = False,
+    say: Say = _quiet,
+    on_progress: Callable[[Any], None] | None = None,
+    **overrides: Any,
+) -> RunSummary:
+    """Exactly `target.count` good records from one config (or fewer on a budget or gate
+    stop), written to its run dir; rerunning the same call replays and continues."""
+    from synthgen.run.stage import run_config as run_cfg
+
+    cfg = run_config(config, judge=judge, **overrides)
+    return run_cfg(cfg, say, offline=offline, on_progress=on_progress)
 
 
 def dedup(

@@ -19,8 +19,12 @@ LAZY_COMMANDS = {
     "dedup": "synthgen.cli.dedup:dedup_cmd",
     "report": "synthgen.cli.report:report_cmd",
     "audit": "synthgen.cli.audit:audit_cmd",
+    "run": "synthgen.cli.run:run_cmd",
     "seeds": "synthgen.cli.seeds:seeds_group",
     "standin-server": "synthgen.cli.standin:standin_server",
+    "config": "synthgen.cli.config:config_group",
+    "export": "synthgen.cli.export:export_cmd",
+    "verify": "synthgen.cli.verify:verify_cmd",
 }
 
 EXIT_CODES_HELP = """Exit codes: 0 ok · 1 runtime failure · 2 usage, config or input error ·

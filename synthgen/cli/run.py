@@ -1,0 +1,146 @@
+"""`synthgen run CONFIG`: exactly N good records within a budget, from one config."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from synthgen.cli.common import emit_json, exit_with, json_option
+
+
+@click.command("run")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="Run dir [default: out/<task>].")
+@click.option("--count", type=int, help="Records to keep (target.count).")
+@click.option("--max-cost-usd", type=float, help="Hard cap on the run's cost; exit 3 when hit.")
+@click.option("--max-tokens", type=int, help="Hard cap on the run's tokens; exit 3 when hit.")
+@click.option(
+    "--base-url",
+    help="Endpoint of the generator (and of the judge, unless the config gives it its own).",
+)
+@click.option("--model", help="Generator model.")
+@click.option("--judge-model", "judge_models", multiple=True, help="Judge model; repeatable.")
+@click.option("--no-judge", is_flag=True, help="Rules and dedup only; no judge.")
+@click.option("--concurrency", type=int, help="Requests in flight at once.")
+@click.option("--state-dir", type=click.Path(path_type=Path), help="Cache and run state.")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Answer every request from the cache; send "
+    "nothing (no key needed); a request never answered is an error.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Estimate requests, tokens, cost and time to reach the target; send nothing.",
+)
+@json_option
+def run_cmd(
+    config: Path,
+    out: Path | None,
+    count: int | None,
+    max_cost_usd: float | None,
+    max_tokens: int | None,
+    base_url: str | None,
+    model: str | None,
+    judge_models: tuple[str, ...],
+    no_judge: bool,
+    concurrency: int | None,
+    state_dir: Path | None,
+    offline: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Generate, rule, dedup and judge in rounds until exactly N records are kept.
+
+    Writes the run dir (default out/<task>/): data.jsonl (kept records with provenance),
+    dropped.jsonl (every dropped candidate and why), manifest.json, report.html, README.md
+    (a dataset card) and the configured exports. Stops at the target, at the budget (exit
+    3; rerun with more to continue) or at a quality gate (exit 3, naming it). Rerunning
+    replays every answer from the cache: nothing is paid twice, and the records come out
+    the same, byte for byte (--offline proves it with no endpoint at all).
+
+    Examples:
+
+      synthgen run configs/support-triage.yaml --count 500 --max-cost-usd 5
+
+      synthgen run configs/support-triage.yaml --dry-run
+
+      synthgen run configs/text-to-sql.yaml --offline --json
+    """
+    import synthgen.api as api
+    from synthgen.core.console import ProgressLine, say
+
+    options: dict[str, Any] = {
+        "out": out,
+        "count": count,
+        "max_cost_usd": max_cost_usd,
+        "max_tokens": max_tokens,
+        "base_url": base_url,
+        "model": model,
+        "judge_model": list(judge_models) or None,
+        "concurrency": concurrency,
+        "state_dir": state_dir,
+    }
+    cfg = api.run_config(config, judge=not no_judge, **options)
+    if dry_run:
+        return _dry_run(cfg, as_json)
+    from synthgen.run.stage import run_config
+
+    line = ProgressLine()
+    warned: list[bool] = []
+
+    def progress(p: Any) -> None:
+        rate = "–" if p.keep_rate is None else f"{p.keep_rate:.0%}"
+        proj = "" if p.projected_cost_usd is None else f" → ~${p.projected_cost_usd:.4f}"
+        line.show(
+            f"run: {p.kept}/{p.target} kept · round {p.round + 1} {p.in_round} · "
+            f"{p.candidates} candidates · keep rate {rate} · ${p.cost_usd:.4f}{proj}"
+        )
+        cap = cfg.budget.max_cost_usd
+        if cap and p.projected_cost_usd and p.projected_cost_usd > cap and not warned:
+            warned.append(True)
+            line.done()
+            say(
+                f"warning: at this keep rate the target needs ~${p.projected_cost_usd:.2f}, "
+                f"over the ${cap:.2f} budget"
+            )
+
+    summary = run_config(cfg, say, offline=offline, on_progress=progress)
+    line.done()
+    c = summary.counts
+    req = summary.requests
+    say(
+        f"{summary.status}: {c.get('kept', 0)}/{summary.target} kept of "
+        f"{c.get('candidates', 0)} candidates in {len(summary.rounds)} rounds → "
+        f"{summary.run_dir} · {req.sent} sent, {req.cached} cached · ${summary.cost_usd:.4f}"
+        + ("" if summary.price_known else " (price unknown)")
+    )
+    if summary.error is not None:
+        say(f"error: {summary.error}")
+    if as_json:
+        emit_json(summary.to_json())
+    exit_with(summary.exit_code)
+
+
+def _dry_run(cfg: Any, as_json: bool) -> None:
+    from synthgen.run.dryrun import plan_run
+    from synthgen.seeds.reader import read_seeds
+
+    result = plan_run(cfg, read_seeds(cfg.seeds, cfg.seed_format))
+    if as_json:
+        emit_json(result)
+        return
+    cost = "unknown (no price)" if result["cost_usd"] is None else f"${result['cost_usd']:.4f}"
+    budget = "" if result["budget_usd"] is None else f" (budget ${result['budget_usd']:.2f})"
+    sys.stderr.write(
+        f"dry run: {result['target']} records at a keep rate of "
+        f"{result['assumptions']['keep_rate']:.0%} → ~{result['candidates']} candidates · "
+        f"{result['requests']} requests ({result['generation_requests']} generation, "
+        f"{result['judge_requests']} judge) · ~{result['prompt_tokens']} prompt + "
+        f"~{result['completion_tokens']} completion tokens · cost ~{cost}{budget} · "
+        f"~{result['estimated_seconds']} s\n"
+    )

@@ -1,0 +1,328 @@
+"""`run`: rounds of expand → rules → dedup → judge → keep until exactly N records are kept,
+the budget is spent or a quality gate trips.
+
+Cheap before dear: no candidate that fails a rule or copies something already seen reaches
+the judge. Each round is sized from the keep rate seen so far; kept records are shown to the
+next rounds' prompts beside the human seeds (never instead of them). Nothing here is state
+but the response cache: a rerun replays every answer already received, so it makes the same
+records in the same order and pays for none of them twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from synthgen.config import Config
+from synthgen.core.stage import Outcome, StageRun
+from synthgen.errors import StoppedError
+from synthgen.records import DropReason, LedgerEntry, Provenance, Record, Seed
+from synthgen.run.rounds import (
+    MAX_ROUNDS,
+    GateTrip,
+    RoundRecord,
+    Totals,
+    check_gates,
+    distinct_2,
+    round_size,
+    seed_weights,
+)
+from synthgen.run.screen import Screen
+from synthgen.stages.filter.judge import Judge, Judgement
+
+
+@dataclass
+class RunProgress:
+    """What the progress line shows: kept of target, keep rate, spend and its projection."""
+
+    kept: int
+    target: int
+    candidates: int
+    keep_rate: float | None
+    cost_usd: float
+    projected_cost_usd: float | None
+    round: int
+    in_round: str  # expand | screen | judge
+
+
+class Pipeline:
+    """The run loop over one stage run's clients (generator first, then judges) and sink."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        seeds: list[Seed],
+        run: StageRun,
+        work: Path,
+        ctx: Any,
+        on_progress: Callable[[RunProgress], None] | None = None,
+    ) -> None:
+        self.cfg, self.seeds, self.run, self.work, self.ctx = cfg, seeds, run, work, ctx
+        self.target = cfg.target.count
+        self.on_progress = on_progress or (lambda p: None)
+        self.totals = Totals()
+        self.rounds: list[RoundRecord] = []
+        self.kept: list[Record] = []
+        self.parents: Counter[str] = Counter()
+        self.weights: list[float] | None = None
+        self.gate: GateTrip | None = None
+        self.screen = Screen(cfg, seeds)
+        self.judge: Judge | None = None
+        self.verdict_of: Callable[[Judgement], dict[str, Any]] = lambda j: {}
+        self.judged = 0
+
+    async def loop(self) -> Outcome:
+        """The run, on one screen: calibrate, then rounds until target, budget or gate."""
+        stop = await self.calibrate()
+        for index in range(MAX_ROUNDS):
+            if stop is not None or len(self.kept) >= self.target:
+                break
+            need = self.target - len(self.kept)
+            asked = round_size(need, self.totals, self.cfg.generation.per_call)
+            candidates, stop = await self.expand(index, asked)
+            survivors = [c for c in candidates if self.screened(c)]
+            stop = await self.judge_and_keep(survivors) or stop
+            self.end_round(index, asked, candidates)
+            stop = stop or self.gate_stop(final=False)
+        if stop is None:
+            stop = self.gate_stop(final=True)
+        if stop is None and len(self.kept) < self.target:
+            from synthgen.errors import EndpointError
+
+            stop = Outcome(
+                "exhausted",
+                EndpointError(
+                    f"{len(self.kept)} of {self.target} records after {len(self.rounds)} rounds",
+                    hint="the keep rate is too low to reach the target: check the report and "
+                    "the ledger (dropped.jsonl) for why candidates are dropped",
+                ),
+            )
+        return stop or Outcome("complete")
+
+    async def calibrate(self) -> Outcome | None:
+        """The judge scores the human seeds first; a judge that fails too many stops the run."""
+        from synthgen.stages.filter.stage import calibrate, make_plan
+
+        plan = make_plan(self.cfg)
+        if plan.rubric is None:
+            return None
+        j = self.cfg.filter.judge
+        self.judge = Judge(
+            plan.rubric, self.run.clients[1:], j.threshold, j.max_new_tokens, plan.reference
+        )
+        rubric_sha, ref_sha = plan.rubric.sha256, plan.reference.sha256 if plan.reference else None
+        self.verdict_of = lambda jg: jg.provenance(rubric_sha, ref_sha)
+        if not plan.seeds:
+            return None
+        seeds, _ = await calibrate(self.judge, plan, j.max_seed_fail)
+        if seeds is None or seeds.trusted:
+            return None
+        return Outcome(
+            "stopped_calibration",
+            StoppedError(
+                f"the judge failed {seeds.n - seeds.passed} of {seeds.n} human seeds "
+                f"({seeds.fail_share:.0%} > max_seed_fail {j.max_seed_fail:.0%}): its "
+                "threshold cannot be trusted; no candidate was generated",
+                hint="check the rubric, the threshold and the judge model; the seeds' "
+                "verdicts are cached",
+            ),
+        )
+
+    async def expand(self, index: int, asked: int) -> tuple[list[Record], Outcome | None]:
+        """One round's candidates from the generator; its own drops go to the ledger."""
+        from synthgen.run.expand_round import RoundInputs, expand_round
+
+        inputs = RoundInputs(
+            self.cfg,
+            self.seeds,
+            self.run.clients[0],
+            self.ctx,
+            self.work,
+            self.kept,
+            self.weights,
+            lambda: self.report_progress(index, "expand"),
+        )
+        recs, drops, outcome = await expand_round(inputs, index, asked)
+        for entry in drops:
+            self.ledger(entry)
+        self.totals.candidates += len(recs)
+        return recs, outcome
+
+    def screened(self, rec: Record) -> bool:
+        """Rules, duplicates and leaks decide before the judge is paid."""
+        verdict = self.screen.check(rec)
+        if verdict is None:
+            return True
+        self.ledger_record(rec, verdict.stage, verdict.reason, verdict.detail, verdict.match)
+        return False
+
+    async def judge_and_keep(self, survivors: list[Record]) -> Outcome | None:
+        """Judge survivors in order, a batch at a time sized by the pass rate so far, until
+        the target is kept; those not needed are ledgered unjudged (never paid for)."""
+        done = 0
+        while done < len(survivors) and len(self.kept) < self.target:
+            batch = survivors[done : done + self.judge_batch()]
+            done += len(batch)
+            stop = await self.judge_batch_and_keep(batch)
+            if stop is not None:
+                for rec in survivors[done:]:
+                    self.ledger_record(rec, "judge", "not_judged", "the run stopped first")
+                return stop
+        for rec in survivors[done:]:
+            self.ledger_record(rec, "surplus", "surplus", f"target {self.target} reached")
+        return None
+
+    def judge_batch(self) -> int:
+        """Survivors to judge next: enough to reach the target at the pass rate so far."""
+        t = self.totals
+        rate = (t.kept / self.judged) if self.judged >= 10 and t.kept else 0.8
+        need = self.target - len(self.kept)
+        floor = 2 * self.cfg.endpoint.concurrency  # keep the endpoint busy
+        return max(floor, int(need / max(rate, 0.02) * 1.1) + 1)
+
+    async def judge_batch_and_keep(self, batch: list[Record]) -> Outcome | None:
+        """Judge one batch concurrently; keep its records in candidate order."""
+        from synthgen.errors import BudgetExceeded
+        from synthgen.llm.client import RequestFailed
+
+        judge = self.judge
+        results: list[Judgement | BaseException | None] = [None] * len(batch)
+        if judge is not None:
+            results = await asyncio.gather(
+                *(judge.judge(r.instruction, r.input, r.output) for r in batch),
+                return_exceptions=True,
+            )
+        self.judged += len(batch)
+        stop: Outcome | None = None
+        for rec, res in zip(batch, results, strict=True):
+            if isinstance(res, asyncio.CancelledError):
+                raise res
+            if isinstance(res, BudgetExceeded | RequestFailed):
+                stop = stop or Outcome(
+                    "stopped_budget" if isinstance(res, BudgetExceeded) else "failed", res
+                )
+                self.ledger_record(rec, "judge", "not_judged", f"run stopped: {res.message}")
+                continue
+            if isinstance(res, BaseException):
+                raise res
+            self.keep_or_drop(rec, res)
+        return stop
+
+    def keep_or_drop(self, rec: Record, jg: Judgement | None) -> None:
+        """A judged (or unjudged, without a judge) survivor: kept, below threshold or surplus."""
+        prov: dict[str, Any] = {"dedup": {"nearest": None, "similarity": 0.0}}
+        if jg is not None:
+            if jg.error:
+                detail, _raw = jg.failure_detail()
+                return self.ledger_record(rec, "judge", jg.error, detail)
+            prov["judge"] = self.verdict_of(jg)
+            self.totals.scores.append(prov["judge"]["score"])
+            self.totals.lengths.append(len(rec.output))
+            if not jg.passed:
+                detail = (
+                    f"score {prov['judge']['score']} < threshold {self.cfg.filter.judge.threshold}"
+                )
+                return self.ledger_record(
+                    rec, "judge", "below_threshold", detail, judge=prov["judge"]
+                )
+        kept = rec.model_copy(update={"provenance": rec.provenance.model_copy(update=prov)})
+        if len(self.kept) >= self.target:
+            return self.ledger_record(kept, "surplus", "surplus", f"target {self.target} reached")
+        self.kept.append(kept)
+        self.totals.kept += 1
+        self.parents.update(p for p in rec.provenance.parents if p.startswith("seed:"))
+        self.run.sink.extend([kept.model_dump(mode="json", exclude_none=True)], [])
+
+    def end_round(self, index: int, asked: int, candidates: list[Record]) -> None:
+        """Record the round; lean seed sampling toward under-used seeds if lineage skews."""
+        before = sum(r.kept for r in self.rounds)
+        kept_now = self.kept[before:]
+        adjustment = None
+        found = seed_weights(self.seeds, self.parents)
+        if found is not None:
+            self.weights, share = found
+            adjustment = {"seed_weights": "toward under-used seeds", "top3_share": round(share, 4)}
+        self.rounds.append(
+            RoundRecord(
+                index=index,
+                asked=asked,
+                candidates=len(candidates),
+                kept=len(kept_now),
+                dropped=self.totals.counts()["dropped"],
+                keep_rate=self.totals.keep_rate,
+                distinct_2=distinct_2([r.instruction.lower() for r in kept_now]),
+                adjustment=adjustment,
+            )
+        )
+        self.report_progress(index, "judge")
+
+    def gate_stop(self, final: bool) -> Outcome | None:
+        """A tripped gate stops the run (exit 3), naming the gate, threshold and value."""
+        trip = check_gates(self.cfg.gates, self.totals, final)
+        if trip is None:
+            return None
+        self.gate = trip
+        return Outcome(
+            "stopped_gate",
+            StoppedError(
+                f"quality gate {trip.gate} tripped: measured {trip.measured}, threshold "
+                f"{trip.threshold}",
+                hint="look at the report and the ledger before loosening the gate in the config",
+            ),
+        )
+
+    def ledger_record(
+        self,
+        rec: Record,
+        stage: str,
+        reason: str,
+        detail: str,
+        match: dict[str, Any] | None = None,
+        judge: dict[str, Any] | None = None,
+    ) -> None:
+        """A dropped candidate, with its provenance and why."""
+        prov: Provenance = (
+            rec.provenance if judge is None else rec.provenance.model_copy(update={"judge": judge})
+        )
+        entry = LedgerEntry(
+            id=rec.id,
+            instruction=rec.instruction,
+            input=rec.input,
+            output=rec.output,
+            provenance=prov,
+            dropped=DropReason(stage=stage, reason=reason, detail=detail),
+        )
+        obj = entry.model_dump(mode="json", exclude_none=True)
+        if match is not None:
+            obj["match"] = match
+        self.run.sink.extend([], [obj])
+        self.totals.drop(stage, reason)
+
+    def ledger(self, entry: dict[str, Any]) -> None:
+        """A drop the expand step ledgered itself (parse failures, refusals...)."""
+        self.run.sink.extend([], [entry])
+        self.totals.drop(str(entry["dropped"]["stage"]), str(entry["dropped"]["reason"]))
+        self.totals.candidates += 1
+
+    def report_progress(self, index: int, step: str) -> None:
+        """Kept / target, keep rate, spend and the cost projected to reach the target."""
+        t, spent = self.totals, self.run.budget.spent_cost_usd
+        projected = None
+        if t.kept:
+            projected = spent / t.kept * self.target
+        self.on_progress(
+            RunProgress(
+                len(self.kept),
+                self.target,
+                t.candidates,
+                t.keep_rate,
+                spent,
+                projected,
+                index,
+                step,
+            )
+        )

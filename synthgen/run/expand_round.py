@@ -1,0 +1,96 @@
+"""One round's candidates: the expand engine with the round's own seed and size, shown the
+records kept in earlier rounds (never its own unjudged ones), seeds weighted as decided."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from synthgen.config import Config
+from synthgen.core.sink import Sink
+from synthgen.core.stage import Outcome
+from synthgen.llm.client import LLMClient
+from synthgen.records import Record, Seed
+from synthgen.stages.expand.candidates import RunContext
+from synthgen.stages.expand.engine import Expander
+
+
+@dataclass(frozen=True)
+class RoundInputs:
+    """What one round's expansion needs from the run."""
+
+    cfg: Config
+    seeds: list[Seed]
+    client: LLMClient
+    ctx: RunContext
+    work: Path
+    kept: Sequence[Record]
+    weights: Sequence[float] | None
+    on_progress: Callable[[], None]
+
+
+ROUND_SEED_STEP = 1_000_003  # each round draws from its own random stream
+
+
+async def expand_round(
+    p: RoundInputs, index: int, asked: int
+) -> tuple[list[Record], list[dict[str, Any]], Outcome | None]:
+    """(candidates in commit order, the engine's own ledger entries, a stop if any)."""
+    gen = p.cfg.generation.model_copy(
+        update={"count": asked, "seed": p.cfg.generation.seed + ROUND_SEED_STEP * index}
+    )
+    cfg = p.cfg.model_copy(update={"generation": gen})
+    out = p.work / f"round-{index:03d}.jsonl"
+    ledger = p.work / f"round-{index:03d}.ledger.jsonl"
+    sink = Sink(out, ledger, to_stdout=False, resume=False)
+    ctx = RunContext(**{**p.ctx.__dict__, "gen": gen})
+    expander = Expander(
+        cfg,
+        p.seeds,
+        p.client,
+        sink,
+        ctx,
+        lambda prog: p.on_progress(),
+        initial_pool=p.kept,
+        feed_back=False,
+        seed_weights=p.weights,
+    )
+    result = await expander.run()
+    sink.close(finalise_files=True)
+    records = [_canonical(Record.model_validate(o)) for o in _lines(out)]
+    drops = [_canonical_drop(d) for d in _lines(ledger)]
+    stop = None
+    if result.status not in ("complete", "exhausted") or (
+        result.status == "exhausted" and not records
+    ):
+        stop = Outcome(result.status, result.error)
+    return records, drops, stop
+
+
+def _canonical(rec: Record) -> Record:
+    """The record as `run` writes it: whether its answer came from the cache is not part of
+    it (the manifest counts that), so a replay writes the same bytes."""
+    gen = rec.provenance.generator
+    if gen is None or not gen.cached:
+        return rec
+    prov = rec.provenance.model_copy(update={"generator": gen.model_copy(update={"cached": False})})
+    return rec.model_copy(update={"provenance": prov})
+
+
+def _canonical_drop(entry: dict[str, Any]) -> dict[str, Any]:
+    """A ledger entry without the cache flag, as `_canonical` does for records."""
+    gen = entry.get("provenance", {}).get("generator")
+    if isinstance(gen, dict):
+        gen["cached"] = False
+    return entry
+
+
+def _lines(path: Any) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    with path.open("rb") as fh:
+        return [orjson.loads(line) for line in fh if line.strip()]

@@ -1,0 +1,109 @@
+"""What a run leaves beside data.jsonl and dropped.jsonl: the report with samples to look at,
+the configured exports, the dataset card, and the sha256 of each for the manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from synthgen import __version__
+from synthgen.config import Config
+from synthgen.core.manifest import file_sha256
+from synthgen.core.stage import Outcome, StageRun
+from synthgen.errors import StoppedError
+from synthgen.records import Seed
+
+
+def write_outputs(
+    cfg: Config, seeds: list[Seed], run: StageRun, outcome: Outcome, run_dir: Path
+) -> tuple[dict[str, str], list[str]]:
+    """Write the report, exports and card; return {file: sha256} and the report's warnings.
+    A report warning named in gates.fail_on stops a complete run as a tripped gate."""
+    data, dropped = run.slot.out_path, run.slot.ledger_path
+    kept = int(outcome.counts.get("kept", 0))
+    report = None
+    warnings: list[str] = []
+    written = [data, dropped]
+    if kept:
+        report = _report(cfg, data, dropped, run_dir / "report.html")
+        written.append(run_dir / "report.html")
+        warnings = [f"{w.code}: {w.message}" for w in report.warnings]
+        fired = sorted({w.code for w in report.warnings} & set(cfg.gates.fail_on))
+        if fired and outcome.status == "complete":
+            outcome.status = "stopped_gate"
+            outcome.error = StoppedError(
+                f"quality gate fail_on tripped: report warning {', '.join(fired)}",
+                hint="read report.html; remove the code from gates.fail_on only if it is fine",
+            )
+            outcome.details["gate"] = {"gate": "fail_on", "threshold": fired, "measured": fired}
+    data_files = {"train": data.name}
+    for i, fmt in enumerate(cfg.outputs.formats):
+        files = _export(cfg, data, run_dir / f"{fmt}.jsonl", fmt)
+        written += files.values()
+        if i == 0:  # the card points datasets.load_dataset at the first export's splits
+            data_files = {split: path.name for split, path in files.items()}
+    written.append(_card(cfg, seeds, run, outcome, run_dir, data_files, report))
+    return {p.name: file_sha256(p) or "" for p in written if p.exists()}, warnings
+
+
+def _report(cfg: Config, data: Path, dropped: Path, html: Path) -> Any:
+    from synthgen.stages.report.build import ReportInputs, build_report
+    from synthgen.stages.report.html import write_html
+    from synthgen.stages.report.samples import draw_samples
+    from synthgen.stages.report.warnings import load_thresholds
+
+    inputs = ReportInputs(data, seed_files=tuple(cfg.seeds), ledger=dropped, seed=0)
+    built = build_report(inputs, load_thresholds(None, []))
+    write_html(built, html, samples=draw_samples(data, dropped, seed=cfg.generation.seed))
+    return built.report
+
+
+def _export(cfg: Config, data: Path, out: Path, fmt: str) -> dict[str, Path]:
+    from synthgen.stages.export import export
+
+    split = dict(cfg.outputs.split) or None
+    summary = export(data, out, fmt, split=split, split_seed=cfg.outputs.split_seed)
+    return {f.split: Path(f.path) for f in summary.files}
+
+
+def _card(
+    cfg: Config,
+    seeds: list[Seed],
+    run: StageRun,
+    outcome: Outcome,
+    run_dir: Path,
+    data_files: dict[str, str],
+    report: Any,
+) -> Path:
+    from synthgen.stages.report.card import CardFacts, write_card
+
+    judges = [c.model for c in run.clients[1:]] if cfg.filter.judge.enabled else []
+    stats = [c.stats for c in run.clients]
+    counts = outcome.counts
+    facts = CardFacts(
+        synthgen_version=__version__,
+        generator_models=[cfg.endpoint.model],
+        judge_models=judges,
+        strategy=cfg.generation.strategy,
+        seed_files=[str(p) for p in cfg.seeds],
+        seeds=len(seeds),
+        candidates=int(counts.get("candidates", 0)),
+        kept=int(counts.get("kept", 0)),
+        drops=counts.get("dropped", {}),
+        cost_usd=round(run.budget.spent_cost_usd, 6),
+        price_known=run.budget.price is not None,
+        prompt_tokens=sum(s.prompt_tokens for s in stats),
+        completion_tokens=sum(s.completion_tokens for s in stats),
+        run_id=run.slot.run_id,
+        stop_reason=None if outcome.status == "complete" else outcome.status,
+        report=report,
+    )
+    return write_card(
+        run_dir,
+        task=cfg.task,
+        description=cfg.description,
+        license=cfg.outputs.license,
+        language=list(cfg.outputs.language),
+        data_files=data_files,
+        facts=facts,
+    )

@@ -1,0 +1,152 @@
+"""`synthgen run` through the stage skeleton: the run dir's plan, the pipeline as its execute
+step, and the files a person and a trainer read once it ends."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from synthgen.config import Config, resolve_api_key
+from synthgen.core.runtime import RunSlot
+from synthgen.core.sink import Sink
+from synthgen.core.stage import ClientSpec, Outcome, Stage, StagePlan, StageRun, run_stage
+from synthgen.errors import Interrupted, SynthgenError
+from synthgen.llm.types import endpoint_host
+from synthgen.pipeline import Pipeline, RunProgress
+from synthgen.records import Seed, StageSummary, canonical_json, sha256_hex
+from synthgen.run.outputs import write_outputs
+from synthgen.run.rounds import GateTrip, RoundRecord
+
+
+class RunSummary(StageSummary):
+    """How a run ended: the stage summary plus its run dir, target, rounds and gate."""
+
+    run_dir: str
+    target: int
+    rounds: list[RoundRecord] = Field(default_factory=list)
+    gate: GateTrip | None = None
+
+
+def run_dir_of(cfg: Config) -> Path:
+    """Where the run writes: outputs.dir, else out/<task>."""
+    return cfg.outputs.dir or Path("out") / cfg.task
+
+
+def data_sha256(cfg: Config) -> str:
+    """The settings that shape the records' content (not where they go, how fast, how many
+    or at what cap): the records' `config_sha256`, so a larger target or budget, another
+    state dir or --offline write the same bytes."""
+    data = cfg.redacted()
+    for name in ("state_dir", "budget", "target", "gates", "outputs", "prices"):
+        data.pop(name, None)
+    data["endpoint"] = {k: data["endpoint"][k] for k in ("base_url", "model")}
+    return sha256_hex(canonical_json(data))
+
+
+class RunStage(Stage):
+    """Exactly N good records from one config, in rounds; see pipeline.py."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        *,
+        offline: bool = False,
+        on_progress: Callable[[RunProgress], None] | None = None,
+    ) -> None:
+        from synthgen.seeds.reader import read_seeds
+        from synthgen.stages.filter.stage import make_plan, panel_price
+
+        self.cfg, self.on_progress = cfg, on_progress
+        self.seeds: list[Seed] = read_seeds(cfg.seeds, cfg.seed_format)  # type: ignore[arg-type]
+        self.run_dir = run_dir_of(cfg)
+        fplan = make_plan(cfg)  # checks rubric, threshold, reference before anything is sent
+        judge_url = cfg.filter.judge.base_url
+        judges = [ClientSpec(m, judge_url) for m in fplan.models]
+        self.data_sha = data_sha256(cfg)
+        reads: list[tuple[str, str | Path]] = [("a seed", p) for p in cfg.seeds]
+        reads += [("a dedup reference", p) for p in (*cfg.dedup.against, *cfg.dedup.decontaminate)]
+        self.plan = StagePlan(
+            command="run",
+            output=str(self.run_dir / "data.jsonl"),
+            ledger=self.run_dir / "dropped.jsonl",
+            job_sha256=sha256_hex(f"run\n{self.data_sha}\n{cfg.target.count}"),
+            reads=reads,
+            inputs=[*cfg.seeds, *cfg.dedup.against, *cfg.dedup.decontaminate],
+            models=[ClientSpec(cfg.endpoint.model), *judges],
+            api_key="offline" if offline else resolve_api_key(cfg),
+            price=panel_price(cfg, [cfg.endpoint.model, *fplan.models]),
+            resumable=False,
+            manifest=self.run_dir / "manifest.json",
+            offline=offline,
+        )
+        self.pipeline: Pipeline | None = None
+
+    def open_sink(self, slot: RunSlot) -> Sink:
+        """data.jsonl and dropped.jsonl, made afresh each time (answers replay from cache)."""
+        return Sink(slot.out_path, slot.ledger_path, to_stdout=False, resume=False)
+
+    async def execute(self, run: StageRun) -> Outcome:
+        """The pipeline's loop, with the run's deterministic id (a function of the config)."""
+        from synthgen.stages.expand.candidates import RunContext
+
+        cfg = self.cfg
+        work = Path(cfg.state_dir) / "run" / self.plan.job_sha256[:16]
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        ctx = RunContext(
+            f"run_{self.data_sha[:16]}",
+            self.data_sha,
+            cfg.task,
+            cfg.generation,
+            cfg.endpoint.model,
+            endpoint_host(cfg.endpoint.base_url),
+        )
+        self.pipeline = Pipeline(cfg, self.seeds, run, work, ctx, self.on_progress)
+        return await self.pipeline.loop()
+
+    def stopped(self, run: StageRun, error: SynthgenError) -> Outcome:
+        """Ctrl-C or a fatal error: the earlier run dir stays as it was; rerun to finish."""
+        return Outcome("interrupted" if isinstance(error, Interrupted) else "failed", error)
+
+    def finish(self, run: StageRun, outcome: Outcome) -> Outcome:
+        """Counts that add up, the report, the dataset card, exports, and their hashes."""
+        p = self.pipeline
+        if p is None:
+            return outcome
+        outcome.counts = p.totals.counts()
+        outcome.details = {
+            "run_dir": str(self.run_dir),
+            "target": self.cfg.target.count,
+            "rounds": [r.model_dump(mode="json") for r in p.rounds],
+            "gate": p.gate.model_dump(mode="json") if p.gate else None,
+        }
+        if outcome.status != "interrupted" and run.slot.out_path.exists():
+            files, warnings = write_outputs(self.cfg, self.seeds, run, outcome, self.run_dir)
+            outcome.details["files"] = files
+            outcome.warnings = [*outcome.warnings, *warnings]
+        return outcome
+
+
+def run_config(
+    cfg: Config,
+    say: Callable[[str], None],
+    *,
+    offline: bool = False,
+    on_progress: Callable[[RunProgress], None] | None = None,
+) -> RunSummary:
+    """Run `cfg` to its target; whatever ends it, return the typed summary."""
+    summary = run_stage(RunStage(cfg, offline=offline, on_progress=on_progress), cfg, say)
+    d: dict[str, Any] = dict(summary.details)
+    base = summary.model_dump(exclude={"details"})
+    return RunSummary(
+        **base,
+        run_dir=d.pop("run_dir", str(run_dir_of(cfg))),
+        target=d.pop("target", cfg.target.count),
+        rounds=[RoundRecord.model_validate(r) for r in d.pop("rounds", [])],
+        gate=GateTrip.model_validate(d["gate"]) if d.get("gate") else None,
+        details={k: v for k, v in d.items() if k != "gate"},
+    )
