@@ -12,6 +12,8 @@ ID_SCHEME = "sg1"  # bump if the canonical form below ever changes
 
 
 class Frozen(BaseModel):
+    """Base of the strict contracts: immutable, and an unknown field is an error, not lost."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -27,6 +29,7 @@ def canonical_json(obj: Any) -> bytes:
 
 
 def sha256_hex(data: bytes | str) -> str:
+    """The one hash synthgen uses for ids and fingerprints, over text or bytes."""
     return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
 
 
@@ -48,10 +51,13 @@ class Seed(Frozen):
 
     @property
     def ref(self) -> str:
+        """How records name this seed as a parent, set apart from generated records' ids."""
         return f"seed:{self.id}"
 
 
 class Usage(Frozen):
+    """Tokens and dollars one answer (or a sum of them) cost, as provenance records it."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
@@ -65,6 +71,8 @@ class Usage(Frozen):
 
 
 class PromptRef(Frozen):
+    """Which prompt template made a record, pinned by hash so edits are visible."""
+
     template: str
     template_sha256: str
 
@@ -73,6 +81,8 @@ StructuredPath = Literal["json_schema", "json_object", "prompted", "none"]
 
 
 class GeneratorInfo(Frozen):
+    """Which model and settings produced an answer, and how, so a record can be reproduced."""
+
     model: str
     resolved_model: str
     endpoint: str  # host[:port] only: never a key, never credentials or a query string
@@ -117,6 +127,8 @@ class Record(Open):
 
 
 class DropReason(Frozen):
+    """Which stage dropped a candidate, a stable reason code to count by, and details."""
+
     stage: str
     reason: str
     detail: str = ""
@@ -135,6 +147,7 @@ class LedgerEntry(Open):
 
 
 def ledger_id(request_key: str, index: int, reason: str) -> str:
+    """A stable drop id from where it came from and why, so a resumed run ledgers it once."""
     return f"drop_{sha256_hex(f'{request_key}:{index}:{reason}')[:32]}"
 
 
@@ -175,6 +188,7 @@ class StageSummary(Frozen):
     manifest: str
     warnings: list[str] = []
     error: str | None = None
+    headline: str = ""  # what the run did, in one line for people (the CLI prints it)
     seconds: float = 0.0
     # What only one stage reports (the judge's block, capabilities, dedup's method...).
     details: dict[str, Any] = {}

@@ -117,7 +117,7 @@ def check_stdout_use(output: str, as_json: bool, dry_run: bool = False) -> None:
         )
 
 
-def finish_run(summary: StageSummary, what: str, as_json: bool) -> NoReturn:
+def finish_run(summary: StageSummary, as_json: bool) -> NoReturn:
     """The last word of a run: status, what it did, requests and cost; the error if any;
     the JSON summary on request; the summary's exit code."""
     from synthgen.core.console import say
@@ -125,7 +125,7 @@ def finish_run(summary: StageSummary, what: str, as_json: bool) -> NoReturn:
     req = summary.requests
     paid = summary.command != "dedup"
     say(
-        f"{summary.status}: {what}"
+        f"{summary.status}: {summary.headline}"
         + (
             f" · {req.sent} sent, {req.cached} cached · ${summary.cost_usd:.4f}"
             + ("" if summary.price_known else " (price unknown)")

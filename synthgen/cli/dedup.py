@@ -139,8 +139,7 @@ def dedup_cmd(
         say=say,
     )
     if summary.exit_code != 0:
-        c = summary.counts
-        finish_run(summary, f"{c.get('input', 0)} read, output not replaced", as_json)
+        finish_run(summary, as_json)
     if as_json:
         from synthgen.cli.common import emit_json
 

@@ -147,16 +147,13 @@ def expand_cmd(
         **options,
     )
     line.done()
-    c = summary.counts
-    dropped = sum(c["ledgered"].values())
-    what = f"{c['written']}/{c['requested']} records → {summary.output} · {dropped} ledgered"
-    finish_run(summary, what, as_json)
+    finish_run(summary, as_json)
 
 
 def _dry_run(cfg: Config, as_json: bool) -> None:
     from synthgen.errors import UsageError
     from synthgen.seeds.reader import read_seeds
-    from synthgen.stages.expand.dryrun import plan
+    from synthgen.stages.expand.dryrun import describe, plan
 
     if not cfg.seeds:
         raise UsageError("no seed files given", hint="synthgen expand SEEDS.jsonl --dry-run")
@@ -164,18 +161,4 @@ def _dry_run(cfg: Config, as_json: bool) -> None:
     if as_json:
         emit_json(result)
         return
-    err = sys.stderr
-    for i, msgs in enumerate(result["first_prompts"], 1):
-        err.write(f"── prompt {i} " + "─" * 60 + "\n")
-        for m in msgs:
-            err.write(f"[{m['role']}]\n{m['content']}\n\n")
-    cost = (
-        "unknown (no price for this model)"
-        if result["cost_usd"] is None
-        else (f"${result['cost_usd']:.4f}")
-    )
-    err.write(
-        f"dry run: {result['requests']} requests · ~{result['prompt_tokens']} prompt + "
-        f"~{result['completion_tokens']} completion tokens ({result['token_count_method']}) · "
-        f"cost ~{cost} · ~{result['estimated_seconds']} s\n"
-    )
+    sys.stderr.write(describe(result))

@@ -165,34 +165,14 @@ def filter_cmd(
 
     summary = run_filter(cfg, input_path, output, ledger, say, progress)
     line.done()
-    c, j = summary.counts, summary.details.get("judge")
-    mean = "–" if not j or j["mean_score"] is None else f"{j['mean_score']:.2f}"
-    judged = (
-        f" · judge {', '.join(j['models'])}: mean {mean}, {j['parse_failures']} parse failures"
-        if j
-        else ""
-    )
-    what = f"{c['kept']}/{c['input']} kept → {summary.output} · {c['dropped_total']} ledgered"
-    finish_run(summary, what + judged, as_json)
+    finish_run(summary, as_json)
 
 
 def _dry_run(cfg: Config, input_path: Path, as_json: bool) -> None:
-    from synthgen.stages.filter.dryrun import plan_filter
+    from synthgen.stages.filter.dryrun import describe, plan_filter
 
     result = plan_filter(cfg, input_path)
     if as_json:
         emit_json(result)
         return
-    err = sys.stderr
-    if result["first_prompt"]:
-        err.write("── first judge prompt " + "─" * 50 + "\n")
-        for m in result["first_prompt"]:
-            err.write(f"[{m['role']}]\n{m['content']}\n\n")
-    cost = "unknown (no price)" if result["cost_usd"] is None else f"${result['cost_usd']:.4f}"
-    dropped = sum(result["dropped_by_rules"].values())
-    err.write(
-        f"dry run: {result['input_records']} records · {dropped} dropped by rules · "
-        f"{result['to_judge']} to judge · {result['requests']} requests · "
-        f"~{result['prompt_tokens']} prompt + ~{result['completion_tokens']} completion tokens "
-        f"({result['token_count_method']}) · cost ~{cost} · ~{result['estimated_seconds']} s\n"
-    )
+    sys.stderr.write(describe(result))

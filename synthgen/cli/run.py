@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from synthgen.cli.common import emit_json, exit_with, json_option
+from synthgen.cli.common import emit_json, finish_run, json_option
 
 
 @click.command("run")
@@ -111,36 +111,15 @@ def run_cmd(
 
     summary = run_config(cfg, say, offline=offline, on_progress=progress)
     line.done()
-    c = summary.counts
-    req = summary.requests
-    say(
-        f"{summary.status}: {c.get('kept', 0)}/{summary.target} kept of "
-        f"{c.get('candidates', 0)} candidates in {len(summary.rounds)} rounds → "
-        f"{summary.run_dir} · {req.sent} sent, {req.cached} cached · ${summary.cost_usd:.4f}"
-        + ("" if summary.price_known else " (price unknown)")
-    )
-    if summary.error is not None:
-        say(f"error: {summary.error}")
-    if as_json:
-        emit_json(summary.to_json())
-    exit_with(summary.exit_code)
+    finish_run(summary, as_json)
 
 
 def _dry_run(cfg: Any, as_json: bool) -> None:
-    from synthgen.run.dryrun import plan_run
+    from synthgen.run.dryrun import describe, plan_run
     from synthgen.seeds.reader import read_seeds
 
     result = plan_run(cfg, read_seeds(cfg.seeds, cfg.seed_format))
     if as_json:
         emit_json(result)
         return
-    cost = "unknown (no price)" if result["cost_usd"] is None else f"${result['cost_usd']:.4f}"
-    budget = "" if result["budget_usd"] is None else f" (budget ${result['budget_usd']:.2f})"
-    sys.stderr.write(
-        f"dry run: {result['target']} records at a keep rate of "
-        f"{result['assumptions']['keep_rate']:.0%} → ~{result['candidates']} candidates · "
-        f"{result['requests']} requests ({result['generation_requests']} generation, "
-        f"{result['judge_requests']} judge) · ~{result['prompt_tokens']} prompt + "
-        f"~{result['completion_tokens']} completion tokens · cost ~{cost}{budget} · "
-        f"~{result['estimated_seconds']} s\n"
-    )
+    sys.stderr.write(describe(result))

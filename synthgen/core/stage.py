@@ -82,6 +82,7 @@ class Outcome:
     counts: dict[str, Any] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    headline: str = ""  # what was done, in one line for people
 
 
 @dataclass
@@ -237,6 +238,7 @@ def _summary(
         **slot.files(),
         warnings=outcome.warnings,
         error=error.render() if error is not None else None,
+        headline=outcome.headline,
         seconds=round(elapsed, 3),
         details=outcome.details,
     )

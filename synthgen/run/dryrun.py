@@ -71,3 +71,17 @@ def plan_run(cfg: Config, seeds: list[Seed]) -> dict[str, Any]:
             "cache": "not consulted: answers already cached would cost nothing",
         },
     }
+
+
+def describe(result: dict[str, Any]) -> str:
+    """The estimate for people, in one line."""
+    cost = "unknown (no price)" if result["cost_usd"] is None else f"${result['cost_usd']:.4f}"
+    budget = "" if result["budget_usd"] is None else f" (budget ${result['budget_usd']:.2f})"
+    return (
+        f"dry run: {result['target']} records at a keep rate of "
+        f"{result['assumptions']['keep_rate']:.0%} → ~{result['candidates']} candidates · "
+        f"{result['requests']} requests ({result['generation_requests']} generation, "
+        f"{result['judge_requests']} judge) · ~{result['prompt_tokens']} prompt + "
+        f"~{result['completion_tokens']} completion tokens · cost ~{cost}{budget} · "
+        f"~{result['estimated_seconds']} s\n"
+    )

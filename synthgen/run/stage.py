@@ -118,6 +118,11 @@ class RunStage(Stage):
         if p is None:
             return outcome
         outcome.counts = p.totals.counts()
+        t = p.totals
+        outcome.headline = (
+            f"{t.kept}/{self.cfg.target.count} kept of {t.candidates} candidates in "
+            f"{len(p.rounds)} rounds → {self.run_dir}"
+        )
         outcome.details = {
             "run_dir": str(self.run_dir),
             "target": self.cfg.target.count,

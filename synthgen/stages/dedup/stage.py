@@ -44,6 +44,8 @@ BATCH = 2000
 
 
 class DedupConfig(Frozen):
+    """One dedup run's settings: input and outputs, method and threshold, fields compared."""
+
     input: str
     output: str
     rejected: str | None = None
@@ -86,6 +88,7 @@ class DedupConfig(Frozen):
 
     @property
     def effective_threshold(self) -> float | None:
+        """The threshold to use: the one given (checked), else the method's default."""
         if self.threshold is not None and not 0.0 < self.threshold <= 1.0:
             raise UsageError(
                 f"--threshold {self.threshold} is out of range",
@@ -316,6 +319,7 @@ class DedupStage(Stage):
             "references": self.ref_counts,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
+        outcome.headline = f"{self.n} read, output not replaced"
         if outcome.status == "complete":
             run.say(
                 f"dedup ({cfg.method}): {self.n} in → {kept} kept · "

@@ -15,6 +15,7 @@ SHOWN_PROMPTS = 2
 
 
 def plan(cfg: Config, seeds: list[Seed]) -> dict[str, Any]:
+    """What an expand run would send and cost, estimated from sample prompts, sending nothing."""
     gen, ep = cfg.generation, cfg.endpoint
     count, method = counter(ep.model)
     per_job = gen.per_call
@@ -56,3 +57,22 @@ def plan(cfg: Config, seeds: list[Seed]) -> dict[str, Any]:
         },
         "first_prompts": [j.request.messages for j in sample[:SHOWN_PROMPTS]],
     }
+
+
+def describe(result: dict[str, Any]) -> str:
+    """The dry run for people: the first prompts, then requests, tokens, cost and time."""
+    lines = []
+    for i, msgs in enumerate(result["first_prompts"], 1):
+        lines.append(f"── prompt {i} " + "─" * 60 + "\n")
+        lines += [f"[{m['role']}]\n{m['content']}\n\n" for m in msgs]
+    cost = (
+        "unknown (no price for this model)"
+        if result["cost_usd"] is None
+        else f"${result['cost_usd']:.4f}"
+    )
+    lines.append(
+        f"dry run: {result['requests']} requests · ~{result['prompt_tokens']} prompt + "
+        f"~{result['completion_tokens']} completion tokens ({result['token_count_method']}) · "
+        f"cost ~{cost} · ~{result['estimated_seconds']} s\n"
+    )
+    return "".join(lines)

@@ -102,7 +102,12 @@ class ExpandStage(Stage):
 
     def finish(self, run: StageRun, outcome: Outcome) -> Outcome:
         """Counts over the whole output and ledger (earlier attempts included)."""
-        outcome.counts = summary_counts(self.result, run.sink)
+        outcome.counts = c = summary_counts(self.result, run.sink)
+        shown = "-" if run.slot.to_stdout else str(run.slot.out_path)
+        outcome.headline = (
+            f"{c['written']}/{c['requested']} records → {shown} · "
+            f"{sum(c['ledgered'].values())} ledgered"
+        )
         outcome.details = {"capabilities": dict(run.clients[0].caps.values)}
         return outcome
 

@@ -16,6 +16,7 @@ ASSUMED_VERDICT_TOKENS = 150
 
 
 def plan_filter(cfg: Config, input_path: Path) -> dict[str, Any]:
+    """What a filter run would do: how many records the rules drop, and what judging costs."""
     from synthgen.seeds.dataset import SYNTHGEN, iter_rows
     from synthgen.stages.filter.judge import Judge
 
@@ -77,3 +78,20 @@ def plan_filter(cfg: Config, input_path: Path) -> dict[str, Any]:
         },
         "first_prompt": first_prompt,
     }
+
+
+def describe(result: dict[str, Any]) -> str:
+    """The dry run for people: the first judge prompt, then what the rules drop and the cost."""
+    lines = []
+    if result["first_prompt"]:
+        lines.append("── first judge prompt " + "─" * 50 + "\n")
+        lines += [f"[{m['role']}]\n{m['content']}\n\n" for m in result["first_prompt"]]
+    cost = "unknown (no price)" if result["cost_usd"] is None else f"${result['cost_usd']:.4f}"
+    dropped = sum(result["dropped_by_rules"].values())
+    lines.append(
+        f"dry run: {result['input_records']} records · {dropped} dropped by rules · "
+        f"{result['to_judge']} to judge · {result['requests']} requests · "
+        f"~{result['prompt_tokens']} prompt + ~{result['completion_tokens']} completion tokens "
+        f"({result['token_count_method']}) · cost ~{cost} · ~{result['estimated_seconds']} s\n"
+    )
+    return "".join(lines)

@@ -295,6 +295,18 @@ class FilterStage(Stage):
             )
         outcome.counts = tally.counts()
         outcome.warnings = self.warnings
+        shown = "-" if run.slot.to_stdout else str(run.slot.out_path)
+        outcome.headline = (
+            f"{tally.kept}/{tally.input} kept → {shown} · "
+            f"{outcome.counts['dropped_total']} ledgered"
+        )
+        if fplan.rubric is not None:
+            mean = f"{statistics.fmean(tally.scores):.2f}" if tally.scores else "–"
+            judge_drops = tally.dropped.get("judge")
+            failures = judge_drops["judge_parse_failure"] if judge_drops else 0
+            outcome.headline += (
+                f" · judge {', '.join(fplan.models)}: mean {mean}, {failures} parse failures"
+            )
         if outcome.status == "complete" and tally.refused and not tally.judged:
             # Nothing was judged because the endpoint refused every judge request.
             outcome.status = "exhausted"
