@@ -18,6 +18,8 @@ from synthgen.records import canonical_json, sha256_hex
 
 
 class Strict(BaseModel):
+    """Base of every config section: an unknown key (a typo) is an error; settings never change."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -33,6 +35,8 @@ EVOL_OPERATORS = (
 
 
 class EndpointConfig(Strict):
+    """Which server and model to call, and how hard to push it: concurrency, rate caps, retries."""
+
     base_url: str | None = None
     model: str = "gpt-4o-mini"
     api_key_env: str = "OPENAI_API_KEY"
@@ -46,6 +50,8 @@ class EndpointConfig(Strict):
 
 
 class GenerationConfig(Strict):
+    """How new candidates are made: the strategy, how many, sampling, and the few-shot mix."""
+
     strategy: Strategy = "self-instruct"
     count: int = Field(default=100, ge=1)
     per_call: int = Field(default=5, ge=1, le=50)
@@ -78,6 +84,8 @@ class GenerationConfig(Strict):
 
 
 class BudgetConfig(Strict):
+    """Spending caps that stop a run before it costs more than allowed (unset: no cap)."""
+
     max_cost_usd: float | None = Field(default=None, gt=0)
     max_tokens: int | None = Field(default=None, gt=0)
 
@@ -137,6 +145,8 @@ class TaskRules(Strict):
 
 
 class RulesConfig(Strict):
+    """The cheap rule checks run before any judge call, with per-task overrides in `tasks`."""
+
     enabled: bool = True
     min_words: int = Field(default=4, ge=0)
     max_words: int = Field(default=150, ge=1)
@@ -150,6 +160,8 @@ class RulesConfig(Strict):
 
 
 class JudgeConfig(Strict):
+    """The LLM judge: which models score, the bar to keep, the rubric and the seed calibration."""
+
     enabled: bool = True
     models: list[str] = Field(default_factory=list)  # empty: the endpoint's model
     base_url: str | None = None  # the judge's own endpoint (`run`); default: the generator's
@@ -165,6 +177,8 @@ class JudgeConfig(Strict):
 
 
 class FilterConfig(Strict):
+    """Everything the filter stage applies: the rule checks, then the judge."""
+
     rules: RulesConfig = RulesConfig()
     judge: JudgeConfig = JudgeConfig()
 
@@ -211,6 +225,8 @@ class OutputsConfig(Strict):
 
 
 class Config(Strict):
+    """The whole resolved configuration one command runs with, from every layer merged."""
+
     task: str = "default"
     description: str = ""
     seeds: list[Path] = Field(default_factory=list)

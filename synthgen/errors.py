@@ -20,6 +20,7 @@ class SynthgenError(Exception):
         self.hint = hint
 
     def render(self) -> str:
+        """The message as the CLI prints it, with the how-to-fix hint when there is one."""
         return f"{self.message}\n  how to fix: {self.hint}" if self.hint else self.message
 
 

@@ -46,6 +46,7 @@ class ProgressLine:
         self.stream.flush()
 
     def done(self) -> None:
+        """End a redrawn line so the next message starts on a line of its own."""
         if self.open:
             self.stream.write("\n")
             self.stream.flush()
@@ -53,5 +54,6 @@ class ProgressLine:
 
 
 def say(message: str) -> None:
+    """Tell the person running the command something, on stderr so stdout stays data only."""
     sys.stderr.write(message + "\n")
     sys.stderr.flush()

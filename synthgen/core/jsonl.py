@@ -90,6 +90,7 @@ class AppendLog:
         self._fh: IO[bytes] = path.open("ab")
 
     def write(self, objs: list[dict[str, Any]]) -> None:
+        """Append whole lines and flush, so a killed process never leaves half a batch."""
         if not objs:
             return
         data = b"".join(orjson.dumps(o) + b"\n" for o in objs)
@@ -97,10 +98,12 @@ class AppendLog:
         self._fh.flush()
 
     def sync(self) -> None:
+        """Force the written lines to disk, for durability beyond a killed process."""
         self._fh.flush()
         os.fsync(self._fh.fileno())
 
     def close(self) -> None:
+        """Sync and close; safe to call twice, so cleanup paths need not track it."""
         if not self._fh.closed:
             self.sync()
             self._fh.close()

@@ -14,6 +14,7 @@ from synthgen.core.jsonl import write_atomic
 
 
 def file_sha256(path: Path) -> str | None:
+    """Fingerprint of a file for provenance, streamed; None when the file is absent."""
     if not path.exists():
         return None
     h = hashlib.sha256()
@@ -24,9 +25,11 @@ def file_sha256(path: Path) -> str | None:
 
 
 def now_iso() -> str:
+    """The current UTC time as manifests and state rows record it (seconds, Z suffix)."""
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def write_manifest(path: Path, body: dict[str, Any]) -> None:
+    """Write the manifest atomically, stamped with version and time, in a stable key order."""
     doc = {"synthgen_version": __version__, "written_at": now_iso(), **body}
     write_atomic(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))

@@ -45,6 +45,7 @@ def gc_tuned() -> Iterator[None]:
 
 
 def new_run_id() -> str:
+    """A fresh run id that sorts by start time and stays unique within the same second."""
     return f"run_{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}_{secrets.token_hex(3)}"
 
 
@@ -125,6 +126,7 @@ class RunSlot:
         }
 
     def set_status(self, status: str) -> None:
+        """Record this run's status, so a later run on the same output knows to resume or not."""
         set_run_status(self.db, self.run_key, self.run_id, self.job_sha256, status, now_iso())
 
 

@@ -16,16 +16,19 @@ from synthgen.records import LedgerEntry, Record
 
 
 def partial_of(path: Path) -> Path:
+    """Where a file is written until it is finished, so a crash never leaves a half final file."""
     return path.with_name(path.name + ".partial")
 
 
 def ledger_path_for(output: Path) -> Path:
+    """The default ledger path beside an output, so drops are found next to what was kept."""
     name = output.name
     stem = name[: -len(".jsonl")] if name.endswith(".jsonl") else name
     return output.with_name(f"{stem}.ledger.jsonl")
 
 
 def manifest_path_for(output: Path) -> Path:
+    """The default manifest path beside an output, so provenance travels with the records."""
     name = output.name
     stem = name[: -len(".jsonl")] if name.endswith(".jsonl") else name
     return output.with_name(f"{stem}.manifest.json")
@@ -55,6 +58,7 @@ def check_outputs(
 
 
 def keep_first_lines(path: Path, n: int) -> None:
+    """Trim a resumed partial file to `n` records, when this run asks for fewer than last time."""
     if not path.exists():
         return
     with path.open("rb") as fh:
@@ -98,9 +102,11 @@ class Sink:
 
     @property
     def count(self) -> int:
+        """Records in the output so far, from earlier attempts and this one."""
         return len(self.existing) + len(self.written)
 
     def is_duplicate(self, rec_id: str) -> bool:
+        """Whether this id was already written or claimed in this attempt, so it is kept once."""
         return rec_id in self.written or rec_id in self.claimed
 
     def add(self, rec: Record) -> bool:
@@ -122,6 +128,7 @@ class Sink:
         return True
 
     def flush(self) -> None:
+        """Write the queued records out (and echo them to stdout), once per job."""
         if not self._queued:
             return
         self._out.write(self._queued)
@@ -131,6 +138,7 @@ class Sink:
         self._queued = []
 
     def drop(self, entry: LedgerEntry) -> None:
+        """Ledger a dropped candidate, so every drop has a recorded reason."""
         self.drop_obj(entry.model_dump(mode="json", exclude_none=True))
 
     def drop_obj(self, entry: dict[str, Any]) -> None:
@@ -157,6 +165,7 @@ class Sink:
         self.ledger_partial.unlink(missing_ok=True)
 
     def close(self, finalise_files: bool) -> None:
+        """Flush and close; finalise the files only if the run finished, else keep the partials."""
         self.flush()
         self._out.close()
         self._ledger.close()

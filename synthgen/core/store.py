@@ -12,6 +12,7 @@ DB_NAME = "state.db"
 
 
 def m001_initial(db: sqlite3.Connection) -> None:
+    """The first schema: cached responses, learned endpoint capabilities and run status."""
     db.executescript(
         """
         CREATE TABLE responses (
@@ -49,6 +50,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial]
 
 
 def migrate(db: sqlite3.Connection) -> None:
+    """Bring an existing state database up to date by running each migration it has not had."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY)")
     done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
     for fn in MIGRATIONS:
@@ -88,6 +90,7 @@ def run_status(db: sqlite3.Connection, run_key: str) -> tuple[str, str, str] | N
 def set_run_status(
     db: sqlite3.Connection, run_key: str, run_id: str, job_sha256: str, status: str, now: str
 ) -> None:
+    """Upsert the status of the run writing to an output, so the next run can resume it."""
     db.execute(
         "INSERT INTO runs (run_key, run_id, job_sha256, status, updated_at) VALUES (?,?,?,?,?) "
         "ON CONFLICT(run_key) DO UPDATE SET run_id=excluded.run_id, "

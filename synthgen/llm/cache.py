@@ -51,6 +51,7 @@ class ResponseCache:
         completion_tokens: int,
         cost_usd: float,
     ) -> None:
+        """Keep an answer with its usage and cost, so a rerun replays it instead of paying again."""
         self.db.execute(
             "INSERT OR REPLACE INTO responses (key, created_at, endpoint, model, body, "
             "prompt_tokens, completion_tokens, cost_usd) VALUES (?,?,?,?,?,?,?,?)",
@@ -81,9 +82,11 @@ class Capabilities:
         self.values: dict[str, str] = {str(r[0]): str(r[1]) for r in rows}
 
     def get(self, name: str, default: str) -> str:
+        """What was learned for `name`, or `default` while nothing has been learned yet."""
         return self.values.get(name, default)
 
     def learn(self, name: str, value: str, detail: str) -> None:
+        """Remember a fallback the endpoint forced, so later runs start with it, not a failure."""
         self.values[name] = value
         self.db.execute(
             "INSERT OR REPLACE INTO capabilities (endpoint, model, name, value, detail, learned_at)"

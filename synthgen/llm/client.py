@@ -89,12 +89,15 @@ class LLMClient:
         )
 
     async def close(self) -> None:
+        """Close the SDK's connections when the run is done with this client."""
         await self.sdk.close()
 
     def key(self, req: ChatRequest, sample: int) -> str:
+        """The cache key of one sample of a request; ledger ids of its drops derive from it too."""
         return request_key(self.endpoint, req.identity(self.model), sample)
 
     def cached(self, req: ChatRequest, sample: int = 0) -> bool:
+        """Whether a sample is answered in the cache, so planning can count it as free and fast."""
         return self.cache.get(self.key(req, sample)) is not None
 
     async def chat(self, req: ChatRequest) -> list[Answer]:

@@ -46,6 +46,7 @@ def find_price(model: str, table: dict[str, Price]) -> Price | None:
 
 
 def cost_of(price: Price | None, prompt_tokens: int, completion_tokens: int) -> float:
+    """USD for the given usage at `price`; an unknown price counts as free."""
     if price is None:
         return 0.0
     return (prompt_tokens * price.input + completion_tokens * price.output) / 1_000_000
@@ -53,6 +54,8 @@ def cost_of(price: Price | None, prompt_tokens: int, completion_tokens: int) -> 
 
 @dataclass
 class Reservation:
+    """A request's worst-case tokens and cost, held against the caps until it settles."""
+
     tokens: int
     cost_usd: float
 
@@ -95,6 +98,7 @@ class Budget:
             await self._freed.wait()
 
     def reserve(self, prompt_tokens: int, max_tokens: int) -> Reservation:
+        """Hold a request's worst case against the caps, or raise BudgetExceeded if it won't fit."""
         r = Reservation(prompt_tokens + max_tokens, cost_of(self.price, prompt_tokens, max_tokens))
         if self.max_tokens is not None and (
             self.spent_tokens + self.reserved_tokens + r.tokens > self.max_tokens
@@ -119,6 +123,7 @@ class Budget:
         return r
 
     def release(self, r: Reservation) -> None:
+        """Give a reservation back without spending (a failed request), waking waiters for room."""
         self.reserved_tokens -= r.tokens
         self.reserved_cost_usd -= r.cost_usd
         self.outstanding -= 1

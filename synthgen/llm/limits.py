@@ -33,6 +33,7 @@ class TokenBucket:
         self.stamp = clock.now()
 
     def set_rate(self, per_minute: float, burst: float | None = None) -> None:
+        """Change the refill rate (and burst) as limits are learned or adapted."""
         self.rate = per_minute / 60.0
         self.capacity = burst if burst is not None else max(1.0, self.rate)
 
@@ -42,6 +43,7 @@ class TokenBucket:
         self.stamp = now
 
     async def take(self, amount: float) -> None:
+        """Wait until `amount` is available, then spend it, so the rate cap is never exceeded."""
         amount = min(amount, self.capacity)  # one oversized request may still pass, alone
         async with self.lock:
             self._refill()
@@ -52,6 +54,7 @@ class TokenBucket:
             self.level = max(0.0, self.level - amount)
 
     def give_back(self, amount: float) -> None:
+        """Return what a request reserved but did not use, so the budget is not wasted."""
         self._refill()
         self.level = min(self.capacity, self.level + amount)
 
@@ -93,6 +96,8 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
 
 @dataclass(frozen=True)
 class RateLimitInfo:
+    """The limits an endpoint announced in its headers; None where it said nothing."""
+
     limit_requests: float | None
     remaining_requests: float | None
     limit_tokens: float | None
@@ -100,6 +105,8 @@ class RateLimitInfo:
 
 
 def parse_ratelimit_headers(headers: Mapping[str, str]) -> RateLimitInfo | None:
+    """Read `x-ratelimit-*` headers; None when the endpoint announces no limits at all."""
+
     def num(name: str) -> float | None:
         v = headers.get(name)
         try:
@@ -138,6 +145,7 @@ class Limiter:
         self.last_decrease = -1e9
 
     async def wait_turn(self, tokens: int) -> None:
+        """Wait until a request of `tokens` may go out without breaking any limit."""
         if not self.probed.is_set():
             # The first request goes alone: its headers may announce the limits, and a fan-out
             # of `concurrency` requests into an unknown limit is a burst of 429s.
@@ -153,13 +161,16 @@ class Limiter:
             await self.tokens.take(tokens)
 
     def refund_tokens(self, unused: int) -> None:
+        """Give the TPM bucket back what a request reserved but did not use."""
         if self.tokens and unused > 0:
             self.tokens.give_back(unused)
 
     def cool_down(self, seconds: float) -> None:
+        """Hold every request for `seconds` after a 429, as the server asked."""
         self.cooldown_until = max(self.cooldown_until, self.clock.now() + seconds)
 
     def succeeded(self) -> None:
+        """Note a success, raising the adaptive rate while pacing without announced limits."""
         now = self.clock.now()
         self.successes.append(now)
         if not (self.adaptive and self.requests) or now - self.last_decrease < 0.5:
@@ -196,6 +207,7 @@ class Limiter:
             self.requests.level = min(self.requests.level, 1.0)
 
     def learn(self, headers: Mapping[str, str]) -> None:
+        """Adopt the limits a response's headers announce, unless the user fixed them."""
         info = parse_ratelimit_headers(headers)
         if info is None:
             return

@@ -37,6 +37,7 @@ def parse_json(content: str) -> Any:
 
 
 def extract_items(content: str, shape: str) -> list[Any]:
+    """The task objects in a reply: the one object for shape "one", else its "tasks" list."""
     data = parse_json(content)
     if shape == "one":
         return [data]

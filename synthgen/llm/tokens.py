@@ -20,6 +20,7 @@ _BLOB = "https://openaipublic.blob.core.windows.net/encodings/{}.tiktoken"
 
 
 def estimate(text: str) -> int:
+    """Tokens at 4 characters each: the fallback when tiktoken's files are not on disk."""
     return max(1, math.ceil(len(text) / CHARS_PER_TOKEN)) if text else 0
 
 
@@ -56,5 +57,6 @@ def counter(model: str) -> tuple[Callable[[str], int], str]:
 
 
 def messages_tokens(messages: list[dict[str, str]], count: Callable[[str], int]) -> int:
+    """A chat prompt's token count, for reserving budget and rate before it is sent."""
     # About 4 tokens of framing per message, as in OpenAI's chat format.
     return sum(count(m.get("content", "")) + 4 for m in messages) + 2

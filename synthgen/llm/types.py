@@ -32,6 +32,7 @@ def scrub_url(url: str | None) -> str | None:
 
 
 def is_local(base_url: str | None) -> bool:
+    """Whether the endpoint runs on this machine, where no API key is needed."""
     return bool(base_url) and (urlsplit(base_url or "").hostname or "") in LOCAL_HOSTS
 
 
@@ -92,6 +93,8 @@ class Answer(BaseModel):
 
 
 class RequestStats(BaseModel):
+    """One client's request counters, summed into the run summary and manifest."""
+
     model_config = ConfigDict(extra="forbid")
     sent: int = 0
     cached: int = 0
@@ -108,16 +111,22 @@ class _Wire(BaseModel):
 
 
 class WireMessage(_Wire):
+    """The one field of a choice's message synthgen reads: its text."""
+
     content: str | None = None
 
 
 class WireChoice(_Wire):
+    """One sampled answer in a completion, with why generation stopped."""
+
     index: int = 0
     message: WireMessage = WireMessage()
     finish_reason: str | None = None
 
 
 class WireUsage(_Wire):
+    """Token usage as the server reports it, for settling the budget to real spend."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
 

@@ -22,13 +22,16 @@ class Template:
 
     @property
     def sha256(self) -> str:
+        """The hash provenance records, so any edit to either part shows in the records."""
         return sha256_hex(f"{self.system}{SPLIT}{self.user}")
 
     @property
     def ref(self) -> PromptRef:
+        """How records name this prompt: template and hash, to trace them back to exact wording."""
         return PromptRef(template=self.name, template_sha256=self.sha256)
 
     def render(self, **values: str) -> list[dict[str, str]]:
+        """Chat messages with `values` filled in; a missing value raises, never sent unfilled."""
         msgs = []
         if self.system.strip():
             msgs.append({"role": "system", "content": _T(self.system).substitute(values).strip()})
@@ -38,6 +41,7 @@ class Template:
 
 @lru_cache(maxsize=64)
 def load(name: str) -> Template:
+    """A packaged template by name, read once; a file without the user marker is all user part."""
     text = resources.files(__package__).joinpath(f"{name}.txt").read_text(encoding="utf-8")
     system, _, user = text.partition(SPLIT)
     if not user:

@@ -30,6 +30,7 @@ _ROLES = {
 def chat_parser(
     key: str, role_key: str, content_key: str
 ) -> Callable[[dict[str, Any], str | None, bool], Parsed]:
+    """A parser for one chat shape (its list key and turn keys) that takes its first exchange."""
     roles = _ROLES[key]
 
     def parse(obj: dict[str, Any], rid: str | None, need_output: bool) -> Parsed:

@@ -106,6 +106,7 @@ class _Detector:
         self.first_line = 0
 
     def rows(self, line: int, obj: Any) -> list[Row]:
+        """The rows one JSON line yields, in the file's format; a bad line raises with its place."""
         if not isinstance(obj, dict):
             raise InputError(
                 self.path,

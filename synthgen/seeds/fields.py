@@ -20,6 +20,8 @@ class Fault(Exception):
 
 @dataclass(frozen=True)
 class Example:
+    """One instruction/input/output triple taken from a record (a record may hold several)."""
+
     instruction: str
     input: str
     output: str
@@ -37,6 +39,7 @@ class Parsed:
 
 
 def kind_of(value: Any) -> str:
+    """A JSON value's kind in words, for error messages that say what was found instead."""
     if value is None:
         return "null"
     return {

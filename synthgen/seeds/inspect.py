@@ -37,6 +37,7 @@ class LengthStats(Frozen):
 
     @classmethod
     def of(cls, texts: Sequence[str]) -> LengthStats:
+        """The stats of `texts`, all zero when there are none."""
         words = [len(t.split()) for t in texts]
         if not words:
             return cls()

@@ -47,11 +47,13 @@ class Problem(Frozen):
 
     @property
     def where(self) -> str:
+        """Where the problem is, as people read it: file:line, file item N, or just the file."""
         if self.item is not None:
             return f"{self.path} item {self.item}"
         return f"{self.path}:{self.line}" if self.line is not None else self.path
 
     def to_error(self) -> InputError:
+        """The problem as the InputError a strict read raises, with an array item in the text."""
         if self.item is None:
             return InputError(
                 self.path, self.message, line=self.line, field=self.field, hint=self.hint
@@ -117,12 +119,14 @@ class _Reader:
         self.records = 0
 
     def problem(self, pos: dict[str, Any], **kw: Any) -> None:
+        """Raise the problem on a strict read (errors only); otherwise collect it for the report."""
         p = Problem(path=self.path, **pos, **kw)
         if self.strict and p.severity == "error":
             raise p.to_error()
         self.problems.append(p)
 
     def add(self, pos: dict[str, Any], value: Any) -> None:
+        """Read one record into seeds, reporting what is wrong with it instead of stopping."""
         self.records += 1
         if isinstance(value, Fault):
             self.problem(pos, code=value.code, message=value.message, hint=value.hint)
@@ -193,6 +197,7 @@ class _Reader:
         return None
 
     def finish(self) -> SeedFile:
+        """The file's result once every record is read; a file with no records is a problem too."""
         if self.records == 0:
             self.problem(
                 {},

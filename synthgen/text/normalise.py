@@ -58,6 +58,7 @@ def rouge_tokens(text: str) -> list[str]:
 
 
 def jaccard(a: Iterable[object], b: Iterable[object]) -> float:
+    """Set overlap of two texts' shingles, the near-duplicate measure; two empties are equal."""
     sa, sb = set(a), set(b)
     if not sa and not sb:
         return 1.0

@@ -36,6 +36,7 @@ class AuditItem:
     dropped: bool = False  # from the ledger: a candidate the judge rejected
 
     def record(self) -> dict[str, Any]:
+        """The record's own fields, as a verdict line copies them so it stands on its own."""
         return {
             "id": self.id,
             "instruction": self.instruction,
@@ -128,6 +129,7 @@ def ledger_judge_by_id(ledger: Path, ids: set[str]) -> dict[str, Any]:
 
 
 def show(item: AuditItem, k: int, total: int, console: Console) -> None:
+    """Put one record in front of the auditor: its text, and the judge's view when there is one."""
     where = (
         f"ledger line {item.line}, dropped by the judge" if item.dropped else f"line {item.line}"
     )
@@ -148,6 +150,8 @@ def show(item: AuditItem, k: int, total: int, console: Console) -> None:
 
 @dataclass(frozen=True)
 class LoopResult:
+    """How a review session ended, so the caller can say when a rerun would resume it."""
+
     answered: int  # answers given in this session
     finished: bool  # every sampled record has a verdict
 
@@ -208,6 +212,8 @@ def summary(
 
 
 def render_summary(s: dict[str, Any], console: Console) -> None:
+    """Print the audit summary for people: counts, human reject rate, agreement with the judge."""
+
     def pct(x: float | None) -> str:
         return "–" if x is None else f"{x * 100:.1f}%"
 

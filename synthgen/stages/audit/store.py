@@ -17,6 +17,7 @@ VERDICTS = ("accept", "reject", "skip")
 
 
 def verdicts_path_for(data: Path) -> Path:
+    """The default verdict file beside a dataset, so an audit resumes where it stopped."""
     name = data.name
     stem = name[: -len(".jsonl")] if name.endswith(".jsonl") else name
     return data.with_name(f"{stem}.verdicts.jsonl")
@@ -46,6 +47,7 @@ def read_verdicts(path: Path) -> dict[str, dict[str, Any]]:
 def verdict_line(
     record: dict[str, Any], verdict: str, note: str, auditor: str, judge_score: float | None
 ) -> dict[str, Any]:
+    """One answer as a verdict line: the record's text with it, so the file stands alone."""
     return {
         "id": record["id"],
         "instruction": record["instruction"],
@@ -69,6 +71,7 @@ class VerdictStore:
         self._log: AppendLog | None = None  # opened on the first answer: --summary writes nothing
 
     def add(self, line: dict[str, Any]) -> None:
+        """Append and flush one answer, and let it replace any earlier answer for that record."""
         if self._log is None:
             self._log = AppendLog(self.path)
         self._log.write([line])
@@ -76,5 +79,6 @@ class VerdictStore:
         self.latest[line["id"]] = line
 
     def close(self) -> None:
+        """Sync and close the file, if any answer was written."""
         if self._log is not None:
             self._log.close()

@@ -135,6 +135,7 @@ class BandHasher:
         self._parts: list[Future[npt.NDArray[np.uint32]]] = []
 
     def feed(self, words: array[int], offsets: array[int], start: int, end: int) -> None:
+        """Send records [start, end) to the worker to band-hash while the main process reads on."""
         import numpy as np
 
         w0, w1 = offsets[start], offsets[end]
@@ -173,6 +174,7 @@ class BandHasher:
         return np.union1d(mine, theirs.result())
 
     def close(self) -> None:
+        """Shut the worker process down, so it never outlives the dedup run."""
         self._pool.shutdown()
 
 

@@ -81,6 +81,7 @@ class Corpus:
         return len(self.ids)
 
     def add(self, rec_id: str, text: str, priority: float = 0.0) -> int:
+        """Append an item's compact keys for the chosen method; returns its item number."""
         item = len(self.ids)
         self.ids.append(rec_id)
         ws = words(text)
@@ -124,6 +125,7 @@ class Corpus:
         line: int = 0,
         source_id: str | None = None,
     ) -> int:
+        """Append a reference item (--against, eval sets): it can drop inputs, is never written."""
         assert self.refs == len(self.ids), "references come before inputs"
         item = self.add(rec_id, text, float("-inf"))
         self.kinds.append(kind)
@@ -134,11 +136,14 @@ class Corpus:
         return item
 
     def reason_of_match(self, item: int, fallback: int) -> int:
+        """Why matching `item` drops a record: its reference kind, else `fallback`."""
         return self.kinds[item] if item < self.refs else fallback
 
 
 @dataclass
 class Decisions:
+    """Every item's fate as compact arrays: status, what it matched, and its nearest neighbour."""
+
     status: npt.NDArray[np.int8]
     match: npt.NDArray[np.int64]
     sim: npt.NDArray[np.float32]
@@ -147,6 +152,7 @@ class Decisions:
 
     @classmethod
     def empty(cls, n: int) -> Decisions:
+        """Decisions for `n` items with every item kept and nothing matched yet."""
         import numpy as np
 
         return cls(
@@ -158,6 +164,7 @@ class Decisions:
         )
 
     def drop(self, item: int, reason: int, match: int, sim: float) -> None:
+        """Mark an item dropped for `reason`, with the item it matched and how similar they are."""
         self.status[item] = reason
         self.match[item] = match
         self.sim[item] = sim

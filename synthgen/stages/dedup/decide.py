@@ -61,6 +61,7 @@ def inherit_fates(corpus: Corpus, d: Decisions) -> None:
 
 
 def apply_pre(corpus: Corpus, d: Decisions) -> None:
+    """Start from the drops decided before the near stage (contamination found while reading)."""
     for item, (reason, match, sim) in corpus.pre.items():
         d.drop(item, reason, match, sim)
 

@@ -9,6 +9,7 @@ NGRAM = 13
 
 
 def ngrams(words: list[str], n: int = NGRAM) -> set[tuple[str, ...]]:
+    """The word n-grams contamination is measured by; a text shorter than n has none."""
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
@@ -23,6 +24,7 @@ class NgramIndex:
         return len(self._owner)
 
     def add(self, key: Hashable, words: list[str]) -> None:
+        """Index an eval item's n-grams; an n-gram shared by several items stays with the first."""
         for g in ngrams(words, self.n):
             self._owner.setdefault(hash(g), key)
 

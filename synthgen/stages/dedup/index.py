@@ -15,6 +15,7 @@ TARGET_RECALL = 0.995  # chance that a pair exactly at the threshold becomes a c
 
 
 def candidate_probability(similarity: float, bands: int, rows: int) -> float:
+    """Chance that a pair with this similarity shares a band, to pick a banding by recall."""
     return float(1.0 - (1.0 - similarity**rows) ** bands)
 
 
@@ -68,6 +69,7 @@ class NearDupIndex:
         return found
 
     def add(self, key: Hashable, shingles: list[str]) -> None:
+        """Keep a record so later queries match against it; one without shingles never matches."""
         if not shingles:
             return
         self._lsh.insert(len(self._keys), self._minhash(shingles))

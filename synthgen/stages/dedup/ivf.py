@@ -98,6 +98,7 @@ class IVFIndex:
         return out
 
     def cell(self, c: int) -> npt.NDArray[np.int64]:
+        """The vectors whose nearest cell is `c`, ascending: the members a probe compares with."""
         return self.members[self.starts[c] : self.starts[c + 1]]
 
     def candidates(

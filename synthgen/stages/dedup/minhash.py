@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 def decide_minhash(
     corpus: Corpus, order: npt.NDArray[np.int64], d: Decisions, threshold: float
 ) -> None:
+    """Drop near duplicates: band-hash candidate pairs, then verify each by exact Jaccard."""
     import numpy as np
 
     if corpus.fed < len(corpus) or corpus.hasher is None:

@@ -119,6 +119,7 @@ class RougeIndex:
         return found
 
     def add(self, key: Hashable, tokens: list[str]) -> None:
+        """Keep a text to compare later ones against; an empty text is skipped (it scores 0)."""
         if not tokens:
             return  # rouge_score scores an empty text 0 against everything
         text, prefix = self._encode(tokens)
@@ -131,6 +132,7 @@ class RougeIndex:
 
 
 def document_frequency(token_lists: Iterable[list[str]]) -> Counter[str]:
+    """In how many texts each token occurs, so the prefix filter can index rarest first."""
     df: Counter[str] = Counter()
     for toks in token_lists:
         df.update(set(toks))

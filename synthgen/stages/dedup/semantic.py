@@ -28,6 +28,7 @@ EMBED_BATCH = 4096
 
 
 def wordllama_embedder() -> Embedder:
+    """The local embedder, from wordllama's bundled weights: nothing is downloaded."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: never reach the Hub
     try:
         import wordllama
@@ -114,6 +115,7 @@ def endpoint_embedder(model: str | None, base_url: str | None, state_dir: Path) 
 
 
 def make_embedder(kind: str, model: str | None, base_url: str | None, state_dir: Path) -> Embedder:
+    """The embedder `--embeddings` asks for: the endpoint's, else the local wordllama one."""
     if kind == "endpoint":
         return endpoint_embedder(model, base_url, state_dir)
     return wordllama_embedder()

@@ -91,6 +91,7 @@ class _Reservoir:
         self.items: list[tuple[int, Example]] = []
 
     def offer(self, make: Callable[[], Example]) -> None:
+        """Count one more stream item, building and keeping it only if the sample takes it."""
         self.seen += 1
         if len(self.items) < self.k:
             self.items.append((self.seen, make()))
