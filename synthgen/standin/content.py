@@ -11,14 +11,12 @@ import hashlib
 import math
 import random
 import re
-import struct
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 JsonSchema = dict[str, Any]
-EMBED_DIMS = 64
 
 _KEY_FIELDS = ("messages", "model", "temperature", "top_p", "seed", "response_format", "max_tokens")
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]{2,19}")
@@ -236,6 +234,10 @@ class Writer:
     def phrase(self) -> str:
         return " ".join(self._np()[1:] if self.rng.random() < 0.5 else self._np())
 
+    def output(self) -> str:
+        """An output-like field's value: prose here; `shapes.ShapedWriter` shapes it."""
+        return self.text(10, 60)
+
     def reply_text(self) -> str:
         """A plain-text reply: an instruction-like sentence, then 5-60 words of prose."""
         return f"{self.instruction()} {self.text()}"
@@ -290,11 +292,3 @@ def truncate(content: str) -> str:
     half = content[: len(content) // 2]
     cut = half.rfind(" ")
     return half[:cut] if cut > len(half) // 2 else half
-
-
-def embedding(text: str, dims: int) -> list[float]:
-    """A deterministic unit-norm vector derived from the text's hash (meaningless)."""
-    raw = hashlib.shake_256(text.encode("utf-8", "surrogatepass")).digest(2 * dims)
-    values = struct.unpack(f"<{dims}h", raw)
-    norm = math.sqrt(sum(v * v for v in values)) or 1.0
-    return [v / norm for v in values]

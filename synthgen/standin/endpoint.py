@@ -7,11 +7,9 @@ The HTTP/1.1 wire handling is in `http11.py`; the thread and blocking runners in
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import math
 import random
-import struct
 import time
 from collections import Counter, deque
 from typing import Any
@@ -21,8 +19,10 @@ from pydantic import ValidationError
 
 import synthgen.standin.content as C
 from synthgen.standin.config import RateLimiter, StandinConfig
+from synthgen.standin.embeddings import embeddings_response
 from synthgen.standin.http11 import Resp, error, reason, serve_connection
 from synthgen.standin.schema import reply_content
+from synthgen.standin.shapes import ShapedWriter, output_shape
 
 LOG_LIMIT = 10_000
 _ROUTES = {"/v1/chat/completions": "POST", "/v1/models": "GET", "/v1/embeddings": "POST"}
@@ -134,7 +134,7 @@ class StandinServer:
         if not isinstance(req, dict):
             return error(400, "request body must be a JSON object")
         if path == "/v1/embeddings":
-            return _embeddings(req)
+            return embeddings_response(req)
         return await self._chat(req, entry)
 
     # --- chat completions -------------------------------------------------------------------
@@ -217,13 +217,15 @@ class StandinServer:
         prompt_tokens, max_tokens = tokens
         json_wanted, schema = C.find_schema(req)
         key, topics = C.canonical_key(req), C.prompt_words(messages)
+        shape = output_shape(messages)  # what the prompt's example outputs look like
         pin = C.judge_pin(
             messages, cfg.judge_score, cfg.judge_score_by_length, cfg.judge_low_marker
         )
         choices: list[dict[str, Any]] = []
         completion_chars = 0
         for i in range(1 if cfg.ignore_n else n):
-            text = reply_content(json_wanted, schema, C.Writer(C.choice_rng(key, i), topics, pin))
+            writer = ShapedWriter(C.choice_rng(key, i), topics, pin, shape)
+            text = reply_content(json_wanted, schema, writer)
             finish = "stop"
             f_cf, f_tr, f_mal = rng.random(), rng.random(), rng.random()
             if f_cf < cfg.p_content_filter:
@@ -288,26 +290,3 @@ def _status_error(status: int, message: str | None) -> Resp:
 def _rate_error(message: str, wait_s: float, wait_ms: int) -> Resp:
     headers = [("retry-after", str(math.ceil(wait_s))), ("retry-after-ms", str(wait_ms))]
     return error(429, message, "rate_limit_exceeded", None, "rate_limit_exceeded", headers)
-
-
-def _embeddings(req: dict[str, Any]) -> Resp:
-    model, raw = req.get("model"), req.get("input")
-    if not isinstance(model, str) or not model:
-        return error(400, "you must provide a model parameter", param="model")
-    items = raw if isinstance(raw, list) and raw and not isinstance(raw[0], int) else [raw]
-    if raw is None or raw == [] or not all(isinstance(x, str | list) for x in items):
-        return error(400, "input must be a string or a list", param="input")
-    dims = req.get("dimensions") or C.EMBED_DIMS
-    if not isinstance(dims, int) or not 1 <= dims <= 4096:
-        return error(400, "dimensions must be an integer in 1..4096", param="dimensions")
-    data: list[dict[str, Any]] = []
-    tokens = 0
-    for i, item in enumerate(items):
-        text = item if isinstance(item, str) else orjson.dumps(item).decode()
-        tokens += C.estimate_tokens(len(text))
-        vec: Any = C.embedding(text, dims)
-        if req.get("encoding_format") == "base64":
-            vec = base64.b64encode(struct.pack(f"<{dims}f", *vec)).decode()
-        data.append({"object": "embedding", "index": i, "embedding": vec})
-    usage = {"prompt_tokens": tokens, "total_tokens": tokens}
-    return 200, [], orjson.dumps({"object": "list", "data": data, "model": model, "usage": usage})

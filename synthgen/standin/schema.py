@@ -22,7 +22,7 @@ def string_for(name: str, w: Writer, min_length: int = 0) -> str:
     if keys & {"input", "context"}:
         return "" if min_length == 0 and w.rng.random() < 0.3 else w.text(8, 25)
     if keys & {"output", "response", "answer", "completion", "solution"}:
-        return w.text(10, 60)
+        return w.output()  # shaped like the prompt's example outputs (see shapes.py)
     if keys & {"rationale", "reason", "reasoning", "explanation", "critique", "justification"}:
         return w.text(6, 18)
     return w.phrase()
