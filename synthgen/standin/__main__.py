@@ -35,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m synthgen.standin`: serve until interrupted."""
     args = _parser().parse_args(argv)
     try:
         faults = orjson.loads(args.faults_json)

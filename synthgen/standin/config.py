@@ -150,6 +150,7 @@ class Bucket:
         self.at = 0.0
 
     def refill(self, cap: int, per_min: int, now: float) -> None:
+        """Add what the time since the last look earned, up to `cap` (a new limit starts full)."""
         if self.key != (cap, per_min):
             self.key, self.tokens = (cap, per_min), float(cap)
         else:
@@ -163,6 +164,7 @@ class Bucket:
         return 0.0 if self.tokens >= need else (need - self.tokens) * 60 / per_min
 
     def take(self, cost: int) -> None:
+        """Spend `cost` (wait() has already said it is there)."""
         self.tokens -= cost
 
     def state(self, cap: int, per_min: int, now: float) -> tuple[int, float]:

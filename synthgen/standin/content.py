@@ -179,6 +179,7 @@ class Writer:
         self.pin = pin
 
     def noun(self) -> str:
+        """A noun, from the prompt's own words when it has some."""
         if self.topics and self.rng.random() < 0.45:
             return self.rng.choice(self.topics)
         return self.rng.choice(NOUNS)
@@ -192,6 +193,7 @@ class Writer:
         return [det, *words]
 
     def sentence_words(self) -> list[str]:
+        """The words of one placeholder sentence."""
         r = self.rng
         words = [r.choice(_OPENERS)] if r.random() < 0.2 else []
         words += [*self._np(), r.choice(_VERBS), *self._np()]
@@ -216,6 +218,7 @@ class Writer:
         return " ".join(words)
 
     def instruction(self) -> str:
+        """A placeholder instruction, shaped like a task."""
         r = self.rng
         about = f" about the {self.noun()}" if r.random() < 0.6 else ""
         qual = f" {r.choice(_QUALIFIERS)}" if r.random() < 0.8 else ""
@@ -232,6 +235,7 @@ class Writer:
         return out
 
     def phrase(self) -> str:
+        """A short placeholder phrase."""
         return " ".join(self._np()[1:] if self.rng.random() < 0.5 else self._np())
 
     def output(self) -> str:

@@ -44,12 +44,14 @@ class StandinServer:
         self._limiter = RateLimiter()
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Listen on host:port (0 picks a free port)."""
         self._server = await asyncio.start_server(self._connection, host, port, limit=1 << 20)
         self._host, self._port = host, int(self._server.sockets[0].getsockname()[1])
         return self._port
 
     @property
     def base_url(self) -> str:
+        """The OpenAI-compatible base URL clients point at."""
         host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(self._host, self._host)
         return f"http://{f'[{host}]' if ':' in host else host}:{self._port}/v1"
 
@@ -65,10 +67,12 @@ class StandinServer:
         self._limiter = RateLimiter()
 
     def stats(self) -> dict[str, object]:
+        """Counters and the request log, for tests to check what was asked."""
         log = [dict(e) for e in self._log]
         return {"requests_total": self._total, "by_status": dict(self._by_status), "log": log}
 
     async def stop(self) -> None:
+        """Stop listening and close open connections."""
         if self._server is None:
             return
         self._server.close()

@@ -15,6 +15,7 @@ from synthgen.standin.content import NOUNS, JsonSchema, Writer
 
 
 def string_for(name: str, w: Writer, min_length: int = 0) -> str:
+    """A placeholder string for a field, shaped by the field's name."""
     key = re.split(r"[_\-\s]", name.lower())[-1] if name else ""
     keys = {key, key[:-1] if key.endswith("s") else key}
     if keys & {"instruction", "prompt", "question", "task", "query"}:

@@ -42,18 +42,23 @@ class StandinHandle:
 
     @property
     def config(self) -> StandinConfig:
+        """The faults in force now."""
         return self.server.config
 
     def set_faults(self, **changes: object) -> None:
+        """Change fault switches while the server runs."""
         self._call(lambda: self.server.set_faults(**changes))
 
     def reset(self) -> None:
+        """Clear counters, the request log and the rate buckets."""
         self._call(self.server.reset)
 
     def stats(self) -> dict[str, object]:
+        """Counters and the request log, from the server's own thread."""
         return self._call(self.server.stats)
 
     def stop(self) -> None:
+        """Stop the server and its thread."""
         if self._stopped:
             return
         self._stopped = True

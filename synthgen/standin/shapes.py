@@ -104,6 +104,7 @@ class ShapedWriter(Writer):
         self.shape = shape
 
     def output(self) -> str:
+        """An output shaped like the prompt's example outputs (JSON, SQL or prose)."""
         shape = self.shape
         # No draw without a shape, so prose tasks get exactly the replies they always got.
         if shape is None or self.rng.random() < OFF_SHAPE_RATE:

@@ -111,6 +111,22 @@ def test_exits_only_in_the_cli() -> None:
     assert not offenders, offenders
 
 
+def test_every_public_function_and_class_says_what_it_is_for() -> None:
+    missing = []
+    for m, path in MODULES.items():
+
+        def walk(node: ast.AST, prefix: str = "") -> None:
+            for n in ast.iter_child_nodes(node):
+                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                    if not n.name.startswith("_") and ast.get_docstring(n) is None:
+                        missing.append(f"{m}: {prefix}{n.name}")
+                    if isinstance(n, ast.ClassDef):
+                        walk(n, f"{prefix}{n.name}.")
+
+        walk(ast.parse(path.read_text()))
+    assert not missing, "no docstring: " + ", ".join(missing)
+
+
 def test_import_synthgen_stays_light() -> None:
     code = (
         "import sys, synthgen; "
