@@ -111,19 +111,23 @@ def test_exits_only_in_the_cli() -> None:
     assert not offenders, offenders
 
 
+def _undocumented(node: ast.AST, prefix: str = "") -> list[str]:
+    found = []
+    for n in ast.iter_child_nodes(node):
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if not n.name.startswith("_") and ast.get_docstring(n) is None:
+                found.append(f"{prefix}{n.name}")
+            if isinstance(n, ast.ClassDef):
+                found += _undocumented(n, f"{prefix}{n.name}.")
+    return found
+
+
 def test_every_public_function_and_class_says_what_it_is_for() -> None:
-    missing = []
-    for m, path in MODULES.items():
-
-        def walk(node: ast.AST, prefix: str = "") -> None:
-            for n in ast.iter_child_nodes(node):
-                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                    if not n.name.startswith("_") and ast.get_docstring(n) is None:
-                        missing.append(f"{m}: {prefix}{n.name}")
-                    if isinstance(n, ast.ClassDef):
-                        walk(n, f"{prefix}{n.name}.")
-
-        walk(ast.parse(path.read_text()))
+    missing = [
+        f"{m}: {name}"
+        for m, path in MODULES.items()
+        for name in _undocumented(ast.parse(path.read_text()))
+    ]
     assert not missing, "no docstring: " + ", ".join(missing)
 
 
