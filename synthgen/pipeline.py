@@ -74,6 +74,7 @@ class Pipeline:
         self.judge: Judge | None = None
         self.verdict_of: Callable[[Judgement], dict[str, Any]] = lambda j: {}
         self.judged = 0
+        self.gated = 0  # instructions dropped before their response was asked
 
     async def loop(self) -> Outcome:
         """The run, on one screen: calibrate, then rounds until target, budget or gate."""
@@ -145,6 +146,7 @@ class Pipeline:
             self.kept,
             self.weights,
             lambda: self.report_progress(index, "expand"),
+            self.instruction_gate if self.gates_instructions else None,
         )
         recs, drops, outcome = await expand_round(inputs, index, asked)
         for entry in drops:
@@ -152,9 +154,22 @@ class Pipeline:
         self.totals.candidates += len(recs)
         return recs, outcome
 
+    @property
+    def gates_instructions(self) -> bool:
+        """With separate responses, instructions are deduplicated before responses are paid."""
+        return self.cfg.generation.responses == "separate" and self.screen.screens_instructions
+
+    def instruction_gate(self, task: Any) -> tuple[str, str, str] | None:
+        """(stage, reason, detail) of an instruction that goes no further, else None."""
+        v = self.screen.instruction(task.instruction, task.input)
+        if v is None:
+            return None
+        self.gated += 1  # the expand step ledgers it; ledger() counts it
+        return v.stage, v.reason, v.detail
+
     def screened(self, rec: Record) -> bool:
         """Rules, duplicates and leaks decide before the judge is paid."""
-        verdict = self.screen.check(rec)
+        verdict = self.screen.check(rec, deduplicated=self.gates_instructions)
         if verdict is None:
             return True
         self.ledger_record(rec, verdict.stage, verdict.reason, verdict.detail, verdict.match)

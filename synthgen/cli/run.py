@@ -96,9 +96,11 @@ def run_cmd(
     def progress(p: Any) -> None:
         rate = "–" if p.keep_rate is None else f"{p.keep_rate:.0%}"
         proj = "" if p.projected_cost_usd is None else f" → ~${p.projected_cost_usd:.4f}"
+        per_s = line.rate(p.kept)
+        eta = f" · ETA {(p.target - p.kept) / per_s:.0f} s" if p.kept and per_s > 0 else ""
         line.show(
             f"run: {p.kept}/{p.target} kept · round {p.round + 1} {p.in_round} · "
-            f"{p.candidates} candidates · keep rate {rate} · ${p.cost_usd:.4f}{proj}"
+            f"{p.candidates} candidates · keep rate {rate} · ${p.cost_usd:.4f}{proj}{eta}"
         )
         cap = cfg.budget.max_cost_usd
         if cap and p.projected_cost_usd and p.projected_cost_usd > cap and not warned:

@@ -31,6 +31,8 @@ class RoundInputs:
     kept: Sequence[Record]
     weights: Sequence[float] | None
     on_progress: Callable[[], None]
+    # Screens a separately generated instruction before its response is paid for.
+    instruction_gate: Callable[[Any], tuple[str, str, str] | None] | None = None
 
 
 ROUND_SEED_STEP = 1_000_003  # each round draws from its own random stream
@@ -58,6 +60,7 @@ async def expand_round(
         initial_pool=p.kept,
         feed_back=False,
         seed_weights=p.weights,
+        instruction_gate=p.instruction_gate,
     )
     result = await expander.run()
     sink.close(finalise_files=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 from synthgen.config import Config
 from synthgen.errors import UsageError
-from synthgen.records import Record, Seed
+from synthgen.records import Record, Seed, sha256_hex
 from synthgen.stages.dedup.corpus import DEFAULT_THRESHOLD
 from synthgen.stages.dedup.decontam import NgramIndex
 from synthgen.stages.filter.rules import Candidate, Rules
@@ -81,15 +81,41 @@ class Screen:
             else:
                 self._admit(ref, row.instruction, row.input, row.output)
 
-    def check(self, rec: Record) -> Verdict | None:
+    @property
+    def screens_instructions(self) -> bool:
+        """Whether duplicates can be told from the instruction alone (no output compared)."""
+        return "output" not in self.fields
+
+    def instruction(self, instruction: str, input: str) -> Verdict | None:
+        """Before a response is paid for: a copied instruction or an eval leak goes no
+        further; one that passes is admitted (check() then skips dedup for its record)."""
+        rec_text = _texts(instruction, input, "")
+        leak = self._leak_text(joined(rec_text, ("instruction", "input")))
+        if leak is not None:
+            return leak
+        dup = self._duplicate_text(joined(rec_text, self.fields))
+        if dup is not None:
+            return dup
+        ref = _Ref(
+            f"instruction:{sha256_hex(normalise(instruction + ' ' + input))[:16]}",
+            "candidate",
+            "this run",
+        )
+        self._admit(ref, instruction, input, "")
+        return None
+
+    def check(self, rec: Record, deduplicated: bool = False) -> Verdict | None:
         """Why `rec` goes no further, or None; a candidate that passes is admitted, so later
-        candidates that copy it are duplicates (whatever the judge says of it)."""
+        candidates that copy it are duplicates (whatever the judge says of it).
+        `deduplicated`: its instruction already passed `instruction()`."""
         prov = rec.provenance
         reasons = (prov.generator.finish_reason,) if prov and prov.generator else ()
         cand = Candidate(rec.instruction, rec.input, rec.output, reasons)
         failed = self.rules.check(cand, (rec.meta or {}).get("task"))
         if failed is not None:
             return Verdict("rules", failed[0], failed[1])
+        if deduplicated:
+            return None
         leak = self._leak(rec)
         if leak is not None:
             return leak
@@ -100,9 +126,11 @@ class Screen:
         return None
 
     def _leak(self, rec: Record) -> Verdict | None:
+        return self._leak_text(joined(_texts(rec.instruction, rec.input, rec.output), TEXT_FIELDS))
+
+    def _leak_text(self, all_text: str) -> Verdict | None:
         if not self.contam_refs:
             return None
-        all_text = joined(_texts(rec.instruction, rec.input, rec.output), TEXT_FIELDS)
         hit = self.contam.match(words(all_text))
         if hit is None:
             return None
@@ -111,7 +139,11 @@ class Screen:
         return Verdict("dedup", "contaminated", "evaluation item: 13-gram overlap", match)
 
     def _duplicate(self, rec: Record) -> Verdict | None:
-        text = joined(_texts(rec.instruction, rec.input, rec.output), self.fields)
+        return self._duplicate_text(
+            joined(_texts(rec.instruction, rec.input, rec.output), self.fields)
+        )
+
+    def _duplicate_text(self, text: str) -> Verdict | None:
         key = normalise(text)
         if not key:
             return None  # a text with no words is nobody's duplicate

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -91,6 +92,9 @@ class Builder:
 
     def __init__(self, ctx: RunContext, client: LLMClient) -> None:
         self.ctx, self.client = ctx, client
+        # `run` screens separately generated instructions before paying for responses:
+        # (stage, reason, detail) to drop one, None to let it through.
+        self.gate: Callable[[Task], tuple[str, str, str] | None] | None = None
 
     def _gen_info(self, req: ChatRequest, a: Answer, repaired: bool = False) -> GeneratorInfo:
         params: dict[str, Any] = {
@@ -149,6 +153,7 @@ class Builder:
         prov: Provenance,
         raw: str | None = None,
         task: Task | None = None,
+        stage: str = "expand",
     ) -> None:
         out.dropped.append(
             LedgerEntry(
@@ -158,7 +163,7 @@ class Builder:
                 output=task.output if task else None,
                 raw=raw,
                 provenance=prov,
-                dropped=DropReason(stage="expand", reason=reason, detail=detail[:500]),
+                dropped=DropReason(stage=stage, reason=reason, detail=detail[:500]),
             )
         )
 
@@ -230,6 +235,17 @@ class Builder:
                 continue
             tasks.append((idx, task))
         tasks_resp: list[tuple[Task, GeneratorInfo | None, Usage | None]]
+        if not job.with_output and self.gate is not None:
+            # Instructions are screened before their responses are paid for (`run`).
+            passed = []
+            for idx, task in tasks:
+                stop = self.gate(task)
+                if stop is None:
+                    passed.append((idx, task))
+                else:
+                    stage, reason, detail = stop
+                    self._drop(out, a.key, idx + 1, reason, detail, item_prov, None, task, stage)
+            tasks = passed
         if not job.with_output:
             tasks_resp = await asyncio.gather(
                 *(self._respond(task, job, sample, idx) for idx, task in tasks)

@@ -22,7 +22,7 @@ from synthgen.errors import BudgetExceeded, EndpointError, Interrupted, Synthgen
 from synthgen.llm.client import LLMClient, RequestFailed
 from synthgen.records import DropReason, LedgerEntry, Record, Seed, ledger_id
 from synthgen.stages.expand.candidates import Builder, JobOutcome, RunContext
-from synthgen.stages.expand.strategies import Job, PoolView, make_job
+from synthgen.stages.expand.strategies import Job, PoolView, Task, make_job
 
 FEEDBACK_LAG = 64  # jobs; fixed so that changing --concurrency never changes a prompt
 MAX_CONSECUTIVE_FAILURES = 10
@@ -76,6 +76,7 @@ class Expander:
         initial_pool: Sequence[Record] = (),
         feed_back: bool = True,
         seed_weights: Sequence[float] | None = None,
+        instruction_gate: Callable[[Task], tuple[str, str, str] | None] | None = None,
     ) -> None:
         self.cfg, self.gen, self.seeds = cfg, cfg.generation, seeds
         # `run` shows every job the records kept in earlier rounds and keeps its own
@@ -83,6 +84,7 @@ class Expander:
         self.feeds_back, self.seed_weights = feed_back, seed_weights
         self.client, self.sink, self.ctx = client, sink, ctx
         self.builder = Builder(ctx, client)
+        self.builder.gate = instruction_gate
         self.on_progress = on_progress or (lambda p: None)
         self.progress = Progress(target=self.gen.count, written=sink.count)
         self.pool: list[Record] = list(initial_pool)
