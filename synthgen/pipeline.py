@@ -161,7 +161,7 @@ class Pipeline:
 
     def instruction_gate(self, task: Any) -> tuple[str, str, str] | None:
         """(stage, reason, detail) of an instruction that goes no further, else None."""
-        v = self.screen.instruction(task.instruction, task.input)
+        v = self.screen.instruction(task.instruction, task.input, self.cfg.task)
         if v is None:
             return None
         self.gated += 1  # the expand step ledgers it; ledger() counts it

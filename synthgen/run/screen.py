@@ -86,9 +86,12 @@ class Screen:
         """Whether duplicates can be told from the instruction alone (no output compared)."""
         return "output" not in self.fields
 
-    def instruction(self, instruction: str, input: str) -> Verdict | None:
+    def instruction(self, instruction: str, input: str, task: str | None = None) -> Verdict | None:
         """Before a response is paid for: a copied instruction or an eval leak goes no
         further; one that passes is admitted (check() then skips dedup for its record)."""
+        failed = self.rules.check_instruction(instruction, input, task)
+        if failed is not None:
+            return Verdict("rules", failed[0], failed[1])
         rec_text = _texts(instruction, input, "")
         leak = self._leak_text(joined(rec_text, ("instruction", "input")))
         if leak is not None:

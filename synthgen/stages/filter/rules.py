@@ -101,10 +101,10 @@ class TaskRuleSet:
         """The allowed labels, normalised as outputs are before comparing."""
         return frozenset(_norm(x) for x in self.labels)
 
-    def check(self, c: Candidate) -> Failure | None:
-        """The first enabled rule `c` fails, as (rule name, detail), or None."""
+    def check(self, c: Candidate, only: frozenset[str] | None = None) -> Failure | None:
+        """The first enabled rule `c` fails (of `only`, when given), as (name, detail)."""
         for name, rule in _RULES:
-            if name in self.disabled:
+            if name in self.disabled or (only is not None and name not in only):
                 continue
             failed = rule(self, c)
             if failed is not None:
@@ -211,6 +211,16 @@ _RULES: tuple[tuple[str, Callable[[TaskRuleSet, Candidate], str | None]], ...] =
     ("output_regex_mismatch", _regex_mismatch),
 )
 assert tuple(n for n, _ in _RULES) == RULE_NAMES
+# The rules that read only the instruction: `run` applies them before paying for responses.
+INSTRUCTION_RULES = frozenset(
+    {
+        "instruction_too_short",
+        "instruction_too_long",
+        "leading_punctuation",
+        "nonprintable_start",
+        "blacklisted_keyword",
+    }
+)
 
 
 class Rules:
@@ -256,6 +266,13 @@ class Rules:
         if not self.cfg.enabled:
             return None
         return self.for_task(task).check(c)
+
+    def check_instruction(self, instruction: str, input: str, task: str | None) -> Failure | None:
+        """The rules about the instruction alone, before any response exists."""
+        if not self.cfg.enabled:
+            return None
+        c = Candidate(instruction, input, "")
+        return self.for_task(task).check(c, INSTRUCTION_RULES)
 
 
 def _validate(rs: TaskRuleSet, task: str | None) -> None:
