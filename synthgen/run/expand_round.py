@@ -75,20 +75,25 @@ async def expand_round(
 
 
 def _canonical(rec: Record) -> Record:
-    """The record as `run` writes it: whether its answer came from the cache is not part of
+    """The record as `run` writes it: whether its answers came from the cache is not part of
     it (the manifest counts that), so a replay writes the same bytes."""
-    gen = rec.provenance.generator
-    if gen is None or not gen.cached:
+    prov = rec.provenance
+    update = {
+        name: gen.model_copy(update={"cached": False})
+        for name in ("generator", "response_generator")
+        if (gen := getattr(prov, name)) is not None and gen.cached
+    }
+    if not update:
         return rec
-    prov = rec.provenance.model_copy(update={"generator": gen.model_copy(update={"cached": False})})
-    return rec.model_copy(update={"provenance": prov})
+    return rec.model_copy(update={"provenance": prov.model_copy(update=update)})
 
 
 def _canonical_drop(entry: dict[str, Any]) -> dict[str, Any]:
     """A ledger entry without the cache flag, as `_canonical` does for records."""
-    gen = entry.get("provenance", {}).get("generator")
-    if isinstance(gen, dict):
-        gen["cached"] = False
+    for name in ("generator", "response_generator"):
+        gen = entry.get("provenance", {}).get(name)
+        if isinstance(gen, dict):
+            gen["cached"] = False
     return entry
 
 
