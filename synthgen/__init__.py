@@ -23,8 +23,8 @@ __all__ = ["StageSummary", "SynthgenError", "dedup", "expand", "filter", "report
 if TYPE_CHECKING:
     from synthgen.api import dedup, expand, filter, report, run  # noqa: F401
     from synthgen.errors import SynthgenError
+    from synthgen.loop.stage import RunSummary  # noqa: F401
     from synthgen.records import StageSummary
-    from synthgen.run.stage import RunSummary  # noqa: F401
 
 _LAZY = {
     "expand": "synthgen.api",
@@ -32,7 +32,7 @@ _LAZY = {
     "dedup": "synthgen.api",
     "report": "synthgen.api",
     "run": "synthgen.api",
-    "RunSummary": "synthgen.run.stage",
+    "RunSummary": "synthgen.loop.stage",
     "StageSummary": "synthgen.records",
     "SynthgenError": "synthgen.errors",
 }

@@ -14,8 +14,8 @@ from synthgen.errors import UsageError
 
 if TYPE_CHECKING:
     from synthgen.config import Config
+    from synthgen.loop.stage import RunSummary
     from synthgen.records import StageSummary
-    from synthgen.run.stage import RunSummary
     from synthgen.stages.report.build import Report
 
 Say = Callable[[str], None]
@@ -197,7 +197,7 @@ def run(
 ) -> RunSummary:
     """Exactly `target.count` good records from one config (or fewer on a budget or gate
     stop), written to its run dir; rerunning the same call replays and continues."""
-    from synthgen.run.stage import run_config as run_cfg
+    from synthgen.loop.stage import run_config as run_cfg
 
     cfg = run_config(config, judge=judge, **overrides)
     return run_cfg(cfg, say, offline=offline, on_progress=on_progress)

@@ -20,8 +20,7 @@ from typing import Any
 from synthgen.config import Config
 from synthgen.core.stage import Outcome, StageRun
 from synthgen.errors import StoppedError
-from synthgen.records import DropReason, LedgerEntry, Provenance, Record, Seed
-from synthgen.run.rounds import (
+from synthgen.loop.rounds import (
     MAX_ROUNDS,
     GateTrip,
     RoundRecord,
@@ -31,7 +30,8 @@ from synthgen.run.rounds import (
     round_size,
     seed_weights,
 )
-from synthgen.run.screen import Screen
+from synthgen.loop.screen import Screen
+from synthgen.records import DropReason, LedgerEntry, Provenance, Record, Seed
 from synthgen.stages.filter.judge import Judge, Judgement
 
 
@@ -135,7 +135,7 @@ class Pipeline:
 
     async def expand(self, index: int, asked: int) -> tuple[list[Record], Outcome | None]:
         """One round's candidates from the generator; its own drops go to the ledger."""
-        from synthgen.run.expand_round import RoundInputs, expand_round
+        from synthgen.loop.expand_round import RoundInputs, expand_round
 
         inputs = RoundInputs(
             self.cfg,
@@ -213,6 +213,7 @@ class Pipeline:
             )
         self.judged += len(batch)
         stop: Outcome | None = None
+        unjudged: list[Record] = []
         for rec, res in zip(batch, results, strict=True):
             if isinstance(res, asyncio.CancelledError):
                 raise res
@@ -220,11 +221,18 @@ class Pipeline:
                 stop = stop or Outcome(
                     "stopped_budget" if isinstance(res, BudgetExceeded) else "failed", res
                 )
-                self.ledger_record(rec, "judge", "not_judged", f"run stopped: {res.message}")
+                unjudged.append(rec)
                 continue
             if isinstance(res, BaseException):
                 raise res
             self.keep_or_drop(rec, res)
+        if stop is not None and len(self.kept) >= self.target:
+            # The cap ran out only on verdicts the target did not need: the run is complete.
+            for rec in unjudged:
+                self.ledger_record(rec, "surplus", "surplus", f"target {self.target} reached")
+            return None
+        for rec in unjudged:
+            self.ledger_record(rec, "judge", "not_judged", "the run stopped before its verdict")
         return stop
 
     def keep_or_drop(self, rec: Record, jg: Judgement | None) -> None:

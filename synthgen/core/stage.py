@@ -95,6 +95,7 @@ class StageRun:
     budget: Budget
     clients: list[LLMClient]
     say: Callable[[str], None]
+    delivered: bool = False  # the sink's files were moved into place (set at close)
 
 
 class Stage(ABC):
@@ -183,13 +184,15 @@ def _run_claimed(
     keep_going = plan.resumable or (fatal is None and outcome.status != "interrupted")
     if keep_going:
         sink.close(finalise_files=fatal is None)
+        run.delivered = fatal is None
     else:
         sink.abort()
     slot.set_status(outcome.status)
     outcome = stage.finish(run, outcome)
     summary = _summary(plan, slot, run, outcome, fatal, elapsed)
-    out_file = slot.out_path if fatal is None else sink.partial
-    _write_manifest(cfg, plan, slot, summary, out_file, budget)
+    if keep_going:  # else the earlier output and its manifest stay as they were, together
+        out_file = slot.out_path if fatal is None else sink.partial
+        _write_manifest(cfg, plan, slot, summary, out_file, budget)
     return summary
 
 

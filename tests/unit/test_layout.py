@@ -92,6 +92,14 @@ def test_imports_only_go_down() -> None:
     assert not bad, "\n".join(sorted(bad))
 
 
+def test_no_subpackage_hides_an_api_function() -> None:
+    """Importing synthgen.X.y sets synthgen.X to the subpackage: it would replace the API's
+    function of that name (synthgen.expand, .filter, .dedup, .report, .run)."""
+    api = {"expand", "filter", "dedup", "report", "run"}
+    clashes = sorted(api & {p.name for p in PKG.iterdir() if p.is_dir()})
+    assert not clashes, clashes
+
+
 def test_modules_are_small_and_few_at_the_top() -> None:
     big = {m: n for m, p in MODULES.items() if (n := len(p.read_text().splitlines())) > 400}
     assert not big, f"modules over 400 lines: {big}"

@@ -16,10 +16,10 @@ from synthgen.core.sink import Sink
 from synthgen.core.stage import ClientSpec, Outcome, Stage, StagePlan, StageRun, run_stage
 from synthgen.errors import Interrupted, SynthgenError
 from synthgen.llm.types import endpoint_host
+from synthgen.loop.outputs import write_outputs
+from synthgen.loop.rounds import GateTrip, RoundRecord
 from synthgen.pipeline import Pipeline, RunProgress
 from synthgen.records import Seed, StageSummary, canonical_json, sha256_hex
-from synthgen.run.outputs import write_outputs
-from synthgen.run.rounds import GateTrip, RoundRecord
 
 
 class RunSummary(StageSummary):
@@ -129,7 +129,7 @@ class RunStage(Stage):
             "rounds": [r.model_dump(mode="json") for r in p.rounds],
             "gate": p.gate.model_dump(mode="json") if p.gate else None,
         }
-        if outcome.status != "interrupted" and run.slot.out_path.exists():
+        if run.delivered:
             files, warnings = write_outputs(self.cfg, self.seeds, run, outcome, self.run_dir)
             outcome.details["files"] = files
             outcome.warnings = [*outcome.warnings, *warnings]

@@ -58,8 +58,9 @@ class Totals:
 
     @property
     def keep_rate(self) -> float | None:
-        """Kept ÷ candidates, once there are candidates."""
-        return self.kept / self.candidates if self.candidates else None
+        """Kept ÷ candidates that had their chance (surplus ones never did)."""
+        tried = self.candidates - sum(self.dropped.get("surplus", Counter()).values())
+        return self.kept / tried if tried > 0 else None
 
     def counts(self) -> dict[str, Any]:
         """candidates = kept + every dropped one, by stage and reason."""

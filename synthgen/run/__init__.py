@@ -1,1 +1,0 @@
-"""`synthgen run`: the parts of the run loop in pipeline.py (screen, rounds, outputs)."""
