@@ -11,7 +11,7 @@ records in the same order and pays for none of them twice.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,7 +119,15 @@ class Pipeline:
         self.verdict_of = lambda jg: jg.provenance(rubric_sha, ref_sha)
         if not plan.seeds:
             return None
-        seeds, _ = await calibrate(self.judge, plan, j.max_seed_fail)
+        from synthgen.errors import BudgetExceeded
+        from synthgen.llm.client import RequestFailed
+
+        try:
+            seeds, _ = await calibrate(self.judge, plan, j.max_seed_fail)
+        except BudgetExceeded as e:
+            return Outcome("stopped_budget", e)
+        except RequestFailed as e:
+            return Outcome("failed", e)
         if seeds is None or seeds.trusted:
             return None
         return Outcome(
@@ -176,64 +184,61 @@ class Pipeline:
         return False
 
     async def judge_and_keep(self, survivors: list[Record]) -> Outcome | None:
-        """Judge survivors in order, a batch at a time sized by the pass rate so far, until
-        the target is kept; those not needed are ledgered unjudged (never paid for)."""
-        done = 0
-        while done < len(survivors) and len(self.kept) < self.target:
-            batch = survivors[done : done + self.judge_batch()]
-            done += len(batch)
-            stop = await self.judge_batch_and_keep(batch)
-            if stop is not None:
-                for rec in survivors[done:]:
-                    self.ledger_record(rec, "judge", "not_judged", "the run stopped first")
-                return stop
-        for rec in survivors[done:]:
-            self.ledger_record(rec, "surplus", "surplus", f"target {self.target} reached")
-        return None
-
-    def judge_batch(self) -> int:
-        """Survivors to judge next: enough to reach the target at the pass rate so far."""
-        t = self.totals
-        rate = (t.kept / self.judged) if self.judged >= 10 and t.kept else 0.8
-        need = self.target - len(self.kept)
-        floor = 2 * self.cfg.endpoint.concurrency  # keep the endpoint busy
-        return max(floor, int(need / max(rate, 0.02) * 1.1) + 1)
-
-    async def judge_batch_and_keep(self, batch: list[Record]) -> Outcome | None:
-        """Judge one batch concurrently; keep its records in candidate order."""
+        """Judge survivors in order, `concurrency` at a time, asking for another verdict only
+        while those in flight may not reach the target at the pass rate so far; keep in
+        candidate order. Every decision follows the verdicts alone, so a replay asks the
+        same; survivors never asked are ledgered as surplus, unpaid."""
         from synthgen.errors import BudgetExceeded
         from synthgen.llm.client import RequestFailed
 
         judge = self.judge
-        results: list[Judgement | BaseException | None] = [None] * len(batch)
-        if judge is not None:
-            results = await asyncio.gather(
-                *(judge.judge(r.instruction, r.input, r.output) for r in batch),
-                return_exceptions=True,
-            )
-        self.judged += len(batch)
+        if judge is None:
+            for rec in survivors:
+                self.keep_or_drop(rec, None)
+            return None
+        window = max(1, self.cfg.endpoint.concurrency)
+        pending: deque[tuple[Record, asyncio.Task[Judgement]]] = deque()
         stop: Outcome | None = None
         unjudged: list[Record] = []
-        for rec, res in zip(batch, results, strict=True):
-            if isinstance(res, asyncio.CancelledError):
-                raise res
-            if isinstance(res, BudgetExceeded | RequestFailed):
-                stop = stop or Outcome(
-                    "stopped_budget" if isinstance(res, BudgetExceeded) else "failed", res
-                )
-                unjudged.append(rec)
-                continue
-            if isinstance(res, BaseException):
-                raise res
-            self.keep_or_drop(rec, res)
+        nxt = 0
+        try:
+            while True:
+                while stop is None and nxt < len(survivors) and len(pending) < window:
+                    if len(self.kept) + len(pending) * self.pass_rate() >= self.target:
+                        break
+                    rec = survivors[nxt]
+                    nxt += 1
+                    task = asyncio.ensure_future(
+                        judge.judge(rec.instruction, rec.input, rec.output)
+                    )
+                    pending.append((rec, task))
+                if not pending:
+                    break
+                rec, task = pending.popleft()
+                try:
+                    verdict = await task
+                except (BudgetExceeded, RequestFailed) as e:
+                    stop = stop or Outcome(
+                        "stopped_budget" if isinstance(e, BudgetExceeded) else "failed", e
+                    )
+                    unjudged.append(rec)
+                    continue
+                self.judged += 1
+                self.keep_or_drop(rec, verdict)
+        finally:
+            for _, task in pending:
+                task.cancel()
         if stop is not None and len(self.kept) >= self.target:
-            # The cap ran out only on verdicts the target did not need: the run is complete.
-            for rec in unjudged:
-                self.ledger_record(rec, "surplus", "surplus", f"target {self.target} reached")
-            return None
-        for rec in unjudged:
-            self.ledger_record(rec, "judge", "not_judged", "the run stopped before its verdict")
+            stop = None  # the cap ran out only on verdicts the target did not need
+        reason = ("surplus", "surplus") if stop is None else ("judge", "not_judged")
+        detail = f"target {self.target} reached" if stop is None else "the run stopped first"
+        for rec in [*unjudged, *survivors[nxt:]]:
+            self.ledger_record(rec, reason[0], reason[1], detail)
         return stop
+
+    def pass_rate(self) -> float:
+        """Share of judged survivors kept so far (a prior of 0.8 before ten are judged)."""
+        return self.totals.kept / self.judged if self.judged >= 10 and self.totals.kept else 0.8
 
     def keep_or_drop(self, rec: Record, jg: Judgement | None) -> None:
         """A judged (or unjudged, without a judge) survivor: kept, below threshold or surplus."""

@@ -35,7 +35,8 @@ def write_outputs(
                 f"quality gate fail_on tripped: report warning {', '.join(fired)}",
                 hint="read report.html; remove the code from gates.fail_on only if it is fine",
             )
-            outcome.details["gate"] = {"gate": "fail_on", "threshold": fired, "measured": fired}
+            codes = ", ".join(fired)
+            outcome.details["gate"] = {"gate": "fail_on", "threshold": codes, "measured": codes}
     data_files = {"train": data.name}
     for i, fmt in enumerate(cfg.outputs.formats):
         files = _export(cfg, data, run_dir / f"{fmt}.jsonl", fmt)

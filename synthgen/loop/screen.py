@@ -13,7 +13,15 @@ from synthgen.records import Record, Seed, sha256_hex
 from synthgen.stages.dedup.corpus import DEFAULT_THRESHOLD
 from synthgen.stages.dedup.decontam import NgramIndex
 from synthgen.stages.filter.rules import Candidate, Rules
-from synthgen.text.normalise import TEXT_FIELDS, joined, normalise, word_shingles, words
+from synthgen.text.normalise import (
+    TEXT_FIELDS,
+    id_char,
+    joined,
+    normalise,
+    rouge_tokens,
+    word_shingles,
+    words,
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ class Screen:
 
             self.near = NearDupIndex(self.threshold)
         self.rouge: list[tuple[_Ref, str]] = []
+        self.vocab: dict[str, int] = {}
         self.contam = NgramIndex()
         self.contam_refs: list[_Ref] = []
         for s in seeds:
@@ -168,13 +177,20 @@ class Screen:
     def _rouge(self, text: str) -> tuple[_Ref | None, float]:
         from rapidfuzz.distance import Indel
 
-        mine = " ".join(words(text))
+        # Indel similarity over token strings is ROUGE-L F1 (2·LCS ÷ both lengths).
+        mine = self._tokens(text)
         best: tuple[_Ref | None, float] = (None, 0.0)
         for ref, other in self.rouge:
             sim = Indel.normalized_similarity(mine, other)
             if sim > self.threshold and sim > best[1]:
                 best = (ref, sim)
         return best
+
+    def _tokens(self, text: str) -> str:
+        """ROUGE's tokens as one character each (ids assigned on first sight)."""
+        return "".join(
+            id_char(self.vocab.setdefault(t, len(self.vocab))) for t in rouge_tokens(text)
+        )
 
     def _admit(self, ref: _Ref, instruction: str, input: str, output: str) -> None:
         text = joined(_texts(instruction, input, output), self.fields)
@@ -185,7 +201,7 @@ class Screen:
         if self.near is not None:
             self.near.add(len(self.refs), word_shingles(words(text)))
         if self.method == "rouge-l":
-            self.rouge.append((ref, key))
+            self.rouge.append((ref, self._tokens(text)))
         self.refs.append(ref)
 
 
