@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# The bundled demo: expand the bundled seed sets end to end against the local stand-in
-# endpoint. The stand-in is NOT a model and produces NO USEFUL DATA: the demo shows the
-# machinery (provenance, ledger, manifest, cache, resume), not dataset quality.
+# The bundled demo: `synthgen run` on configs/support-triage.yaml against the local stand-in
+# endpoint, then a look at the run dir it writes. The stand-in is NOT a model and produces
+# NO USEFUL DATA: the demo shows the machinery (rounds, ledger, manifest, cache, replay,
+# exports), not dataset quality.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 OUT=out/demo
+RUN="$OUT/support-triage"
 mkdir -p "$OUT"
-rm -f "$OUT/port"
+rm -rf "$OUT/port" "$RUN" "$OUT/replay" "$OUT"/sharegpt*.jsonl
 
+# Some 429s (with retry-after), malformed JSON (repaired or ledgered) and truncated replies;
+# its judge scores one point per 30 characters of output, so it passes the human seeds.
 "$PY" -m synthgen standin-server --port 0 --port-file "$OUT/port" \
-  --faults '{"p_429": 0.05, "retry_after_s": 0.05, "p_malformed": 0.05, "p_truncate": 0.03,
+  --faults '{"p_429": 0.03, "retry_after_s": 0.05, "p_malformed": 0.05, "p_truncate": 0.03,
     "judge_score_by_length": 30}' &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
@@ -20,34 +24,43 @@ URL="http://127.0.0.1:$(cat "$OUT/port")/v1"
 echo "== 1. the seed curator's first look"
 "$PY" -m synthgen seeds inspect seeds/support_triage.jsonl
 
-echo "== 2. self-instruct expansion of the support-triage seeds (stand-in endpoint)"
-"$PY" -m synthgen expand seeds/support_triage.jsonl -n 200 -o "$OUT/triage.jsonl" \
-  --task support-triage --base-url "$URL" --model standin-fake --state-dir "$OUT/.synthgen"
+echo "== 2. synthgen run: rounds of expand → rules → dedup → judge until exactly 200 are kept"
+echo "   (configs/support-triage.yaml names gpt-4o-mini: the stand-in answers under that name,"
+echo "   so costs show at its price; the judge first scores the human seeds)"
+"$PY" -m synthgen run configs/support-triage.yaml --base-url "$URL" \
+  --state-dir "$OUT/.synthgen" --out "$RUN"
 
-echo "== 3. evol expansion of the text-to-SQL seeds"
-"$PY" -m synthgen expand seeds/text_to_sql.jsonl -n 100 -o "$OUT/sql.jsonl" --strategy evol \
-  --per-call 2 --task text-to-sql --base-url "$URL" --model standin-fake \
-  --state-dir "$OUT/.synthgen"
+echo "== 3. the run dir"
+ls -l "$RUN"
 
-echo "== 4. the same command again: replayed from the cache, nothing sent"
-"$PY" -m synthgen expand seeds/support_triage.jsonl -n 200 -o "$OUT/triage.jsonl" \
-  --task support-triage --base-url "$URL" --model standin-fake --state-dir "$OUT/.synthgen"
+echo "== 4. the manifest's counts: every candidate kept or dropped, by stage and reason"
+"$PY" - "$RUN/manifest.json" <<'EOF'
+import json, sys
+m = json.load(open(sys.argv[1]))
+print(json.dumps(m["counts"], indent=2))
+r = m["requests"]
+print(f"status {m['status']} · {len(m['rounds'])} round(s) · {r['sent']} requests sent, "
+      f"{r['retried']} retried · {m['usage']['prompt_tokens']} + "
+      f"{m['usage']['completion_tokens']} tokens · ${m['cost_usd']:.4f}")
+for w in m["warnings"]:
+    print(f"report warning {w}")
+EOF
 
-echo "== 5. filter: rules, then a judge that must first pass the human seeds"
-"$PY" -m synthgen filter "$OUT/triage.jsonl" -o "$OUT/triage.kept.jsonl" \
-  --seeds seeds/support_triage.jsonl --judge-model standin-judge --threshold 3 \
-  --base-url "$URL" --state-dir "$OUT/.synthgen"
+echo "== 5. synthgen verify: every file against the manifest's sha256, counts against the files"
+"$PY" -m synthgen verify "$RUN"
 
-echo "== 6. dedup: exact and near copies, and copies of the seeds"
-"$PY" -m synthgen dedup "$OUT/triage.kept.jsonl" -o "$OUT/triage.final.jsonl" \
-  --against seeds/support_triage.jsonl
+echo "== 6. the first kept record with its provenance (seeds, prompt, model, judge, dedup)"
+head -n 1 "$RUN/data.jsonl" | "$PY" -m json.tool
 
-echo "== 7. report: collapse, seed lineage, drift from the seeds, judge bias"
-"$PY" -m synthgen report "$OUT/triage.final.jsonl" --seeds seeds/support_triage.jsonl \
-  --ledger "$OUT/triage.kept.ledger.jsonl" --html "$OUT/triage.report.html"
+echo "== 7. synthgen export: ShareGPT conversations with a 10% validation split"
+"$PY" -m synthgen export "$RUN" -o "$OUT/sharegpt.jsonl" --format sharegpt \
+  --split validation=0.1
 
-echo "== one final record with its provenance (seeds, prompt, model, judge verdict, dedup):"
-head -n 1 "$OUT/triage.final.jsonl" | "$PY" -m json.tool
-echo "== written: $(wc -l < "$OUT/triage.final.jsonl") final triage records" \
-  "(of $(wc -l < "$OUT/triage.jsonl") expanded) and $(wc -l < "$OUT/sql.jsonl") SQL records;" \
-  "ledgers, manifests and $OUT/triage.report.html beside them"
+echo "== 8. the same run again with --offline: every answer from the cache, nothing sent"
+"$PY" -m synthgen run configs/support-triage.yaml --base-url "$URL" \
+  --state-dir "$OUT/.synthgen" --out "$OUT/replay" --offline
+cmp "$RUN/data.jsonl" "$OUT/replay/data.jsonl"
+echo "   data.jsonl replayed byte for byte"
+
+echo "== done: $(wc -l < "$RUN/data.jsonl") kept records in $RUN (data.jsonl, dropped.jsonl," \
+  "manifest.json, report.html, README.md, exports); open $RUN/report.html"
