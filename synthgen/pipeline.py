@@ -11,6 +11,7 @@ records in the same order and pays for none of them twice.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,6 +75,7 @@ class Pipeline:
         self.judge: Judge | None = None
         self.verdict_of: Callable[[Judgement], dict[str, Any]] = lambda j: {}
         self.judged = 0
+        self.round_started = time.monotonic()
         self.gated = 0  # instructions dropped before their response was asked
 
     async def loop(self) -> Outcome:
@@ -82,6 +84,7 @@ class Pipeline:
         for index in range(MAX_ROUNDS):
             if stop is not None or len(self.kept) >= self.target:
                 break
+            self.round_started = time.monotonic()
             need = self.target - len(self.kept)
             asked = round_size(need, self.totals, self.cfg.generation.per_call)
             candidates, stop = await self.expand(index, asked)
@@ -284,6 +287,7 @@ class Pipeline:
                 keep_rate=self.totals.keep_rate,
                 distinct_2=distinct_2([r.instruction.lower() for r in kept_now]),
                 adjustment=adjustment,
+                seconds=round(time.monotonic() - self.round_started, 3),
             )
         )
         self.report_progress(index, "judge")

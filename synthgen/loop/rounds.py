@@ -32,6 +32,7 @@ class RoundRecord(Frozen):
     keep_rate: float | None
     distinct_2: float | None
     adjustment: dict[str, Any] | None = None
+    seconds: float = 0.0  # wall time of the round (timings; not part of any record)
 
 
 class GateTrip(Frozen):
