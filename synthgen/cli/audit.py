@@ -5,10 +5,17 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from synthgen.cli.common import emit_json, exit_with, format_option
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from synthgen.stages.audit.review import AuditItem
+    from synthgen.stages.audit.store import VerdictStore
 
 
 @click.command("audit")
@@ -72,58 +79,19 @@ def audit_cmd(
 
       synthgen audit kept.jsonl --import review.csv
     """
-    from synthgen.errors import UsageError
+    from rich.console import Console
+
+    from synthgen.core.sink import ledger_path_for
+    from synthgen.errors import InputError, UsageError
+    from synthgen.stages.audit.review import draw_sample, render_summary, summary
+    from synthgen.stages.audit.store import VerdictStore, verdicts_path_for
 
     if n < 1:
         raise UsageError("--sample must be at least 1", hint="e.g. --sample 50")
-    _audit(
-        data,
-        n,
-        seed,
-        verdicts,
-        auditor,
-        export_path,
-        import_path,
-        include_dropped,
-        summary_only,
-        fmt,
-        as_json,
-    )
-
-
-def _ask(prompt: str) -> str | None:
-    sys.stderr.write(prompt)
-    sys.stderr.flush()
-    line = sys.stdin.readline()
-    return line if line else None
-
-
-def _audit(
-    data: Path,
-    n: int,
-    seed: int,
-    verdicts: Path | None,
-    auditor: str | None,
-    export_path: Path | None,
-    import_path: Path | None,
-    include_dropped: bool,
-    summary_only: bool,
-    fmt: str | None,
-    as_json: bool,
-) -> None:
-    from rich.console import Console
-
-    from synthgen.stages.audit.review import draw_sample, render_summary, run_loop, summary
-    from synthgen.stages.audit.store import VerdictStore, verdicts_path_for
-
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    from synthgen.core.sink import ledger_path_for
-
     ledger = ledger_path_for(data) if include_dropped else None
     items = draw_sample(data, n, seed, fmt, ledger)
     if not items:
-        from synthgen.errors import InputError
-
         raise InputError(str(data), "holds no records to audit", hint="pass a non-empty dataset")
     if export_path is not None:
         from synthgen.stages.audit.files import export_sample
@@ -140,13 +108,7 @@ def _audit(
             count = import_verdicts(import_path, {i.id: i for i in items}, store, who)
             console.print(f"imported {count} verdicts → {store.path}")
         elif not summary_only:
-            try:
-                result = run_loop(items, store, _ask, console, who)
-            except KeyboardInterrupt:
-                console.print(f"\ninterrupted; verdicts are saved in {store.path}; rerun to resume")
-                exit_with(130)
-            if not result.finished:
-                console.print(f"stopped; verdicts are saved in {store.path}; rerun to resume")
+            _review(items, store, console, who)
         s = summary(items, store, data, fmt)
     finally:
         store.close()
@@ -154,3 +116,23 @@ def _audit(
         emit_json(s)
     else:
         render_summary(s, console)
+
+
+def _review(items: list[AuditItem], store: VerdictStore, console: Console, who: str) -> None:
+    """The interactive loop; Ctrl-C keeps every verdict given so far."""
+    from synthgen.stages.audit.review import run_loop
+
+    try:
+        result = run_loop(items, store, _ask, console, who)
+    except KeyboardInterrupt:
+        console.print(f"\ninterrupted; verdicts are saved in {store.path}; rerun to resume")
+        exit_with(130)
+    if not result.finished:
+        console.print(f"stopped; verdicts are saved in {store.path}; rerun to resume")
+
+
+def _ask(prompt: str) -> str | None:
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    return line if line else None
