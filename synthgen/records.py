@@ -86,6 +86,8 @@ class GeneratorInfo(Frozen):
     model: str
     resolved_model: str
     endpoint: str  # host[:port] only: never a key, never credentials or a query string
+    # The model a router (LiteLLM, a gateway) says answered, when it hides it behind an alias.
+    upstream_model: str | None = None
     params: dict[str, Any]
     request_id: str | None = None
     finish_reason: str | None = None

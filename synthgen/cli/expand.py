@@ -96,7 +96,7 @@ def expand_cmd(
       OPENAI_BASE_URL=http://localhost:8000/v1 synthgen expand seeds.jsonl -n 50 -o - --model qwen
     """
     import synthgen.api as api
-    from synthgen.core.console import ProgressLine, say
+    from synthgen.core.console import ProgressLine, request_line, say
 
     check_stdout_use(output, as_json, dry_run)
     options: dict[str, Any] = {
@@ -128,24 +128,26 @@ def expand_cmd(
         )
         return _dry_run(cfg, as_json)
     line = ProgressLine()
+    live = request_line(line, "expand: starting")
 
     def progress(p: Any) -> None:
         rate = line.rate(p.written)
         text = (
             f"expand: {p.written}/{p.target} records · {p.jobs_done} calls · {rate:.1f} records/s"
         )
-        line.show(text, final=p.written >= p.target)
+        live.update(text, final=p.written >= p.target)
 
-    summary = api.expand(
-        seeds,
-        output=output,
-        count=count,
-        ledger=ledger,
-        config=config_file,
-        say=say,
-        on_progress=progress,
-        **options,
-    )
+    with live.ticking():  # requests in flight and tokens/s, even while no call completes
+        summary = api.expand(
+            seeds,
+            output=output,
+            count=count,
+            ledger=ledger,
+            config=config_file,
+            say=say,
+            on_progress=progress,
+            **options,
+        )
     line.done()
     finish_run(summary, as_json)
 

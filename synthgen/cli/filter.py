@@ -120,7 +120,7 @@ def filter_cmd(
       synthgen filter raw.jsonl -o kept.jsonl --judge-model a --judge-model b
     """
     import synthgen.api as api
-    from synthgen.core.console import ProgressLine, say
+    from synthgen.core.console import ProgressLine, request_line, say
 
     check_stdout_use(output, as_json, dry_run)
     options: dict[str, Any] = {
@@ -156,14 +156,19 @@ def filter_cmd(
     from synthgen.stages.filter.stage import run_filter
 
     line = ProgressLine()
+    live = request_line(line, "filter: starting")
 
     def progress(t: Any) -> None:
         rate = line.rate(t.input)
-        line.show(
+        live.update(
             f"filter: {t.input} done · {t.kept} kept · {t.judged} judged · {rate:.0f} records/s"
         )
 
-    summary = run_filter(cfg, input_path, output, ledger, say, progress)
+    def calibrating(done: int, total: int) -> None:
+        live.update(f"filter: calibrating: {done}/{total} seeds judged", final=done == total)
+
+    with live.ticking():  # requests in flight and tokens/s, even while no row completes
+        summary = run_filter(cfg, input_path, output, ledger, say, progress, calibrating)
     line.done()
     finish_run(summary, as_json)
 

@@ -72,7 +72,7 @@ def run_cmd(
       synthgen run configs/text-to-sql.yaml --offline --json
     """
     import synthgen.api as api
-    from synthgen.core.console import ProgressLine, say
+    from synthgen.core.console import ProgressLine, request_line, say
 
     options: dict[str, Any] = {
         "out": out,
@@ -91,6 +91,7 @@ def run_cmd(
     from synthgen.loop.stage import run_config
 
     line = ProgressLine()
+    live = request_line(line, "run: starting")
     warned: list[bool] = []
 
     def progress(p: Any) -> None:
@@ -98,7 +99,7 @@ def run_cmd(
         proj = "" if p.projected_cost_usd is None else f" → ~${p.projected_cost_usd:.4f}"
         per_s = line.rate(p.kept)
         eta = f" · ETA {(p.target - p.kept) / per_s:.0f} s" if p.kept and per_s > 0 else ""
-        line.show(
+        live.update(
             f"run: {p.kept}/{p.target} kept · round {p.round + 1} {p.in_round} · "
             f"{p.candidates} candidates · keep rate {rate} · ${p.cost_usd:.4f}{proj}{eta}"
         )
@@ -111,7 +112,8 @@ def run_cmd(
                 f"over the ${cap:.2f} budget"
             )
 
-    summary = run_config(cfg, say, offline=offline, on_progress=progress)
+    with live.ticking():  # requests in flight and tokens/s, even while no round moves
+        summary = run_config(cfg, say, offline=offline, on_progress=progress)
     line.done()
     finish_run(summary, as_json)
 

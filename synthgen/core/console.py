@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 CI_INTERVAL_S = 5.0
+RATE_WINDOW_S = 10.0  # tokens/s is measured over this much recent time
+
+_open_line: ProgressLine | None = None  # the line redrawn in place now, if any
 
 
 class ProgressLine:
@@ -27,6 +33,7 @@ class ProgressLine:
         self.last = -1e9
         self.start = clock()
         self.open = False  # a redrawn line is on screen, not yet ended
+        self.lock = threading.Lock()  # the event loop and the ticker both draw
 
     def rate(self, done: int) -> float:
         """Items per second since the line was made."""
@@ -34,26 +41,110 @@ class ProgressLine:
 
     def show(self, text: str, final: bool = False) -> None:
         """Show `text`, at most once per interval unless it is the final state."""
-        now = self.clock()
-        if now - self.last < self.interval and not final:
-            return
-        self.last = now
-        if self.tty:
-            self.stream.write("\r\x1b[2K" + text)
-            self.open = True
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+        global _open_line
+        with self.lock:
+            now = self.clock()
+            if now - self.last < self.interval and not final:
+                return
+            self.last = now
+            if self.tty:
+                self.stream.write("\r\x1b[2K" + text)
+                self.open = True
+                _open_line = self
+            else:
+                self.stream.write(text + "\n")
+            self.stream.flush()
 
     def done(self) -> None:
         """End a redrawn line so the next message starts on a line of its own."""
-        if self.open:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.open = False
+        with self.lock:
+            if self.open:
+                self.stream.write("\n")
+                self.stream.flush()
+                self.open = False
+
+
+class Pulse:
+    """Requests in flight and tokens per second, read from live counters over recent time."""
+
+    def __init__(
+        self,
+        read: Callable[[], tuple[int, int]],
+        clock: Callable[[], float] = time.monotonic,
+        window: float = RATE_WINDOW_S,
+    ) -> None:
+        """`read` gives (requests in flight, tokens received so far)."""
+        self.read, self.clock, self.window = read, clock, window
+        self.samples: deque[tuple[float, int]] = deque()
+
+    def text(self) -> str:
+        """What is going on now ("3 in flight · 41 tok/s"); "" while nothing is."""
+        in_flight, tokens = self.read()
+        now = self.clock()
+        self.samples.append((now, tokens))
+        # Keep one sample older than the window, so the rate always spans the whole window.
+        while len(self.samples) > 2 and now - self.samples[1][0] >= self.window:
+            self.samples.popleft()
+        t0, k0 = self.samples[0]
+        rate = (tokens - k0) / (now - t0) if now > t0 else 0.0
+        if not in_flight and rate <= 0:
+            return ""
+        return f"{in_flight} in flight · {rate:.0f} tok/s"
+
+
+class LiveLine:
+    """A progress line that stays alive between events: the last text a stage reported plus
+    what `extra` says now, redrawn by a ticker while nothing else happens."""
+
+    def __init__(self, line: ProgressLine, extra: Callable[[], str], text: str = "") -> None:
+        self.line, self.extra, self.text = line, extra, text
+        self.stopped = threading.Event()
+        self.lock = threading.Lock()  # `extra` may keep state (Pulse does)
+
+    def update(self, text: str, final: bool = False) -> None:
+        """A stage's news: remember it and show it with the live numbers."""
+        with self.lock:
+            self.text = text
+            self.line.show(self.compose(), final)
+
+    def tick(self) -> None:
+        """Redraw the last news with fresh live numbers (the ticker calls this)."""
+        with self.lock:
+            if self.text:
+                self.line.show(self.compose())
+
+    def compose(self) -> str:
+        """The line as shown: the stage's text, then the live numbers if there are any."""
+        extra = self.extra()
+        return f"{self.text} · {extra}" if extra else self.text
+
+    @contextmanager
+    def ticking(self) -> Iterator[None]:
+        """Redraw on a thread while the block runs, so a long wait still shows life."""
+        thread = threading.Thread(target=self._run, name="synthgen-progress", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            self.stopped.set()
+            thread.join()
+
+    def _run(self) -> None:
+        # Twice per interval: the line's own throttle keeps it to one draw per interval.
+        while not self.stopped.wait(self.line.interval / 2):
+            self.tick()
+
+
+def request_line(line: ProgressLine, text: str) -> LiveLine:
+    """A live line that shows this process's requests in flight and tokens per second."""
+    from synthgen.llm.stream import live_totals
+
+    return LiveLine(line, Pulse(live_totals, line.clock).text, text)
 
 
 def say(message: str) -> None:
     """Tell the person running the command something, on stderr so stdout stays data only."""
+    if _open_line is not None:
+        _open_line.done()  # a message never lands on the end of a redrawn progress line
     sys.stderr.write(message + "\n")
     sys.stderr.flush()

@@ -45,8 +45,28 @@ def m001_initial(db: sqlite3.Connection) -> None:
     )
 
 
+def m002_loopback_hosts(db: sqlite3.Connection) -> None:
+    """localhost, [::1] and 0.0.0.0 are 127.0.0.1 (the port stays): learned capabilities
+    move there. Cached answers keep their keys (hashes of the host as typed, which cannot be
+    rewritten) and their `endpoint` column, which says so; the cache moves each to its new
+    key when it is first read."""
+    for (endpoint,) in db.execute("SELECT DISTINCT endpoint FROM capabilities").fetchall():
+        text = str(endpoint)
+        if text.startswith("["):
+            host, _, rest = text.partition("]")
+            host += "]"
+        else:
+            host, sep, port = text.rpartition(":")
+            host, rest = (host, sep + port) if sep else (text, "")
+        if host.lower() in ("localhost", "[::1]", "0.0.0.0"):
+            db.execute(
+                "UPDATE OR REPLACE capabilities SET endpoint=? WHERE endpoint=?",
+                ("127.0.0.1" + rest, text),
+            )
+
+
 # Append only; never edit a shipped migration.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_loopback_hosts]
 
 
 def migrate(db: sqlite3.Connection) -> None:

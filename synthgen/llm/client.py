@@ -6,13 +6,12 @@ import random
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from synthgen.errors import EndpointConfigError, UsageError
 from synthgen.llm.cache import Capabilities, ResponseCache, request_key, utc_seconds
 from synthgen.llm.cost import Budget
 from synthgen.llm.limits import Clock, Limiter, retry_after_seconds
 from synthgen.llm.policy import (
+    CONFIG_STRIKES,
     RATE_LIMIT_PATIENCE,
     RETRY_STATUS,
     RequestFailed,
@@ -25,9 +24,13 @@ from synthgen.llm.policy import (
     message,
     retry_wait,
     unexpected_status,
+    wrong_config,
+    wrong_model_or_key,
 )
+from synthgen.llm.proxy import upstream_model
+from synthgen.llm.stream import Reply, Streaming, exchange
 from synthgen.llm.tokens import estimate, messages_tokens
-from synthgen.llm.types import Answer, ChatRequest, RequestStats, WireCompletion, endpoint_host
+from synthgen.llm.types import Answer, ChatRequest, RequestStats, endpoint_host, is_local
 from synthgen.llm.wire import (
     STRUCTURED_ORDER,
     call_kwargs,
@@ -70,6 +73,7 @@ class LLMClient:
         """`clock`, `rng` and `http_client` are for tests: fake time, jitter and transport.
         `offline`: answer from the cache only; a miss is an error, nothing is sent."""
         self.offline = offline
+        import httpx2
         import openai
 
         self.cfg = cfg
@@ -80,11 +84,15 @@ class LLMClient:
         self.rng = rng or random.Random(0)  # jitter only; never affects what is asked
         self.limiter = Limiter(cfg.concurrency, cfg.rpm, cfg.tpm, self.clock)
         self.stats = RequestStats()
+        # Streamed answers make the timeout the silence between chunks, not the whole answer.
+        self.stream = Streaming(capabilities, self.stats, local=is_local(cfg.base_url))
+        t = cfg.timeout_s
         self.sdk = openai.AsyncOpenAI(
             api_key=api_key,
             base_url=cfg.base_url,
             max_retries=0,
-            timeout=cfg.timeout_s,
+            # httpx's read timeout is per read: with streaming, per chunk.
+            timeout=httpx2.Timeout(connect=min(t, 30.0), read=t, write=t, pool=t),
             http_client=http_client,
         )
 
@@ -162,7 +170,7 @@ class LLMClient:
             prompt_est = messages_tokens(kw["messages"], estimate)
             reservation = await self.budget.reserve_when_room(prompt_est, req.max_tokens * n)
             try:
-                raw = await self._with_retries(kw, prompt_est + req.max_tokens * n)
+                reply: Reply = await self._with_retries(kw, prompt_est + req.max_tokens * n)
             except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
                 self.budget.release(reservation)
                 if path in ("json_schema", "json_object") and is_format_rejection(e):
@@ -175,11 +183,9 @@ class LLMClient:
             except BaseException:
                 self.budget.release(reservation)
                 raise
-            try:
-                completion = WireCompletion.model_validate_json(raw.http_response.content)
-            except ValidationError as e:
-                self.budget.release(reservation)
-                raise invalid_response(e.errors()[0]["msg"]) from e
+            if reply.usage_missing:
+                self.stream.fall_back("stream_usage", "streamed answers carry no usage")
+            completion = reply.completion
             if not completion.choices:
                 # Nothing to cache or return: `chat` would ask again for ever.
                 self.budget.release(reservation)
@@ -192,8 +198,12 @@ class LLMClient:
                 else sum(estimate(c.message.content or "") for c in completion.choices)
             )
             self.limiter.refund_tokens(req.max_tokens * n - ct)
+            self.stats.tokens_streamed += ct - reply.counted  # the estimate becomes the count
             cost = self.budget.settle(reservation, pt, ct)
-            return completion_answers(completion, self.model, raw.request_id, path, (pt, ct, cost))
+            upstream = upstream_model(reply.headers)
+            return completion_answers(
+                completion, self.model, reply.request_id, path, (pt, ct, cost), upstream
+            )
 
     async def _with_retries(self, kw: dict[str, Any], tokens: int) -> Any:
         """The one retry layer: tenacity around the SDK (whose own retries are off)."""
@@ -239,8 +249,15 @@ class LLMClient:
                 f"{self.endpoint}: model {self.model!r} or the chat endpoint was not found (404)",
                 hint="check --model and --base-url (an OpenAI-compatible base URL ends in /v1)",
             ) from e
-        except (openai.BadRequestError, openai.UnprocessableEntityError):
-            raise  # `_send` decides: a structured-output fallback, or a refused request
+        except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
+            kind = wrong_model_or_key(e)
+            if kind is None:
+                raise  # `_send` decides: a structured-output fallback, or a refused request
+            if self.limiter.doubt() < CONFIG_STRIKES:
+                return await self._with_retries(kw, tokens)  # believed once it repeats
+            cfg = self.cfg
+            self.limiter.broken = wrong_config(e, kind, self.endpoint, cfg.model, cfg.api_key_env)
+            raise self.limiter.broken from e
         except openai.APIStatusError as e:
             if not is_retryable(e):
                 raise unexpected_status(e) from e
@@ -259,7 +276,7 @@ class LLMClient:
         self.stats.failed += 1
         return RequestFailed(f"gave up after retrying: {type(e).__name__}: {message(e)}")
 
-    async def _once(self, kw: dict[str, Any], tokens: int) -> Any:
+    async def _once(self, kw: dict[str, Any], tokens: int) -> Reply:
         import openai
 
         await self.limiter.wait_turn(tokens)
@@ -267,28 +284,53 @@ class LLMClient:
             if kw.get("n", 1) > 1 and self.caps.get("n", "native") != "native":
                 # Learned while this request waited its turn: don't ask for n again.
                 kw = {k: v for k, v in kw.items() if k != "n"}
-            self.stats.sent += 1
-            try:
-                raw = await self.sdk.chat.completions.with_raw_response.create(**kw)
-            except openai.APIConnectionError:
-                self.limiter.probed.set()
-                raise
-            except openai.APIStatusError as e:
-                self.limiter.probed.set()
-                if e.status_code == 429:
-                    self.stats.rate_limited += 1
-                    wait = retry_after_seconds(e.response.headers)
-                    self.limiter.cool_down(wait if wait is not None else 1.0)
-                    self.limiter.rate_limited()
-                self.limiter.learn(e.response.headers)
-                raise
-            except Exception:
-                self.limiter.probed.set()  # requests queued behind the first must not hang
-                raise
-        self.limiter.learn(raw.headers)
+            while True:
+                # Decided per attempt: a retry after a timeout streams, a refusal turns it off.
+                flags = self.stream.flags()
+                try:
+                    reply = await self._exchange({**kw, **flags})
+                    break
+                except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
+                    # Like a json_schema refusal, ask the same again at once, without it.
+                    if not self.stream.refused(e, flags):
+                        raise
+        self.limiter.learn(reply.headers)
+        if self.limiter.proxy and self.caps.get("proxy", "") != self.limiter.proxy:
+            self.caps.learn("proxy", self.limiter.proxy, self.limiter.proxy_detail)
         self.limiter.succeeded()
         self.limiter.probed.set()
-        return raw
+        return reply
+
+    async def _exchange(self, kw: dict[str, Any]) -> Reply:
+        """One request and its whole answer, counted live and taught to the limiter."""
+        import httpx2
+        import openai
+
+        self.stats.sent += 1
+        self.stats.in_flight += 1
+        try:
+            return await exchange(self.sdk, kw, self.stream.arrived)
+        except openai.APIConnectionError as e:
+            self.limiter.probed.set()
+            if isinstance(e, openai.APITimeoutError) and not isinstance(
+                e.__cause__, httpx2.ConnectTimeout | httpx2.PoolTimeout
+            ):
+                self.stream.timed_out()  # an answer slower than the timeout, not a dead host
+            raise
+        except openai.APIStatusError as e:
+            self.limiter.probed.set()
+            if e.status_code == 429:
+                self.stats.rate_limited += 1
+                wait = retry_after_seconds(e.response.headers)
+                self.limiter.cool_down(wait if wait is not None else 1.0)
+                self.limiter.rate_limited()
+            self.limiter.learn(e.response.headers)
+            raise
+        except Exception:
+            self.limiter.probed.set()  # requests queued behind the first must not hang
+            raise
+        finally:
+            self.stats.in_flight -= 1
 
     def _stop(self, state: Any) -> bool:
         """Give up after max_attempts (a 429 gets RATE_LIMIT_PATIENCE times as many)."""

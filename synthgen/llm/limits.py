@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+
+from synthgen.errors import EndpointConfigError
+from synthgen.llm.pacing import Pacer, Slots
+from synthgen.llm.proxy import UPSTREAM_PREFIX, limit_is_upstreams, router_of
 
 
 @dataclass(frozen=True)
@@ -64,9 +67,6 @@ class TokenBucket:
         self.level = min(self.level, remaining)
 
 
-ADAPTIVE_STEP_RPM = 6.0
-MIN_ADAPTIVE_RPM = 6.0
-
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -80,8 +80,14 @@ def parse_duration(text: str) -> float | None:
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """`retry-after-ms` first (precise), then `retry-after` in seconds."""
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+    """`retry-after-ms` first (precise), then `retry-after` in seconds; then the same as a
+    proxy relays them (LiteLLM renames them `llm_provider-retry-after[-ms]`)."""
+    for name, scale in (
+        ("retry-after-ms", 0.001),
+        ("retry-after", 1.0),
+        (UPSTREAM_PREFIX + "retry-after-ms", 0.001),
+        (UPSTREAM_PREFIX + "retry-after", 1.0),
+    ):
         value = headers.get(name)
         if value is None:
             continue
@@ -124,41 +130,56 @@ def parse_ratelimit_headers(headers: Mapping[str, str]) -> RateLimitInfo | None:
 
 
 class Limiter:
-    """Concurrency cap + RPM/TPM buckets + a global cool-down after a 429."""
+    """Concurrency cap + RPM/TPM buckets + a cool-down after a 429; paces by a limit learned
+    from 429s when none is announced, or when a proxy announces only one upstream's."""
 
     def __init__(
         self, concurrency: int, rpm: float | None, tpm: float | None, clock: Clock
     ) -> None:
         self.clock = clock
-        self.slots = asyncio.Semaphore(concurrency)
+        self.slots = Slots(concurrency, clock.now, rpm is None, self._pace)
+        self.probed = asyncio.Event()  # set by the client on each answer; kept for it
         self.rpm_fixed, self.tpm_fixed = rpm is not None, tpm is not None
         self.requests = TokenBucket(rpm, clock) if rpm else None
         self.tokens = TokenBucket(tpm, clock, burst=tpm / 60.0 * 2) if tpm else None
         self.cooldown_until = 0.0
         self.learned_from_headers = False
-        # Adaptive pacing for endpoints that announce no limit: AIMD on the request rate.
-        self.successes: deque[float] = deque(maxlen=4096)
-        self.probing = False
-        self.probed = asyncio.Event()
-        self.adaptive = False
-        self.slow_start = False
-        self.last_decrease = -1e9
+        self.trusted_rpm = False  # the request bucket runs at a limit the endpoint announced
+        self.pacer = Pacer()
+        self.proxy: str | None = None  # the router detected between us and the model
+        self.proxy_detail = ""
+        self.request_limits: set[float] = set()  # request limits announced so far
+        self.last_wait = 1.0
+        self.config_strikes = 0  # answers in a row saying the model or key is wrong
+        self.broken: EndpointConfigError | None = None  # believed: nothing more is sent
+
+    @property
+    def adaptive(self) -> bool:
+        """Is the request pace learned from 429s (no limit given or believed)?"""
+        return not self.rpm_fixed and not self.trusted_rpm
 
     async def wait_turn(self, tokens: int) -> None:
-        """Wait until a request of `tokens` may go out without breaking any limit."""
-        if not self.probed.is_set():
-            # The first request goes alone: its headers may announce the limits, and a fan-out
-            # of `concurrency` requests into an unknown limit is a burst of 429s.
-            if self.probing:
-                await self.probed.wait()
-            else:
-                self.probing = True
+        """Wait until `tokens` fit the tokens/min limit; the request pace is kept inside
+        `slots`, so that requests queued for a slot cannot all go at once when it opens."""
+        self._check()
+        while (delay := self.cooldown_until - self.clock.now()) > 0:
+            await self.clock.sleep(delay)
+        if self.tokens:
+            await self.tokens.take(tokens)
+
+    def _check(self) -> None:
+        if self.broken is not None:
+            raise EndpointConfigError(self.broken.message, hint=self.broken.hint)
+
+    async def _pace(self) -> None:
+        self._check()
         while (delay := self.cooldown_until - self.clock.now()) > 0:
             await self.clock.sleep(delay)
         if self.requests:
+            before = self.clock.now()
             await self.requests.take(1)
-        if self.tokens:
-            await self.tokens.take(tokens)
+            if self.clock.now() > before:
+                self.pacer.pressed_at = self.clock.now()  # the pace is what holds us back
 
     def refund_tokens(self, unused: int) -> None:
         """Give the TPM bucket back what a request reserved but did not use."""
@@ -166,53 +187,79 @@ class Limiter:
             self.tokens.give_back(unused)
 
     def cool_down(self, seconds: float) -> None:
-        """Hold every request for `seconds` after a 429, as the server asked."""
+        """Hold every request for `seconds` after a 429, as the server asked; once the pace is
+        learned, slowing it does that job, and a coarse "retry-after: 1" would only idle."""
+        self.last_wait = seconds
+        if self.adaptive and self.pacer.rate:
+            seconds = min(seconds, 1 / self.pacer.rate)
         self.cooldown_until = max(self.cooldown_until, self.clock.now() + seconds)
 
     def succeeded(self) -> None:
-        """Note a success, raising the adaptive rate while pacing without announced limits."""
-        now = self.clock.now()
-        self.successes.append(now)
-        if not (self.adaptive and self.requests) or now - self.last_decrease < 0.5:
-            return
-        rpm = self.requests.rate * 60
-        if self.slow_start:  # double every second until the first real decrease
-            rpm *= 2 ** (1 / max(1.0, self.requests.rate))
-        else:  # then +6 rpm per success: about +10% a second at any rate
-            rpm += ADAPTIVE_STEP_RPM
-        self.requests.set_rate(rpm, 1.0)
+        """Note an answer: the pace may grow, and a measurement of the limit may end."""
+        self.config_strikes = 0
+        if self.adaptive:
+            now = self.clock.now()
+            self.pacer.accepted(self.slots.sent(), now)
+            self._apply_pace()
 
     def rate_limited(self) -> None:
-        """A 429 with no announced limit: pace adaptively (slow start, then AIMD)."""
-        if self.rpm_fixed or (self.learned_from_headers and self.requests is not None):
+        """A 429 while no limit is given or believed: learn the pace from it."""
+        if not self.adaptive:
             return
         now = self.clock.now()
-        first = self.successes[0] if self.successes else now
-        window = max(1.0, min(5.0, now - first))
-        observed = sum(1 for t in self.successes if now - t <= window) / window * 60
-        if not self.adaptive:
-            # Little history yet: start low from what got through and grow quickly.
-            self.adaptive, self.slow_start, self.last_decrease = True, True, now
-            target = max(MIN_ADAPTIVE_RPM, observed)
-        elif now - self.last_decrease < 1.0:
-            return  # one decrease per second, however many requests were in flight
-        else:
-            self.slow_start, self.last_decrease = False, now
-            current = self.requests.rate * 60 if self.requests else observed
-            target = max(MIN_ADAPTIVE_RPM, 0.9 * min(current, observed or current))
+        hint = self.last_wait
+        self.pacer.refused(self.slots.sent(), now, hint)
+        self.slots.open()
+        self._apply_pace()
+
+    def doubt(self) -> int:
+        """An answer said the model or key is wrong: let one request at a time go until an
+        answer says otherwise, so a misconfiguration costs a few requests, not a burst.
+        Returns how many such answers came in a row."""
+        self.config_strikes += 1
+        self.slots.close()
+        return self.config_strikes
+
+    def _apply_pace(self) -> None:
+        rate = self.pacer.rate
+        if rate is None:
+            return
         if self.requests is None:
-            self.requests = TokenBucket(target, self.clock, burst=1.0)
-        else:
-            self.requests.set_rate(target, burst=1.0)
+            self.requests = TokenBucket(rate * 60, self.clock, burst=1.0)
+        elif abs(self.requests.rate - rate) > 1e-12:
+            self.requests.set_rate(rate * 60, burst=1.0)
             self.requests.level = min(self.requests.level, 1.0)
 
     def learn(self, headers: Mapping[str, str]) -> None:
-        """Adopt the limits a response's headers announce, unless the user fixed them."""
+        """Adopt the limits a response's headers announce, unless the user fixed them or a
+        proxy announces one upstream's limit (the pool allows more: that is a floor)."""
+        router = None if self.proxy else router_of(headers)
+        if router:
+            self.proxy = router
+            self.proxy_detail = f"{router} headers: announced limits are one upstream's"
         info = parse_ratelimit_headers(headers)
         if info is None:
             return
+        if info.limit_requests:
+            seen = self.request_limits
+            if seen and info.limit_requests not in seen and self.proxy is None:
+                self.proxy = "router"
+                self.proxy_detail = "announced request limits differ between answers"
+            seen.add(info.limit_requests)
+        upstreams = limit_is_upstreams(headers, "x-ratelimit-limit-requests")
+        if self.proxy and info.limit_requests and not self.rpm_fixed and upstreams:
+            self.trusted_rpm = False
+            self.slots.open()
+            self.pacer.raise_floor(max(self.request_limits) / 60, self.clock.now())
+            self._apply_pace()
+            return  # nor its tokens or what remains: one upstream's, not the pool's
         self.learned_from_headers = True
+        self._adopt(info)
+
+    def _adopt(self, info: RateLimitInfo) -> None:
         if info.limit_requests and not self.rpm_fixed:
+            self.trusted_rpm = True
+            self.slots.open()
             if self.requests is None:
                 self.requests = TokenBucket(info.limit_requests, self.clock)
             elif abs(self.requests.rate * 60 - info.limit_requests) > 1e-9:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from synthgen.errors import EndpointError
+from synthgen.errors import EndpointConfigError, EndpointError
 from synthgen.llm.limits import retry_after_seconds
 
 if TYPE_CHECKING:
@@ -132,6 +132,53 @@ def is_format_rejection(e: Exception) -> bool:
         return True
     text = (json_message(e) or "").lower()
     return any(w in text for w in ("response_format", "json_schema", "json_object", "schema"))
+
+
+# Answers that say the model name or the API key is wrong (LiteLLM answers an unknown model
+# with a 400, and a key it cannot check without its database with "No connected db.").
+_WRONG_MODEL = re.compile(
+    r"invalid model name|unknown model|no such model|model_not_found|model[^.]{0,80}?"
+    r"(?:does not exist|not found|is not (?:available|served|supported by this))",
+    re.IGNORECASE,
+)
+_WRONG_KEY = re.compile(
+    r"invalid[_ ]api[_ ]key|incorrect api key|api key (?:is )?(?:invalid|not valid)|"
+    r"invalid proxy server token|authentication ?error|no connected db",
+    re.IGNORECASE,
+)
+CONFIG_STRIKES = 3  # such answers in a row, none answered in between, before giving up
+_SECRET = re.compile(r"\b(sk-|key-)[A-Za-z0-9_\-.]{6,}")
+
+
+def wrong_model_or_key(e: Exception) -> str | None:
+    """Does a 400/422 say the model name ("model") or the API key ("key") is wrong?"""
+    if is_format_rejection(e):
+        return None
+    body = getattr(e, "body", None)
+    text = message(e) + " " + (orjson.dumps(body).decode() if isinstance(body, dict) else "")
+    if _WRONG_KEY.search(text):
+        return "key"
+    if _WRONG_MODEL.search(text):
+        return "model"
+    return None
+
+
+def wrong_config(
+    e: openai.APIStatusError, kind: str, endpoint: str, model: str, key_env: str
+) -> EndpointConfigError:
+    """The exit-2 error for an endpoint that keeps saying the model or the key is wrong."""
+    said = _SECRET.sub(r"\1…", message(e))
+    if kind == "model":
+        return EndpointConfigError(
+            f"{endpoint} does not serve model {model!r} (HTTP {e.status_code}: {said})",
+            hint="check --model against the names the endpoint lists at <base-url>/models "
+            "(behind a LiteLLM proxy: the model_name entries of its config)",
+        )
+    return EndpointConfigError(
+        f"{endpoint} rejected the API key for model {model!r} (HTTP {e.status_code}: {said})",
+        hint=f"check {key_env} (or SYNTHGEN_API_KEY); behind a LiteLLM proxy, use its master "
+        "key or a virtual key it issued",
+    )
 
 
 def is_content_filter(e: Exception) -> bool:

@@ -23,6 +23,33 @@ def endpoint_host(base_url: str | None) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
+# One machine however it is spelled; cache keys and learned capabilities use the first.
+LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "0.0.0.0")
+
+
+def _host_port(endpoint: str) -> tuple[str, str]:
+    if endpoint.startswith("["):
+        host, _, rest = endpoint.partition("]")
+        return host + "]", rest
+    host, sep, port = endpoint.rpartition(":")
+    return (host, sep + port) if sep else (endpoint, "")
+
+
+def canonical_host(endpoint: str) -> str:
+    """host[:port] as `endpoint_host` gives it, loopback spellings made one (the port stays),
+    so that `localhost` and `127.0.0.1` share a cache."""
+    host, port = _host_port(endpoint)
+    return LOOPBACK[0] + port if host.lower() in LOOPBACK else endpoint
+
+
+def other_spellings(endpoint: str) -> list[str]:
+    """The other ways to write a loopback host[:port]; none for any other host."""
+    host, port = _host_port(endpoint)
+    if host.lower() not in LOOPBACK:
+        return []
+    return [h + port for h in LOOPBACK[1:]]
+
+
 def scrub_url(url: str | None) -> str | None:
     """scheme://host[:port]/path of a URL: user info, query and fragment removed."""
     if not url:
@@ -82,6 +109,7 @@ class Answer(BaseModel):
     finish_reason: str | None
     request_id: str | None
     resolved_model: str
+    upstream_model: str | None = None  # named by a router's headers, when one answered
     structured: StructuredPath
     sampling: Literal["single", "n", "separate"]
     usage: Usage
@@ -104,6 +132,10 @@ class RequestStats(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     fallbacks: list[str] = Field(default_factory=list)
+    # Live, for progress lines: requests holding a slot now, and completion tokens received
+    # so far (streamed ones counted chunk by chunk as they arrive, then set to the usage).
+    in_flight: int = 0
+    tokens_streamed: int = 0
 
 
 class _Wire(BaseModel):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
+from synthgen.llm.policy import invalid_response
 from synthgen.llm.types import Answer, ChatRequest, WireCompletion
 from synthgen.records import StructuredPath, Usage
 
@@ -52,14 +54,24 @@ def call_kwargs(
     return kw
 
 
+def parse_completion(body: bytes) -> WireCompletion:
+    """The completion in a reply's body, validated straight from the bytes."""
+    try:
+        return WireCompletion.model_validate_json(body)
+    except ValidationError as e:
+        raise invalid_response(e.errors()[0]["msg"]) from e
+
+
 def completion_answers(
     completion: WireCompletion,
     model: str,
     request_id: str | None,
     path: StructuredPath,
     usage: tuple[int, int, float],
+    upstream: str | None = None,
 ) -> list[Answer]:
-    """One Answer per choice; `usage` (prompt, completion tokens, cost) is shared by length."""
+    """One Answer per choice; `usage` (prompt, completion tokens, cost) is shared by length;
+    `upstream` is the model a router says answered."""
     pt, ct, cost = usage
     choices = sorted(completion.choices, key=lambda c: c.index)
     k = max(1, len(choices))
@@ -74,6 +86,7 @@ def completion_answers(
                 finish_reason=c.finish_reason,
                 request_id=request_id or completion.id,
                 resolved_model=completion.model or model,
+                upstream_model=upstream,
                 structured=path,
                 sampling="single",
                 usage=Usage(

@@ -68,6 +68,24 @@ class StandinConfig(BaseModel):
     reject_json_object: bool = False
     require_api_key: str | None = None
 
+    # Streaming (`stream: true` is answered with server-sent events, as OpenAI does).
+    reject_stream: bool = Field(default=False, description="400 on `stream: true`")
+    reject_stream_options: bool = Field(default=False, description="400 on `stream_options`")
+    stream_usage: bool = Field(
+        default=True, description="send the usage chunk when include_usage asks for it"
+    )
+    stream_chunk_chars: int = Field(
+        default=16, ge=1, description="characters of content per streamed chunk"
+    )
+    chunk_delay_s: float = Field(default=0.0, ge=0.0, description="delay before every chunk")
+    stall_after_chunks: int | None = Field(
+        default=None, ge=0, description="go silent for stall_s after this many chunks"
+    )
+    stall_s: float = Field(default=0.0, ge=0.0, description="how long a stall lasts")
+    stall_first: int | None = Field(
+        default=None, ge=1, description="stall only the first N chat requests (default: all)"
+    )
+
     # Test controls for judge replies: they steer the numbers in a JSON reply so that tests
     # can predict a judge's verdicts. They make the stand-in no more of a model than before.
     judge_score: float | None = Field(

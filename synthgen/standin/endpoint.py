@@ -1,7 +1,8 @@
 """The stand-in endpoint: OpenAI-API request handlers (chat, embeddings, admin) and faults.
 
 A STAND-IN, NOT A MODEL: every reply is deterministic placeholder text (see `content.py`).
-The HTTP/1.1 wire handling is in `http11.py`; the thread and blocking runners in `server.py`.
+The HTTP/1.1 wire handling is in `http11.py`, streamed answers in `sse.py`; the thread and
+blocking runners in `server.py`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 import random
 import time
 from collections import Counter, deque
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from pydantic import ValidationError
@@ -23,9 +24,12 @@ from synthgen.standin.embeddings import embeddings_response
 from synthgen.standin.http11 import Resp, error, reason, serve_connection
 from synthgen.standin.schema import reply_content
 from synthgen.standin.shapes import ShapedWriter, output_shape
+from synthgen.standin.sse import StreamedAnswer, StreamingWriter, stream_refusal
 
 LOG_LIMIT = 10_000
 _ROUTES = {"/v1/chat/completions": "POST", "/v1/models": "GET", "/v1/embeddings": "POST"}
+# A response, or a chat answer to stream on the connection.
+Reply = tuple[int, list[tuple[str, str]], bytes | StreamedAnswer]
 
 
 class StandinServer:
@@ -83,12 +87,23 @@ class StandinServer:
         self._server = None
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await serve_connection(reader, writer, self._dispatch, self._conns)
+        conn = StreamingWriter(writer)
+
+        async def dispatch(method: str, target: str, headers: dict[str, str], body: bytes) -> Resp:
+            return await self._dispatch(method, target, headers, body, conn)
+
+        # http11 writes through `conn`, so a streamed answer can be written in its place.
+        await serve_connection(reader, cast(asyncio.StreamWriter, conn), dispatch, self._conns)
 
     # --- routing and the request log -------------------------------------------------------
 
     async def _dispatch(
-        self, method: str, target: str, headers: dict[str, str], body: bytes
+        self,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        body: bytes,
+        conn: StreamingWriter,
     ) -> Resp:
         path = target.split("?", 1)[0].rstrip("/") or "/"
         if path.startswith("/_standin/"):
@@ -105,6 +120,7 @@ class StandinServer:
             "choices": 0,
             "response_id": None,
             "had_auth": "authorization" in headers,  # never the header itself
+            "stream": False,
         }
         try:
             status, out_headers, payload = await self._route(method, path, headers, body, entry)
@@ -112,14 +128,19 @@ class StandinServer:
             status, out_headers, payload = error(500, f"stand-in bug: {exc!r}", "server_error")
         out_headers.append(("x-request-id", f"req_standin_{seq}"))
         entry["status"] = status
-        self._log.append(entry)
+        self._log.append(entry)  # a stream is logged as it starts, so a stalled one shows
         self._total += 1
         self._by_status[str(status)] += 1
+        if isinstance(payload, StreamedAnswer):
+            entry.update(chunks=0, completed=False)
+            keep = "close" not in headers.get("connection", "").lower()
+            await payload.send(conn, out_headers, keep, entry)  # a gone client raises, ends it
+            return status, [], b""  # dropped by `conn`: the answer is already on the wire
         return status, out_headers, payload
 
     async def _route(
         self, method: str, path: str, headers: dict[str, str], body: bytes, entry: dict[str, Any]
-    ) -> Resp:
+    ) -> Reply:
         want = _ROUTES.get(path)
         if want is None:
             return error(404, f"Unknown path {path} (stand-in)", code="unknown_url")
@@ -143,7 +164,7 @@ class StandinServer:
 
     # --- chat completions -------------------------------------------------------------------
 
-    async def _chat(self, req: dict[str, Any], entry: dict[str, Any]) -> Resp:
+    async def _chat(self, req: dict[str, Any], entry: dict[str, Any]) -> Reply:
         cfg = self.config
         model, messages, n = req.get("model"), req.get("messages"), req.get("n") or 1
         if not isinstance(model, str) or not model:
@@ -159,8 +180,10 @@ class StandinServer:
             )
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 128:
             return error(400, "n must be an integer in 1..128", param="n")
-        if req.get("stream"):
-            return error(400, "streaming not supported by the stand-in", param="stream")
+        stream = entry["stream"] = req.get("stream") is True
+        refused = stream_refusal(req, cfg)
+        if refused is not None:
+            return refused
         rf = req.get("response_format")
         rf_type = rf.get("type") if isinstance(rf, dict) else None
         if (rf_type == "json_schema" and cfg.reject_json_schema) or (
@@ -180,6 +203,7 @@ class StandinServer:
         max_tokens = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else None
         cost = prompt_tokens + (max_tokens or 0)
         limited = self._limiter.admit(cfg, cost)
+        resp: Reply
         if limited is not None:
             what, limit, wait = limited
             msg = f"Rate limit reached for {what} per minute: limit {limit} (stand-in)"
@@ -202,8 +226,15 @@ class StandinServer:
                 status = (500, 502, 503)[min(2, int(kind500 * 3))]
                 resp = error(status, f"stand-in fault p_500: HTTP {status}", "server_error")
             else:
-                resp = self._completion(cfg, req, n, (prompt_tokens, max_tokens), rng, entry)
-                resp[1].append(("openai-model", f"{model}-standin-0001"))
+                body = self._completion(cfg, req, n, (prompt_tokens, max_tokens), rng, entry)
+                answer: bytes | StreamedAnswer
+                if stream:
+                    answer = StreamedAnswer.of(body, req, cfg, index)
+                else:
+                    if StreamedAnswer.slow(cfg):
+                        await StreamedAnswer.of(body, req, cfg, index).generate()
+                    answer = orjson.dumps(body)
+                resp = 200, [("openai-model", f"{model}-standin-0001")], answer
         if cfg.ratelimit_headers:
             resp[1].extend(self._limiter.headers(cfg, cost))
         return resp
@@ -216,7 +247,7 @@ class StandinServer:
         tokens: tuple[int, int | None],
         rng: random.Random,
         entry: dict[str, Any],
-    ) -> Resp:
+    ) -> dict[str, Any]:
         model, messages = str(req["model"]), req["messages"]
         prompt_tokens, max_tokens = tokens
         json_wanted, schema = C.find_schema(req)
@@ -262,7 +293,7 @@ class StandinServer:
             "usage": usage,
         }
         entry["choices"], entry["response_id"] = len(choices), body["id"]
-        return 200, [], orjson.dumps(body)
+        return body
 
     # --- admin (for tests) ----------------------------------------------------------------
 

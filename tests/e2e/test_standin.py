@@ -286,6 +286,7 @@ def test_reject_response_formats_and_streaming(standin: StandinHandle) -> None:
         chat(c, response_format={"type": "json_object"})
     assert ei.value.param == "response_format"
     chat(c, response_format=rf)
+    standin.set_faults(reject_stream=True)
     with pytest.raises(openai.BadRequestError, match="streaming not supported"):
         chat(c, stream=True)
 

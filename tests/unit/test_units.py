@@ -203,32 +203,6 @@ def test_request_identity_follows_content_not_the_copied_memo() -> None:
     assert same.identity("m") == k
 
 
-def test_adaptive_pacing_without_announced_limits() -> None:
-    fc = FakeClock()
-    lim = Limiter(8, None, None, fc.clock())
-    for _ in range(20):  # 10 successes a second for two seconds
-        fc.t += 0.1
-        lim.succeeded()
-    assert lim.requests is None
-    lim.rate_limited()
-    assert lim.requests is not None and lim.adaptive and lim.slow_start
-    start = lim.requests.rate * 60
-    assert start == pytest.approx(600, rel=0.15)  # what got through: ~10/s
-    for _ in range(20):  # slow start: doubling per second of success
-        fc.t += 0.1
-        lim.succeeded()
-    grown = lim.requests.rate * 60
-    assert grown > 1.8 * start  # 1.5 s of growth after a 0.5 s settle
-    fc.t += 1.0
-    lim.rate_limited()  # a real decrease: 90% of what got through lately, slow start over
-    assert not lim.slow_start and lim.requests.rate * 60 < grown
-    lim.rate_limited()  # a second 429 in the same second changes nothing
-    assert not lim.slow_start
-    fixed = Limiter(8, 60, None, fc.clock())
-    fixed.rate_limited()
-    assert not fixed.adaptive  # a limit the user gave is never second-guessed
-
-
 def test_iter_jsonl_names_the_bad_line(tmp_path: Path) -> None:
     from synthgen.core.jsonl import iter_jsonl
     from synthgen.errors import InputError

@@ -4,7 +4,7 @@ bias it must not have, and a generator it must not be related to."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,14 +70,33 @@ def relation(judge: str, generator: str) -> str | None:
     return None
 
 
-def independence(judges: Sequence[str], generators: Sequence[str]) -> list[dict[str, str]]:
-    """Every judge/generator pair that is the same model or family."""
+def known_as(generator: Mapping[str, Any]) -> str:
+    """The name a record's generator is compared by: the upstream model a router (LiteLLM, a
+    gateway) said answered, else the model asked for (behind a router, only an alias)."""
+    return str(generator.get("upstream_model") or generator.get("model") or "")
+
+
+def independence(
+    judges: Sequence[str],
+    generators: Sequence[str],
+    upstream: Mapping[str, str] | None = None,
+) -> list[dict[str, str]]:
+    """Every judge/generator pair that is the same model or family; `upstream` maps a name
+    asked for (a router's alias) to the upstream model seen answering it, compared instead."""
+    seen = upstream or {}
     out = []
     for j in judges:
+        jj = seen.get(j, j)
         for g in sorted(set(generators)):
-            rel = relation(j, g)
+            gg = seen.get(g, g)
+            rel = relation(jj, gg)
             if rel:
-                out.append({"judge": j, "generator": g, "relation": rel, "family": model_family(j)})
+                pair = {"judge": j, "generator": g, "relation": rel, "family": model_family(jj)}
+                if jj != j:
+                    pair["judge_upstream"] = jj
+                if gg != g:
+                    pair["generator_upstream"] = gg
+                out.append(pair)
     return out
 
 

@@ -18,6 +18,7 @@ from synthgen.errors import BudgetExceeded, EndpointError, Interrupted, Synthgen
 from synthgen.llm.client import RequestFailed
 from synthgen.records import ledger_id
 from synthgen.seeds.dataset import SYNTHGEN, Row, record_dict, to_record
+from synthgen.stages.filter.calibration import known_as
 from synthgen.stages.filter.judge import Judge, Judgement
 from synthgen.stages.filter.rules import Candidate, Rules
 
@@ -147,7 +148,7 @@ class FilterEngine:
             g for k in ("generator", "response_generator") if isinstance(g := prov.get(k), dict)
         ]
         if gens and gens[0].get("model"):
-            model = str(gens[0]["model"])
+            model = known_as(gens[0])  # the upstream model, when a router said which
             if model not in self.tally.generators:
                 self.on_generator(model)
             self.tally.generators[model] += 1
