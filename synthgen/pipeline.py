@@ -109,14 +109,19 @@ class Pipeline:
 
     async def calibrate(self) -> Outcome | None:
         """The judge scores the human seeds first; a judge that fails too many stops the run."""
-        from synthgen.stages.filter.stage import calibrate, make_plan
+        from synthgen.stages.filter.plan import calibrate, make_plan
 
         plan = make_plan(self.cfg)
         if plan.rubric is None:
             return None
         j = self.cfg.filter.judge
         self.judge = Judge(
-            plan.rubric, self.run.clients[1:], j.threshold, j.max_new_tokens, plan.reference
+            plan.rubric,
+            self.run.clients[1:],
+            j.threshold,
+            j.max_new_tokens,
+            plan.reference,
+            retry_truncated=j.retry_truncated,
         )
         rubric_sha, ref_sha = plan.rubric.sha256, plan.reference.sha256 if plan.reference else None
         self.verdict_of = lambda jg: jg.provenance(rubric_sha, ref_sha)

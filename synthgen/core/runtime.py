@@ -70,12 +70,15 @@ def make_client(
     *,
     base_url: str | None = None,
     offline: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> LLMClient:
     """A client for `model` (default: the configured one) over the state dir's cache, at
-    `base_url` (default: the configured endpoint); offline ones answer from the cache only."""
+    `base_url` (default: the configured endpoint); offline ones answer from the cache only.
+    A local endpoint given no concurrency gets its server's own (said once via `say`)."""
     from synthgen.llm.cache import Capabilities, ResponseCache
     from synthgen.llm.client import LLMClient
-    from synthgen.llm.types import endpoint_host
+    from synthgen.llm.local import first_mention, local_concurrency
+    from synthgen.llm.types import endpoint_host, is_local
 
     update: dict[str, str] = {}
     if model is not None:
@@ -84,6 +87,13 @@ def make_client(
         update["base_url"] = base_url
     ep = cfg.endpoint.model_copy(update=update) if update else cfg.endpoint
     caps = Capabilities(db, endpoint_host(ep.base_url), ep.model)
+    if "concurrency" in cfg.endpoint.model_fields_set:
+        caps.values.pop("concurrency", None)  # an earlier run's choice: the user's number rules
+    elif is_local(ep.base_url) and not offline:
+        chosen = local_concurrency(caps, ep.base_url or "", api_key)
+        ep = ep.model_copy(update={"concurrency": chosen.concurrency})
+        if say is not None and first_mention(db, caps.endpoint):
+            say(chosen.message(caps.endpoint))
     return LLMClient(ep, api_key, ResponseCache(db), caps, budget, offline=offline)
 
 

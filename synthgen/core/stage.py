@@ -151,7 +151,14 @@ def _run_claimed(
     specs = [m if isinstance(m, ClientSpec) else ClientSpec(m) for m in plan.models]
     clients = [
         make_client(
-            cfg, plan.api_key, slot.db, budget, c.model, base_url=c.base_url, offline=plan.offline
+            cfg,
+            plan.api_key,
+            slot.db,
+            budget,
+            c.model,
+            base_url=c.base_url,
+            offline=plan.offline,
+            say=say,
         )
         for c in specs
     ]

@@ -19,7 +19,7 @@ def plan_run(cfg: Config, seeds: list[Seed]) -> dict[str, Any]:
     """The estimate, with its assumptions spelled out."""
     from synthgen.stages.expand.dryrun import plan
     from synthgen.stages.filter.judge import Judge
-    from synthgen.stages.filter.stage import make_plan, panel_price
+    from synthgen.stages.filter.plan import make_plan, panel_price
 
     candidates = math.ceil(cfg.target.count / PRIOR_KEEP_RATE * OVERSHOOT)
     gen_cfg = cfg.model_copy(

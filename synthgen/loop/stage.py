@@ -58,7 +58,7 @@ class RunStage(Stage):
         on_progress: Callable[[RunProgress], None] | None = None,
     ) -> None:
         from synthgen.seeds.reader import read_seeds
-        from synthgen.stages.filter.stage import make_plan, panel_price
+        from synthgen.stages.filter.plan import make_plan, panel_price
 
         self.cfg, self.on_progress = cfg, on_progress
         self.seeds: list[Seed] = read_seeds(cfg.seeds, cfg.seed_format)  # type: ignore[arg-type]

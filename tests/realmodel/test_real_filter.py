@@ -27,7 +27,7 @@ from support.llamacpp import (
 
 pytestmark = [pytest.mark.realmodel, pytest.mark.timeout(300)]
 
-JUDGE_REASONS = {"below_threshold", "judge_parse_failure", "request_rejected"}
+JUDGE_REASONS = {"below_threshold", "judge_parse_failure", "judge_truncated", "request_rejected"}
 
 
 def _filter(

@@ -64,6 +64,15 @@ _LEAKS = (
 )
 # finish reasons that cut a reply short, and the drop reason each is ledgered under
 _CUT_OFF = {"length": "truncated", "content_filter": "content_filter"}
+
+
+def _cut_detail(finish_reason: str, max_tokens: int) -> str:
+    """Why a reply was cut short, for the ledger."""
+    if finish_reason == "length":
+        return f"cut off at max_tokens={max_tokens} (finish_reason=length)"
+    return f"finish_reason={finish_reason}"
+
+
 _REFUSAL = re.compile(r"\b(sorry|i cannot|i can't|as an ai)\b", re.IGNORECASE)
 
 
@@ -109,6 +118,7 @@ class Builder:
             model=self.ctx.model,
             resolved_model=a.resolved_model,
             endpoint=self.ctx.endpoint,
+            upstream_model=a.upstream_model,
             params=params,
             request_id=a.request_id,
             finish_reason=a.finish_reason,
@@ -196,7 +206,8 @@ class Builder:
         info = self._gen_info(req, a)
         prov = self._prov(job, info, a.usage, received_at=a.received_at)
         if a.finish_reason in _CUT_OFF:
-            detail = f"finish_reason={a.finish_reason}"
+            # Ledgered, never repaired: a re-ask under the same max_tokens is cut off again.
+            detail = _cut_detail(a.finish_reason, req.max_tokens)
             return self._drop(out, a.key, 0, _CUT_OFF[a.finish_reason], detail, prov, a.content)
         if not (a.content or "").strip():
             return self._drop(out, a.key, 0, "empty_reply", "no content", prov, a.content)
@@ -260,7 +271,9 @@ class Builder:
                 )
                 if resp_info.finish_reason in _CUT_OFF:
                     reason = _CUT_OFF[resp_info.finish_reason]
-                    self._drop(out, a.key, idx + 1, reason, "in the response call", p, None, task)
+                    cut = _cut_detail(resp_info.finish_reason, resp_info.params["max_tokens"])
+                    detail = f"in the response call: {cut}"
+                    self._drop(out, a.key, idx + 1, reason, detail, p, None, task)
                     continue
             self._check_and_keep(out, job, a.key, idx + 1, task, p)
 

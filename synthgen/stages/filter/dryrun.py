@@ -8,8 +8,8 @@ from typing import Any
 from synthgen.config import Config
 from synthgen.llm.cost import ASSUMED_LATENCY_S, cost_of
 from synthgen.llm.tokens import counter, messages_tokens
+from synthgen.stages.filter.plan import make_plan, panel_price
 from synthgen.stages.filter.rules import Candidate
-from synthgen.stages.filter.stage import make_plan, panel_price
 
 # A verdict is a short rationale, a few integers and flags.
 ASSUMED_VERDICT_TOKENS = 150

@@ -1,210 +1,34 @@
-"""The rubric judge: verdict schema, prompt, strict parsing with one repair, panels by median."""
+"""The rubric judge: prompt, one verdict request per judge, one repair of a malformed verdict
+(a verdict cut off at max_tokens is not re-asked the same way), panels by median."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import statistics
-from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from synthgen import prompts
-from synthgen.errors import InputError
 from synthgen.llm.client import RequestRejected
-from synthgen.llm.structured import ParseFailure, parse_json, repair_request
-from synthgen.llm.types import ChatRequest
-from synthgen.records import Usage, canonical_json, sha256_hex
+from synthgen.llm.structured import ParseFailure, repair_request
+from synthgen.llm.types import Answer, ChatRequest
+from synthgen.records import Usage, sha256_hex
+
+# Re-exported: rubric and verdict parsing lived here before verdicts.py.
+from synthgen.stages.filter.verdicts import Criterion as Criterion
+from synthgen.stages.filter.verdicts import Reference as Reference
+from synthgen.stages.filter.verdicts import Rubric as Rubric
+from synthgen.stages.filter.verdicts import Scale as Scale
+from synthgen.stages.filter.verdicts import Verdict as Verdict
+from synthgen.stages.filter.verdicts import load_rubric as load_rubric
+from synthgen.stages.filter.verdicts import parse_verdict as parse_verdict
+from synthgen.stages.filter.verdicts import read_reference as read_reference
 
 if TYPE_CHECKING:
     from synthgen.llm.client import LLMClient
-
-
-class Scale(BaseModel):
-    """The integer range every criterion, and the overall score, is given on."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    min: int = 1
-    max: int = 5
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Scale:
-        if self.max <= self.min:
-            raise ValueError(f"scale max {self.max} must be above min {self.min}")
-        return self
-
-
-class Criterion(BaseModel):
-    """One thing the judge scores, with a description for every level of the scale."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    description: str
-    levels: dict[int, str]
-
-
-class Rubric(BaseModel):
-    """Criteria scored on one integer scale, each level described."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    name: str
-    scale: Scale = Scale()
-    criteria: list[Criterion] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _every_level_described(self) -> Rubric:
-        want = set(range(self.scale.min, self.scale.max + 1))
-        names = [c.name for c in self.criteria]
-        if len(set(names)) != len(names):
-            raise ValueError("criterion names must be unique")
-        for c in self.criteria:
-            if set(c.levels) != want:
-                raise ValueError(
-                    f"criterion {c.name!r} describes levels {sorted(c.levels)}, "
-                    f"the scale needs exactly {sorted(want)}"
-                )
-        return self
-
-    @property
-    def sha256(self) -> str:
-        """The rubric's identity: the hash of its canonical JSON."""
-        return sha256_hex(canonical_json(self.model_dump(mode="json")))
-
-    def text(self) -> str:
-        """The criteria and their level descriptions as the judge prompt shows them."""
-        lines = []
-        for c in self.criteria:
-            lines.append(f"- {c.name}: {c.description}")
-            lines += [f"    {k}: {c.levels[k]}" for k in sorted(c.levels)]
-        return "\n".join(lines)
-
-    def verdict_schema(self) -> dict[str, Any]:
-        """The verdict's JSON schema; the rationale comes first so it is written first."""
-        lo, hi = self.scale.min, self.scale.max
-        crit = {c.name: {"type": "integer", "minimum": lo, "maximum": hi} for c in self.criteria}
-        return {
-            "type": "object",
-            "properties": {
-                "rationale": {"type": "string"},
-                "scores": {
-                    "type": "object",
-                    "properties": crit,
-                    "required": list(crit),
-                    "additionalProperties": False,
-                },
-                "score": {"type": "number", "minimum": lo, "maximum": hi},
-                "flags": {"type": "array", "items": {"type": "string"}},
-            },
-            "required": ["rationale", "scores", "score", "flags"],
-            "additionalProperties": False,
-        }
-
-
-def load_rubric(path: Path | None) -> Rubric:
-    """The rubric in a YAML/JSON file, or the bundled default."""
-    import yaml
-
-    if path is None:
-        text = resources.files("synthgen.rubrics").joinpath("default.yaml").read_text("utf-8")
-        name = "default.yaml"
-    else:
-        name = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise InputError(
-                name, f"cannot read rubric ({e.strerror})", hint="check --rubric"
-            ) from e
-    try:
-        data = yaml.safe_load(text)
-        return Rubric.model_validate(data)
-    except yaml.YAMLError as e:
-        raise InputError(name, f"invalid YAML ({e})", hint="fix the rubric file") from None
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or None
-        raise InputError(
-            name,
-            first["msg"],
-            field=where,
-            hint="see synthgen/rubrics/default.yaml: name, scale {min, max}, criteria with "
-            "name, description and a descriptor per level (quote YAML words like 'no')",
-        ) from None
-
-
-class Verdict(BaseModel):
-    """One judge's structured reply, as parsed (checked against the rubric by `parse_verdict`)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    rationale: str
-    scores: dict[str, int]
-    score: float
-    flags: list[str] = Field(default_factory=list)
-
-
-def parse_verdict(content: str, rubric: Rubric) -> Verdict:
-    """A verdict whose criteria and scores fit the rubric, else ParseFailure saying why."""
-    data = parse_json(content)
-    if isinstance(data, dict) and isinstance(data.get("scores"), dict):
-        # 4.0 is an integer score written as a float; 4.5 is not.
-        data["scores"] = {
-            k: int(v) if isinstance(v, float) and v.is_integer() else v
-            for k, v in data["scores"].items()
-        }
-    try:
-        v = Verdict.model_validate(data, strict=False)
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ParseFailure(f"field {where!r}: {first['msg']}") from None
-    want = [c.name for c in rubric.criteria]
-    if set(v.scores) != set(want):
-        raise ParseFailure(f"scores must have exactly these criteria: {', '.join(want)}")
-    lo, hi = rubric.scale.min, rubric.scale.max
-    for name, s in [*v.scores.items(), ("score", v.score)]:
-        if not lo <= s <= hi:
-            raise ParseFailure(f"{name} = {s} is outside the scale {lo}..{hi}")
-    return v
-
-
-@dataclass(frozen=True)
-class Reference:
-    """Trusted facts the judge must cite (from --reference)."""
-
-    facts: tuple[str, ...]
-    sha256: str
-
-
-def read_reference(path: Path) -> Reference:
-    """A text file (one fact or passage per paragraph) or JSONL ({"text"|"fact"|...} per line)."""
-    from synthgen.core.jsonl import iter_jsonl
-
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise InputError(str(path), f"cannot read ({e.strerror})", hint="check --reference") from e
-    facts: list[str] = []
-    if path.suffix == ".jsonl":
-        for n, obj in iter_jsonl(path):
-            text = next((obj[k] for k in ("text", "fact", "content", "passage") if k in obj), None)
-            if not isinstance(text, str) or not text.strip():
-                raise InputError(
-                    str(path),
-                    "needs a text, fact, content or passage field",
-                    line=n,
-                    hint='write {"text": "..."} per line',
-                )
-            facts.append(text.strip())
-    else:
-        text = raw.decode("utf-8", errors="replace")
-        facts = [p.strip() for p in text.split("\n\n") if p.strip()]
-    if not facts:
-        raise InputError(str(path), "holds no facts", hint="write one fact per paragraph")
-    return Reference(tuple(facts), sha256_hex(raw))
 
 
 def judge_template_sha256() -> str:
@@ -247,11 +71,13 @@ class Opinion:
     model: str
     verdict: Verdict | None
     usage: Usage
-    error: str | None = None  # judge_parse_failure | judge_request_rejected
+    error: str | None = None  # judge_parse_failure | judge_request_rejected | judge_truncated
     detail: str = ""
     raw: str | None = None
     structured: str = ""  # the structured-output path of the reply (json_schema, ...)
     repaired: bool = False
+    truncated: bool = False  # the first verdict was cut off at max_tokens
+    retry_max_tokens: int | None = None  # the budget of the one retry after a cut-off verdict
 
 
 @dataclass(frozen=True)
@@ -300,6 +126,9 @@ class Judgement:
             "structured": {o.model: o.structured for o in self.opinions if o.verdict},
             "repaired": any(o.repaired for o in self.opinions if o.verdict),
         }
+        retried = {o.model: o.retry_max_tokens for o in self.opinions if o.verdict}
+        if any(retried.values()):  # only then: verdicts without a retry keep their bytes
+            out["truncation_retry"] = {m: t for m, t in retried.items() if t}
         if len(verdicts) > 1:
             out["panel"] = [{"model": m, **v.model_dump()} for m, v in verdicts]
             out["spread"] = max(v.score for _, v in verdicts) - min(v.score for _, v in verdicts)
@@ -326,10 +155,18 @@ class Judge:
         threshold: float,
         max_new_tokens: int,
         reference: Reference | None = None,
+        *,
+        retry_truncated: bool = False,
     ) -> None:
+        """`retry_truncated`: ask a verdict cut off at max_tokens once more with twice the
+        tokens, instead of ledgering it as judge_truncated."""
         self.rubric, self.clients, self.threshold = rubric, clients, threshold
         self.max_new_tokens, self.reference = max_new_tokens, reference
+        self.retry_truncated = retry_truncated
         self.schema = rubric.verdict_schema()
+        # Verdicts cut off at max_tokens, and retries asked for them, for the run's summary.
+        self.truncated = 0
+        self.truncation_retries = 0
 
     @property
     def models(self) -> list[str]:
@@ -366,10 +203,10 @@ class Judge:
             (a,) = await client.chat(req)
         except RequestRejected as e:
             return Opinion(model, None, Usage(), "judge_request_rejected", e.message)
+        if a.finish_reason == "length":
+            return await self._cut_off(client, req, a)
         content = a.content or ""
         try:
-            if a.finish_reason == "length":
-                raise ParseFailure("the verdict was cut off (finish_reason=length)")
             return Opinion(
                 model, parse_verdict(content, self.rubric), a.usage, structured=a.structured
             )
@@ -383,6 +220,39 @@ class Judge:
                 model, None, usage, "judge_parse_failure", detail[:300], content, a.structured
             )
 
+    async def _cut_off(self, client: LLMClient, req: ChatRequest, a: Answer) -> Opinion:
+        """A verdict cut off at max_tokens. The repair re-ask would resend the same budget and
+        pay for the same cut again, so: ledgered as judge_truncated, or (where the config
+        allows) asked once more with twice the tokens."""
+        cut = f"cut off at max_tokens={req.max_tokens}"
+        self.truncated += 1
+        base = Opinion(client.model, None, a.usage, "judge_truncated", "", a.content, a.structured)
+        base = replace(base, truncated=True)
+        if not self.retry_truncated:
+            return replace(
+                base,
+                detail=f"{cut} (finish_reason=length): {_ran_long(a.content)}; raise "
+                "filter.judge.max_new_tokens or set filter.judge.retry_truncated",
+            )
+        bigger = req.model_copy(update={"max_tokens": 2 * req.max_tokens})
+        self.truncation_retries += 1
+        base = replace(base, retry_max_tokens=bigger.max_tokens)
+        try:
+            (b,) = await client.chat(bigger)
+        except RequestRejected as e:
+            detail = f"{cut}; the retry at {bigger.max_tokens} was refused: {e.message}"
+            return replace(base, detail=detail[:300])
+        retried = replace(base, usage=a.usage + b.usage, raw=b.content, structured=b.structured)
+        if b.finish_reason == "length":
+            detail = f"{cut}, and at {bigger.max_tokens} on the one retry: {_ran_long(b.content)}"
+            return replace(retried, detail=detail)
+        try:
+            verdict = parse_verdict(b.content or "", self.rubric)
+        except ParseFailure as e:
+            detail = f"{cut}; the retry at {bigger.max_tokens} did not parse: {e}"
+            return replace(retried, error="judge_parse_failure", detail=detail[:300])
+        return replace(retried, verdict=verdict, error=None, raw=None)
+
     async def _repair(
         self, client: LLMClient, req: ChatRequest, bad: str, error: str
     ) -> tuple[Verdict | None, Any]:
@@ -395,3 +265,10 @@ class Judge:
             return parse_verdict(a.content or "", self.rubric), a
         except ParseFailure:
             return None, a
+
+
+def _ran_long(content: str | None) -> str:
+    """Which part of a cut-off verdict ran long: the schema puts the rationale first."""
+    if '"scores"' in (content or ""):
+        return "the verdict ran long after its rationale"
+    return "the rationale ran long"

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from synthgen.config import Config, resolve_api_key
 from synthgen.core.manifest import file_sha256, now_iso
-from synthgen.core.runtime import RunSlot, new_run_id, price_of
+from synthgen.core.runtime import RunSlot, new_run_id
 from synthgen.core.sink import Sink
 from synthgen.core.stage import Outcome, Stage, StagePlan, StageRun, run_stage
 from synthgen.errors import (
@@ -21,127 +20,21 @@ from synthgen.errors import (
     Interrupted,
     StoppedError,
     SynthgenError,
-    UsageError,
 )
 from synthgen.llm.client import RequestFailed
-from synthgen.llm.cost import Price
-from synthgen.llm.types import endpoint_host
-from synthgen.records import Seed, StageSummary, canonical_json, sha256_hex
+from synthgen.records import StageSummary
 from synthgen.stages.filter.calibration import (
-    Anchor,
     SeedCheck,
-    agreement,
     independence,
     length_bias,
-    read_anchors,
 )
 from synthgen.stages.filter.engine import EngineResult, FilterEngine, RecordSink, Tally, stop_result
 from synthgen.stages.filter.judge import (
     Judge,
     Judgement,
-    Reference,
-    Rubric,
-    load_rubric,
-    read_reference,
 )
-from synthgen.stages.filter.rules import Rules
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Everything a filter run needs that can be checked before a request is sent."""
-
-    rules: Rules
-    models: list[str]
-    rubric: Rubric | None
-    reference: Reference | None
-    seeds: list[Seed]
-    anchors: list[Anchor]
-
-
-def make_plan(cfg: Config) -> Plan:
-    """Read and check every input but the dataset itself (bad input → exit 2, nothing sent)."""
-    from synthgen.seeds.reader import read_seeds
-
-    j = cfg.filter.judge
-    rules = Rules(cfg.filter.rules)
-    if not j.enabled:  # a config's judge settings rest; the CLI refuses them with --no-judge
-        return Plan(rules, [], None, None, [], [])
-    models = list(dict.fromkeys(j.models or [cfg.endpoint.model]))
-    rubric = load_rubric(j.rubric)
-    if not rubric.scale.min <= j.threshold <= rubric.scale.max:
-        raise UsageError(
-            f"--threshold {j.threshold} is outside the rubric's scale "
-            f"{rubric.scale.min}..{rubric.scale.max}",
-            hint="pick a threshold on the rubric's scale",
-        )
-    reference = read_reference(j.reference) if j.reference else None
-    seeds = read_seeds(j.seeds, j.seed_format) if j.seeds else []  # type: ignore[arg-type]
-    anchors = read_anchors(j.anchors) if j.anchors else []
-    return Plan(rules, models, rubric, reference, seeds, anchors)
-
-
-def job_sha256(cfg: Config, plan: Plan, input_sha: str | None) -> str:
-    """What determines the output: the input, the rules and the judge, nothing else."""
-    from synthgen.stages.filter.judge import judge_template_sha256
-
-    return sha256_hex(
-        canonical_json(
-            {
-                "input": input_sha,
-                "rules": cfg.filter.rules.model_dump(mode="json"),
-                "judge": None
-                if plan.rubric is None
-                else {
-                    "models": plan.models,
-                    "endpoint": endpoint_host(cfg.endpoint.base_url),
-                    "rubric": plan.rubric.sha256,
-                    "reference": plan.reference.sha256 if plan.reference else None,
-                    "threshold": cfg.filter.judge.threshold,
-                    "max_new_tokens": cfg.filter.judge.max_new_tokens,
-                    "templates": judge_template_sha256(),
-                },
-            }
-        )
-    )
-
-
-def panel_price(cfg: Config, models: list[str]) -> Price | None:
-    """One price for a panel's shared budget: the dearest member's, so a cap is never passed
-    (the reported cost is then an upper bound when panel members' prices differ)."""
-    prices = [price_of(cfg, m) for m in models]
-    known = [p for p in prices if p is not None]
-    if not known:
-        return None
-    return Price(input=max(p.input for p in known), output=max(p.output for p in known))
-
-
-async def calibrate(
-    judge: Judge, plan: Plan, max_seed_fail: float
-) -> tuple[SeedCheck | None, dict[str, Any] | None]:
-    """Score the human seeds (and anchors) before any candidate."""
-
-    async def scores(items: list[tuple[str, str, str]]) -> list[Judgement]:
-        return list(await asyncio.gather(*(judge.judge(*it) for it in items)))
-
-    seeds = None
-    if plan.seeds:
-        js = await scores([(s.instruction, s.input, s.output) for s in plan.seeds])
-        failed = tuple(s.id for s, jg in zip(plan.seeds, js, strict=True) if not jg.passed)
-        seeds = SeedCheck(
-            n=len(js),
-            passed=sum(1 for jg in js if jg.passed),
-            unscored=sum(1 for jg in js if jg.error),
-            max_fail=max_seed_fail,
-            failed_ids=failed,
-        )
-    anchors = None
-    if plan.anchors:
-        js = await scores([(a.instruction, a.input, a.output) for a in plan.anchors])
-        assert plan.rubric is not None
-        scale = (plan.rubric.scale.min, plan.rubric.scale.max)
-        anchors = agreement(plan.anchors, [jg.score for jg in js], judge.threshold, scale)
-    return seeds, anchors
+from synthgen.stages.filter.plan import calibrate, job_sha256, make_plan, panel_price
+from synthgen.stages.filter.summary import judge_block
 
 
 class FilterStage(Stage):
@@ -154,8 +47,10 @@ class FilterStage(Stage):
         output: str,
         ledger: Path | None,
         on_progress: Callable[[Tally], None] | None = None,
+        on_calibration: Callable[[int, int], None] | None = None,
     ) -> None:
         self.cfg, self.input_path, self.on_progress = cfg, input_path, on_progress
+        self.on_calibration = on_calibration
         self.fplan = make_plan(cfg)
         jcfg = cfg.filter.judge
         stdin = str(input_path) == "-"
@@ -203,7 +98,12 @@ class FilterStage(Stage):
         judge = None
         if fplan.rubric is not None:
             judge = Judge(
-                fplan.rubric, run.clients, jcfg.threshold, jcfg.max_new_tokens, fplan.reference
+                fplan.rubric,
+                run.clients,
+                jcfg.threshold,
+                jcfg.max_new_tokens,
+                fplan.reference,
+                retry_truncated=jcfg.retry_truncated,
             )
         rubric_sha = fplan.rubric.sha256 if fplan.rubric else ""
         ref_sha = fplan.reference.sha256 if fplan.reference else None
@@ -245,7 +145,8 @@ class FilterStage(Stage):
         """Score the human seeds first; a judge that fails too many is not trusted."""
         jcfg = self.cfg.filter.judge
         try:
-            self.seeds, self.anchors = await calibrate(judge, self.fplan, jcfg.max_seed_fail)
+            tell = self.on_calibration or (lambda done, total: None)
+            self.seeds, self.anchors = await calibrate(judge, self.fplan, jcfg.max_seed_fail, tell)
         except (BudgetExceeded, RequestFailed, asyncio.CancelledError) as e:
             return stop_result(e)
         seeds = self.seeds
@@ -315,8 +216,11 @@ class FilterStage(Stage):
                 hint="fix what the endpoint objects to (model name, request size, the "
                 "endpoint's limits); the refused rows are in the ledger",
             )
+        block = judge_block(self.cfg, fplan, tally, bias, indep, self.seeds, self.anchors)
+        if block is not None and self.engine is not None and self.engine.judge is not None:
+            block["truncation_retries"] = self.engine.judge.truncation_retries
         outcome.details = {
-            "judge": _judge_block(self.cfg, fplan, tally, bias, indep, self.seeds, self.anchors),
+            "judge": block,
             "capabilities": {c.model: dict(c.caps.values) for c in run.clients},
         }
         return outcome
@@ -329,55 +233,8 @@ def run_filter(
     ledger: Path | None,
     say: Callable[[str], None],
     on_progress: Callable[[Tally], None] | None = None,
+    on_calibration: Callable[[int, int], None] | None = None,
 ) -> StageSummary:
     """Filter `input_path` into `output` by the config's rules and judge."""
-    return run_stage(FilterStage(cfg, input_path, output, ledger, on_progress), cfg, say)
-
-
-def _histogram(scores: list[float]) -> dict[str, int]:
-    """Scores in half-point bins (a panel median can fall between integers)."""
-    bins: dict[float, int] = {}
-    for s in scores:
-        b = round(s * 2) / 2
-        bins[b] = bins.get(b, 0) + 1
-    return {f"{b:g}": n for b, n in sorted(bins.items())}
-
-
-def _judge_block(
-    cfg: Config,
-    plan: Plan,
-    tally: Tally,
-    bias: dict[str, Any],
-    indep: list[dict[str, str]],
-    seeds: SeedCheck | None,
-    anchors: dict[str, Any] | None,
-) -> dict[str, Any] | None:
-    """What the judge did, as the summary shows it (None without a judge)."""
-    if plan.rubric is None:
-        return None
-    jd: dict[str, int] = dict(tally.dropped.get("judge", {}))
-    judge: dict[str, Any] = {
-        "models": plan.models,
-        "rubric": plan.rubric.name,
-        "rubric_sha256": plan.rubric.sha256,
-        "threshold": cfg.filter.judge.threshold,
-        "judged": tally.judged,
-        "passed": tally.passed,
-        "mean_score": round(statistics.fmean(tally.scores), 4) if tally.scores else None,
-        "score_histogram": _histogram(tally.scores),
-        "parse_failures": jd.get("judge_parse_failure", 0),
-        "structured": dict(sorted(tally.structured.items())),
-        "repaired": tally.repaired,
-        "request_rejected": jd.get("judge_request_rejected", 0),
-        "flags": dict(tally.flags.most_common(20)),
-        "length_bias": bias,
-        "seeds": seeds.summary() if seeds else None,
-        "anchors": anchors,
-        "independence": indep,
-        "generators": dict(tally.generators),
-        "grounded": plan.reference is not None,
-    }
-    if tally.spreads:
-        judge["panel_spread_mean"] = round(statistics.fmean(tally.spreads), 4)
-        judge["panel_spread_max"] = max(tally.spreads)
-    return judge
+    stage = FilterStage(cfg, input_path, output, ledger, on_progress, on_calibration)
+    return run_stage(stage, cfg, say)
