@@ -1,0 +1,49 @@
+"""Against llama.cpp's own server: answers that take longer than --timeout in all but keep
+streaming tokens complete, and none that completed is asked again (the timeout is the silence
+between tokens, not the length of the answer)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from support.llamacpp import SEEDS, LlamaServer, sg
+
+pytestmark = [pytest.mark.realmodel, pytest.mark.timeout(300)]
+
+# The server's own account of each generation it finished: "eval time = 14773.58 ms / 446".
+EVAL = re.compile(r"\|\s+eval time =\s+([\d.]+) ms /\s+(\d+) tokens")
+TIMEOUT_S = 3
+
+
+def _generations(log: Path) -> list[float]:
+    return [float(m.group(1)) for m in EVAL.finditer(log.read_text(errors="replace"))]
+
+
+def test_a_long_answer_streams_past_a_short_timeout_and_is_asked_once(
+    llama: LlamaServer, tmp_path: Path
+) -> None:
+    config = tmp_path / "long.yaml"
+    config.write_text("generation:\n  max_new_tokens: 600\n")
+    before = len(_generations(llama.log))
+    r = sg(
+        [
+            *("expand", str(SEEDS), "-o", str(tmp_path / "raw.jsonl"), "-n", "5", "--json"),
+            *("--per-call", "5", "--strategy", "paraphrase", "--config", str(config)),
+            *("--base-url", llama.base_url, "--model", llama.model, "--concurrency", "1"),
+            *("--state-dir", str(tmp_path / ".synthgen"), "--timeout", str(TIMEOUT_S)),
+            *("--max-attempts", "1"),
+        ]
+    )
+    s = r.json()
+    assert r.code == 0, r.stderr
+    finished = _generations(llama.log)[before:]
+    # The premise, as the server measured it: answers took longer than the timeout.
+    assert max(finished) > TIMEOUT_S * 1000, finished
+    # None was cut off while it streamed and asked again: no attempt failed, and the server
+    # finished no more generations than were asked (one still running when the target was
+    # reached is cancelled, not finished).
+    req = s["requests"]
+    assert req["retried"] == 0 and req["failed"] == 0, req
+    assert 1 <= len(finished) <= req["sent"], (finished, req)
