@@ -6,10 +6,11 @@ raise; the group's one error boundary (app.py) turns errors into messages and ex
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import click
 
@@ -65,10 +66,32 @@ def state_dir_option(fn: F) -> F:
     )(fn)
 
 
+# The endpoint options' parameter names, which are also the API's keywords.
+ENDPOINT_KEYS = (
+    "model",
+    "base_url",
+    "concurrency",
+    "rpm",
+    "tpm",
+    "timeout",
+    "max_attempts",
+    "max_cost_usd",
+    "max_tokens",
+    "state_dir",
+)
+
+
 def endpoint_options(fn: F) -> F:
-    """--model, --base-url, throughput limits, budgets, state dir and --config."""
+    """--model, --base-url, throughput limits, budgets, state dir and --config; the command
+    gets the endpoint ones as one `endpoint` dict of API keywords (and `config_file`)."""
+
+    @functools.wraps(fn)
+    def packed(*args: Any, **kwargs: Any) -> Any:
+        endpoint = {k: kwargs.pop(k) for k in ENDPOINT_KEYS}
+        return fn(*args, endpoint=endpoint, **kwargs)
+
     return _apply(
-        fn,
+        cast(F, packed),
         [
             click.option("--model", help="Model name at the endpoint [default: gpt-4o-mini]."),
             click.option(
