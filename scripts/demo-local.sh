@@ -133,7 +133,8 @@ START=$SECONDS
 echo "   $((SECONDS - START)) s"
 
 echo "== 3. the report: real text measured against the seeds, and every dropped candidate"
-echo "   (its diversity and lineage checks wait for 20 records; -t min_records=$COUNT runs them)"
+echo "   (its diversity and lineage checks wait for 20 records; -t min_records=$COUNT runs them;
+   format_drift compares the outputs' format with the seeds': JSON objects, here)"
 "$PY" -m synthgen report "$OUT/run/data.jsonl" --seeds seeds/support_triage.jsonl \
   --ledger "$OUT/run/dropped.jsonl" -t "min_records=$COUNT"
 "$PY" - "$OUT/run/manifest.json" <<'EOF'

@@ -76,7 +76,7 @@ def report_cmd(
 
     Prints a summary with warnings in plain words (stable codes: collapse, repetition,
     opener_collapse, duplicates, seed_skew, length_bias, trait_drift, length_drift,
-    judge_disagrees). --fail-on turns warnings into a quality gate (exit 3).
+    format_drift, judge_disagrees). --fail-on turns warnings into a quality gate (exit 3).
 
     Examples:
 

@@ -167,6 +167,14 @@ def test_report(raw_expand: tuple[Ran, Path]) -> None:
     assert isinstance(rep["warnings"], list)
     for w in rep["warnings"]:
         assert w["code"] and w["message"]
+    # the output format on real text: the seeds all answer with a JSON object, and whatever
+    # the model wrote, format_drift fires exactly when at most half of its outputs do
+    fmt = rep["drift"]["format"]
+    assert fmt["shape"] == "json_object" and fmt["seeds"] == 1.0 and fmt["task_format"]
+    assert abs(sum(fmt["data_shapes"].values()) - 1) < 1e-9
+    assert fmt["data"] == fmt["data_shapes"].get("json_object", 0.0)
+    codes = {w["code"] for w in rep["warnings"]}
+    assert ("format_drift" in codes) == (fmt["data"] <= 0.5)
     # the ledger beside the data is read: every candidate expand produced is counted
     ledger_path, _ = side_files(raw)
     assert rep["ledger"]["candidates"] == n + len(read_jsonl(ledger_path))

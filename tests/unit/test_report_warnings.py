@@ -14,6 +14,7 @@ from synthgen.stages.report.rules import (
     collapse,
     duplicates,
     find_warnings,
+    format_drift,
     judge_disagrees,
     length_bias,
     length_drift,
@@ -26,6 +27,7 @@ from synthgen.stages.report.view import (
     Coverage,
     Diversity,
     Drift,
+    FormatDrift,
     Human,
     Judge,
     ReportView,
@@ -249,6 +251,38 @@ def test_length_drift_fires_on_short_outputs_against_the_lower_bound() -> None:
     assert length_drift(view(), T) == []
 
 
+# --- format_drift -----------------------------------------------------------------------
+
+
+def fmt(data: dict[str, float], seeds: float = 1.0, task: bool = True) -> Drift:
+    share = data.get("json_object", 0.0)
+    f = FormatDrift(
+        shape="json_object", seeds=seeds, data=share, task_format=task, data_shapes=data
+    )
+    return Drift(output_length_ratio=None, format=f)
+
+
+def test_format_drift_fires_when_the_seeds_format_is_at_most_half_as_common() -> None:
+    w = one(
+        format_drift(view(records=3, drift=fmt({"prose": 0.9, "broken_json": 0.1})), T),
+        "format_drift",
+    )
+    assert (w.value, w.threshold) == (0.0, T.format_share_min)
+    assert w.message == (
+        "outputs left the seeds' format: 0% are json object vs 100% of seeds "
+        "(data: prose 90% · broken json 10%)"
+    )
+    at = one(format_drift(view(drift=fmt({"json_object": 0.4}, seeds=0.8)), T), "format_drift")
+    assert at.value == 0.5 and at.message.endswith("40% are json object vs 80% of seeds")
+
+
+def test_format_drift_is_silent_above_half_on_mixed_seeds_and_without_seeds() -> None:
+    assert format_drift(view(drift=fmt({"json_object": 0.51, "prose": 0.49})), T) == []
+    assert format_drift(view(drift=fmt({"prose": 1.0}, seeds=0.5, task=False)), T) == []
+    assert format_drift(view(drift=drift()), T) == []
+    assert format_drift(view(), T) == []
+
+
 # --- judge_disagrees --------------------------------------------------------------------
 
 
@@ -277,7 +311,7 @@ def _documented_codes() -> list[str]:
 
 def test_the_table_covers_every_documented_code_in_order() -> None:
     documented = _documented_codes()
-    assert len(documented) == 9, documented
+    assert len(documented) == 10, documented
     assert list(RULES) == documented
     assert list(CODES) == documented  # --fail-on accepts exactly the codes that can fire
 
@@ -303,6 +337,14 @@ def test_find_warnings_reads_report_sections_and_keeps_the_table_order() -> None
             "top_opener": {"word": "triage", "data": 0.9, "seeds": 0.1},
             "output_length_ratio": 3.0,
             "traits": {"apology": {"data": 0.3, "seeds": 0.0, "ratio": 16.0}},
+            "format": {
+                "shape": "sql",
+                "seeds": 0.9,
+                "data": 0.1,
+                "task_format": True,
+                "data_shapes": {"sql": 0.1, "prose": 0.9},
+                "seed_shapes": {"sql": 0.9, "prose": 0.1},
+            },
         },
         "coverage": coverage().model_dump() | {"per_seed": []},
         "judge": {"scored": 50, "length_spearman": 0.7, "mean_score": 4.0},

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from synthgen.stages.report.metrics import opener, word_count
+from synthgen.stages.report.shapes import output_shape
 from synthgen.stages.report.traits import TraitCounter
 
 SAMPLE_SIZE = 2000  # records kept as text for sampled metrics (reservoir, seeded)
@@ -39,6 +40,7 @@ class Collected:
     output_words: array[int] = field(default_factory=lambda: array("i"))
     openers: Counter[str] = field(default_factory=Counter)
     traits: TraitCounter = field(default_factory=TraitCounter)
+    shapes: Counter[str] = field(default_factory=Counter)  # output formats (shapes.SHAPES)
     sample: list[Sampled] = field(default_factory=list)
     duplicates: int = 0
     seed_credit: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
@@ -78,6 +80,7 @@ class Collector:
         first = opener(instruction)
         o.openers[first] += 1
         o.traits.add(output)
+        o.shapes[output_shape(output)] += 1
         key = hash((instruction, inp, output))
         if key in self._seen:
             o.duplicates += 1

@@ -17,6 +17,7 @@ from synthgen.stages.report.metrics import (
     js_divergence,
     vocabulary_overlap,
 )
+from synthgen.stages.report.shapes import format_drift
 from synthgen.stages.report.traits import trait_ratio
 
 TOP_SEED_FRACTION = 0.1  # seed_skew looks at the top 10% of seeds (at least one)
@@ -119,6 +120,7 @@ def drift(data: Collected, seeds: Collected, seed: int) -> dict[str, Any]:
         "vocabulary_overlap": vocabulary_overlap(data_texts, seed_texts, TOKEN_BUDGET, seed),
         "opener_js_divergence": js_divergence(data.openers, seeds.openers),
         "top_opener": _top_opener(data, seeds),
+        "format": format_drift(data.shapes, seeds.shapes),
         "traits": {
             name: {
                 "data": data_rates[name],

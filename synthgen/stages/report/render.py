@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from synthgen.stages.report.build import Report
+from synthgen.stages.report.shapes import describe
 
 SHOWN_SEEDS = 5
 
@@ -113,6 +114,12 @@ def _drift(r: Report, console: Console) -> None:
         f"{_f(cb['data']['compression_ratio'], '.2f')} vs seeds "
         f"{_f(cb['seeds']['compression_ratio'], '.2f')}"
     )
+    fmt = d.get("format")
+    if fmt:
+        console.print(
+            f"  output format: data {escape(describe(fmt['data_shapes']))} vs seeds "
+            f"{escape(describe(fmt['seed_shapes']))}"
+        )
     t = _table("trait", "data", "seeds", "ratio")
     for name, tr in d["traits"].items():
         t.add_row(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeGuard
 
+from synthgen.stages.report.shapes import describe
 from synthgen.stages.report.view import ReportView, SeedBaseline, report_view
 from synthgen.stages.report.warnings import ReportWarning, Thresholds
 
@@ -155,6 +156,20 @@ def length_drift(v: ReportView, t: Thresholds) -> list[ReportWarning]:
     return []
 
 
+def format_drift(v: ReportView, t: Thresholds) -> list[ReportWarning]:
+    """The seeds answer in one format (JSON, SQL, a list...) and the data mostly does not:
+    its share of that format at most format_share_min × the seeds'."""
+    f = v.drift.format if v.drift else None
+    if f is None or not f.task_format or f.data > t.format_share_min * f.seeds:
+        return []
+    others = {k: s for k, s in f.data_shapes.items() if k != f.shape}
+    message = (
+        f"outputs left the seeds' format: {_pct(f.data)} are {f.shape.replace('_', ' ')} vs "
+        f"{_pct(f.seeds)} of seeds" + (f" (data: {describe(others)})" if others else "")
+    )
+    return _warn("format_drift", message, f.data / f.seeds, t.format_share_min)
+
+
 def judge_disagrees(v: ReportView, t: Thresholds) -> list[ReportWarning]:
     """The judge and the human auditors disagree: Cohen's kappa below kappa_min."""
     if v.human is None or v.human.paired_with_judge < t.min_records:
@@ -176,6 +191,7 @@ RULES: dict[str, Rule] = {
     "length_bias": length_bias,
     "trait_drift": trait_drift,
     "length_drift": length_drift,
+    "format_drift": format_drift,
     "judge_disagrees": judge_disagrees,
 }
 

@@ -71,11 +71,22 @@ class TraitDrift(View):
     ratio: float
 
 
+class FormatDrift(View):
+    """The seeds' dominant output shape, its share in seeds and data, and the data's shapes."""
+
+    shape: str
+    seeds: float
+    data: float
+    task_format: bool
+    data_shapes: dict[str, float]
+
+
 class Drift(View):
     """What the drift rules read from the `drift` block (present only with seeds)."""
 
     output_length_ratio: float | None
     traits: tuple[TraitDrift, ...] = ()
+    format: FormatDrift | None = None
 
 
 class ReportView(View):
@@ -112,7 +123,12 @@ def _drift(d: Mapping[str, Any] | None) -> Drift | None:
     traits = tuple(
         TraitDrift.model_validate({"name": name, **rates}) for name, rates in d["traits"].items()
     )
-    return Drift(output_length_ratio=d.get("output_length_ratio"), traits=traits)
+    fmt = d.get("format")
+    return Drift(
+        output_length_ratio=d.get("output_length_ratio"),
+        traits=traits,
+        format=FormatDrift.model_validate(fmt) if fmt else None,
+    )
 
 
 def report_view(r: Mapping[str, Any]) -> ReportView:

@@ -38,6 +38,7 @@ class Thresholds(Frozen):
     trait_min_rate: float = 0.05  # trait_drift: ignore traits rarer than this in the data
     length_ratio_max: float = 2.0  # length_drift (longer than the seeds)
     length_ratio_min: float = 0.5  # length_drift (shorter than the seeds)
+    format_share_min: float = 0.5  # format_drift: data's share of the seeds' format ≤ this × theirs
     kappa_min: float = 0.2  # judge_disagrees
     min_records: int = 20  # no diversity/lineage/judge warning on fewer records than this
     seed_margin: float = 1.25  # with seeds, collapse codes also need data ≥ this × the seeds
@@ -52,6 +53,7 @@ CODES: dict[str, str] = {
     "length_bias": "judge score rises with output length",
     "trait_drift": "a teacher habit is far more common than in the seeds",
     "length_drift": "outputs are much longer or shorter than the seeds'",
+    "format_drift": "outputs left the seeds' format (JSON, SQL, code, a list...)",
     "judge_disagrees": "the judge and the human auditors disagree",
 }
 
