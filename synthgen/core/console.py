@@ -86,7 +86,9 @@ class Pulse:
         while len(self.samples) > 2 and now - self.samples[1][0] >= self.window:
             self.samples.popleft()
         t0, k0 = self.samples[0]
-        rate = (tokens - k0) / (now - t0) if now > t0 else 0.0
+        # When an answer ends, its streamed estimate becomes the endpoint's count, which may be
+        # smaller: the counter can step back, and a rate is never negative.
+        rate = max(0.0, (tokens - k0) / (now - t0)) if now > t0 else 0.0
         if not in_flight and rate <= 0:
             return ""
         return f"{in_flight} in flight · {rate:.0f} tok/s"

@@ -426,3 +426,13 @@ def test_the_ticker_redraws_until_the_block_ends(monkeypatch: pytest.MonkeyPatch
     with live.ticking():
         assert ticked.wait(timeout=30)  # the ticker thread draws on its own
     assert out.getvalue().startswith("run: starting\n") and live.stopped.is_set()
+
+
+def test_the_rate_is_never_negative_when_a_count_corrects_the_estimate() -> None:
+    clock, counters = FakeTime(), Counters()
+    pulse = Pulse(counters, clock, window=10.0)
+    counters.in_flight, counters.tokens = 2, 400
+    pulse.text()
+    clock.t += 5.0
+    counters.tokens = 380  # an answer ended: its 420 estimated tokens were 400 counted
+    assert pulse.text() == "2 in flight · 0 tok/s"
