@@ -14,6 +14,7 @@ from synthgen.errors import UsageError
 
 if TYPE_CHECKING:
     from synthgen.config import Config
+    from synthgen.core.batchrun import BatchMode
     from synthgen.loop.stage import RunSummary
     from synthgen.records import StageSummary
     from synthgen.stages.report.build import Report
@@ -99,6 +100,19 @@ def load(config: PathLike | None, values: Mapping[str, Any]) -> Config:
     return load_config(Path(config) if config is not None else None, values)
 
 
+def batch_mode(
+    batch: bool = False, wait: bool = False, batch_repairs: bool = False
+) -> BatchMode | None:
+    """The Batch API settings of `--batch`, `--wait` and `--batch-repairs` (None: online)."""
+    from synthgen.core.batchrun import BatchMode
+
+    if not batch:
+        if wait or batch_repairs:
+            raise UsageError("--wait and --batch-repairs go with --batch", hint="add --batch")
+        return None
+    return BatchMode(wait=wait, followups=batch_repairs)
+
+
 def expand(
     seeds: PathLike | Iterable[PathLike],
     *,
@@ -108,17 +122,23 @@ def expand(
     config: PathLike | None = None,
     say: Say = _quiet,
     on_progress: Callable[[Any], None] | None = None,
+    batch: bool = False,
+    wait: bool = False,
+    batch_repairs: bool = False,
     **options: Any,
 ) -> StageSummary:
     """Expand seed files into `output` through the endpoint; return the run's summary.
 
     Options are the CLI's (`model`, `base_url`, `strategy`, `per_call`, `max_cost_usd`,
-    `state_dir`, ...). Rerunning the same call resumes from the cache.
+    `state_dir`, ...). Rerunning the same call resumes from the cache. `batch=True` sends
+    what the cache cannot answer through the Batch API: the summary's status is "pending"
+    until the batches are in (call again, or pass `wait=True`).
     """
     from synthgen.stages.expand.stage import run_expand
 
+    mode = batch_mode(batch, wait, batch_repairs)
     cfg = expand_config(seeds, count, config, **options)
-    return run_expand(cfg, str(output), Path(ledger) if ledger else None, say, on_progress)
+    return run_expand(cfg, str(output), Path(ledger) if ledger else None, say, on_progress, mode)
 
 
 def expand_config(
@@ -143,15 +163,19 @@ def filter(
     config: PathLike | None = None,
     say: Say = _quiet,
     on_progress: Callable[[Any], None] | None = None,
+    batch: bool = False,
+    wait: bool = False,
+    batch_repairs: bool = False,
     **options: Any,
 ) -> StageSummary:
-    """Drop bad records by rules, then by a judge checked on human `seeds` first."""
+    """Drop bad records by rules, then by a judge checked on human `seeds` first
+    (`batch=True`: the candidates' verdicts through the Batch API, as `expand`)."""
     from synthgen.stages.filter.stage import run_filter
 
+    mode = batch_mode(batch, wait, batch_repairs)
     cfg = filter_config(config, judge=judge, rules=rules, **options)
-    return run_filter(
-        cfg, Path(input), str(output), Path(ledger) if ledger else None, say, on_progress
-    )
+    ledger_path = Path(ledger) if ledger else None
+    return run_filter(cfg, Path(input), str(output), ledger_path, say, on_progress, None, mode)
 
 
 def filter_config(

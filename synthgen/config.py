@@ -227,6 +227,16 @@ class OutputsConfig(Strict):
     language: list[str] = Field(default_factory=lambda: ["en"])
 
 
+class BatchConfig(Strict):
+    """Batch mode (`--batch`): the Batch API's price, its file limits and how often to poll."""
+
+    discount: float = Field(default=0.5, gt=0, le=1)  # batch price ÷ online price
+    max_lines: int = Field(default=50_000, ge=1, le=50_000)  # requests per input file
+    max_mb: float = Field(default=190.0, gt=0, le=200)  # size of an input file
+    poll_s: float = Field(default=30.0, ge=0)  # --wait: seconds between status polls
+    max_attempts: int = Field(default=3, ge=1)  # submissions of a failing or expiring line
+
+
 class Config(Strict):
     """The whole resolved configuration one command runs with, from every layer merged."""
 
@@ -244,6 +254,7 @@ class Config(Strict):
     target: TargetConfig = TargetConfig()
     gates: GatesConfig = GatesConfig()
     outputs: OutputsConfig = OutputsConfig()
+    batch: BatchConfig = BatchConfig()
 
     def redacted(self) -> dict[str, Any]:
         """The resolved config as it may be written down: no credentials in the URL."""
@@ -256,6 +267,8 @@ class Config(Strict):
                 section = section[p]
             if section[name] == default:
                 del section[name]
+        if self.batch == BatchConfig():
+            del data["batch"]  # as before batch mode, so run's data hash stays
         data["endpoint"]["base_url"] = scrub_url(self.endpoint.base_url)
         if self.filter.judge.base_url is not None:
             data["filter"]["judge"]["base_url"] = scrub_url(self.filter.judge.base_url)
@@ -265,6 +278,7 @@ class Config(Strict):
         """The config's fingerprint for provenance. Sections `run` added are left out while
         they hold their defaults, so a stage's records keep the fingerprint they had."""
         data = self.redacted()
+        data.pop("batch", None)  # how answers are bought, not what is asked: records match
         for name in RUN_SECTIONS:
             if getattr(self, name) == type(getattr(self, name))():
                 data.pop(name)

@@ -127,6 +127,41 @@ def endpoint_options(fn: F) -> F:
     )
 
 
+BATCH_KEYS = ("batch", "wait", "batch_repairs")
+
+
+def batch_options(fn: F) -> F:
+    """--batch, --wait and --batch-repairs, given to the command as one `batch` dict of API
+    keywords."""
+
+    @functools.wraps(fn)
+    def packed(*args: Any, **kwargs: Any) -> Any:
+        return fn(*args, batch={k: kwargs.pop(k) for k in BATCH_KEYS}, **kwargs)
+
+    return _apply(
+        cast(F, packed),
+        [
+            click.option(
+                "--batch",
+                is_flag=True,
+                help="Send what the cache cannot answer through the Batch API (half price, "
+                "done within 24 h); rerun the same command to collect and continue.",
+            ),
+            click.option(
+                "--wait",
+                is_flag=True,
+                help="With --batch: poll until the batches end and finish in this command.",
+            ),
+            click.option(
+                "--batch-repairs",
+                is_flag=True,
+                help="With --batch: repair re-asks wait for a follow-up batch too (else "
+                "they are sent online).",
+            ),
+        ],
+    )
+
+
 def check_stdout_use(output: str, as_json: bool, dry_run: bool = False) -> None:
     """Records and the --json summary cannot share stdout: a pipe would get both."""
     if output == "-" and as_json and not dry_run:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from synthgen.cli.common import (
+    batch_options,
     check_stdout_use,
     emit_json,
     endpoint_options,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 @click.option("--format", "fmt", help="Force the seed format (else autodetected).")
 @click.option("--task", help="Task name recorded in meta and shown to the model.")
 @endpoint_options
+@batch_options
 @click.option(
     "--dry-run", is_flag=True, help="Show prompts, requests, tokens and cost; send nothing."
 )
@@ -69,6 +71,7 @@ def expand_cmd(
     task: str | None,
     endpoint: dict[str, Any],
     config_file: Path | None,
+    batch: dict[str, bool],
     dry_run: bool,
     as_json: bool,
 ) -> None:
@@ -128,6 +131,7 @@ def expand_cmd(
             config=config_file,
             say=say,
             on_progress=progress,
+            **batch,
             **options,
         )
     line.done()

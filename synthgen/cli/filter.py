@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from synthgen.cli.common import (
+    batch_options,
     check_stdout_use,
     emit_json,
     endpoint_options,
@@ -63,6 +64,7 @@ def _csv(value: str | None) -> list[str] | None:
 @click.option("--output-regex", help="Regex every output must match (--output-format regex).")
 @click.option("--disable-rule", "disable", multiple=True, help="Skip a rule by name; repeatable.")
 @endpoint_options
+@batch_options
 @click.option("--dry-run", is_flag=True, help="Count rule drops and judge cost; send nothing.")
 @json_option
 def filter_cmd(
@@ -88,6 +90,7 @@ def filter_cmd(
     disable: tuple[str, ...],
     endpoint: dict[str, Any],
     config_file: Path | None,
+    batch: dict[str, bool],
     dry_run: bool,
     as_json: bool,
 ) -> None:
@@ -150,7 +153,8 @@ def filter_cmd(
         live.update(f"filter: calibrating: {done}/{total} seeds judged", final=done == total)
 
     with live.ticking():  # requests in flight and tokens/s, even while no row completes
-        summary = run_filter(cfg, input_path, output, ledger, say, progress, calibrating)
+        mode = api.batch_mode(**batch)
+        summary = run_filter(cfg, input_path, output, ledger, say, progress, calibrating, mode)
     line.done()
     finish_run(summary, as_json)
 

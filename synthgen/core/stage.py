@@ -17,6 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from synthgen.core.batchrun import (
+    BatchMode,
+    after_pass,
+    before_pass,
+    defer_misses,
+    details,
+    has_open_batches,
+)
+from synthgen.core.batchrun import open_queue as open_batch_queue
 from synthgen.core.manifest import file_sha256, write_manifest
 from synthgen.core.runtime import RunSlot, claim_run, make_client, run_cancellable
 from synthgen.core.sink import Sink
@@ -26,11 +35,13 @@ from synthgen.records import RequestCounts, StageSummary, TokenUsage
 
 if TYPE_CHECKING:
     from synthgen.config import Config
+    from synthgen.llm.batching import BatchQueue
     from synthgen.llm.client import LLMClient
 
 # How each way a run can end maps to an exit code, for every stage (README: exit codes).
 EXIT_BY_STATUS = {
     "complete": 0,
+    "pending": 0,  # batch mode: requests wait for a batch; the same command continues
     "stopped_budget": 3,
     "stopped_calibration": 3,
     "stopped_gate": 3,
@@ -71,6 +82,7 @@ class StagePlan:
     manifest_config: dict[str, Any] | None = None
     manifest: Path | None = None  # default: beside the output (OUT.manifest.json)
     offline: bool = False  # answer from the cache only; a miss is an error
+    batch: BatchMode | None = None  # --batch: cache misses wait for the Batch API
 
 
 @dataclass
@@ -96,6 +108,14 @@ class StageRun:
     clients: list[LLMClient]
     say: Callable[[str], None]
     delivered: bool = False  # the sink's files were moved into place (set at close)
+    batch: BatchQueue | None = None  # batch mode's queue, or the joins an online run made
+    batch_mode: BatchMode | None = None
+
+    def defer_misses(self) -> None:
+        """In batch mode, from now on requests the cache cannot answer wait for a batch
+        (filter calls this after the judge's calibration, which runs online)."""
+        if self.batch is not None and self.batch_mode is not None:
+            defer_misses(self.batch, self.clients, self.batch_mode)
 
 
 class Stage(ABC):
@@ -122,7 +142,16 @@ class Stage(ABC):
 
 
 def run_stage(stage: Stage, cfg: Config, say: Callable[[str], None]) -> StageSummary:
-    """Run `stage` from claim to manifest; whatever ends it, return its typed summary."""
+    """Run `stage` from claim to manifest; whatever ends it, return its typed summary.
+    With --batch --wait, pass after pass until no request waits for a batch."""
+    while True:
+        summary = _run_once(stage, cfg, say)
+        mode = stage.plan.batch
+        if summary.status != "pending" or mode is None or not mode.wait:
+            return summary
+
+
+def _run_once(stage: Stage, cfg: Config, say: Callable[[str], None]) -> StageSummary:
     plan = stage.plan
     slot = claim_run(
         cfg,
@@ -162,11 +191,20 @@ def _run_claimed(
         )
         for c in specs
     ]
-    run = StageRun(cfg, slot, sink, budget, clients, say)
+    run = StageRun(cfg, slot, sink, budget, clients, say, batch_mode=plan.batch)
+    if plan.batch is not None or (clients and has_open_batches(slot.db)):
+        run.batch = open_batch_queue(slot.db, cfg, say)
 
     async def main() -> Outcome:
         try:
-            return await stage.execute(run)
+            if run.batch is not None:
+                await before_pass(run.batch, clients, plan.batch)
+            outcome = await stage.execute(run)
+            if run.batch is not None and plan.batch is not None:
+                stop = await after_pass(run.batch, clients, plan.batch, outcome.status)
+                if stop is not None:
+                    outcome.status, outcome.error = "stopped_budget", stop
+            return outcome
         finally:
             for c in clients:
                 await c.close()
@@ -196,6 +234,13 @@ def _run_claimed(
         sink.abort()
     slot.set_status(outcome.status)
     outcome = stage.finish(run, outcome)
+    if run.batch is not None:
+        outcome.details["batch"] = details(run.batch)
+        if outcome.status == "pending":
+            outcome.headline += (
+                f" · {run.batch.deferred} requests wait for a batch: run the same command "
+                "again to continue (--wait waits)"
+            )
     summary = _summary(plan, slot, run, outcome, fatal, elapsed)
     if keep_going:  # else the earlier output and its manifest stay as they were, together
         out_file = slot.out_path if fatal is None else sink.partial

@@ -65,8 +65,61 @@ def m002_loopback_hosts(db: sqlite3.Connection) -> None:
             )
 
 
+def m003_batches(db: sqlite3.Connection) -> None:
+    """Batch mode: requests waiting for the Batch API (`batch_lines`, one per request, its
+    custom_id the cache key of its first sample) and the input files and batches made of
+    them (`batch_chunks`), each id recorded before anything else is done with it."""
+    db.executescript(
+        """
+        CREATE TABLE batch_chunks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            endpoint TEXT NOT NULL,
+            base_url TEXT,
+            model TEXT NOT NULL,
+            file_name TEXT NOT NULL,
+            file_sha256 TEXT NOT NULL,
+            lines INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,
+            worst_cost_usd REAL NOT NULL,
+            state TEXT NOT NULL,
+            upload_started INTEGER NOT NULL DEFAULT 0,
+            create_started INTEGER NOT NULL DEFAULT 0,
+            input_file_id TEXT,
+            batch_id TEXT,
+            remote_status TEXT,
+            counts TEXT,
+            output_file_id TEXT,
+            error_file_id TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE batch_lines (
+            custom_id TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL,
+            endpoint TEXT NOT NULL,
+            model TEXT NOT NULL,
+            keys TEXT NOT NULL,
+            req_n INTEGER NOT NULL,
+            body BLOB NOT NULL,
+            path TEXT NOT NULL,
+            prompt_est INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            chunk INTEGER REFERENCES batch_chunks(id),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT
+        );
+        CREATE INDEX batch_lines_state ON batch_lines (state, endpoint, model, seq);
+        CREATE INDEX batch_lines_chunk ON batch_lines (chunk);
+        """
+    )
+
+
 # Append only; never edit a shipped migration.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_loopback_hosts]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    m001_initial,
+    m002_loopback_hosts,
+    m003_batches,
+]
 
 
 def migrate(db: sqlite3.Connection) -> None:

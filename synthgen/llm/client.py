@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     import httpx2
 
     from synthgen.config import EndpointConfig
+    from synthgen.llm.batching import Deferral
 
 __all__ = [
     "RATE_LIMIT_PATIENCE",
@@ -73,6 +74,8 @@ class LLMClient:
         """`clock`, `rng` and `http_client` are for tests: fake time, jitter and transport.
         `offline`: answer from the cache only; a miss is an error, nothing is sent."""
         self.offline = offline
+        # Batch mode: a request the cache cannot answer waits for the Batch API instead.
+        self.deferral: Deferral | None = None
         import httpx2
         import openai
 
@@ -108,8 +111,10 @@ class LLMClient:
         """Whether a sample is answered in the cache, so planning can count it as free and fast."""
         return self.cache.get(self.key(req, sample)) is not None
 
-    async def chat(self, req: ChatRequest) -> list[Answer]:
-        """Exactly `req.n` answers, in sample order."""
+    async def chat(self, req: ChatRequest, followup: bool = False) -> list[Answer]:
+        """Exactly `req.n` answers, in sample order. `followup`: a re-ask that depends on an
+        answer (a repair, a retry with more tokens), which batch mode sends online unless
+        told to batch those too."""
         keys = [self.key(req, i) for i in range(req.n)]
         answers: list[Answer | None] = [None] * req.n
         for i, k in enumerate(keys):
@@ -121,6 +126,8 @@ class LLMClient:
                 u = a.usage
                 self.budget.replay(u.prompt_tokens + u.completion_tokens, u.cost_usd)
         missing = [i for i, a in enumerate(answers) if a is None]
+        if missing and self.deferral is not None and (not followup or self.deferral.followups):
+            self.deferral.defer(self, req, keys, missing)  # raises Deferred (or a verdict)
         if missing and self.offline:
             raise OfflineMiss(
                 f"--offline: no cached answer for a {self.model} request "
@@ -137,26 +144,32 @@ class LLMClient:
                 self.caps.learn("n", "separate", f"asked n={ask}, got {len(got)} choices")
                 self.stats.fallbacks.append("n_ignored")
             sampling = "n" if len(got) > 1 else ("separate" if req.n > 1 else "single")
-            received = utc_seconds(datetime.now(UTC))
-            for i, a in zip(missing, got, strict=False):
-                a = a.model_copy(
-                    update={"sampling": sampling, "key": keys[i], "received_at": received}
-                )
-                self.cache.put(
-                    keys[i],
-                    endpoint=self.endpoint,
-                    model=self.model,
-                    body=a.model_dump(exclude={"cached", "key"}),
-                    prompt_tokens=a.usage.prompt_tokens,
-                    completion_tokens=a.usage.completion_tokens,
-                    cost_usd=a.usage.cost_usd,
-                )
+            kept = self.remember([keys[i] for i in missing], got, sampling)
+            for i, a in zip(missing, kept, strict=False):
                 answers[i] = a
             missing = missing[len(got) :]
         out = [a for a in answers if a is not None]
         for a in out:
             self.stats.prompt_tokens += a.usage.prompt_tokens
             self.stats.completion_tokens += a.usage.completion_tokens
+        return out
+
+    def remember(self, keys: list[str], got: list[Answer], sampling: str) -> list[Answer]:
+        """Cache answers under their samples' keys (a batch's answers come this way too)."""
+        received = utc_seconds(datetime.now(UTC))
+        out = []
+        for k, a in zip(keys, got, strict=False):
+            a = a.model_copy(update={"sampling": sampling, "key": k, "received_at": received})
+            self.cache.put(
+                k,
+                endpoint=self.endpoint,
+                model=self.model,
+                body=a.model_dump(exclude={"cached", "key"}),
+                prompt_tokens=a.usage.prompt_tokens,
+                completion_tokens=a.usage.completion_tokens,
+                cost_usd=a.usage.cost_usd,
+            )
+            out.append(a)
         return out
 
     async def _send(self, req: ChatRequest, n: int, sample: int) -> list[Answer]:

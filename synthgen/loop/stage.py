@@ -41,7 +41,7 @@ def data_sha256(cfg: Config) -> str:
     or at what cap): the records' `config_sha256`, so a larger target or budget, another
     state dir or --offline write the same bytes."""
     data = cfg.redacted()
-    for name in ("state_dir", "budget", "target", "gates", "outputs", "prices"):
+    for name in ("state_dir", "budget", "target", "gates", "outputs", "prices", "batch"):
         data.pop(name, None)
     data["endpoint"] = {k: data["endpoint"][k] for k in ("base_url", "model")}
     return sha256_hex(canonical_json(data))

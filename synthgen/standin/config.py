@@ -103,6 +103,33 @@ class StandinConfig(BaseModel):
         description="every number = the schema minimum when the judged text contains this",
     )
 
+    # Files and Batches API (batches.py): a batch advances only when it is retrieved.
+    batch_polls: int = Field(
+        default=1, ge=1, description="retrieves a batch needs before it can finish"
+    )
+    batch_lines_per_poll: int | None = Field(
+        default=None, ge=1, description="lines each retrieve processes at most (default: all)"
+    )
+    batch_fail_lines: Probability = Field(
+        default=0.0, description="share of batch lines answered 500 (error file)"
+    )
+    batch_expire_lines: Probability = Field(
+        default=0.0, description="share of batch lines that expire (error file, batch_expired)"
+    )
+    batch_expire: bool = Field(
+        default=False,
+        description="batches expire when they would finish; unprocessed lines "
+        "go to the error file as batch_expired",
+    )
+    upload_fail_first: int = Field(
+        default=0, ge=0, description="first N file uploads: connection closed, nothing stored"
+    )
+    upload_lost_reply_first: int = Field(
+        default=0,
+        ge=0,
+        description="next N file uploads: stored, but the connection closes before the answer",
+    )
+
     fault_seed: int = 0
 
     def rpm_capacity(self) -> int | None:

@@ -19,9 +19,10 @@ import orjson
 from pydantic import ValidationError
 
 import synthgen.standin.content as C
+from synthgen.standin.batches import BatchStore, is_batch_path
 from synthgen.standin.config import RateLimiter, StandinConfig
 from synthgen.standin.embeddings import embeddings_response
-from synthgen.standin.http11 import Resp, error, reason, serve_connection
+from synthgen.standin.http11 import DropConnection, Resp, error, reason, serve_connection
 from synthgen.standin.schema import reply_content
 from synthgen.standin.shapes import ShapedWriter, output_shape
 from synthgen.standin.sse import StreamedAnswer, StreamingWriter, stream_refusal
@@ -46,6 +47,7 @@ class StandinServer:
         self._by_status: Counter[str] = Counter()
         self._log: deque[dict[str, Any]] = deque(maxlen=LOG_LIMIT)
         self._limiter = RateLimiter()
+        self.batches = BatchStore(self._completion)  # /v1/files and /v1/batches
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen on host:port (0 picks a free port)."""
@@ -69,11 +71,13 @@ class StandinServer:
         self._by_status.clear()
         self._log.clear()
         self._limiter = RateLimiter()
+        self.batches.reset()
 
     def stats(self) -> dict[str, object]:
-        """Counters and the request log, for tests to check what was asked."""
+        """Counters, the request log and the Files/Batches counters, for tests to check."""
         log = [dict(e) for e in self._log]
-        return {"requests_total": self._total, "by_status": dict(self._by_status), "log": log}
+        totals = {"requests_total": self._total, "by_status": dict(self._by_status)}
+        return {**totals, "log": log, "batch": self.batches.stats()}
 
     async def stop(self) -> None:
         """Stop listening and close open connections."""
@@ -123,7 +127,10 @@ class StandinServer:
             "stream": False,
         }
         try:
-            status, out_headers, payload = await self._route(method, path, headers, body, entry)
+            status, out_headers, payload = await self._route(method, target, headers, body, entry)
+        except DropConnection:  # an upload fault: no answer at all, logged with status 0
+            self._log.append(entry)
+            raise
         except Exception as exc:  # a stand-in bug must still answer in OpenAI's shape
             status, out_headers, payload = error(500, f"stand-in bug: {exc!r}", "server_error")
         out_headers.append(("x-request-id", f"req_standin_{seq}"))
@@ -139,16 +146,19 @@ class StandinServer:
         return status, out_headers, payload
 
     async def _route(
-        self, method: str, path: str, headers: dict[str, str], body: bytes, entry: dict[str, Any]
+        self, method: str, target: str, headers: dict[str, str], body: bytes, entry: dict[str, Any]
     ) -> Reply:
+        path = target.split("?", 1)[0].rstrip("/") or "/"
         want = _ROUTES.get(path)
-        if want is None:
+        if want is None and not is_batch_path(path):
             return error(404, f"Unknown path {path} (stand-in)", code="unknown_url")
-        if method != want:
+        if want is not None and method != want:
             return error(405, f"{method} not allowed on {path}")
         key = self.config.require_api_key
         if key is not None and headers.get("authorization") != f"Bearer {key}":
             return error(401, "Incorrect API key provided (stand-in).", code="invalid_api_key")
+        if want is None:
+            return self.batches.handle(self.config, method, target, headers, body)
         if path == "/v1/models":
             data = [{"id": "standin-fake", "object": "model", "owned_by": "synthgen-standin"}]
             return 200, [], orjson.dumps({"object": "list", "data": data})

@@ -1,7 +1,7 @@
 """HTTP/1.1 for the stand-in: keep-alive connections, request parsing and response encoding.
 
-Request bodies may be sent with Content-Length or chunked; every response is JSON. Routing
-and the replies themselves live in `endpoint.py`.
+Request bodies may be sent with Content-Length or chunked; responses are JSON unless a
+handler sets its own content-type. Routing and the replies themselves live in `endpoint.py`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ Dispatch = Callable[[str, str, dict[str, str], bytes], Awaitable[Resp]]
 MAX_BODY = 64 * 1024 * 1024
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 _BAD = "invalid_request_error"
+
+
+class DropConnection(ConnectionError):
+    """Raised by a handler: close the connection without sending any answer."""
 
 
 def reason(status: int) -> str:
@@ -102,11 +106,12 @@ async def _one_request(
 
 
 def _encode(status: int, headers: list[tuple[str, str]], payload: bytes, keep: bool) -> bytes:
+    ctype = next((v for k, v in headers if k.lower() == "content-type"), "application/json")
     head = (
-        f"HTTP/1.1 {status} {reason(status)}\r\ncontent-type: application/json"
+        f"HTTP/1.1 {status} {reason(status)}\r\ncontent-type: {ctype}"
         f"\r\ncontent-length: {len(payload)}\r\nserver: synthgen-standin\r\n"
         + ("" if keep else "connection: close\r\n")
-        + "".join(f"{k}: {v}\r\n" for k, v in headers)
+        + "".join(f"{k}: {v}\r\n" for k, v in headers if k.lower() != "content-type")
     )
     return (head + "\r\n").encode("latin-1") + payload
 

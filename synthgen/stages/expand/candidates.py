@@ -258,9 +258,17 @@ class Builder:
                     self._drop(out, a.key, idx + 1, reason, detail, item_prov, None, task, stage)
             tasks = passed
         if not job.with_output:
-            tasks_resp = await asyncio.gather(
-                *(self._respond(task, job, sample, idx) for idx, task in tasks)
+            # Every response call runs to its end (in batch mode each one queues its request)
+            # before the first failure, if any, is raised.
+            got = await asyncio.gather(
+                *(self._respond(task, job, sample, idx) for idx, task in tasks),
+                return_exceptions=True,
             )
+            tasks_resp = []
+            for r in got:
+                if isinstance(r, BaseException):
+                    raise r
+                tasks_resp.append(r)
         else:
             tasks_resp = [(t, None, None) for _, t in tasks]
         for (idx, _), (task, resp_info, resp_usage) in zip(tasks, tasks_resp, strict=True):
@@ -306,7 +314,7 @@ class Builder:
             update={"n": 1, "seed": (req.seed or 0) + sample}
         )
         try:
-            (a,) = await self.client.chat(fixed)
+            (a,) = await self.client.chat(fixed, followup=True)
         except RequestRejected as e:  # a re-ask is longer than its request: limits bite
             out.refusal = e.message
             return None

@@ -19,6 +19,7 @@ from typing import Any
 from synthgen.config import Config
 from synthgen.core.sink import Sink
 from synthgen.errors import BudgetExceeded, EndpointError, Interrupted, SynthgenError
+from synthgen.llm.batching import Deferred
 from synthgen.llm.client import LLMClient, RequestFailed
 from synthgen.records import DropReason, LedgerEntry, Record, Seed, ledger_id
 from synthgen.stages.expand.candidates import Builder, JobOutcome, RunContext
@@ -44,7 +45,7 @@ class Progress:
 class ExpandResult:
     """How an expand run ended: its status, its counts, and the error that ended it early."""
 
-    status: str  # complete | stopped_budget | interrupted | exhausted | failed
+    status: str  # complete | stopped_budget | interrupted | exhausted | failed | pending
     progress: Progress
     error: SynthgenError | None = None
 
@@ -123,7 +124,9 @@ class Expander:
             while self.sink.count < self.gen.count:
                 self._dispatch(w)
                 if not w.running:  # a stop was decided, or there is nothing left to try
-                    if self.stopping is None and w.next_job >= self.max_jobs:
+                    if isinstance(w.done.get(w.next_commit), Deferred):
+                        status = "pending"  # batch mode: the rest waits for a batch
+                    elif self.stopping is None and w.next_job >= self.max_jobs:
                         status = "exhausted"
                     break
                 await self._collect(w)
@@ -140,7 +143,7 @@ class Expander:
         # start nothing new.
         while (
             self.stopping is None
-            and w.next_job - w.next_commit < FEEDBACK_LAG
+            and w.next_job - w.next_commit < self._lag()
             and w.next_job < self.max_jobs
         ):
             job, is_cached = self._plan_next(w)
@@ -152,6 +155,14 @@ class Expander:
             w.running[w.next_job] = task
             w.next_job += 1
             w.planned = None
+
+    def _lag(self) -> int:
+        """How far planning may run ahead of commits. A job's prompt may show records of jobs
+        FEEDBACK_LAG before it, so that is the bound; in batch mode, where no prompt shows
+        records of this run (no machine examples, or `run`'s fixed pool), every job needed
+        is planned and waits for one batch together."""
+        independent = not self.gen.machine_examples or not self.feeds_back
+        return self.max_jobs if independent and self.client.deferral is not None else FEEDBACK_LAG
 
     def _plan_next(self, w: Window) -> tuple[Job, bool]:
         """The next job, and whether its answer is cached: planned once, however long it waits."""
@@ -178,6 +189,8 @@ class Expander:
     def _commit_ready(self, w: Window) -> None:
         """Commit finished jobs in job order, up to the first unfinished one or a stop."""
         while w.next_commit in w.done and self.sink.count < self.gen.count:
+            if isinstance(w.done[w.next_commit], Deferred):
+                break  # batch mode: later jobs wait, in order, until its answer is in
             if not self._settle(w.next_commit, w.done.pop(w.next_commit)):
                 break  # commits end at the job that stopped the run
             w.next_commit += 1

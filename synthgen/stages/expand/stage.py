@@ -7,6 +7,7 @@ from pathlib import Path
 
 from synthgen import prompts
 from synthgen.config import Config, resolve_api_key
+from synthgen.core.batchrun import BatchMode
 from synthgen.core.runtime import RunSlot, price_of
 from synthgen.core.sink import Sink
 from synthgen.core.stage import Outcome, Stage, StagePlan, StageRun, run_stage
@@ -47,6 +48,7 @@ class ExpandStage(Stage):
         output: str,
         ledger: Path | None,
         on_progress: Callable[[Progress], None] | None = None,
+        batch: BatchMode | None = None,
     ) -> None:
         from synthgen.seeds.reader import read_seeds
 
@@ -64,6 +66,7 @@ class ExpandStage(Stage):
             models=[cfg.endpoint.model],
             api_key=resolve_api_key(cfg),
             price=price_of(cfg, cfg.endpoint.model),
+            batch=batch,
         )
         self.expander: Expander | None = None
 
@@ -85,6 +88,7 @@ class ExpandStage(Stage):
         endpoint = endpoint_host(cfg.endpoint.base_url)
         gen, model = cfg.generation, cfg.endpoint.model
         ctx = RunContext(run.slot.run_id, cfg.sha256(), cfg.task, gen, model, endpoint)
+        run.defer_misses()
         self.expander = Expander(cfg, self.seeds, run.clients[0], sink, ctx, self.on_progress)
         return self._outcome(await self.expander.run())
 
@@ -118,6 +122,8 @@ def run_expand(
     ledger: Path | None,
     say: Callable[[str], None],
     on_progress: Callable[[Progress], None] | None = None,
+    batch: BatchMode | None = None,
 ) -> StageSummary:
-    """Expand the config's seeds into `output` (a path, or "-" for stdout)."""
-    return run_stage(ExpandStage(cfg, output, ledger, on_progress), cfg, say)
+    """Expand the config's seeds into `output` (a path, or "-" for stdout); with `batch`,
+    through the Batch API."""
+    return run_stage(ExpandStage(cfg, output, ledger, on_progress, batch), cfg, say)

@@ -15,6 +15,7 @@ from typing import Any
 
 from synthgen.core.sink import Sink
 from synthgen.errors import BudgetExceeded, EndpointError, Interrupted, SynthgenError
+from synthgen.llm.batching import Deferred
 from synthgen.llm.client import RequestFailed
 from synthgen.records import ledger_id
 from synthgen.seeds.dataset import SYNTHGEN, Row, record_dict, to_record
@@ -89,7 +90,7 @@ class Item:
 class EngineResult:
     """How a filter run ended, and the error that ended it early."""
 
-    status: str  # complete | stopped_budget | interrupted | failed
+    status: str  # complete | stopped_budget | interrupted | failed | pending
     error: SynthgenError | None = None
 
 
@@ -135,6 +136,7 @@ class FilterEngine:
         self.on_generator = on_generator or (lambda m: None)  # first sight of a generator
         self.tally = Tally()
         self.read = 0
+        self.waiting = 0  # batch mode: rows whose verdict waits for a batch
 
     def prepare(self, row: Row) -> Item:
         """Take in one row: check it against the rules, and ask the judge if it passes."""
@@ -192,6 +194,10 @@ class FilterEngine:
                     except (BudgetExceeded, RequestFailed) as e:
                         stop = stop_result(e)
                         break
+                    except Deferred:
+                        pending.popleft()
+                        stop = await self._queue_the_rest(pending)
+                        break
                 pending.popleft()
                 self.commit(head, judgement)
         except asyncio.CancelledError as e:
@@ -204,9 +210,35 @@ class FilterEngine:
             # Requests in flight were paid for: let them land in the cache for the rerun.
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
-            self.tally.unprocessed = len(pending)
+            self.tally.unprocessed += len(pending)
             self.sink.flush()
         return stop
+
+    async def _queue_the_rest(self, pending: deque[Item]) -> EngineResult:
+        """Batch mode, once a row's verdict waits for a batch: rows commit in input order, so
+        none after it is committed in this pass; every later row still gets its judge
+        request queued (or replayed), a window at a time. What is cached is asked again,
+        from the cache, by the pass that commits it."""
+        left = waiting = 1  # the row whose verdict waits
+        while True:
+            while len(pending) < self.window:
+                row = next(self.rows, None)
+                if row is None:
+                    break
+                pending.append(self.prepare(row))
+            if not pending:
+                break
+            head = pending.popleft()
+            left += 1
+            if head.task is not None:
+                try:
+                    await head.task
+                except Deferred:
+                    waiting += 1
+                except (BudgetExceeded, RequestFailed):
+                    pass  # decided when this row is committed, by a later pass
+        self.tally.unprocessed, self.waiting = left, waiting
+        return EngineResult("pending")
 
     def commit(self, item: Item, judgement: Judgement | None) -> None:
         """Keep one row, with its verdict, or ledger it; count it either way."""

@@ -191,7 +191,14 @@ class Judge:
         if len(self.clients) == 1:
             opinions: list[Opinion] = [await self._ask(self.clients[0], req)]
         else:
-            opinions = list(await asyncio.gather(*(self._ask(c, req) for c in self.clients)))
+            got = await asyncio.gather(
+                *(self._ask(c, req) for c in self.clients), return_exceptions=True
+            )
+            opinions = []
+            for r in got:  # every judge was asked (in batch mode: queued) before a failure
+                if isinstance(r, BaseException):
+                    raise r
+                opinions.append(r)
         usage = Usage()
         for o in opinions:
             usage = usage + o.usage
@@ -238,7 +245,7 @@ class Judge:
         self.truncation_retries += 1
         base = replace(base, retry_max_tokens=bigger.max_tokens)
         try:
-            (b,) = await client.chat(bigger)
+            (b,) = await client.chat(bigger, followup=True)
         except RequestRejected as e:
             detail = f"{cut}; the retry at {bigger.max_tokens} was refused: {e.message}"
             return replace(base, detail=detail[:300])
@@ -258,7 +265,7 @@ class Judge:
     ) -> tuple[Verdict | None, Any]:
         """One re-ask with the error shown; cached like any request."""
         try:
-            (a,) = await client.chat(repair_request(req, bad, error))
+            (a,) = await client.chat(repair_request(req, bad, error), followup=True)
         except RequestRejected:
             return None, None
         try:

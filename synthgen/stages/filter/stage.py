@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from synthgen.config import Config, resolve_api_key
+from synthgen.core.batchrun import BatchMode
 from synthgen.core.manifest import file_sha256, now_iso
 from synthgen.core.runtime import RunSlot, new_run_id
 from synthgen.core.sink import Sink
@@ -48,6 +49,7 @@ class FilterStage(Stage):
         ledger: Path | None,
         on_progress: Callable[[Tally], None] | None = None,
         on_calibration: Callable[[int, int], None] | None = None,
+        batch: BatchMode | None = None,
     ) -> None:
         self.cfg, self.input_path, self.on_progress = cfg, input_path, on_progress
         self.on_calibration = on_calibration
@@ -74,6 +76,7 @@ class FilterStage(Stage):
             models=models,
             api_key=resolve_api_key(cfg) if models else "",
             price=panel_price(cfg, models),
+            batch=batch,
         )
         self.engine: FilterEngine | None = None
         self.seeds: SeedCheck | None = None
@@ -90,6 +93,7 @@ class FilterStage(Stage):
 
         cfg, fplan, sink, say = self.cfg, self.fplan, run.sink, run.say
         jcfg = cfg.filter.judge
+        self.warnings = []  # a --wait loop runs this again
         if run.slot.resume and (sink.count or sink.ledger_ids):
             say(
                 f"continuing {run.slot.run_id}: {sink.count} kept, "
@@ -139,6 +143,7 @@ class FilterStage(Stage):
             stop = await self._calibrate(judge, say)
             if stop is not None:
                 return self._outcome(stop)
+        run.defer_misses()  # the calibration ran online; candidates' verdicts may wait
         return self._outcome(await self.engine.run())
 
     async def _calibrate(self, judge: Judge, say: Callable[[str], None]) -> EngineResult | None:
@@ -234,7 +239,9 @@ def run_filter(
     say: Callable[[str], None],
     on_progress: Callable[[Tally], None] | None = None,
     on_calibration: Callable[[int, int], None] | None = None,
+    batch: BatchMode | None = None,
 ) -> StageSummary:
-    """Filter `input_path` into `output` by the config's rules and judge."""
-    stage = FilterStage(cfg, input_path, output, ledger, on_progress, on_calibration)
+    """Filter `input_path` into `output` by the config's rules and judge; with `batch`,
+    the candidates' verdicts through the Batch API."""
+    stage = FilterStage(cfg, input_path, output, ledger, on_progress, on_calibration, batch)
     return run_stage(stage, cfg, say)

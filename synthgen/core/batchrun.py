@@ -1,0 +1,131 @@
+"""Batch mode in the stage skeleton: before a pass, take in finished batches; after it, batch
+what waits; with --wait, wait for the batches and run the next pass.
+
+One pass is a whole ordinary stage run over the cache. Requests it cannot answer wait for a
+batch (llm/batching.py), the stage ends `pending` (exit 0) with what it could decide
+written, and the next pass — the same command again, or the --wait loop — continues.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from synthgen.errors import BudgetExceeded
+from synthgen.llm.batching import BatchQueue, Deferral
+from synthgen.llm.batchstore import BatchStore
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from synthgen.config import Config
+    from synthgen.llm.client import LLMClient
+
+
+@dataclass(frozen=True)
+class BatchMode:
+    """How a stage uses the Batch API (`--batch`)."""
+
+    wait: bool = False  # poll until the batches end and finish the stage in this command
+    followups: bool = False  # repairs and truncation retries wait for a batch too
+
+
+def open_queue(db: sqlite3.Connection, cfg: Config, say: Callable[[str], None]) -> BatchQueue:
+    """The state directory's batch queue, as this run sees it."""
+    return BatchQueue(BatchStore(db), cfg.batch, say)
+
+
+def has_open_batches(db: sqlite3.Connection) -> bool:
+    """Whether any batch in this state directory has not been joined yet."""
+    return bool(BatchStore(db).chunks(open_only=True))
+
+
+async def before_pass(
+    queue: BatchQueue, clients: Sequence[LLMClient], mode: BatchMode | None
+) -> None:
+    """Join every finished batch of these clients into the cache; queue failed lines again.
+    Online (no --batch), also say which batches still run: their requests go online too."""
+    still = await queue.sync(clients)
+    if mode is None and still:
+        lines = sum(c.lines for c in still)
+        queue.say(
+            f"note: {len(still)} batch(es) with {lines} requests are still running; without "
+            "--batch their requests are sent online too (synthgen batch status; synthgen "
+            "batch cancel keeps what they completed)"
+        )
+
+
+def defer_misses(queue: BatchQueue, clients: Sequence[LLMClient], mode: BatchMode) -> None:
+    """From now on, a request the cache cannot answer waits for a batch."""
+    for c in clients:
+        c.deferral = Deferral(queue, mode.followups)
+
+
+async def after_pass(
+    queue: BatchQueue, clients: Sequence[LLMClient], mode: BatchMode, status: str
+) -> BudgetExceeded | None:
+    """Batch what this pass left waiting; with --wait, wait for the open batches to end.
+    The error that stops the run when the budget has room for no batch at all."""
+    if status != "pending":
+        return None
+    for c in clients:
+        c.deferral = None  # submitting and waiting send no chat request
+    await queue.submit(clients)
+    still = [c for c in queue.store.chunks(open_only=True) if c.batch_id is not None]
+    if queue.held_back and not still:
+        return BudgetExceeded(
+            f"{queue.held_back} requests wait, and the budget has no room for their batch's "
+            "worst case",
+            hint="rerun with a higher --max-cost-usd; answers so far are cached",
+        )
+    if mode.wait and still:
+        await wait_for_batches(queue, clients)
+    return None
+
+
+async def wait_for_batches(queue: BatchQueue, clients: Sequence[LLMClient]) -> None:
+    """Poll until every open batch of these clients has ended and is joined."""
+    shown = ""
+    sleep = clients[0].clock.sleep if clients else None
+    while True:
+        still = await queue.sync(clients)
+        if not still:
+            return
+        done = sum(c.counts.get("completed", 0) + c.counts.get("failed", 0) for c in still)
+        total = sum(c.lines for c in still)
+        states = ", ".join(sorted({c.remote_status or "?" for c in still}))
+        text = f"batch: {len(still)} open · {done}/{total} requests ended · {states}"
+        if text != shown:
+            queue.say(text)
+            shown = text
+        if sleep is not None:
+            await sleep(queue.cfg.poll_s)
+
+
+def details(queue: BatchQueue) -> dict[str, Any]:
+    """What batch mode did in this pass and where every request stands, for the summary."""
+    store = queue.store
+    open_chunks = store.chunks(open_only=True)
+    return {
+        "waiting": queue.deferred,
+        "submitted": [c.batch_id for c in store.chunks() if c.id in queue.submitted],
+        "joined": queue.joined,
+        "held_back_by_budget": queue.held_back,
+        "open_batches": [c.batch_id or f"(local {c.id}, {c.state})" for c in open_chunks],
+        "reserved_usd": round(store.reserved_cost(), 6),
+        "lines": store.line_counts(),
+    }
+
+
+def age(created_at: str, now: float | None = None) -> str:
+    """How long ago a batch was made, in words a status table shows ("3 h 12 min")."""
+    from datetime import datetime
+
+    seconds = int((now or time.time()) - datetime.fromisoformat(created_at).timestamp())
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
