@@ -326,3 +326,34 @@ def report(
 
         write_html(built, Path(html))
     return result
+
+
+def batch_status(
+    *,
+    state_dir: PathLike | None = None,
+    base_url: str | None = None,
+    refresh: bool = True,
+    config: PathLike | None = None,
+) -> dict[str, Any]:
+    """The batches of a state directory (counts, state, age, worst-case cost), each open one
+    asked for its status first unless `refresh` is False."""
+    from synthgen.core.batchcmd import batch_status as status
+
+    values = _values("batch", {"state_dir": state_dir, "base_url": base_url}, ENDPOINT_OPTIONS)
+    return status(load(config, values), refresh)
+
+
+def batch_cancel(
+    *,
+    state_dir: PathLike | None = None,
+    base_url: str | None = None,
+    wait: bool = True,
+    config: PathLike | None = None,
+    say: Say = _quiet,
+) -> dict[str, Any]:
+    """Cancel every open batch of a state directory; with `wait`, wait until they stop and
+    keep what they completed, so rerunning the stage without batch mode finishes online."""
+    from synthgen.core.batchcmd import batch_cancel as cancel
+
+    values = _values("batch", {"state_dir": state_dir, "base_url": base_url}, ENDPOINT_OPTIONS)
+    return cancel(load(config, values), say, wait)

@@ -25,6 +25,7 @@ LAZY_COMMANDS = {
     "config": "synthgen.cli.config:config_group",
     "export": "synthgen.cli.export:export_cmd",
     "verify": "synthgen.cli.verify:verify_cmd",
+    "batch": "synthgen.cli.batch:batch_group",
 }
 
 EXIT_CODES_HELP = """Exit codes: 0 ok · 1 runtime failure · 2 usage, config or input error ·

@@ -112,6 +112,7 @@ def details(queue: BatchQueue) -> dict[str, Any]:
         "waiting": queue.deferred,
         "submitted": [c.batch_id for c in store.chunks() if c.id in queue.submitted],
         "joined": queue.joined,
+        "sent_online_after_failing": queue.online,
         "held_back_by_budget": queue.held_back,
         "open_batches": [c.batch_id or f"(local {c.id}, {c.state})" for c in open_chunks],
         "reserved_usd": round(store.reserved_cost(), 6),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
@@ -22,7 +22,7 @@ from synthgen.errors import SynthgenError
 from synthgen.llm.batchapi import BatchAPI, Remote
 from synthgen.llm.batchstore import FINAL_REMOTE, BatchStore, Chunk, Line
 from synthgen.llm.cost import cost_of
-from synthgen.llm.policy import RequestFailed, RequestRejected
+from synthgen.llm.policy import RequestRejected
 from synthgen.llm.tokens import estimate, messages_tokens
 from synthgen.llm.types import ChatRequest, scrub_url
 from synthgen.llm.wire import call_kwargs, completion_answers, parse_completion
@@ -50,11 +50,14 @@ class Deferral:
 
     def defer(
         self, client: LLMClient, req: ChatRequest, keys: list[str], missing: list[int]
-    ) -> NoReturn:
-        """Queue the missing samples of `req` (once), or say what became of them."""
+    ) -> None:
+        """Queue the missing samples of `req` (once) and raise Deferred, or say what became
+        of them: refused in a batch (RequestRejected), or returns when the Batch API failed
+        them `max_attempts` times, and the request is then sent online."""
         native = client.caps.get("n", "native") == "native"
         groups = [missing] if native else [[i] for i in missing]
         path = client.caps.get("structured", "json_schema") if req.json_schema else "none"
+        waits = False
         for group in groups:
             custom_id = keys[group[0]]
             line = self.queue.store.line(custom_id)
@@ -71,12 +74,14 @@ class Deferral:
                     path,
                     prompt_est,
                 )
+                waits = True
             elif line.state == "rejected":
                 raise RequestRejected(f"(in a batch) {line.error}", "request_rejected")
-            elif line.state == "failed":
-                raise RequestFailed(
-                    f"the Batch API did not answer it in {line.attempts} submissions: {line.error}"
-                )
+            elif line.state != "failed":
+                waits = True
+        if not waits:  # every submission failed or expired: online, as a last resort
+            self.queue.online += 1
+            return
         self.queue.deferred += 1
         raise Deferred(keys[missing[0]])
 
@@ -89,6 +94,7 @@ class BatchQueue:
     cfg: BatchConfig
     say: Callable[[str], None]
     deferred: int = 0  # requests this pass left waiting
+    online: int = 0  # requests sent online after their batch submissions ran out
     submitted: list[int] = field(default_factory=list)  # chunks created in this run
     joined: int = 0  # batches whose answers this run took into the cache
     held_back: int = 0  # lines the budget kept out of a batch
@@ -182,10 +188,12 @@ class BatchQueue:
                 chunk.id, batch_id=remote.id, state="created", remote_status=remote.status
             )
             self.submitted.append(chunk.id)
-            self.say(
-                f"batch {remote.id}: {chunk.lines} requests submitted "
-                f"(≤ ${chunk.worst_cost_usd:.4f} at batch prices)"
+            worst = (
+                f"≤ ${chunk.worst_cost_usd:.4f} at batch prices"
+                if client.budget.price is not None
+                else "price unknown"
             )
+            self.say(f"batch {remote.id}: {chunk.lines} requests submitted ({worst})")
 
     # --- before a pass: take in what finished ------------------------------------------------
 

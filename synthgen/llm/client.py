@@ -127,7 +127,7 @@ class LLMClient:
                 self.budget.replay(u.prompt_tokens + u.completion_tokens, u.cost_usd)
         missing = [i for i, a in enumerate(answers) if a is None]
         if missing and self.deferral is not None and (not followup or self.deferral.followups):
-            self.deferral.defer(self, req, keys, missing)  # raises Deferred (or a verdict)
+            self.deferral.defer(self, req, keys, missing)  # raises Deferred, or goes online
         if missing and self.offline:
             raise OfflineMiss(
                 f"--offline: no cached answer for a {self.model} request "

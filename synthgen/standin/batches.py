@@ -34,6 +34,19 @@ _STAMPS = (
 )
 
 
+def batch_step(method: str, path: str) -> str | None:
+    """Which step of batch mode a request is, for the `batch_hold` fault (None: another)."""
+    if method == "POST" and path == "/v1/files":
+        return "upload"
+    if method == "POST" and path == "/v1/batches":
+        return "create"
+    if method == "GET" and path.startswith("/v1/files/") and path.endswith("/content"):
+        return "content"
+    if method == "GET" and path.startswith("/v1/batches/"):
+        return "retrieve"
+    return None
+
+
 def is_batch_path(path: str) -> bool:
     """Is `path` (without query) one of the Files or Batches API routes?"""
     return path in ("/v1/files", "/v1/batches") or path.startswith(("/v1/files/", "/v1/batches/"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -128,6 +128,12 @@ class StandinConfig(BaseModel):
         default=0,
         ge=0,
         description="next N file uploads: stored, but the connection closes before the answer",
+    )
+
+    batch_hold: Literal["upload", "create", "retrieve", "content"] | None = Field(
+        default=None,
+        description="do that batch step (store the file, create the batch...) but hold the "
+        "answer until the fault is cleared: a client killed meanwhile never learns the result",
     )
 
     fault_seed: int = 0

@@ -19,7 +19,7 @@ import orjson
 from pydantic import ValidationError
 
 import synthgen.standin.content as C
-from synthgen.standin.batches import BatchStore, is_batch_path
+from synthgen.standin.batches import BatchStore, batch_step, is_batch_path
 from synthgen.standin.config import RateLimiter, StandinConfig
 from synthgen.standin.embeddings import embeddings_response
 from synthgen.standin.http11 import DropConnection, Resp, error, reason, serve_connection
@@ -158,7 +158,12 @@ class StandinServer:
         if key is not None and headers.get("authorization") != f"Bearer {key}":
             return error(401, "Incorrect API key provided (stand-in).", code="invalid_api_key")
         if want is None:
-            return self.batches.handle(self.config, method, target, headers, body)
+            reply = self.batches.handle(self.config, method, target, headers, body)
+            kind = batch_step(method, path)
+            while kind is not None and self.config.batch_hold == kind:  # done, not answered
+                entry["held"] = kind
+                await asyncio.sleep(0.01)
+            return reply
         if path == "/v1/models":
             data = [{"id": "standin-fake", "object": "model", "owned_by": "synthgen-standin"}]
             return 200, [], orjson.dumps({"object": "list", "data": data})

@@ -49,6 +49,7 @@ def plan(cfg: Config, seeds: list[Seed]) -> dict[str, Any]:
         "completion_tokens": round(completion_tokens),
         "token_count_method": method,
         "cost_usd": None if cost is None else round(cost, 4),
+        "batch_cost_usd": None if cost is None else round(cost * cfg.batch.discount, 4),
         "price_known": price is not None,
         "estimated_seconds": round(requests / per_s, 1),
         "assumptions": {
@@ -68,7 +69,7 @@ def describe(result: dict[str, Any]) -> str:
     cost = (
         "unknown (no price for this model)"
         if result["cost_usd"] is None
-        else f"${result['cost_usd']:.4f}"
+        else f"${result['cost_usd']:.4f} online, ~${result['batch_cost_usd']:.4f} with --batch"
     )
     lines.append(
         f"dry run: {result['requests']} requests · ~{result['prompt_tokens']} prompt + "

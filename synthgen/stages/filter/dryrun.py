@@ -69,6 +69,7 @@ def plan_filter(cfg: Config, input_path: Path) -> dict[str, Any]:
         "completion_tokens": completion_tokens,
         "token_count_method": method,
         "cost_usd": None if cost is None else round(cost, 4),
+        "batch_cost_usd": None if cost is None else round(cost * cfg.batch.discount, 4),
         "price_known": price is not None,
         "estimated_seconds": round(requests / per_s, 1) if requests else 0.0,
         "assumptions": {
@@ -86,7 +87,11 @@ def describe(result: dict[str, Any]) -> str:
     if result["first_prompt"]:
         lines.append("── first judge prompt " + "─" * 50 + "\n")
         lines += [f"[{m['role']}]\n{m['content']}\n\n" for m in result["first_prompt"]]
-    cost = "unknown (no price)" if result["cost_usd"] is None else f"${result['cost_usd']:.4f}"
+    cost = (
+        "unknown (no price)"
+        if result["cost_usd"] is None
+        else f"${result['cost_usd']:.4f} online, ~${result['batch_cost_usd']:.4f} with --batch"
+    )
     dropped = sum(result["dropped_by_rules"].values())
     lines.append(
         f"dry run: {result['input_records']} records · {dropped} dropped by rules · "
