@@ -134,6 +134,7 @@ class BatchStore:
         self._answers.clear()
         self.created = self.cancelled = 0
         self.lines = Counter[str]()
+        self.held = Counter[str]()  # requests the batch_hold fault held, per step
 
     def stats(self) -> dict[str, object]:
         """The "batch" section of the server's stats."""
@@ -145,6 +146,7 @@ class BatchStore:
             "lines_failed": self.lines["failed"],
             "lines_expired": self.lines["expired"],
             "line_answers": dict(self._answers),
+            "held": dict(self.held),
         }
 
     def handle(

@@ -160,9 +160,10 @@ class StandinServer:
         if want is None:
             reply = self.batches.handle(self.config, method, target, headers, body)
             kind = batch_step(method, path)
-            while kind is not None and self.config.batch_hold == kind:  # done, not answered
-                entry["held"] = kind
-                await asyncio.sleep(0.01)
+            if kind is not None and kind == self.config.batch_hold:  # done, not answered
+                self.batches.held[kind] += 1
+                while self.config.batch_hold == kind:
+                    await asyncio.sleep(0.01)
             return reply
         if path == "/v1/models":
             data = [{"id": "standin-fake", "object": "model", "owned_by": "synthgen-standin"}]
