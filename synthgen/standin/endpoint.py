@@ -159,10 +159,10 @@ class StandinServer:
             return error(401, "Incorrect API key provided (stand-in).", code="invalid_api_key")
         if want is None:
             reply = self.batches.handle(self.config, method, target, headers, body)
-            kind = batch_step(method, path)
-            if kind is not None and kind == self.config.batch_hold:  # done, not answered
-                self.batches.held[kind] += 1
-                while self.config.batch_hold == kind:
+            step = batch_step(method, path) or ""
+            if step == self.config.batch_hold:  # done, not answered
+                self.batches.held[step] += 1
+                while self.config.batch_hold == step:
                     await asyncio.sleep(0.01)
             return reply
         if path == "/v1/models":
