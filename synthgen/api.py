@@ -217,14 +217,22 @@ def run(
     offline: bool = False,
     say: Say = _quiet,
     on_progress: Callable[[Any], None] | None = None,
+    batch: bool = False,
+    wait: bool = False,
+    batch_repairs: bool = False,
     **overrides: Any,
 ) -> RunSummary:
     """Exactly `target.count` good records from one config (or fewer on a budget or gate
-    stop), written to its run dir; rerunning the same call replays and continues."""
+    stop), written to its run dir; rerunning the same call replays and continues.
+    `batch=True`: generation and verdicts through the Batch API (status "pending" until a
+    pass finds everything answered; call again, or pass `wait=True`)."""
     from synthgen.loop.stage import run_config as run_cfg
 
+    mode = batch_mode(batch, wait, batch_repairs)
+    if mode is not None and offline:
+        raise UsageError("--offline sends nothing, --batch sends batches", hint="pick one")
     cfg = run_config(config, judge=judge, **overrides)
-    return run_cfg(cfg, say, offline=offline, on_progress=on_progress)
+    return run_cfg(cfg, say, offline=offline, on_progress=on_progress, batch=mode)
 
 
 def dedup(

@@ -21,6 +21,7 @@ from typing import Any
 from synthgen.config import Config
 from synthgen.core.stage import Outcome, StageRun
 from synthgen.errors import StoppedError
+from synthgen.llm.batching import Deferred
 from synthgen.loop.rounds import (
     MAX_ROUNDS,
     GateTrip,
@@ -81,6 +82,8 @@ class Pipeline:
     async def loop(self) -> Outcome:
         """The run, on one screen: calibrate, then rounds until target, budget or gate."""
         stop = await self.calibrate()
+        if stop is None:
+            self.run.defer_misses()  # batch mode: from here on, misses wait for a batch
         for index in range(MAX_ROUNDS):
             if stop is not None or len(self.kept) >= self.target:
                 break
@@ -88,8 +91,12 @@ class Pipeline:
             need = self.target - len(self.kept)
             asked = round_size(need, self.totals, self.cfg.generation.per_call)
             candidates, stop = await self.expand(index, asked)
+            if stop is not None and stop.status == "pending":
+                return stop  # this round's candidates wait for a batch: the next pass goes on
             survivors = [c for c in candidates if self.screened(c)]
             stop = await self.judge_and_keep(survivors) or stop
+            if stop is not None and stop.status == "pending":
+                return stop
             self.end_round(index, asked, candidates)
             stop = stop or self.gate_stop(final=False)
         if stop is None:
@@ -204,7 +211,10 @@ class Pipeline:
             for rec in survivors:
                 self.keep_or_drop(rec, None)
             return None
-        window = max(1, self.cfg.endpoint.concurrency)
+        # In batch mode every verdict the round may need is asked at once (one batch); the
+        # kept records are the same, as they are kept in candidate order either way.
+        batch = bool(judge.clients) and judge.clients[0].deferral is not None
+        window = len(survivors) if batch else max(1, self.cfg.endpoint.concurrency)
         pending: deque[tuple[Record, asyncio.Task[Judgement]]] = deque()
         stop: Outcome | None = None
         unjudged: list[Record] = []
@@ -225,6 +235,10 @@ class Pipeline:
                 rec, task = pending.popleft()
                 try:
                     verdict = await task
+                except Deferred:
+                    # the other verdicts asked are queued too (or replayed): wait for them
+                    await asyncio.gather(*(t for _, t in pending), return_exceptions=True)
+                    return Outcome("pending")
                 except (BudgetExceeded, RequestFailed) as e:
                     stop = stop or Outcome(
                         "stopped_budget" if isinstance(e, BudgetExceeded) else "failed", e

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from synthgen.cli.common import emit_json, finish_run, json_option
+from synthgen.cli.common import batch_options, emit_json, finish_run, json_option
 
 
 @click.command("run")
@@ -32,6 +32,7 @@ from synthgen.cli.common import emit_json, finish_run, json_option
     help="Answer every request from the cache; send "
     "nothing (no key needed); a request never answered is an error.",
 )
+@batch_options
 @click.option(
     "--dry-run",
     is_flag=True,
@@ -51,6 +52,7 @@ def run_cmd(
     concurrency: int | None,
     state_dir: Path | None,
     offline: bool,
+    batch: dict[str, bool],
     dry_run: bool,
     as_json: bool,
 ) -> None:
@@ -73,6 +75,7 @@ def run_cmd(
     """
     import synthgen.api as api
     from synthgen.core.console import ProgressLine, request_line, say
+    from synthgen.errors import UsageError
 
     options: dict[str, Any] = {
         "out": out,
@@ -113,7 +116,10 @@ def run_cmd(
             )
 
     with live.ticking():  # requests in flight and tokens/s, even while no round moves
-        summary = run_config(cfg, say, offline=offline, on_progress=progress)
+        mode = api.batch_mode(**batch)
+        if mode is not None and offline:
+            raise UsageError("--offline sends nothing, --batch sends batches", hint="pick one")
+        summary = run_config(cfg, say, offline=offline, on_progress=progress, batch=mode)
     line.done()
     finish_run(summary, as_json)
 

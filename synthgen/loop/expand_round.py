@@ -67,7 +67,9 @@ async def expand_round(
     records = [_canonical(Record.model_validate(o)) for o in _lines(out)]
     drops = [_canonical_drop(d) for d in _lines(ledger)]
     stop = None
-    if result.status not in ("complete", "exhausted") or (
+    if result.status == "pending":
+        stop = Outcome("pending")
+    elif result.status not in ("complete", "exhausted") or (
         result.status == "exhausted" and not records
     ):
         stop = Outcome(result.status, result.error)

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import Field
 
 from synthgen.config import Config, resolve_api_key
+from synthgen.core.batchrun import BatchMode
 from synthgen.core.runtime import RunSlot
 from synthgen.core.sink import Sink
 from synthgen.core.stage import ClientSpec, Outcome, Stage, StagePlan, StageRun, run_stage
@@ -56,6 +57,7 @@ class RunStage(Stage):
         *,
         offline: bool = False,
         on_progress: Callable[[RunProgress], None] | None = None,
+        batch: BatchMode | None = None,
     ) -> None:
         from synthgen.seeds.reader import read_seeds
         from synthgen.stages.filter.plan import make_plan, panel_price
@@ -82,6 +84,7 @@ class RunStage(Stage):
             resumable=False,
             manifest=self.run_dir / "manifest.json",
             offline=offline,
+            batch=batch,
         )
         self.pipeline: Pipeline | None = None
 
@@ -129,7 +132,7 @@ class RunStage(Stage):
             "rounds": [r.model_dump(mode="json") for r in p.rounds],
             "gate": p.gate.model_dump(mode="json") if p.gate else None,
         }
-        if run.delivered:
+        if run.delivered and outcome.status != "pending":
             files, warnings = write_outputs(self.cfg, self.seeds, run, outcome, self.run_dir)
             outcome.details["files"] = files
             outcome.warnings = [*outcome.warnings, *warnings]
@@ -142,9 +145,12 @@ def run_config(
     *,
     offline: bool = False,
     on_progress: Callable[[RunProgress], None] | None = None,
+    batch: BatchMode | None = None,
 ) -> RunSummary:
-    """Run `cfg` to its target; whatever ends it, return the typed summary."""
-    summary = run_stage(RunStage(cfg, offline=offline, on_progress=on_progress), cfg, say)
+    """Run `cfg` to its target; whatever ends it, return the typed summary. With `batch`,
+    generation and judging go through the Batch API, pass after pass."""
+    stage = RunStage(cfg, offline=offline, on_progress=on_progress, batch=batch)
+    summary = run_stage(stage, cfg, say)
     d: dict[str, Any] = dict(summary.details)
     base = summary.model_dump(exclude={"details"})
     return RunSummary(

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.helpers import read_jsonl, run
 
 import synthgen
 from synthgen.standin import StandinHandle
-from tests.support.helpers import read_jsonl, run
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "support_triage.jsonl"
 
@@ -198,3 +198,33 @@ def test_the_budget_reserves_each_batch_worst_case(standin: StandinHandle, tmp_p
     rows = json.loads(run(["batch", "status", "--state-dir", str(tmp_path / "state"),
                            "--json"]).stdout)["batches"]  # fmt: skip
     assert all(r["worst_cost_usd"] >= 0 for r in rows)
+
+
+def test_run_reaches_its_target_through_batches_with_the_online_records(tmp_path: Path) -> None:
+    from support.runs import check_run_dir, per_answer_masked, run_cmd, standin, synthgen
+    from support.runs import write_config as run_config
+
+    changes = {"batch.poll_s": 0, "generation.machine_examples": 0, "target.count": 20}
+    with standin() as s:
+        cfg = run_config(tmp_path / "run.yaml", tmp_path / "run", tmp_path / "st", changes)
+        first = synthgen(*run_cmd(cfg, s.base_url, "--batch", "--json"))
+        assert first.code == 0, first.stderr
+        assert first.json()["status"] == "pending"  # the judge's calibration ran online
+        done = synthgen(*run_cmd(cfg, s.base_url, "--batch", "--wait", "--json"))
+        assert done.code == 0, done.stderr
+        summary = done.json()
+        assert summary["status"] == "complete" and summary["batch"]["waiting"] == 0
+        check_run_dir(tmp_path / "run", 20)
+        stats = batch_stats(s)
+        assert stats["batches_created"] >= 2 and set(stats["line_answers"].values()) == {1}
+        chat = chat_requests(s)
+        assert chat == 25  # only the calibration on the 25 human seeds went online
+
+        # The same config online, from the same cache, in another run dir: the same bytes.
+        online = run_config(tmp_path / "online.yaml", tmp_path / "online", tmp_path / "st", changes)
+        again = synthgen(*run_cmd(online, s.base_url, "--json"))
+        assert again.code == 0 and again.json()["requests"]["sent"] == 0
+        assert chat_requests(s) == chat
+    assert per_answer_masked(tmp_path / "run" / "data.jsonl") == per_answer_masked(
+        tmp_path / "online" / "data.jsonl"
+    )

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.helpers import expand_args, read_jsonl, run, spawn, wait_until
 
 from synthgen.standin import StandinHandle
-from tests.support.helpers import expand_args, read_jsonl, run, spawn, wait_until
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "support_triage.jsonl"
 
