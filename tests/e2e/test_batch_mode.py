@@ -228,3 +228,21 @@ def test_run_reaches_its_target_through_batches_with_the_online_records(tmp_path
     assert per_answer_masked(tmp_path / "run" / "data.jsonl") == per_answer_masked(
         tmp_path / "online" / "data.jsonl"
     )
+
+
+@pytest.mark.parametrize("batch_repairs", [False, True])
+def test_repairs_go_online_unless_batched_too(
+    standin: StandinHandle, tmp_path: Path, batch_repairs: bool
+) -> None:
+    standin.set_faults(p_malformed=0.5)  # some answers need the repair re-ask
+    s = expand(standin, tmp_path, config=config(tmp_path), wait=True, batch_repairs=batch_repairs)
+    assert s.status == "complete"
+    repaired = [
+        r for r in read_jsonl(tmp_path / "raw.jsonl") if r["provenance"]["generator"]["repaired"]
+    ]
+    assert repaired  # the faults did call for repairs
+    if batch_repairs:  # every re-ask waited for a follow-up batch
+        assert chat_requests(standin) == 0 and batch_stats(standin)["batches_created"] >= 2
+    else:
+        assert chat_requests(standin) == s.requests.sent > 0
+        assert batch_stats(standin)["batches_created"] == 1

@@ -148,7 +148,7 @@ def _answer(cid: str, content: str) -> dict[str, Any]:
                 "message": {"role": "assistant", "content": content},
                 "finish_reason": "stop",
             },
-        ],  # fmt: skip
+        ],
         "usage": {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14},
     }
     return {"custom_id": cid, "response": {"status_code": 200, "request_id": "r1", "body": body}}
