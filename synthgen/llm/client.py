@@ -30,7 +30,14 @@ from synthgen.llm.policy import (
 from synthgen.llm.proxy import upstream_model
 from synthgen.llm.stream import Reply, Streaming, exchange
 from synthgen.llm.tokens import estimate, messages_tokens
-from synthgen.llm.types import Answer, ChatRequest, RequestStats, endpoint_host, is_local
+from synthgen.llm.types import (
+    Answer,
+    ChatRequest,
+    MissPolicy,
+    RequestStats,
+    endpoint_host,
+    is_local,
+)
 from synthgen.llm.wire import (
     STRUCTURED_ORDER,
     call_kwargs,
@@ -43,7 +50,6 @@ if TYPE_CHECKING:
     import httpx2
 
     from synthgen.config import EndpointConfig
-    from synthgen.llm.batching import Deferral
 
 __all__ = [
     "RATE_LIMIT_PATIENCE",
@@ -75,7 +81,7 @@ class LLMClient:
         `offline`: answer from the cache only; a miss is an error, nothing is sent."""
         self.offline = offline
         # Batch mode: a request the cache cannot answer waits for the Batch API instead.
-        self.deferral: Deferral | None = None
+        self.deferral: MissPolicy | None = None
         import httpx2
         import openai
 

@@ -32,6 +32,7 @@ class FakeClient:
         self.answered: set[str] = set()  # keys a rerun would replay from the cache
         self._gates: dict[int, asyncio.Event] = {}
         self._moved: asyncio.Event | None = None
+        self.deferral = None  # never in batch mode
 
     def hold(self, call: int) -> asyncio.Event:
         """Keep call number `call` from answering until the returned event is set."""
@@ -49,7 +50,7 @@ class FakeClient:
     def cached(self, req: ChatRequest, sample: int = 0) -> bool:
         return self.key(req, sample) in self.answered
 
-    async def chat(self, req: ChatRequest) -> list[Answer]:
+    async def chat(self, req: ChatRequest, followup: bool = False) -> list[Answer]:
         call = len(self.calls)
         self.calls.append(req)
         gate = self._gates.get(call)

@@ -29,7 +29,7 @@ class CutClient(FakeClient):
         super().__init__(script)
         self.cut = cut
 
-    async def chat(self, req: ChatRequest) -> list[Answer]:
+    async def chat(self, req: ChatRequest, followup: bool = False) -> list[Answer]:
         answers = await super().chat(req)
         if self.cut(req):
             return [a.model_copy(update={"finish_reason": "length"}) for a in answers]
