@@ -244,5 +244,5 @@ def test_repairs_go_online_unless_batched_too(
     if batch_repairs:  # every re-ask waited for a follow-up batch
         assert chat_requests(standin) == 0 and batch_stats(standin)["batches_created"] >= 2
     else:
-        assert chat_requests(standin) == s.requests.sent > 0
-        assert batch_stats(standin)["batches_created"] == 1
+        assert chat_requests(standin) > 0  # the re-asks, sent online by the pass that read
+        assert batch_stats(standin)["batches_created"] == 1  # the batch's answers
