@@ -39,8 +39,37 @@ def record_id(instruction: str, input: str, output: str) -> str:
     return f"sg_{sha256_hex(ID_SCHEME.encode() + b':' + body)[:32]}"
 
 
+Role = Literal["system", "user", "assistant"]
+
+
+class Turn(Frozen):
+    """One turn of a conversation: who speaks, and what they say."""
+
+    role: Role
+    content: str
+
+
+def conversation_id(messages: list[Turn]) -> str:
+    """Same conversation, same id: sha256 over canonical JSON of every turn, system included."""
+    turns = [{"content": t.content, "role": t.role} for t in messages]
+    body = canonical_json({"messages": turns})
+    return f"sg_{sha256_hex(ID_SCHEME.encode() + b':' + body)[:32]}"
+
+
+def transcript(messages: list[Turn]) -> str:
+    """A conversation as plain text, a turn per paragraph ("User: ...", "Assistant: ...")."""
+    return "\n\n".join(f"{t.role.capitalize()}: {t.content}" for t in messages)
+
+
+def exchanges(messages: list[Turn]) -> int:
+    """How many user → assistant exchanges a conversation holds."""
+    return sum(1 for t in messages if t.role == "assistant")
+
+
 class Seed(Frozen):
-    """One human-written example; `source` says where it came from (file, line, format)."""
+    """One human-written example; `source` says where it came from (file, line, format).
+    A conversation keeps every turn in `messages` (its system prompt too); its instruction
+    and output are then its first exchange, which single-turn strategies show."""
 
     id: str
     instruction: str
@@ -48,6 +77,7 @@ class Seed(Frozen):
     output: str
     meta: dict[str, Any] = Field(default_factory=dict)
     source: dict[str, Any] = Field(default_factory=dict)
+    messages: list[Turn] | None = None
 
     @property
     def ref(self) -> str:
@@ -118,12 +148,15 @@ class Provenance(Open):
 
 
 class Record(Open):
-    """The canonical record: one JSON object per line of every dataset synthgen writes."""
+    """The canonical record: one JSON object per line of every dataset synthgen writes.
+    A conversation also holds every turn in `messages`; its instruction and output are then
+    its first exchange (what single-turn tools read) and its id covers every turn."""
 
     id: str
     instruction: str
     input: str = ""
     output: str
+    messages: list[Turn] | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
     provenance: Provenance
 
@@ -143,6 +176,7 @@ class LedgerEntry(Open):
     instruction: str | None = None
     input: str | None = None
     output: str | None = None
+    messages: list[Turn] | None = None
     raw: str | None = None
     provenance: Provenance
     dropped: DropReason

@@ -7,9 +7,6 @@ from typing import Any
 
 from synthgen.seeds.fields import Example, Fault, Parsed, kind_of, text
 
-MULTI_TURN = "multi-turn: only the first exchange is used"
-
-
 _ROLES = {
     "messages": {
         "system": "system",
@@ -30,7 +27,8 @@ _ROLES = {
 def chat_parser(
     key: str, role_key: str, content_key: str
 ) -> Callable[[dict[str, Any], str | None, bool], Parsed]:
-    """A parser for one chat shape (its list key and turn keys) that takes its first exchange."""
+    """A parser for one chat shape (its list key and turn keys) that reads the whole
+    conversation: its system prompt and every exchange."""
     roles = _ROLES[key]
 
     def parse(obj: dict[str, Any], rid: str | None, need_output: bool) -> Parsed:
@@ -43,58 +41,55 @@ def chat_parser(
                 f'write e.g. "{key}": [{{"{role_key}": "...", "{content_key}": "..."}}]',
             )
         system: list[str] = []
-        found: dict[str, str] = {}
-        used = 0
+        convo: list[tuple[str, str]] = []
         for i, turn in enumerate(turns):
             name = f"{key}[{i}]"
             role, content = _turn(turn, name, roles, role_key, content_key)
-            want = "user" if "user" not in found else "assistant"
-            if role == "system" and not found:
+            want = "assistant" if convo and convo[-1][0] == "user" else "user"
+            if role == "system" and not convo:
                 system.append(text(content, f"{name}.{content_key}", required=False))
             elif role == want:
                 required = need_output or role == "user"
-                found[role] = text(content, f"{name}.{content_key}", required=required)
+                convo.append((role, text(content, f"{name}.{content_key}", required=required)))
             else:
                 raise Fault(
                     "bad_turns",
                     f"{name}.{role_key}",
                     f"expected {'a user' if want == 'user' else 'an assistant'} turn here, "
                     f"got {turn[role_key]!r}",
-                    f"the conversation must start (after an optional system turn) with a user "
-                    f"turn followed by an assistant turn; allowed {role_key} values: "
+                    "a conversation starts (after an optional system turn) with a user turn, "
+                    f"then user and assistant turns alternate; allowed {role_key} values: "
                     + ", ".join(roles),
                 )
-            used = i + 1
-            if len(found) == 2:
-                break
-        if len(found) < 2:
-            missing = "user" if not found else "assistant"
+        if len(convo) < 2:
+            missing = "user" if not convo else "assistant"
             raise Fault(
                 "missing_field",
                 key,
-                f"has no {missing} turn" + (" after the first user turn" if found else ""),
+                f"has no {missing} turn" + (" after the first user turn" if convo else ""),
                 f"add {'an' if missing == 'assistant' else 'a'} {missing} turn so the record "
-                "has one user → assistant exchange",
+                "has at least one user → assistant exchange",
             )
         warnings = []
-        if used < len(turns):
+        if convo[-1][0] == "user":
+            convo.pop()  # a question nobody answered teaches nothing
             warnings.append(
                 Fault(
-                    "multi_turn",
+                    "unanswered_turn",
                     key,
-                    f"{MULTI_TURN} ({_turns(len(turns) - used)} after it ignored)",
-                    "split long conversations into one record per exchange to use them all",
+                    "ends on a user turn with no answer; that last turn is left out",
+                    "end the conversation on an assistant turn",
                 )
             )
         if system:
             obj["system"] = "\n\n".join(system)
-        return Parsed(rid, [Example(found["user"], "", found["assistant"])], obj, warnings)
+        whole = None
+        if len(convo) > 2:  # a conversation: every turn is kept, its system prompt included
+            whole = (*((("system", obj["system"]),) if system else ()), *convo)
+        ex = Example(convo[0][1], "", convo[1][1], messages=whole)
+        return Parsed(rid, [ex], obj, warnings)
 
     return parse
-
-
-def _turns(n: int) -> str:
-    return "1 turn" if n == 1 else f"{n} turns"
 
 
 def _turn(

@@ -18,8 +18,8 @@ import orjson
 
 from synthgen import __version__
 from synthgen.errors import InputError, UsageError
-from synthgen.records import Record, record_id
-from synthgen.seeds.fields import Fault, kind_of
+from synthgen.records import Record, Turn, conversation_id, record_id
+from synthgen.seeds.fields import Example, Fault, kind_of
 from synthgen.seeds.formats import (
     FORMATS,
     KNOWN_SHAPES,
@@ -51,6 +51,23 @@ class Row:
     fmt: str
     raw: dict[str, Any]
     meta: dict[str, Any] = field(default_factory=dict)
+    # a conversation's turns as {"role", "content"} dicts (system first), else None
+    messages: list[dict[str, str]] | None = None
+
+    @property
+    def text(self) -> str:
+        """Everything the row says, for measures over its whole text (dedup, diversity):
+        every turn of a conversation; instruction, input and output otherwise."""
+        if self.messages:
+            return "\n".join(t["content"] for t in self.messages)
+        return f"{self.instruction}\n{self.input}\n{self.output}"
+
+
+def _row_id(ex: Example) -> str:
+    """A content id: over every turn for a conversation, over its three fields otherwise."""
+    if ex.messages:
+        return conversation_id([Turn(role=r, content=c) for r, c in ex.messages])
+    return record_id(ex.instruction, ex.input, ex.output)
 
 
 def _is_synthgen(obj: dict[str, Any]) -> bool:
@@ -90,7 +107,29 @@ def _synthgen_row(path: str, line: int, obj: dict[str, Any]) -> Row:
         SYNTHGEN,
         obj,
         meta if isinstance(meta, dict) else {},
+        _turns(path, line, obj.get("messages")),
     )
+
+
+def _turns(path: str, line: int, value: Any) -> list[dict[str, str]] | None:
+    """A synthgen record's `messages`, checked: role/content objects, or absent."""
+    if value is None:
+        return None
+    ok = isinstance(value, list) and all(
+        isinstance(t, dict)
+        and t.get("role") in ("system", "user", "assistant")
+        and isinstance(t.get("content"), str)
+        for t in value
+    )
+    if not ok:
+        raise InputError(
+            path,
+            "must be a list of {role, content} turns (role system, user or assistant)",
+            line=line,
+            field="messages",
+            hint="fix the turns, or remove messages to read the record as one exchange",
+        )
+    return [{"role": t["role"], "content": t["content"]} for t in value]
 
 
 class _Detector:
@@ -129,13 +168,14 @@ class _Detector:
         return [
             Row(
                 line,
-                record_id(ex.instruction, ex.input, ex.output),
+                _row_id(ex),
                 ex.instruction,
                 ex.input,
                 ex.output,
                 fmt,
                 obj,
                 parsed.meta,
+                [{"role": r, "content": c} for r, c in ex.messages] if ex.messages else None,
             )
             for ex in parsed.examples
         ]
@@ -278,11 +318,16 @@ def record_dict(row: Row, source_name: str, created_at: str = "") -> dict[str, A
     original = row.raw.get("id")
     if original is not None:
         source["id"] = str(original)
-    return {
+    body: dict[str, Any] = {
         "id": row.id,
         "instruction": row.instruction,
         "input": row.input,
         "output": row.output,
+    }
+    if row.messages:
+        body["messages"] = row.messages
+    return {
+        **body,
         "meta": dict(row.meta),
         "provenance": {
             "run_id": "imported",

@@ -26,6 +26,9 @@ class Example:
     input: str
     output: str
     instance: int | None = None  # 1-based, self-instruct only
+    # a conversation's every turn as (role, content), its system prompt first; None for a
+    # single exchange with no system prompt
+    messages: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass

@@ -101,7 +101,7 @@ def _read_bytes(path: Path) -> bytes:
         ) from None
 
 
-def _seed_id(record_id: str | None, n_examples: int, k: int, content: dict[str, str]) -> str:
+def _seed_id(record_id: str | None, n_examples: int, k: int, content: dict[str, Any]) -> str:
     if record_id is not None:
         return record_id if n_examples == 1 else f"{record_id}#{k}"
     return "h_" + sha256_hex(canonical_json(content))[:12]
@@ -156,7 +156,13 @@ class _Reader:
             )
         kept = 0
         for ex in parsed.examples:
-            content = {"instruction": ex.instruction, "input": ex.input, "output": ex.output}
+            content: dict[str, Any] = {
+                "instruction": ex.instruction,
+                "input": ex.input,
+                "output": ex.output,
+            }
+            if ex.messages is not None:  # a conversation: its id covers every turn
+                content["messages"] = [{"role": r, "content": c} for r, c in ex.messages]
             sid = _seed_id(parsed.record_id, len(parsed.examples), ex.instance or 1, content)
             source: dict[str, Any] = {"file": self.path, **pos, "format": target}
             if ex.instance is not None:

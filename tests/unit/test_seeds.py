@@ -169,7 +169,7 @@ def test_self_instruct_one_seed_per_instance(tmp_path: Path) -> None:
     assert sf.seeds[0].meta == {"is_classification": True}
 
 
-def test_multi_turn_is_a_warning_not_an_error(tmp_path: Path) -> None:
+def test_a_multi_turn_seed_is_read_whole(tmp_path: Path) -> None:
     record = {
         "id": "c1",
         "messages": [
@@ -185,11 +185,47 @@ def test_multi_turn_is_a_warning_not_an_error(tmp_path: Path) -> None:
     sf = read_seed_file(write(tmp_path, "m.jsonl", jsonl(record)))
     (seed,) = sf.seeds
     assert (seed.id, seed.instruction, seed.output) == ("c1", "Hi there", "Hello!")
+    assert seed.messages is not None
+    assert [(t.role, t.content) for t in seed.messages] == [
+        ("user", "Hi there"),
+        ("assistant", "Hello!"),
+        ("user", "Bye"),
+        ("assistant", "Bye!"),
+    ]
+    assert sf.problems == []
+
+
+def test_a_system_prompt_is_kept_and_an_unanswered_last_turn_left_out(tmp_path: Path) -> None:
+    record = {
+        "conversations": [
+            {"from": "system", "value": "You are a support agent."},
+            {"from": "human", "value": "My card was charged twice."},
+            {"from": "gpt", "value": "Sorry! Which order?"},
+            {"from": "human", "value": "Order 881."},
+            {"from": "gpt", "value": "Refunded the second charge."},
+            {"from": "human", "value": "Thanks"},
+        ]
+    }
+    sf = read_seed_file(write(tmp_path, "s.jsonl", jsonl(record)))
+    (seed,) = sf.seeds
+    assert seed.messages is not None and len(seed.messages) == 5
+    assert seed.messages[0].role == "system" and seed.messages[-1].role == "assistant"
     (warning,) = sf.problems
-    assert warning.severity == "warning"
-    assert warning.line == 1
-    assert warning.field == "messages"
-    assert "multi-turn: only the first exchange is used" in warning.message
+    assert (warning.severity, warning.code) == ("warning", "unanswered_turn")
+
+
+def test_a_turn_out_of_order_is_an_error_naming_it(tmp_path: Path) -> None:
+    record = {
+        "messages": [
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": "b"},
+            {"role": "assistant", "content": "c"},
+        ]
+    }
+    sf = read_seed_file(write(tmp_path, "bad.jsonl", jsonl(record)), strict=False)
+    assert sf.seeds == []
+    (problem,) = sf.problems
+    assert problem.field == "messages[2].role" and "expected a user turn" in problem.message
 
 
 def test_forced_format(tmp_path: Path) -> None:
