@@ -23,7 +23,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-Strategy = Literal["self-instruct", "evol", "paraphrase"]
+Strategy = Literal["self-instruct", "evol", "paraphrase", "conversation"]
 EVOL_OPERATORS = (
     "add_constraints",
     "deepen",
@@ -157,6 +157,9 @@ class RulesConfig(Strict):
     output_regex: str | None = None
     disable: list[str] = Field(default_factory=list)
     tasks: dict[str, TaskRules] = Field(default_factory=dict)
+    # a conversation's exchanges (user → assistant), kept within these bounds
+    min_exchanges: int = Field(default=1, ge=1)
+    max_exchanges: int = Field(default=20, ge=1)
 
 
 class JudgeConfig(Strict):
@@ -223,6 +226,9 @@ class OutputsConfig(Strict):
     formats: list[ExportFormat] = Field(default_factory=list)
     split: dict[str, float] = Field(default_factory=dict)  # e.g. {validation: 0.05}
     split_seed: int = 0
+    # alpaca and prompt-completion exports take each conversation's last exchange (True);
+    # without it a conversation among the records is an error there
+    last_turn: bool = False
     license: str = "other"
     language: list[str] = Field(default_factory=lambda: ["en"])
 
@@ -289,7 +295,12 @@ RUN_SECTIONS = ("dedup", "target", "gates", "outputs")
 # Settings added after records were first written, left out of the written config while they
 # hold their default: every fingerprint of a config (`sha256`, `run`'s data hash) derives from
 # `redacted()`, so records made without the setting keep the config_sha256 they had.
-LATE_DEFAULTS: dict[tuple[str, ...], Any] = {("filter", "judge", "retry_truncated"): False}
+LATE_DEFAULTS: dict[tuple[str, ...], Any] = {
+    ("filter", "judge", "retry_truncated"): False,
+    ("filter", "rules", "min_exchanges"): 1,
+    ("filter", "rules", "max_exchanges"): 20,
+    ("outputs", "last_turn"): False,
+}
 
 
 def load_config(

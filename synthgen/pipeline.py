@@ -51,6 +51,11 @@ class RunProgress:
     in_round: str  # expand | screen | judge
 
 
+def _turns(rec: Record) -> list[dict[str, str]] | None:
+    """A conversation's turns as the judge reads them (None for one exchange)."""
+    return [t.model_dump() for t in rec.messages] if rec.messages else None
+
+
 class Pipeline:
     """The run loop over one stage run's clients (generator first, then judges) and sink."""
 
@@ -227,7 +232,7 @@ class Pipeline:
                     rec = survivors[nxt]
                     nxt += 1
                     task = asyncio.ensure_future(
-                        judge.judge(rec.instruction, rec.input, rec.output)
+                        judge.judge(rec.instruction, rec.input, rec.output, _turns(rec))
                     )
                     pending.append((rec, task))
                 if not pending:

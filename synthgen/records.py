@@ -145,6 +145,16 @@ class Provenance(Open):
     usage: Usage
     judge: dict[str, Any] | None = None
     dedup: dict[str, Any] | None = None
+    preference: dict[str, Any] | None = None
+
+
+class Response(Open):
+    """One of several responses to the same instruction (`responses_per_instruction` ≥ 2),
+    with the call that wrote it."""
+
+    output: str
+    generator: GeneratorInfo | None = None
+    usage: Usage = Usage()
 
 
 class Record(Open):
@@ -157,6 +167,16 @@ class Record(Open):
     input: str = ""
     output: str
     messages: list[Turn] | None = None
+    # Several responses to the instruction, from `expand --responses-per-instruction K`; the
+    # judge makes a preference pair of them, and `output` is then the first (before) or the
+    # chosen one (after filter).
+    responses: list[Response] | None = None
+    # A preference pair (TRL's standard preference format), written by `filter` from the
+    # responses: the prompt (instruction, then input), the chosen and the rejected response.
+    # provenance.preference says why: every score, the margin, the pairwise checks.
+    prompt: str | None = None
+    chosen: str | None = None
+    rejected: str | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
     provenance: Provenance
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 @output_options
 @click.option(
     "--strategy",
-    type=click.Choice(["self-instruct", "evol", "paraphrase"]),
+    type=click.Choice(["self-instruct", "evol", "paraphrase", "conversation"]),
     help="How to expand [default: self-instruct].",
 )
 @click.option("--per-call", type=int, help="New examples asked for per call [default: 5].")

@@ -26,6 +26,12 @@ FORMATS = ("alpaca", "messages", "sharegpt", "prompt-completion")
 )
 @click.option("--with-ids", is_flag=True, help='Keep each record\'s id as an "id" field.')
 @click.option(
+    "--last-turn",
+    is_flag=True,
+    help="alpaca and prompt-completion: export each conversation's last exchange (without "
+    "it a conversation is an error there).",
+)
+@click.option(
     "--split",
     "splits",
     multiple=True,
@@ -46,6 +52,7 @@ def export_cmd(
     output: Path,
     fmt: str,
     with_ids: bool,
+    last_turn: bool,
     splits: tuple[str, ...],
     split_seed: int,
     as_json: bool,
@@ -55,6 +62,10 @@ def export_cmd(
     A run directory's kept records (data.jsonl) are read; any dataset file synthgen reads
     works too. Each line holds only the format's fields (and "id" with --with-ids). The
     prompt is the instruction, then the input after a blank line when there is one.
+
+    A conversation (a record with several exchanges) keeps every turn in messages and
+    sharegpt, its system turn first. alpaca and prompt-completion hold one exchange: they
+    refuse a conversation unless --last-turn, which exports its last exchange.
 
     With --split, a record's split comes from a hash of its id and --split-seed, so the
     same input and seed give byte-identical files; records keep their input order. Files
@@ -66,6 +77,7 @@ def export_cmd(
       synthgen export run/ -o sft.jsonl --format messages
       synthgen export run/ -o out/sft.jsonl --format alpaca --split validation=0.05
       synthgen export data.jsonl -o chat.jsonl --format sharegpt --with-ids --json
+      synthgen export chats.jsonl -o last.jsonl --format alpaca --last-turn
     """
     from synthgen.cli.common import emit_json
     from synthgen.core.console import say
@@ -77,11 +89,17 @@ def export_cmd(
         fmt,
         with_ids=with_ids,
         split=parse_splits(splits) or None,
+        last_turn=last_turn,
         split_seed=split_seed,
     )
     for f in summary.files:
         label = "" if f.path == str(output) else f" ({f.split})"
         say(f"wrote {f.path}: {f.records} records{label}")
-    say(f"exported {summary.records} records from {summary.source} as {summary.format}")
+    convos = f" ({summary.conversations} conversations)" if summary.conversations else ""
+    last = ", last exchange of each conversation" if summary.conversations and last_turn else ""
+    say(
+        f"exported {summary.records} records{convos} from {summary.source} as "
+        f"{summary.format}{last}"
+    )
     if as_json:
         emit_json(summary.model_dump(mode="json"))

@@ -37,15 +37,17 @@ def parse_json(content: str) -> Any:
 
 
 def extract_items(content: str, shape: str) -> list[Any]:
-    """The task objects in a reply: the one object for shape "one", else its "tasks" list."""
+    """The items in a reply: the one object for shape "one", else its "tasks" list (its
+    "conversations" list for shape "conversations")."""
     data = parse_json(content)
     if shape == "one":
         return [data]
-    if not isinstance(data, dict) or not isinstance(data.get("tasks"), list):
-        raise ParseFailure('expected an object with a "tasks" list')
-    items: list[Any] = data["tasks"]
+    key = "conversations" if shape == "conversations" else "tasks"
+    if not isinstance(data, dict) or not isinstance(data.get(key), list):
+        raise ParseFailure(f'expected an object with a "{key}" list')
+    items: list[Any] = data[key]
     if not items:
-        raise ParseFailure('"tasks" is empty')
+        raise ParseFailure(f'"{key}" is empty')
     return items
 
 

@@ -60,10 +60,20 @@ def _report(cfg: Config, data: Path, dropped: Path, html: Path) -> Any:
 
 
 def _export(cfg: Config, data: Path, out: Path, fmt: str) -> dict[str, Path]:
-    from synthgen.stages.export import export
+    from synthgen.stages.export import ONE_EXCHANGE, ConversationError, export
 
     split = dict(cfg.outputs.split) or None
-    summary = export(data, out, fmt, split=split, split_seed=cfg.outputs.split_seed)
+    last_turn = cfg.outputs.last_turn and fmt in ONE_EXCHANGE
+    try:
+        summary = export(
+            data, out, fmt, split=split, split_seed=cfg.outputs.split_seed, last_turn=last_turn
+        )
+    except ConversationError as e:  # the fix is in the config, not a flag
+        e.hint = (
+            "set outputs.last_turn: true to export each conversation's last exchange, "
+            "or list messages/sharegpt in outputs.formats instead"
+        )
+        raise
     return {f.split: Path(f.path) for f in summary.files}
 
 

@@ -72,7 +72,7 @@ class Screen:
         self.contam_refs: list[_Ref] = []
         for s in seeds:
             source = str(s.source.get("file", "seeds"))
-            self._admit(_Ref(s.ref, "seed", source), s.instruction, s.input, s.output)
+            self._admit(_Ref(s.ref, "seed", source), *_fields(s))
         for path in d.against:
             self._load(path, "against")
         for path in d.decontaminate:
@@ -122,8 +122,14 @@ class Screen:
         `deduplicated`: its instruction already passed `instruction()`."""
         prov = rec.provenance
         reasons = (prov.generator.finish_reason,) if prov and prov.generator else ()
-        cand = Candidate(rec.instruction, rec.input, rec.output, reasons)
-        failed = self.rules.check(cand, (rec.meta or {}).get("task"))
+        task = (rec.meta or {}).get("task")
+        if rec.messages:
+            turns = [t.model_dump() for t in rec.messages]
+            failed = self.rules.check_conversation(turns, reasons, task)
+        else:
+            failed = self.rules.check(
+                Candidate(rec.instruction, rec.input, rec.output, reasons), task
+            )
         if failed is not None:
             return Verdict("rules", failed[0], failed[1])
         if deduplicated:
@@ -134,11 +140,11 @@ class Screen:
         dup = self._duplicate(rec)
         if dup is not None:
             return dup
-        self._admit(_Ref(rec.id, "candidate", "this run"), rec.instruction, rec.input, rec.output)
+        self._admit(_Ref(rec.id, "candidate", "this run"), *_fields(rec))
         return None
 
     def _leak(self, rec: Record) -> Verdict | None:
-        return self._leak_text(joined(_texts(rec.instruction, rec.input, rec.output), TEXT_FIELDS))
+        return self._leak_text(joined(_texts(*_fields(rec)), TEXT_FIELDS))
 
     def _leak_text(self, all_text: str) -> Verdict | None:
         if not self.contam_refs:
@@ -151,9 +157,7 @@ class Screen:
         return Verdict("dedup", "contaminated", "evaluation item: 13-gram overlap", match)
 
     def _duplicate(self, rec: Record) -> Verdict | None:
-        return self._duplicate_text(
-            joined(_texts(rec.instruction, rec.input, rec.output), self.fields)
-        )
+        return self._duplicate_text(joined(_texts(*_fields(rec)), self.fields))
 
     def _duplicate_text(self, text: str) -> Verdict | None:
         key = normalise(text)
@@ -203,6 +207,18 @@ class Screen:
         if self.method == "rouge-l":
             self.rouge.append((ref, self._tokens(text)))
         self.refs.append(ref)
+
+
+def _fields(ex: Record | Seed) -> tuple[str, str, str]:
+    """(instruction, input, output) as dedup compares them; a conversation's are over all of
+    it: every user turn, its system prompt, every assistant turn (as `synthgen dedup`)."""
+    if not ex.messages:
+        return ex.instruction, ex.input, ex.output
+
+    def said(role: str) -> str:
+        return "\n".join(t.content for t in ex.messages or () if t.role == role)
+
+    return said("user"), said("system"), said("assistant")
 
 
 def _texts(instruction: str, input: str, output: str) -> dict[str, str]:

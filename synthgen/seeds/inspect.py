@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from synthgen.errors import UsageError
-from synthgen.records import Frozen, Seed
+from synthgen.records import Frozen, Seed, exchanges
 from synthgen.seeds.reader import Problem, SeedFormat, merge_seed_files, read_seed_file
 from synthgen.text.normalise import id_char, normalise, words
 
@@ -77,6 +77,26 @@ class SeedReport(Frozen):
     fields_missing: dict[str, int] = Field(description="required field -> records lacking it")
     near_threshold: float
     warnings: list[str]
+    conversations: dict[str, float] | None = Field(
+        default=None,
+        description="multi-turn seeds: how many, exchanges min/median/max, with a system prompt",
+    )
+
+
+def _conversations(seeds: Sequence[Seed]) -> dict[str, float] | None:
+    """Turn counts of the seeds that are whole conversations (None when none is)."""
+    counts = [exchanges(s.messages) for s in seeds if s.messages]
+    if not counts:
+        return None
+    system = sum(1 for s in seeds if s.messages and s.messages[0].role == "system")
+    return {
+        "conversations": len(counts),
+        "exchanges_min": min(counts),
+        "exchanges_median": float(statistics.median(counts)),
+        "exchanges_max": max(counts),
+        "turns_total": sum(len(s.messages) for s in seeds if s.messages),
+        "with_system_prompt": system,
+    }
 
 
 def _at(source: dict[str, Any]) -> str:
@@ -220,6 +240,7 @@ def inspect_seeds(
         fields_missing=dict(missing),
         near_threshold=near_threshold,
         warnings=_warnings(seeds, dups, problems, near_threshold),
+        conversations=_conversations(seeds),
     )
 
 
@@ -244,6 +265,14 @@ def render_report(report: SeedReport, console: Console) -> None:
         if st.count:
             lengths.add_row(name, str(st.min), f"{st.p50:g}", f"{st.mean:g}", str(st.max))
     console.print(lengths)
+    conv = report.conversations
+    if conv:
+        console.print(
+            f"{conv['conversations']:.0f} conversations: {conv['turns_total']:.0f} turns, "
+            f"{conv['exchanges_min']:.0f}–{conv['exchanges_max']:.0f} exchanges each "
+            f"(median {conv['exchanges_median']:g}); "
+            f"{conv['with_system_prompt']:.0f} with a system prompt"
+        )
     if report.duplicates:
         console.print(f"[bold]Duplicates[/bold] ({len(report.duplicates)})")
         for d in report.duplicates[:SHOWN]:

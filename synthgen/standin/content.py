@@ -248,15 +248,23 @@ class Writer:
 
 
 _RESPONSE_RE = re.compile(r"<response>(.*?)</response>", re.S)
+_CONVERSATION_RE = re.compile(r"<conversation>(.*?)</conversation>", re.S)
+# an assistant turn of a judged transcript: up to the next turn ("User:", "System:") or the end
+_ASSISTANT_RE = re.compile(r"^Assistant: (.*?)(?=^(?:User|System|Assistant): |\Z)", re.S | re.M)
 
 
 def judged_text(messages: list[Any]) -> str:
-    """What a judge prompt asks about: its last <response> block, else the last user message."""
+    """What a judge prompt asks about: its last <response> block, the assistant turns of its
+    last <conversation> block, else the last user message."""
     texts = [message_text(m.get("content")) for m in messages if isinstance(m, dict)]
     for text in reversed(texts):
         blocks = _RESPONSE_RE.findall(text)
         if blocks:
             return str(blocks[-1])
+        convs = _CONVERSATION_RE.findall(text)
+        if convs:
+            said = _ASSISTANT_RE.findall(str(convs[-1]))
+            return "\n".join(t.strip() for t in said)
     users = [
         message_text(m.get("content"))
         for m in messages

@@ -18,11 +18,11 @@ def string_for(name: str, w: Writer, min_length: int = 0) -> str:
     """A placeholder string for a field, shaped by the field's name."""
     key = re.split(r"[_\-\s]", name.lower())[-1] if name else ""
     keys = {key, key[:-1] if key.endswith("s") else key}
-    if keys & {"instruction", "prompt", "question", "task", "query"}:
+    if keys & {"instruction", "prompt", "question", "task", "query", "user"}:
         return w.instruction()
     if keys & {"input", "context"}:
         return "" if min_length == 0 and w.rng.random() < 0.3 else w.text(8, 25)
-    if keys & {"output", "response", "answer", "completion", "solution"}:
+    if keys & {"output", "response", "answer", "completion", "solution", "assistant"}:
         return w.output()  # shaped like the prompt's example outputs (see shapes.py)
     if keys & {"rationale", "reason", "reasoning", "explanation", "critique", "justification"}:
         return w.text(6, 18)

@@ -42,7 +42,8 @@ def test_config_filter_section_fits_its_own_seeds(path: Path, tmp_path: Path) ->
     r = run([*base, "--no-judge"])
     assert r.code == 0, r.stderr
     counts = r.json()["counts"]
-    assert counts["input"] == 25 and counts["kept"] == 25, counts
+    seeds = len(cfg.seeds[0].read_text().splitlines())  # 25 tasks, or 12 conversations
+    assert counts["input"] == seeds and counts["kept"] == seeds, counts
     r = run([*base, "--dry-run"])
     assert r.code == 0, r.stderr
 
@@ -68,7 +69,7 @@ def test_unknown_operator_is_a_config_error(tmp_path: Path) -> None:
 def test_config_is_complete_for_run(path: Path) -> None:
     """Each bundled config names what `synthgen run` needs, and `config check` passes it."""
     cfg = load_config(path, {}, {})
-    assert cfg.target.count == 200 and cfg.dedup.method == "minhash"
+    assert cfg.target.count >= 40 and cfg.dedup.method == "minhash"
     assert cfg.gates.min_keep_rate is not None and cfg.gates.min_keep_rate <= 0.05
     assert cfg.outputs.dir == path.parent / ".." / "out" / cfg.task
     assert cfg.outputs.formats and cfg.outputs.split and cfg.outputs.language == ["en"]

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from synthgen.errors import InputError, UsageError
-from synthgen.stages.audit.review import KEYS, AuditItem
+from synthgen.stages.audit.review import KEYS, AuditItem, turns_of
 from synthgen.stages.audit.store import VERDICTS, VerdictStore, verdict_line
 
 COLUMNS = (
@@ -34,16 +34,25 @@ def _kind(path: Path, option: str) -> str:
     return suffix[1:]
 
 
+def _transcript(turns: tuple[tuple[str, str], ...]) -> str:
+    """A conversation as text for a spreadsheet cell: "User: ...", "Assistant: ..." paragraphs."""
+    return "\n\n".join(f"{role.capitalize()}: {content}" for role, content in turns)
+
+
 def export_sample(items: list[AuditItem], path: Path) -> None:
-    """The sample with empty verdict and note columns for reviewers to fill."""
+    """The sample with empty verdict and note columns for reviewers to fill; a conversation
+    also brings its every turn (JSONL "messages"; in CSV, a "conversation" column)."""
     from synthgen.core.jsonl import write_atomic
 
+    jsonl = _kind(path, "--export") == "jsonl"
+    talks = any(i.messages for i in items)
     rows = [
         {
             "id": i.id,
             "instruction": i.instruction,
             "input": i.input,
             "output": i.output,
+            **(_turns_cell(i, jsonl) if talks else {}),
             "judge_score": i.judge_score,
             "judge_passed": i.judge_passed,
             "judge_rationale": i.rationale,
@@ -52,15 +61,24 @@ def export_sample(items: list[AuditItem], path: Path) -> None:
         }
         for i in items
     ]
-    if _kind(path, "--export") == "jsonl":
+    if jsonl:
         data = b"".join(orjson.dumps(r) + b"\n" for r in rows)
     else:
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=COLUMNS)
+        columns = [*COLUMNS[:4], *(["conversation"] if talks else []), *COLUMNS[4:]]
+        writer = csv.DictWriter(buf, fieldnames=columns)
         writer.writeheader()
         writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in rows)
         data = buf.getvalue().encode("utf-8")
     write_atomic(path, data)
+
+
+def _turns_cell(item: AuditItem, jsonl: bool) -> dict[str, Any]:
+    """A conversation's turns for the export: JSONL keeps them as messages (absent for a single
+    exchange), CSV as a transcript ("" for a single exchange)."""
+    if jsonl:
+        return {"messages": item.record()["messages"]} if item.messages else {}
+    return {"conversation": _transcript(item.messages) if item.messages else ""}
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -113,6 +131,9 @@ def import_verdicts(
             record, score = item.record(), item.judge_score
         elif rid and row.get("instruction") and row.get("output"):
             record = {k: str(row.get(k) or "") for k in ("id", "instruction", "input", "output")}
+            turns = turns_of(row.get("messages"))  # a JSONL export's conversation
+            if turns:
+                record["messages"] = [{"role": r, "content": c} for r, c in turns]
             score = None
         else:
             raise InputError(

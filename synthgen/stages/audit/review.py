@@ -34,15 +34,33 @@ class AuditItem:
     judge_passed: bool | None = None
     rationale: str = ""
     dropped: bool = False  # from the ledger: a candidate the judge rejected
+    # a conversation's every turn as (role, content), system first; its instruction and
+    # output are then its first exchange
+    messages: tuple[tuple[str, str], ...] | None = None
 
     def record(self) -> dict[str, Any]:
         """The record's own fields, as a verdict line copies them so it stands on its own."""
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "instruction": self.instruction,
             "input": self.input,
             "output": self.output,
         }
+        if self.messages:
+            out["messages"] = [{"role": r, "content": c} for r, c in self.messages]
+        return out
+
+
+def turns_of(value: Any) -> tuple[tuple[str, str], ...] | None:
+    """A conversation's `messages` as (role, content) pairs; None unless every turn is one."""
+    if not isinstance(value, list) or not value:
+        return None
+    if not all(
+        isinstance(t, dict) and isinstance(t.get("role"), str) and isinstance(t.get("content"), str)
+        for t in value
+    ):
+        return None
+    return tuple((t["role"], t["content"]) for t in value)
 
 
 def _judge_of(raw: dict[str, Any]) -> tuple[float | None, bool | None, str]:
@@ -64,7 +82,15 @@ def _items(path: Path, fmt: str | None) -> Iterable[AuditItem]:
     for row in iter_rows(path, fmt):
         score, passed, why = _judge_of(row.raw) if row.fmt == SYNTHGEN else (None, None, "")
         yield AuditItem(
-            row.line, row.id, row.instruction, row.input, row.output, score, passed, why
+            row.line,
+            row.id,
+            row.instruction,
+            row.input,
+            row.output,
+            score,
+            passed,
+            why,
+            messages=turns_of(row.messages),
         )
 
 
@@ -85,7 +111,10 @@ def _dropped_items(ledger: Path) -> Iterable[AuditItem]:
         if passed is None and score is None:
             continue
         rid = str(obj.get("record_id") or obj["id"])
-        yield AuditItem(line, rid, instruction, inp, output, score, passed, why, dropped=True)
+        turns = turns_of(obj.get("messages"))
+        yield AuditItem(
+            line, rid, instruction, inp, output, score, passed, why, dropped=True, messages=turns
+        )
 
 
 def draw_sample(
@@ -134,18 +163,30 @@ def show(item: AuditItem, k: int, total: int, console: Console) -> None:
         f"ledger line {item.line}, dropped by the judge" if item.dropped else f"line {item.line}"
     )
     console.rule(f"record {k} of {total} · {where} · {escape(item.id)}")
-    for label, text in (("Instruction", item.instruction), ("Input", item.input)):
-        if text.strip() or label == "Instruction":
-            console.print(f"[bold]{label}[/bold]")
-            console.print(escape(text), highlight=False)
-    console.print("[bold]Output[/bold]")
-    console.print(escape(item.output), highlight=False)
+    if item.messages:
+        _show_conversation(item.messages, console)
+    else:
+        for label, text in (("Instruction", item.instruction), ("Input", item.input)):
+            if text.strip() or label == "Instruction":
+                console.print(f"[bold]{label}[/bold]")
+                console.print(escape(text), highlight=False)
+        console.print("[bold]Output[/bold]")
+        console.print(escape(item.output), highlight=False)
     if item.judge_score is not None or item.judge_passed is not None:
         passed = {True: "passed", False: "failed", None: "?"}[item.judge_passed]
         score = "–" if item.judge_score is None else f"{item.judge_score:g}"
         console.print(f"[bold]Judge[/bold]: {score} ({passed})")
         if item.rationale:
             console.print(f"[dim]{escape(item.rationale)}[/dim]", highlight=False)
+
+
+def _show_conversation(turns: tuple[tuple[str, str], ...], console: Console) -> None:
+    """Every turn of a conversation, each under its speaker (System, User, Assistant)."""
+    answers = sum(1 for role, _ in turns if role == "assistant")
+    console.print(f"[dim]conversation: {answers} exchange{'s' if answers != 1 else ''}[/dim]")
+    for role, content in turns:
+        console.print(f"[bold]{escape(role.capitalize())}[/bold]")
+        console.print(escape(content), highlight=False)
 
 
 @dataclass(frozen=True)

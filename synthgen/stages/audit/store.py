@@ -1,7 +1,8 @@
 """Human verdict files: one JSON object per answer, appended and flushed, last answer wins.
 
 Line shape (shared with `filter --anchors`): {"id", "instruction", "input", "output",
-"verdict": "accept"|"reject"|"skip", "note", "auditor", "judge_score", "at"}.
+"verdict": "accept"|"reject"|"skip", "note", "auditor", "judge_score", "at"}; a conversation's
+line also holds its every turn as "messages" (its instruction and output are its first exchange).
 """
 
 from __future__ import annotations
@@ -48,11 +49,13 @@ def verdict_line(
     record: dict[str, Any], verdict: str, note: str, auditor: str, judge_score: float | None
 ) -> dict[str, Any]:
     """One answer as a verdict line: the record's text with it, so the file stands alone."""
+    turns = {"messages": record["messages"]} if record.get("messages") else {}
     return {
         "id": record["id"],
         "instruction": record["instruction"],
         "input": record.get("input", ""),
         "output": record["output"],
+        **turns,
         "verdict": verdict,
         "note": note,
         "auditor": auditor,

@@ -102,6 +102,15 @@ class DedupConfig(Frozen):
 
 
 def _texts(row: Row) -> dict[str, str]:
+    """The fields dedup compares. A conversation's are over all of it: every user turn as
+    its instruction, its system prompt as its input, every assistant turn as its output."""
+    if row.messages:
+        turns = row.messages
+
+        def said(role: str) -> str:
+            return "\n".join(t["content"] for t in turns if t["role"] == role)
+
+        return {"instruction": said("user"), "input": said("system"), "output": said("assistant")}
     return {"instruction": row.instruction, "input": row.input, "output": row.output}
 
 
@@ -113,7 +122,7 @@ def _priority(row: Row, keep: str) -> float:
         judge = prov.get("judge") if isinstance(prov, dict) else None
         score = judge.get("score") if isinstance(judge, dict) else None
         return -float(score) if isinstance(score, int | float) else float("inf")
-    size = len(row.instruction) + len(row.input) + len(row.output)
+    size = len(row.text)
     return float(size if keep == "shortest" else -size)
 
 

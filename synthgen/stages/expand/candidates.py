@@ -25,6 +25,7 @@ from synthgen.records import (
     Provenance,
     Record,
     Usage,
+    conversation_id,
     ledger_id,
     record_id,
 )
@@ -228,6 +229,8 @@ class Builder:
             cost_usd=prov.usage.cost_usd / len(items),
         )
         item_prov = prov.model_copy(update={"usage": share})
+        if job.shape == "conversations":
+            return self._conversations(out, a.key, items, item_prov)
         tasks: list[tuple[int, Task]] = []
         for idx, item in enumerate(items):
             try:
@@ -304,6 +307,34 @@ class Builder:
                 provenance=prov,
             )
         )
+
+    def _conversations(self, out: JobOutcome, key: str, items: list[Any], prov: Provenance) -> None:
+        """Records of the conversations in one reply; malformed or empty ones ledgered."""
+        from synthgen.stages.expand.conversations import Conversation
+
+        for idx, item in enumerate(items, 1):
+            try:
+                conv = Conversation.model_validate(item)
+            except ValidationError as e:
+                raw = orjson.dumps(item).decode()
+                self._drop(out, key, idx, "invalid_item", e.errors()[0]["msg"], prov, raw)
+                continue
+            turns = conv.turns()
+            if any(not t.content.strip() for t in turns if t.role == "assistant"):
+                raw = orjson.dumps(item).decode()
+                self._drop(out, key, idx, "empty_output", "an assistant turn is empty", prov, raw)
+                continue
+            first = conv.exchanges[0]
+            out.records.append(
+                Record(
+                    id=conversation_id(turns),
+                    instruction=first.user,
+                    output=first.assistant,
+                    messages=turns,
+                    meta={"task": self.ctx.task},
+                    provenance=prov,
+                )
+            )
 
     async def _repair(
         self, out: JobOutcome, job: Job, sample: int, bad: str, error: str

@@ -65,7 +65,9 @@ class Job:
     parents: list[str]
     prompt: PromptRef
     request: ChatRequest
-    shape: str  # "list" (JSON {"tasks": [...]}) or "one" (a single task object per choice)
+    # "list" (JSON {"tasks": [...]}), "one" (a single task object per choice) or
+    # "conversations" (JSON {"conversations": [...]})
+    shape: str
     with_output: bool
     origin: Example | None = None  # the example an evol/paraphrase job rewrites
 
@@ -141,6 +143,15 @@ def make_job(
     separate = gen.responses == "separate"
     base = {"temperature": gen.temperature, "top_p": gen.top_p, "max_tokens": gen.max_new_tokens}
     job_seed = rng.randrange(2**31)
+    if gen.strategy == "conversation":
+        from synthgen.stages.expand.conversations import conversation_request
+
+        line = _task_line(task, description)
+        req, shown, tpl = conversation_request(
+            rng, seeds, gen.human_examples, gen.per_call, line, base, job_seed
+        )
+        parents = [_ref(s) for s in shown]
+        return Job(index, "conversation", None, parents, tpl.ref, req, "conversations", True)
     if gen.strategy == "self-instruct":
         k = min(gen.human_examples, len(seeds))
         humans = rng.sample(seeds, k) if weights is None else _weighted(rng, seeds, weights, k)

@@ -162,10 +162,15 @@ class FilterEngine:
             tuple(g.get("finish_reason") for g in gens),
         )
         self.read += 1
-        item = Item(row, self.read, obj, self.rules.check(cand, task_name))
+        failure = (
+            self.rules.check_conversation(row.messages, cand.finish_reasons, task_name)
+            if row.messages
+            else self.rules.check(cand, task_name)
+        )
+        item = Item(row, self.read, obj, failure)
         if item.failure is None and self.judge is not None:
             item.task = asyncio.create_task(
-                self.judge.judge(row.instruction, row.input, row.output)
+                self.judge.judge(row.instruction, row.input, row.output, row.messages)
             )
         return item
 

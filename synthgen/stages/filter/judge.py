@@ -37,13 +37,29 @@ def judge_template_sha256() -> str:
 
 
 def judge_messages(
-    rubric: Rubric, instruction: str, input: str, output: str, reference: Reference | None
+    rubric: Rubric,
+    instruction: str,
+    input: str,
+    output: str,
+    reference: Reference | None,
+    messages: list[dict[str, str]] | None = None,
 ) -> list[dict[str, str]]:
-    """The judge's chat messages for one record, grounded in the reference when given."""
+    """The judge's chat messages for one record, grounded in the reference when given; a
+    conversation (`messages`) is graded whole, every assistant turn, the last one most."""
     grounding = ""
     if reference is not None:
         facts = "\n".join(f"[{i}] {f}" for i, f in enumerate(reference.facts, 1))
         grounding = prompts.load("judge_grounding").render(facts=facts)[-1]["content"] + "\n"
+    if messages:
+        turns = "\n\n".join(f"{t['role'].capitalize()}: {_inert(t['content'])}" for t in messages)
+        return prompts.load("judge_conversation").render(
+            grounding=grounding,
+            rubric_name=rubric.name,
+            scale_min=str(rubric.scale.min),
+            scale_max=str(rubric.scale.max),
+            rubric=rubric.text(),
+            conversation=turns,
+        )
     return prompts.load("judge").render(
         grounding=grounding,
         rubric_name=rubric.name,
@@ -56,7 +72,7 @@ def judge_messages(
     )
 
 
-_CLOSING_TAG = re.compile(r"</\s*(instruction|input|response)\s*>", re.IGNORECASE)
+_CLOSING_TAG = re.compile(r"</\s*(instruction|input|response|conversation)\s*>", re.IGNORECASE)
 
 
 def _inert(text: str) -> str:
@@ -173,9 +189,15 @@ class Judge:
         """The judge models, in panel order."""
         return [c.model for c in self.clients]
 
-    def request(self, instruction: str, input: str, output: str) -> ChatRequest:
+    def request(
+        self,
+        instruction: str,
+        input: str,
+        output: str,
+        messages: list[dict[str, str]] | None = None,
+    ) -> ChatRequest:
         """The one verdict request for a record, identical for every judge in the panel."""
-        msgs = judge_messages(self.rubric, instruction, input, output, self.reference)
+        msgs = judge_messages(self.rubric, instruction, input, output, self.reference, messages)
         return ChatRequest(
             messages=msgs,
             temperature=0.0,
@@ -185,9 +207,16 @@ class Judge:
             schema_name="verdict",
         )
 
-    async def judge(self, instruction: str, input: str, output: str) -> Judgement:
-        """Every judge's opinion of one record, asked concurrently across the panel."""
-        req = self.request(instruction, input, output)
+    async def judge(
+        self,
+        instruction: str,
+        input: str,
+        output: str,
+        messages: list[dict[str, str]] | None = None,
+    ) -> Judgement:
+        """Every judge's opinion of one record (a whole conversation when `messages` are
+        given), asked concurrently across the panel."""
+        req = self.request(instruction, input, output, messages)
         if len(self.clients) == 1:
             opinions: list[Opinion] = [await self._ask(self.clients[0], req)]
         else:

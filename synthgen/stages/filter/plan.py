@@ -97,6 +97,10 @@ def panel_price(cfg: Config, models: list[str]) -> Price | None:
     return Price(input=max(p.input for p in known), output=max(p.output for p in known))
 
 
+def _turns(seed: Seed) -> list[dict[str, str]] | None:
+    return [t.model_dump() for t in seed.messages] if seed.messages else None
+
+
 async def calibrate(
     judge: Judge,
     plan: Plan,
@@ -107,18 +111,21 @@ async def calibrate(
     total, done = len(plan.seeds) + len(plan.anchors), [0]
     on_judged(0, total)
 
-    async def one(item: tuple[str, str, str]) -> Judgement:
+    async def one(item: tuple[str, str, str, list[dict[str, str]] | None]) -> Judgement:
         jg = await judge.judge(*item)
         done[0] += 1
         on_judged(done[0], total)
         return jg
 
-    async def scores(items: list[tuple[str, str, str]]) -> list[Judgement]:
+    async def scores(
+        items: list[tuple[str, str, str, list[dict[str, str]] | None]],
+    ) -> list[Judgement]:
         return list(await asyncio.gather(*(one(it) for it in items)))
 
     seeds = None
     if plan.seeds:
-        js = await scores([(s.instruction, s.input, s.output) for s in plan.seeds])
+        # a conversation seed is graded whole, as the candidates it calibrates for
+        js = await scores([(s.instruction, s.input, s.output, _turns(s)) for s in plan.seeds])
         failed = tuple(s.id for s, jg in zip(plan.seeds, js, strict=True) if not jg.passed)
         seeds = SeedCheck(
             n=len(js),
@@ -129,7 +136,7 @@ async def calibrate(
         )
     anchors = None
     if plan.anchors:
-        js = await scores([(a.instruction, a.input, a.output) for a in plan.anchors])
+        js = await scores([(a.instruction, a.input, a.output, None) for a in plan.anchors])
         assert plan.rubric is not None
         scale = (plan.rubric.scale.min, plan.rubric.scale.max)
         anchors = agreement(plan.anchors, [jg.score for jg in js], judge.threshold, scale)

@@ -223,15 +223,38 @@ INSTRUCTION_RULES = frozenset(
 )
 
 
+# The rules about a conversation's shape, checked on the whole of it.
+SHAPE_RULES = ("turns_out_of_order", "too_few_exchanges", "too_many_exchanges")
+# The rules about a response, checked on every assistant turn after the first exchange
+# (the first exchange gets every rule, as a single-turn record does).
+RESPONSE_RULES = frozenset(RULE_NAMES) - INSTRUCTION_RULES - {"truncated"}
+
+
+def _shape(turns: list[dict[str, str]], lo: int, hi: int) -> Failure | None:
+    """A conversation's shape: an optional system turn, then user and assistant turns that
+    alternate, from a user turn to an assistant turn, with lo..hi exchanges."""
+    roles = [t["role"] for t in turns]
+    body = roles[1:] if roles[:1] == ["system"] else roles
+    expected = ["user", "assistant"] * (len(body) // 2 + 1)
+    if not body or body != expected[: len(body)] or body[-1] != "assistant":
+        return "turns_out_of_order", f"roles {' → '.join(roles)[:200]}"
+    n = len(body) // 2
+    if n < lo:
+        return "too_few_exchanges", f"{n} exchanges < min_exchanges {lo}"
+    if n > hi:
+        return "too_many_exchanges", f"{n} exchanges > max_exchanges {hi}"
+    return None
+
+
 class Rules:
     """The rule filters of a config, resolved per task (a record's meta.task)."""
 
     def __init__(self, cfg: RulesConfig) -> None:
-        unknown = sorted(set(cfg.disable) - set(RULE_NAMES))
+        unknown = sorted(set(cfg.disable) - set(RULE_NAMES) - set(SHAPE_RULES))
         if unknown:
             raise UsageError(
                 f"unknown rules to disable: {', '.join(unknown)}",
-                hint=f"rule names: {', '.join(RULE_NAMES)}",
+                hint=f"rule names: {', '.join((*RULE_NAMES, *SHAPE_RULES))}",
             )
         self.cfg = cfg
         self.base = self._resolve(TaskRules())
@@ -266,6 +289,30 @@ class Rules:
         if not self.cfg.enabled:
             return None
         return self.for_task(task).check(c)
+
+    def check_conversation(
+        self, turns: list[dict[str, str]], finish: tuple[str | None, ...], task: str | None
+    ) -> Failure | None:
+        """The first rule a conversation fails: its shape, then every rule on its first
+        exchange, then the response rules on each later assistant turn."""
+        if not self.cfg.enabled:
+            return None
+        failed = _shape(turns, self.cfg.min_exchanges, self.cfg.max_exchanges)
+        if failed is not None and failed[0] not in self.cfg.disable:
+            return failed
+        if failed is not None and failed[0] == "turns_out_of_order":
+            return None  # accepted out of order (disabled): its turns do not pair up
+        rs = self.for_task(task)
+        body = [t["content"] for t in turns if t["role"] != "system"]
+        pairs = list(zip(body[::2], body[1::2], strict=True))
+        first = rs.check(Candidate(pairs[0][0], "", pairs[0][1], finish))
+        if first is not None:
+            return first
+        for k, (user, assistant) in enumerate(pairs[1:], 2):
+            bad = rs.check(Candidate(user, "", assistant), RESPONSE_RULES)
+            if bad is not None:
+                return bad[0], f"exchange {k}: {bad[1]}"[:300]
+        return None
 
     def check_instruction(self, instruction: str, input: str, task: str | None) -> Failure | None:
         """The rules about the instruction alone, before any response exists."""

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from synthgen.errors import InputError
 from synthgen.records import Frozen
 from synthgen.stages.report.collect import Collected, collect_rows, collect_texts, read_ledger
+from synthgen.stages.report.conversations import conversations_block
 from synthgen.stages.report.metrics import METRIC_INFO, diversity, entropy, quantiles
 from synthgen.stages.report.rules import find_warnings
 from synthgen.stages.report.warnings import ReportWarning, Thresholds
@@ -32,6 +33,7 @@ class Report(Frozen):
     lengths: dict[str, dict[str, float]]
     openers: list[dict[str, Any]]
     traits: dict[str, float]
+    conversations: dict[str, Any] | None = None  # only when data or seeds hold conversations
     coverage: dict[str, Any] | None = None
     drift: dict[str, Any] | None = None
     judge: dict[str, Any] | None = None
@@ -40,6 +42,14 @@ class Report(Frozen):
     warnings: list[ReportWarning] = Field(default_factory=list)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     compare: dict[str, Any] | None = None
+
+    @model_serializer(mode="wrap")
+    def _absent_conversations(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No `conversations` key at all in a single-turn report: its JSON stays as it was."""
+        out: dict[str, Any] = handler(self)
+        if out.get("conversations") is None:
+            out.pop("conversations", None)
+        return out
 
 
 @dataclass(frozen=True)
@@ -100,7 +110,19 @@ def build_report(inp: ReportInputs, thresholds: Thresholds) -> Built:
         raise InputError(str(inp.data), "holds no records", hint="pass a non-empty dataset")
     seed_list = read_seeds(list(inp.seed_files)) if inp.seed_files else None
     seeds = (
-        collect_texts(((s.id, s.instruction, s.input, s.output) for s in seed_list), inp.seed)
+        collect_texts(
+            (
+                (
+                    s.id,
+                    s.instruction,
+                    s.input,
+                    s.output,
+                    [(t.role, t.content) for t in s.messages] if s.messages else None,
+                )
+                for s in seed_list
+            ),
+            inp.seed,
+        )
         if seed_list is not None
         else None
     )
@@ -170,6 +192,7 @@ def build_report(inp: ReportInputs, thresholds: Thresholds) -> Built:
             for w, c in data.openers.most_common(SHOWN_OPENERS)
         ],
         "traits": data.traits.rates(),
+        "conversations": conversations_block(data, seeds),
         "coverage": cov,
         "drift": dr,
         "judge": judge,
@@ -192,6 +215,9 @@ def _compared(r: Report) -> dict[str, tuple[float | None, str]]:
             out[f"{field}_{q}"] = (r.lengths.get(field, {}).get(q), "context (words)")
     for name, rate in r.traits.items():
         out[f"trait_{name}"] = (rate, "higher = more of the habit")
+    if r.conversations:  # only a conversation set has (and compares) exchange counts
+        for q in ("median", "p90", "mean"):
+            out[f"exchanges_{q}"] = (r.conversations["exchanges"][q], "context (exchanges)")
     for stage, rate in ((r.ledger or {}).get("duplicate_rate") or {}).items():
         out[f"duplicate_rate_{stage}"] = (rate, "higher = the teacher repeats itself")
     return out

@@ -17,6 +17,7 @@ from pydantic import Field
 from synthgen.errors import UsageError
 from synthgen.records import Frozen
 from synthgen.stages.report.build import Report
+from synthgen.stages.report.conversations import conversations_markdown
 from synthgen.stages.report.metrics import METRIC_INFO
 from synthgen.stages.report.samples import STAGE_ORDER
 
@@ -197,6 +198,7 @@ def _quality(r: Report | None) -> list[str]:
         "| metric | data |" + ("" if seeds is None else " seeds |") + " meaning |",
         "| --- | ---: |" + ("" if seeds is None else " ---: |") + " --- |",
         *rows,
+        *conversations_markdown(r.conversations, r.records),
         *(
             ["", f"Teacher habits, share of outputs (data vs seeds): {trait_line}."]
             if trait_line

@@ -2,6 +2,11 @@
 
 Per-record numbers (lengths, openers, traits, lineage, judge scores) are kept for every
 record; texts only for a seeded reservoir sample, which the size-dependent metrics use.
+
+A conversation (a record with `messages`) is read whole: its text is every user and assistant
+turn, so that later turns count in diversity; its traits are those of all its assistant turns;
+its lengths are words per turn. The system prompt is left out of its text: one prompt shared by
+every conversation would read as collapse, and single-turn records never count theirs.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import random
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,13 +25,15 @@ from synthgen.stages.report.traits import TraitCounter
 
 SAMPLE_SIZE = 2000  # records kept as text for sampled metrics (reservoir, seeded)
 
+Turns = Sequence[tuple[str, str]]  # a conversation's (role, content) turns, system first
+
 
 @dataclass(frozen=True, slots=True)
 class Sampled:
     """A record kept in the reservoir sample."""
 
     id: str
-    text: str  # instruction, input and output joined by newlines
+    text: str  # instruction, input and output (a conversation: its turns) joined by newlines
     opener: str
 
 
@@ -36,8 +43,12 @@ class Collected:
 
     n: int = 0
     fmt: str = ""
+    # words of the instruction and output; a conversation's mean words per user turn and
+    # per assistant turn, which a single exchange's counts compare with
     instruction_words: array[int] = field(default_factory=lambda: array("i"))
     output_words: array[int] = field(default_factory=lambda: array("i"))
+    exchanges: array[int] = field(default_factory=lambda: array("i"))  # 1 for a single exchange
+    conversations: int = 0  # records of more than one exchange
     openers: Counter[str] = field(default_factory=Counter)
     traits: TraitCounter = field(default_factory=TraitCounter)
     shapes: Counter[str] = field(default_factory=Counter)  # output formats (shapes.SHAPES)
@@ -69,19 +80,35 @@ class Collector:
         self._keep_judge_ids = keep_judge_ids
 
     def add(
-        self, rid: str, instruction: str, inp: str, output: str, prov: dict[str, Any] | None
+        self,
+        rid: str,
+        instruction: str,
+        inp: str,
+        output: str,
+        prov: dict[str, Any] | None,
+        turns: Turns | None = None,
     ) -> None:
-        """Count one record (and its provenance) and offer it to the reservoir sample."""
+        """Count one record (and its provenance) and offer it to the reservoir sample;
+        `turns` are a conversation's every turn, its first exchange being instruction/output."""
         o = self.out
         o.n += 1
-        ow = word_count(output)
-        o.instruction_words.append(word_count(instruction))
+        asks = [c for r, c in turns or () if r == "user"] or [instruction]
+        answers = [c for r, c in turns or () if r == "assistant"] or [output]
+        o.exchanges.append(len(answers))
+        o.conversations += len(answers) > 1
+        ow = _mean_words(answers)
+        o.instruction_words.append(_mean_words(asks))
         o.output_words.append(ow)
-        first = opener(instruction)
+        first = opener(instruction)  # the first user turn: what opens the conversation
         o.openers[first] += 1
-        o.traits.add(output)
-        o.shapes[output_shape(output)] += 1
-        key = hash((instruction, inp, output))
+        o.traits.add("\n\n".join(answers))  # a habit in any answer is the record's habit
+        o.shapes[output_shape(output)] += 1  # the first answer: a format is set by its first
+        if turns:
+            text = "\n".join(c for r, c in turns if r != "system")
+            key = hash(tuple(turns))
+        else:
+            text = f"{instruction}\n{inp}\n{output}"
+            key = hash((instruction, inp, output))
         if key in self._seen:
             o.duplicates += 1
         else:
@@ -92,7 +119,7 @@ class Collector:
         sample = o.sample
         j = len(sample) if len(sample) < SAMPLE_SIZE else self._rng.randrange(o.n)
         if j < SAMPLE_SIZE:
-            item = Sampled(rid, f"{instruction}\n{inp}\n{output}", first)
+            item = Sampled(rid, text, first)
             if j == len(sample):
                 sample.append(item)
             else:
@@ -157,20 +184,36 @@ def collect_rows(
     c = Collector(seed, keep_judge_ids)
     for row in iter_rows(path, fmt):
         prov = row.raw.get("provenance") if row.fmt == SYNTHGEN else None
+        turns = [(t["role"], t["content"]) for t in row.messages] if row.messages else None
         c.add(
-            row.id, row.instruction, row.input, row.output, prov if isinstance(prov, dict) else None
+            row.id,
+            row.instruction,
+            row.input,
+            row.output,
+            prov if isinstance(prov, dict) else None,
+            turns,
         )
         if not c.out.fmt:
             c.out.fmt = row.fmt
     return c.out
 
 
-def collect_texts(items: Iterable[tuple[str, str, str, str]], seed: int) -> Collected:
-    """Seeds (or any plain examples) as (id, instruction, input, output)."""
+Example = tuple[str, str, str, str] | tuple[str, str, str, str, Turns | None]
+
+
+def collect_texts(items: Iterable[Example], seed: int) -> Collected:
+    """Seeds (or any plain examples) as (id, instruction, input, output), with a fifth item,
+    a conversation's turns, when they have them."""
     c = Collector(seed)
-    for rid, instruction, inp, output in items:
-        c.add(rid, instruction, inp, output, None)
+    for item in items:
+        turns = item[4] if len(item) > 4 else None
+        c.add(item[0], item[1], item[2], item[3], None, turns)
     return c.out
+
+
+def _mean_words(texts: Sequence[str]) -> int:
+    """Words per text, averaged and rounded (one text: its own count)."""
+    return round(sum(map(word_count, texts)) / len(texts))
 
 
 def read_ledger(path: Path) -> dict[str, dict[str, int]]:

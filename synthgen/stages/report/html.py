@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthgen.stages.report.build import Built, Report
+from synthgen.stages.report.conversations import conversations_html
 from synthgen.stages.report.metrics import METRIC_INFO
 from synthgen.stages.report.render import NO_PROVENANCE
 from synthgen.stages.report.samples import SAMPLES_CSS, Samples, render_samples
@@ -78,7 +79,6 @@ def _lengths_plot(built: Built) -> str:
         top = max(1, int(both[min(len(both) - 1, int(len(both) * 0.99))]))
         step = max(1, (top + 2) // 40)
         bins = list(range(0, top + step + 1, step))
-
         ax.hist(**_shares(data, top), bins=bins, alpha=0.6, color=DATA_COLOUR, label="data")
         if seeds:
             ax.hist(
@@ -202,8 +202,8 @@ def _metrics_table(r: Report) -> str:
 
 
 def _facts(r: Report) -> str:
-    """Lineage, judge, human audit, ledger and compare sections as short paragraphs/tables."""
-    out = []
+    """Conversations, lineage, judge, human audit, ledger and compare sections, in short."""
+    out = [conversations_html(r.conversations)]
     cov, j, h, led = r.coverage, r.judge, r.human, r.ledger
     if cov:
         out.append(

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from synthgen.stages.report.build import Report
+from synthgen.stages.report.conversations import conversations_line
 from synthgen.stages.report.shapes import describe
 
 SHOWN_SEEDS = 5
@@ -196,6 +197,10 @@ def render_report(r: Report, console: Console) -> None:
     console.print(f"[bold]{escape(r.path)}[/bold]: {r.records} records ({r.format}){seeds}")
     if r.coverage is None and r.judge is None:
         console.print(f"[dim]{NO_PROVENANCE}[/dim]")
+    if r.conversations:
+        console.print(
+            f"[bold]Conversations[/bold]: {conversations_line(r.conversations, r.records)}"
+        )
     _diversity(r, console)
     _lengths(r, console)
     _coverage(r, console)

@@ -1,0 +1,119 @@
+"""The `conversation` strategy: whole seed conversations in, new conversations of their shape out.
+
+A job shows a few human conversations (system prompt and every exchange) and asks for
+`per_call` new ones, each with a number of exchanges drawn from the seeds' own distribution.
+The reply's schema makes the turns alternate by construction: a conversation is a system
+prompt and a list of {user, assistant} exchanges.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from synthgen import prompts
+from synthgen.errors import UsageError
+from synthgen.llm.types import ChatRequest
+from synthgen.records import Seed, Turn, exchanges, transcript
+
+
+class Exchange(BaseModel):
+    """One user turn and the assistant's answer, as the model returns them."""
+
+    model_config = ConfigDict(extra="ignore")
+    user: str = Field(min_length=1)
+    assistant: str
+
+
+class Conversation(BaseModel):
+    """One generated conversation as the model returns it."""
+
+    model_config = ConfigDict(extra="ignore")
+    system: str = ""
+    exchanges: list[Exchange] = Field(min_length=1)
+
+    def turns(self) -> list[Turn]:
+        """Every turn, the system prompt first when there is one."""
+        out = [Turn(role="system", content=self.system)] if self.system.strip() else []
+        for ex in self.exchanges:
+            out.append(Turn(role="user", content=ex.user))
+            out.append(Turn(role="assistant", content=ex.assistant))
+        return out
+
+
+def conversations_schema(k: int) -> dict[str, Any]:
+    """The JSON schema of a reply holding exactly `k` conversations."""
+    exchange = {
+        "type": "object",
+        "properties": {"user": {"type": "string"}, "assistant": {"type": "string"}},
+        "required": ["user", "assistant"],
+        "additionalProperties": False,
+    }
+    conversation = {
+        "type": "object",
+        "properties": {
+            "system": {"type": "string"},
+            "exchanges": {"type": "array", "items": exchange, "minItems": 1},
+        },
+        "required": ["system", "exchanges"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "conversations": {"type": "array", "items": conversation, "minItems": k, "maxItems": k}
+        },
+        "required": ["conversations"],
+        "additionalProperties": False,
+    }
+
+
+def conversation_seeds(seeds: list[Seed]) -> list[Seed]:
+    """The seeds that are conversations; the strategy needs at least one."""
+    found = [s for s in seeds if s.messages]
+    if not found:
+        raise UsageError(
+            "the conversation strategy needs multi-turn seeds, and none has more than one exchange",
+            hint="give seeds in messages or sharegpt format with several user → assistant "
+            "exchanges (see seeds/support_chats.jsonl), or use --strategy self-instruct",
+        )
+    return found
+
+
+def format_conversation(seed: Seed, n: int) -> str:
+    """A seed conversation as the prompt shows it, numbered."""
+    assert seed.messages is not None
+    return f"Conversation {n} ({exchanges(seed.messages)} exchanges):\n{transcript(seed.messages)}"
+
+
+def conversation_request(
+    rng: random.Random,
+    seeds: list[Seed],
+    k_examples: int,
+    per_call: int,
+    task_line: str,
+    base: dict[str, Any],
+    job_seed: int,
+) -> tuple[ChatRequest, list[Seed], prompts.Template]:
+    """The request of one conversation job, and the seed conversations it shows."""
+    convs = conversation_seeds(seeds)
+    shown = rng.sample(convs, min(k_examples, len(convs)))
+    # each new conversation's length, drawn from the seeds' own: their shape, not one length
+    lengths = [exchanges(rng.choice(convs).messages or []) for _ in range(per_call)]
+    tpl = prompts.load("conversation")
+    msgs = tpl.render(
+        task=task_line,
+        examples="\n\n".join(format_conversation(s, i + 1) for i, s in enumerate(shown)),
+        k=str(per_call),
+        lengths=", ".join(str(n) for n in lengths),
+    )
+    req = ChatRequest(
+        messages=msgs,
+        seed=job_seed,
+        json_schema=conversations_schema(per_call),
+        schema_name="conversations",
+        **base,
+    )
+    return req, shown, tpl
