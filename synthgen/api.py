@@ -46,6 +46,7 @@ EXPAND_OPTIONS = {
     "top_p": "generation.top_p",
     "seed": "generation.seed",
     "responses": "generation.responses",
+    "responses_per_instruction": "generation.responses_per_instruction",
     **ENDPOINT_OPTIONS,
 }
 FILTER_OPTIONS = {

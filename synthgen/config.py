@@ -63,6 +63,20 @@ class GenerationConfig(Strict):
     human_examples: int = Field(default=3, ge=1, le=20)
     machine_examples: int = Field(default=2, ge=0, le=20)
     operators: list[str] = Field(default_factory=lambda: list(EVOL_OPERATORS))
+    # Preference pairs: K responses to every instruction (each its own call, its own seed),
+    # which `filter` turns into a chosen/rejected pair; from these models in turn when given
+    # (empty: the endpoint's model), so pairs are not one model against itself.
+    responses_per_instruction: int = Field(default=1, ge=1, le=16)
+    models: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _pairs_need_self_instruct(self) -> GenerationConfig:
+        if self.responses_per_instruction > 1 and self.strategy != "self-instruct":
+            raise ValueError(
+                "responses_per_instruction > 1 works with the self-instruct strategy only "
+                "(its instructions are written first, then answered K times)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _known_operators(self) -> GenerationConfig:
@@ -180,6 +194,9 @@ class JudgeConfig(Strict):
     # A verdict cut off at max_tokens: ledgered as judge_truncated (False), or asked once more
     # with twice max_new_tokens (True). See LATE_DEFAULTS for why it is not fingerprinted.
     retry_truncated: bool = False
+    # Preference pairs: the least score difference between the chosen and the rejected
+    # response for the pair to be kept.
+    min_margin: float = Field(default=1.0, ge=0)
 
 
 class FilterConfig(Strict):
@@ -216,7 +233,7 @@ class GatesConfig(Strict):
     min_candidates: int = Field(default=50, ge=1)  # seen before a rate gate may trip
 
 
-ExportFormat = Literal["alpaca", "messages", "sharegpt", "prompt-completion"]
+ExportFormat = Literal["alpaca", "messages", "sharegpt", "prompt-completion", "dpo"]
 
 
 class OutputsConfig(Strict):
@@ -300,7 +317,20 @@ LATE_DEFAULTS: dict[tuple[str, ...], Any] = {
     ("filter", "rules", "min_exchanges"): 1,
     ("filter", "rules", "max_exchanges"): 20,
     ("outputs", "last_turn"): False,
+    ("generation", "responses_per_instruction"): 1,
+    ("generation", "models"): [],
+    ("filter", "judge", "min_margin"): 1.0,
 }
+
+
+def fingerprint_dump(section: BaseModel, *path: str) -> dict[str, Any]:
+    """A config section as job hashes read it: its settings added later (LATE_DEFAULTS under
+    `path`) left out while they hold their default, so earlier runs keep their job hash."""
+    data: dict[str, Any] = section.model_dump(mode="json")
+    for (*parents, name), default in LATE_DEFAULTS.items():
+        if tuple(parents) == path and data.get(name) == default:
+            del data[name]
+    return data
 
 
 def load_config(

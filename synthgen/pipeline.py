@@ -22,6 +22,8 @@ from synthgen.config import Config
 from synthgen.core.stage import Outcome, StageRun
 from synthgen.errors import StoppedError
 from synthgen.llm.batching import Deferred
+from synthgen.loop.pairs import pair_kept
+from synthgen.loop.pairs import verdict as ask_verdict
 from synthgen.loop.rounds import (
     MAX_ROUNDS,
     GateTrip,
@@ -35,6 +37,7 @@ from synthgen.loop.rounds import (
 from synthgen.loop.screen import Screen
 from synthgen.records import DropReason, LedgerEntry, Provenance, Record, Seed
 from synthgen.stages.filter.judge import Judge, Judgement
+from synthgen.stages.filter.preference import PairOutcome
 
 
 @dataclass
@@ -49,11 +52,6 @@ class RunProgress:
     projected_cost_usd: float | None
     round: int
     in_round: str  # expand | screen | judge
-
-
-def _turns(rec: Record) -> list[dict[str, str]] | None:
-    """A conversation's turns as the judge reads them (None for one exchange)."""
-    return [t.model_dump() for t in rec.messages] if rec.messages else None
 
 
 class Pipeline:
@@ -83,6 +81,9 @@ class Pipeline:
         self.judged = 0
         self.round_started = time.monotonic()
         self.gated = 0  # instructions dropped before their response was asked
+        self.min_margin = cfg.filter.judge.min_margin  # preference pairs
+        # clients: the generator, its judges, then generation.models (answering in turn)
+        self.judges = run.clients[1 : len(run.clients) - len(cfg.generation.models)]
 
     async def loop(self) -> Outcome:
         """The run, on one screen: calibrate, then rounds until target, budget or gate."""
@@ -129,7 +130,7 @@ class Pipeline:
         j = self.cfg.filter.judge
         self.judge = Judge(
             plan.rubric,
-            self.run.clients[1:],
+            self.judges,
             j.threshold,
             j.max_new_tokens,
             plan.reference,
@@ -175,6 +176,7 @@ class Pipeline:
             self.weights,
             lambda: self.report_progress(index, "expand"),
             self.instruction_gate if self.gates_instructions else None,
+            self.run.clients[1 + len(self.judges) :],
         )
         recs, drops, outcome = await expand_round(inputs, index, asked)
         for entry in drops:
@@ -220,7 +222,7 @@ class Pipeline:
         # kept records are the same, as they are kept in candidate order either way.
         batch = bool(judge.clients) and judge.clients[0].deferral is not None
         window = len(survivors) if batch else max(1, self.cfg.endpoint.concurrency)
-        pending: deque[tuple[Record, asyncio.Task[Judgement]]] = deque()
+        pending: deque[tuple[Record, asyncio.Task[Judgement | PairOutcome]]] = deque()
         stop: Outcome | None = None
         unjudged: list[Record] = []
         nxt = 0
@@ -232,7 +234,7 @@ class Pipeline:
                     rec = survivors[nxt]
                     nxt += 1
                     task = asyncio.ensure_future(
-                        judge.judge(rec.instruction, rec.input, rec.output, _turns(rec))
+                        ask_verdict(judge, self.screen.rules, rec, self.min_margin, self.verdict_of)
                     )
                     pending.append((rec, task))
                 if not pending:
@@ -267,9 +269,15 @@ class Pipeline:
         """Share of judged survivors kept so far (a prior of 0.8 before ten are judged)."""
         return self.totals.kept / self.judged if self.judged >= 10 and self.totals.kept else 0.8
 
-    def keep_or_drop(self, rec: Record, jg: Judgement | None) -> None:
+    def keep_or_drop(self, rec: Record, jg: Judgement | PairOutcome | None) -> None:
         """A judged (or unjudged, without a judge) survivor: kept, below threshold or surplus."""
         prov: dict[str, Any] = {"dedup": {"nearest": None, "similarity": 0.0}}
+        if isinstance(jg, PairOutcome):  # K responses: the pair is kept, or why not
+            pair, (stage, reason, detail) = pair_kept(rec, jg)
+            if pair is None or stage:
+                return self.ledger_record(pair or rec, stage, reason, detail)
+            rec, jg = pair, None
+            prov["judge"] = rec.provenance.judge
         if jg is not None:
             if jg.error:
                 detail, _raw = jg.failure_detail()

@@ -46,6 +46,12 @@ if TYPE_CHECKING:
     type=click.Choice(["inline", "separate"]),
     help="Outputs in the same call as instructions, or one call per instruction.",
 )
+@click.option(
+    "--responses-per-instruction",
+    type=int,
+    help="K ≥ 2: K responses to every instruction, each its own call, which `filter` turns "
+    "into a chosen/rejected preference pair [default: 1].",
+)
 @click.option("--format", "fmt", help="Force the seed format (else autodetected).")
 @click.option("--task", help="Task name recorded in meta and shown to the model.")
 @endpoint_options
@@ -67,6 +73,7 @@ def expand_cmd(
     top_p: float | None,
     seed: int | None,
     responses: str | None,
+    responses_per_instruction: int | None,
     fmt: str | None,
     task: str | None,
     endpoint: dict[str, Any],
@@ -104,6 +111,7 @@ def expand_cmd(
         "top_p": top_p,
         "seed": seed,
         "responses": responses,
+        "responses_per_instruction": responses_per_instruction,
         **endpoint,
     }
     if dry_run:

@@ -8,7 +8,7 @@ import click
 
 from synthgen.cli.common import json_option
 
-FORMATS = ("alpaca", "messages", "sharegpt", "prompt-completion")
+FORMATS = ("alpaca", "messages", "sharegpt", "prompt-completion", "dpo")
 
 
 @click.command("export")
@@ -22,7 +22,8 @@ FORMATS = ("alpaca", "messages", "sharegpt", "prompt-completion")
     required=True,
     type=click.Choice(FORMATS),
     help="alpaca: instruction/input/output; messages: TRL conversational (user and "
-    "assistant turns); sharegpt: conversations (human, gpt); prompt-completion: TRL standard.",
+    "assistant turns); sharegpt: conversations (human, gpt); prompt-completion: TRL standard; "
+    "dpo: TRL preference pairs (prompt, chosen, rejected).",
 )
 @click.option("--with-ids", is_flag=True, help='Keep each record\'s id as an "id" field.')
 @click.option(
@@ -67,6 +68,11 @@ def export_cmd(
     sharegpt, its system turn first. alpaca and prompt-completion hold one exchange: they
     refuse a conversation unless --last-turn, which exports its last exchange.
 
+    dpo writes TRL's standard preference format, {"prompt", "chosen", "rejected"}, from the
+    preference records `synthgen filter` makes of `expand --responses-per-instruction K`;
+    any other record is an error there (exit 2). The other formats export a preference
+    record as its chosen response.
+
     With --split, a record's split comes from a hash of its id and --split-seed, so the
     same input and seed give byte-identical files; records keep their input order. Files
     appear whole or not at all.
@@ -78,6 +84,7 @@ def export_cmd(
       synthgen export run/ -o out/sft.jsonl --format alpaca --split validation=0.05
       synthgen export data.jsonl -o chat.jsonl --format sharegpt --with-ids --json
       synthgen export chats.jsonl -o last.jsonl --format alpaca --last-turn
+      synthgen export pairs.jsonl -o dpo.jsonl --format dpo --split test=0.05
     """
     from synthgen.cli.common import emit_json
     from synthgen.core.console import say
@@ -92,14 +99,14 @@ def export_cmd(
         last_turn=last_turn,
         split_seed=split_seed,
     )
+    noun = "preference pairs" if summary.format == "dpo" else "records"
     for f in summary.files:
         label = "" if f.path == str(output) else f" ({f.split})"
-        say(f"wrote {f.path}: {f.records} records{label}")
+        say(f"wrote {f.path}: {f.records} {noun}{label}")
     convos = f" ({summary.conversations} conversations)" if summary.conversations else ""
     last = ", last exchange of each conversation" if summary.conversations and last_turn else ""
     say(
-        f"exported {summary.records} records{convos} from {summary.source} as "
-        f"{summary.format}{last}"
+        f"exported {summary.records} {noun}{convos} from {summary.source} as {summary.format}{last}"
     )
     if as_json:
         emit_json(summary.model_dump(mode="json"))

@@ -33,6 +33,8 @@ class RoundInputs:
     on_progress: Callable[[], None]
     # Screens a separately generated instruction before its response is paid for.
     instruction_gate: Callable[[Any], tuple[str, str, str] | None] | None = None
+    # The models that answer in turn when K responses are asked (generation.models).
+    responders: Sequence[LLMClient] = ()
 
 
 ROUND_SEED_STEP = 1_000_003  # each round draws from its own random stream
@@ -62,6 +64,7 @@ async def expand_round(
         seed_weights=p.weights,
         instruction_gate=p.instruction_gate,
     )
+    expander.builder.responders = list(p.responders)
     result = await expander.run()
     sink.close(finalise_files=True)
     records = [_canonical(Record.model_validate(o)) for o in _lines(out)]

@@ -60,7 +60,7 @@ def _report(cfg: Config, data: Path, dropped: Path, html: Path) -> Any:
 
 
 def _export(cfg: Config, data: Path, out: Path, fmt: str) -> dict[str, Path]:
-    from synthgen.stages.export import ONE_EXCHANGE, ConversationError, export
+    from synthgen.stages.export import ONE_EXCHANGE, ConversationError, PreferenceError, export
 
     split = dict(cfg.outputs.split) or None
     last_turn = cfg.outputs.last_turn and fmt in ONE_EXCHANGE
@@ -72,6 +72,12 @@ def _export(cfg: Config, data: Path, out: Path, fmt: str) -> dict[str, Path]:
         e.hint = (
             "set outputs.last_turn: true to export each conversation's last exchange, "
             "or list messages/sharegpt in outputs.formats instead"
+        )
+        raise
+    except PreferenceError as e:
+        e.hint = (
+            "dpo needs preference pairs: set generation.responses_per_instruction (2 or more), "
+            "or remove dpo from outputs.formats"
         )
         raise
     return {f.split: Path(f.path) for f in summary.files}
@@ -88,7 +94,11 @@ def _card(
 ) -> Path:
     from synthgen.stages.report.card import CardFacts, write_card
 
-    judges = [c.model for c in run.clients[1:]] if cfg.filter.judge.enabled else []
+    judges = (
+        [c.model for c in run.clients[1 : len(run.clients) - len(cfg.generation.models)]]
+        if cfg.filter.judge.enabled
+        else []
+    )
     stats = [c.stats for c in run.clients]
     counts = outcome.counts
     facts = CardFacts(

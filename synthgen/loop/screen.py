@@ -126,6 +126,8 @@ class Screen:
         if rec.messages:
             turns = [t.model_dump() for t in rec.messages]
             failed = self.rules.check_conversation(turns, reasons, task)
+        elif rec.responses and len(rec.responses) >= 2:  # each response: with the judge
+            failed = self.rules.check_instruction(rec.instruction, rec.input, task)
         else:
             failed = self.rules.check(
                 Candidate(rec.instruction, rec.input, rec.output, reasons), task

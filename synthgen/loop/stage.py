@@ -78,9 +78,14 @@ class RunStage(Stage):
             job_sha256=sha256_hex(f"run\n{self.data_sha}\n{cfg.target.count}"),
             reads=reads,
             inputs=[*cfg.seeds, *cfg.dedup.against, *cfg.dedup.decontaminate],
-            models=[ClientSpec(cfg.endpoint.model), *judges],
+            # the generator, its judges, then the models answering in turn (K responses)
+            models=[
+                ClientSpec(cfg.endpoint.model),
+                *judges,
+                *(ClientSpec(m) for m in cfg.generation.models),
+            ],
             api_key="offline" if offline else resolve_api_key(cfg),
-            price=panel_price(cfg, [cfg.endpoint.model, *fplan.models]),
+            price=panel_price(cfg, [cfg.endpoint.model, *fplan.models, *cfg.generation.models]),
             resumable=False,
             manifest=self.run_dir / "manifest.json",
             offline=offline,

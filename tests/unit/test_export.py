@@ -12,7 +12,7 @@ from support.report_data import record, varied_examples, write_jsonl
 
 from synthgen.errors import InputError, UsageError
 from synthgen.seeds.dataset import iter_rows
-from synthgen.stages.export import EXPORT_FORMATS, export, parse_splits
+from synthgen.stages.export import SFT_FORMATS, export, parse_splits
 
 
 def records(n: int, seed: int = 1) -> list[dict[str, Any]]:
@@ -57,7 +57,7 @@ def expected(rec: dict[str, Any], fmt: str) -> dict[str, Any]:
     return {"prompt": prompt(rec), "completion": rec["output"]}
 
 
-@pytest.mark.parametrize("fmt", EXPORT_FORMATS)
+@pytest.mark.parametrize("fmt", SFT_FORMATS)
 def test_each_format_holds_the_records_fields_and_nothing_else(
     tmp_path: Path, data: tuple[Path, list[dict[str, Any]]], fmt: str
 ) -> None:
@@ -79,7 +79,7 @@ def test_each_format_holds_the_records_fields_and_nothing_else(
             assert row.instruction == prompt(rec) and row.input == ""
 
 
-@pytest.mark.parametrize("fmt", EXPORT_FORMATS)
+@pytest.mark.parametrize("fmt", SFT_FORMATS)
 def test_with_ids_adds_the_record_id_first(
     tmp_path: Path, data: tuple[Path, list[dict[str, Any]]], fmt: str
 ) -> None:

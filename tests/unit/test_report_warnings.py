@@ -311,7 +311,7 @@ def _documented_codes() -> list[str]:
 
 def test_the_table_covers_every_documented_code_in_order() -> None:
     documented = _documented_codes()
-    assert len(documented) == 10, documented
+    assert len(documented) == 11, documented
     assert list(RULES) == documented
     assert list(CODES) == documented  # --fail-on accepts exactly the codes that can fire
 
@@ -349,13 +349,16 @@ def test_find_warnings_reads_report_sections_and_keeps_the_table_order() -> None
         "coverage": coverage().model_dump() | {"per_seed": []},
         "judge": {"scored": 50, "length_spearman": 0.7, "mean_score": 4.0},
         "human": {"paired_with_judge": 30, "kappa": 0.0, "path": "v.jsonl"},
+        "preference": {"pairs": 30, "chosen_longer_share": 0.9, "tie_breaks": 2},
     }
     found = find_warnings(sections, T)
     assert [w.code for w in found] == list(RULES)
     assert found[0].message.endswith("(seeds: 0.20)")
     assert found[2].message == "90% of instructions open with 'triage' (seeds: 10%)"
     assert find_warnings({**sections, "records": 19, "drift": None, "seed_metrics": None}, T) == [
-        w for w in found if w.code in {"duplicates", "seed_skew", "length_bias", "judge_disagrees"}
+        w
+        for w in found
+        if w.code in {"duplicates", "seed_skew", "length_bias", "chosen_longer", "judge_disagrees"}
     ]
 
 

@@ -25,7 +25,6 @@ from synthgen.records import (
     Provenance,
     Record,
     Usage,
-    conversation_id,
     ledger_id,
     record_id,
 )
@@ -105,6 +104,8 @@ class Builder:
         # `run` screens separately generated instructions before paying for responses:
         # (stage, reason, detail) to drop one, None to let it through.
         self.gate: Callable[[Task], tuple[str, str, str] | None] | None = None
+        # The models that answer instructions when K responses are asked (default: client).
+        self.responders: list[LLMClient] = []
 
     def _gen_info(self, req: ChatRequest, a: Answer, repaired: bool = False) -> GeneratorInfo:
         params: dict[str, Any] = {
@@ -230,7 +231,13 @@ class Builder:
         )
         item_prov = prov.model_copy(update={"usage": share})
         if job.shape == "conversations":
-            return self._conversations(out, a.key, items, item_prov)
+            from synthgen.stages.expand.conversations import conversation_records
+
+            def drop(idx: int, reason: str, detail: str, raw: str) -> None:
+                self._drop(out, a.key, idx, reason, detail, item_prov, raw)
+
+            out.records += conversation_records(items, self.ctx.task, item_prov, drop)
+            return None
         tasks: list[tuple[int, Task]] = []
         for idx, item in enumerate(items):
             try:
@@ -260,6 +267,8 @@ class Builder:
                     stage, reason, detail = stop
                     self._drop(out, a.key, idx + 1, reason, detail, item_prov, None, task, stage)
             tasks = passed
+        if not job.with_output and self.ctx.gen.responses_per_instruction > 1:
+            return await self._pairs(out, job, sample, tasks, item_prov, share)
         if not job.with_output:
             # Every response call runs to its end (in batch mode each one queues its request)
             # before the first failure, if any, is raised.
@@ -308,34 +317,6 @@ class Builder:
             )
         )
 
-    def _conversations(self, out: JobOutcome, key: str, items: list[Any], prov: Provenance) -> None:
-        """Records of the conversations in one reply; malformed or empty ones ledgered."""
-        from synthgen.stages.expand.conversations import Conversation
-
-        for idx, item in enumerate(items, 1):
-            try:
-                conv = Conversation.model_validate(item)
-            except ValidationError as e:
-                raw = orjson.dumps(item).decode()
-                self._drop(out, key, idx, "invalid_item", e.errors()[0]["msg"], prov, raw)
-                continue
-            turns = conv.turns()
-            if any(not t.content.strip() for t in turns if t.role == "assistant"):
-                raw = orjson.dumps(item).decode()
-                self._drop(out, key, idx, "empty_output", "an assistant turn is empty", prov, raw)
-                continue
-            first = conv.exchanges[0]
-            out.records.append(
-                Record(
-                    id=conversation_id(turns),
-                    instruction=first.user,
-                    output=first.assistant,
-                    messages=turns,
-                    meta={"task": self.ctx.task},
-                    provenance=prov,
-                )
-            )
-
     async def _repair(
         self, out: JobOutcome, job: Job, sample: int, bad: str, error: str
     ) -> tuple[list[Any], Answer] | None:
@@ -355,6 +336,34 @@ class Builder:
             return extract_items(a.content or "", job.shape), a
         except ParseFailure:
             return None
+
+    async def _pairs(
+        self,
+        out: JobOutcome,
+        job: Job,
+        sample: int,
+        tasks: list[tuple[int, Task]],
+        prov: Provenance,
+        share: Usage,
+    ) -> None:
+        """Each instruction with its K responses, as one record (filter makes the pair)."""
+        from synthgen.stages.expand.pairs import pair_record, respond_k
+
+        responders = self.responders or [self.client]
+        got = await asyncio.gather(
+            *(
+                respond_k(self._gen_info, self.ctx.gen, t, job, sample, i, responders)
+                for i, t in tasks
+            ),
+            return_exceptions=True,
+        )
+        for r in got:
+            if isinstance(r, BaseException):
+                raise r
+        for (_, task), responses in zip(tasks, got, strict=True):
+            assert not isinstance(responses, BaseException)
+            rec = pair_record(task, responses, prov, share)
+            out.records.append(rec.model_copy(update={"meta": {"task": self.ctx.task}}))
 
     async def _respond(
         self, task: Task, job: Job, sample: int, idx: int

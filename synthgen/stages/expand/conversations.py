@@ -9,14 +9,16 @@ prompt and a list of {user, assistant} exchanges.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from synthgen import prompts
 from synthgen.errors import UsageError
 from synthgen.llm.types import ChatRequest
-from synthgen.records import Seed, Turn, exchanges, transcript
+from synthgen.records import Provenance, Record, Seed, Turn, conversation_id, exchanges, transcript
 
 
 class Exchange(BaseModel):
@@ -117,3 +119,34 @@ def conversation_request(
         **base,
     )
     return req, shown, tpl
+
+
+def conversation_records(
+    items: list[Any], task: str, prov: Provenance, drop: Callable[[int, str, str, str], None]
+) -> list[Record]:
+    """Records of the conversations in one reply; `drop(index, reason, detail, raw)` ledgers
+    a malformed or empty one."""
+    out = []
+    for idx, item in enumerate(items, 1):
+        raw = orjson.dumps(item).decode()
+        try:
+            conv = Conversation.model_validate(item)
+        except ValidationError as e:
+            drop(idx, "invalid_item", e.errors()[0]["msg"], raw)
+            continue
+        turns = conv.turns()
+        if any(not t.content.strip() for t in turns if t.role == "assistant"):
+            drop(idx, "empty_output", "an assistant turn is empty", raw)
+            continue
+        first = conv.exchanges[0]
+        out.append(
+            Record(
+                id=conversation_id(turns),
+                instruction=first.user,
+                output=first.assistant,
+                messages=turns,
+                meta={"task": task},
+                provenance=prov,
+            )
+        )
+    return out

@@ -6,12 +6,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from synthgen import prompts
-from synthgen.config import Config, resolve_api_key
+from synthgen.config import Config, fingerprint_dump, resolve_api_key
 from synthgen.core.batchrun import BatchMode
 from synthgen.core.runtime import RunSlot, price_of
 from synthgen.core.sink import Sink
 from synthgen.core.stage import Outcome, Stage, StagePlan, StageRun, run_stage
 from synthgen.errors import Interrupted, SynthgenError, UsageError
+from synthgen.llm.cost import Price
 from synthgen.llm.types import endpoint_host
 from synthgen.records import Seed, StageSummary, canonical_json, sha256_hex
 from synthgen.stages.expand.candidates import RunContext
@@ -22,7 +23,8 @@ TEMPLATES = ("self_instruct", "self_instruct_no_output", "paraphrase", "respond"
 
 def job_sha256(cfg: Config, seeds: list[Seed]) -> str:
     """What determines the records; count, budget and throughput settings do not."""
-    gen = cfg.generation.model_dump(mode="json", exclude={"count"})
+    gen = fingerprint_dump(cfg.generation, "generation")
+    del gen["count"]
     templates = sorted((n, prompts.load(n).sha256) for n in TEMPLATES)
     return sha256_hex(
         canonical_json(
@@ -32,11 +34,23 @@ def job_sha256(cfg: Config, seeds: list[Seed]) -> str:
                 "endpoint": endpoint_host(cfg.endpoint.base_url),
                 "task": cfg.task,
                 "description": cfg.description,
-                "seeds": [s.model_dump(mode="json", exclude={"source"}) for s in seeds],
+                # a seed's turns only when it is a conversation: other seeds hash as before
+                "seeds": [
+                    s.model_dump(mode="json", exclude={"source"}, exclude_none=True) for s in seeds
+                ],
                 "templates": templates,
             }
         )
     )
+
+
+def _dearest(cfg: Config, models: list[str]) -> Price | None:
+    """One price for the generator and its responder models: the dearest known, so a budget
+    is never passed (None when no price is known, as for one model)."""
+    known = [p for m in dict.fromkeys(models) if (p := price_of(cfg, m)) is not None]
+    if len(known) <= 1:
+        return known[0] if known else None
+    return Price(input=max(p.input for p in known), output=max(p.output for p in known))
 
 
 class ExpandStage(Stage):
@@ -63,9 +77,10 @@ class ExpandStage(Stage):
             job_sha256=job_sha256(cfg, self.seeds),
             reads=[("a seed", p) for p in cfg.seeds],
             inputs=list(cfg.seeds),
-            models=[cfg.endpoint.model],
+            # the generator, then the models that answer in turn when K responses are asked
+            models=[cfg.endpoint.model, *cfg.generation.models],
             api_key=resolve_api_key(cfg),
-            price=price_of(cfg, cfg.endpoint.model),
+            price=_dearest(cfg, [cfg.endpoint.model, *cfg.generation.models]),
             batch=batch,
         )
         self.expander: Expander | None = None
@@ -90,6 +105,7 @@ class ExpandStage(Stage):
         ctx = RunContext(run.slot.run_id, cfg.sha256(), cfg.task, gen, model, endpoint)
         run.defer_misses()
         self.expander = Expander(cfg, self.seeds, run.clients[0], sink, ctx, self.on_progress)
+        self.expander.builder.responders = run.clients[1:]
         return self._outcome(await self.expander.run())
 
     def stopped(self, run: StageRun, error: SynthgenError) -> Outcome:

@@ -140,7 +140,8 @@ def make_job(
     """Job `index` of the configured strategy, drawing examples from seeds and `pool`
     (human seeds by `weights` when given: `run` leans toward under-used seeds)."""
     rng = job_rng(gen.seed, index)
-    separate = gen.responses == "separate"
+    # K responses to an instruction are K calls: the instructions are asked for alone
+    separate = gen.responses == "separate" or gen.responses_per_instruction > 1
     base = {"temperature": gen.temperature, "top_p": gen.top_p, "max_tokens": gen.max_new_tokens}
     job_seed = rng.randrange(2**31)
     if gen.strategy == "conversation":

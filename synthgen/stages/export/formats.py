@@ -29,7 +29,7 @@ class TurnOrderError(ValueError):
 class NotAPairError(ValueError):
     """A record without the chosen and rejected responses a preference format needs."""
 
-    def __init__(self, message: str, field: str) -> None:
+    def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
 
@@ -101,12 +101,12 @@ def _dpo(row: Row) -> dict[str, Any]:
     # TRL's standard (plain text) preference type: the prompt and two answers to it.
     pair = {k: row.raw.get(k) for k in ("chosen", "rejected")}
     if all(v is None for v in pair.values()):
-        raise NotAPairError("is not a preference pair (no chosen and rejected)", "chosen")
+        raise NotAPairError("not a preference pair (it has no chosen and rejected)")
     for name, value in pair.items():
         if not isinstance(value, str):
             raise NotAPairError(f"must be a string, not {kind_of(value)}", name)
         if not value.strip():
-            raise NotAPairError("is empty: a preference pair needs two answers", name)
+            raise NotAPairError("is empty, and a preference pair needs two answers", name)
     prompt = row.raw.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         prompt = prompt_of(row)  # the contract's prompt, for a record written without one

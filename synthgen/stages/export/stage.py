@@ -103,7 +103,7 @@ def _line(
         return convert(row, kind, with_ids=with_ids), n
     except NotAPairError as e:
         raise PreferenceError(
-            str(data), f"record {row.id} {e}", line=row.line, field=e.field, hint=DPO_HINT
+            str(data), f"record {row.id}: {e}", line=row.line, field=e.field, hint=DPO_HINT
         ) from None
     except TurnOrderError as e:
         raise InputError(

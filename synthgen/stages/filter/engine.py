@@ -21,6 +21,7 @@ from synthgen.records import ledger_id
 from synthgen.seeds.dataset import SYNTHGEN, Row, record_dict, to_record
 from synthgen.stages.filter.calibration import known_as
 from synthgen.stages.filter.judge import Judge, Judgement
+from synthgen.stages.filter.preference import PairOutcome, has_responses, judge_pair
 from synthgen.stages.filter.rules import Candidate, Rules
 
 FLUSH_EVERY = 256
@@ -55,6 +56,7 @@ class Tally:
     repaired: int = 0
     unprocessed: int = 0
     refused: int = 0  # rows whose judge request the endpoint refused
+    pairs: int = 0  # rows with K responses, made into preference pairs (or ledgered)
     last_refusal: str | None = None  # what the endpoint answered, for the run's error
 
     def drop(self, stage: str, reason: str) -> None:
@@ -83,7 +85,7 @@ class Item:
     ordinal: int  # position in the input stream: a self-instruct line holds several rows
     obj: dict[str, Any]
     failure: tuple[str, str] | None = None
-    task: asyncio.Task[Judgement] | None = None
+    task: asyncio.Task[Any] | None = None  # a Judgement, or a PairOutcome for K responses
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ class FilterEngine:
         self.on_generator = on_generator or (lambda m: None)  # first sight of a generator
         self.tally = Tally()
         self.read = 0
+        self.min_margin = 1.0  # preference pairs: filter.judge.min_margin
         self.waiting = 0  # batch mode: rows whose verdict waits for a batch
 
     def prepare(self, row: Row) -> Item:
@@ -162,6 +165,12 @@ class FilterEngine:
             tuple(g.get("finish_reason") for g in gens),
         )
         self.read += 1
+        if self.judge is not None and has_responses(obj):  # K responses: a preference pair
+            item = Item(row, self.read, obj)
+            item.task = asyncio.create_task(
+                judge_pair(self.judge, self.rules, row, obj, self.min_margin, self.verdict_of)
+            )
+            return item
         failure = (
             self.rules.check_conversation(row.messages, cand.finish_reasons, task_name)
             if row.messages
@@ -245,10 +254,12 @@ class FilterEngine:
         self.tally.unprocessed, self.waiting = left, waiting
         return EngineResult("pending")
 
-    def commit(self, item: Item, judgement: Judgement | None) -> None:
+    def commit(self, item: Item, judgement: Judgement | PairOutcome | None) -> None:
         """Keep one row, with its verdict, or ledger it; count it either way."""
         t, row, obj = self.tally, item.row, item.obj
         t.input += 1
+        if isinstance(judgement, PairOutcome):
+            return self._commit_pair(item, judgement)
         if item.failure is not None:
             return self._drop(item, "rules", *item.failure)
         if judgement is not None:
@@ -273,6 +284,30 @@ class FilterEngine:
             t.passed += 1
         if not self.sink.add_obj(row.id, obj):
             return self._drop(item, "rules", "duplicate_id", f"same content as {row.id}")
+        t.kept += 1
+        if t.input % 64 == 0:
+            self.on_progress(t)
+
+    def _commit_pair(self, item: Item, pair: PairOutcome) -> None:
+        """Keep a preference pair, or ledger why its responses made none."""
+        t = self.tally
+        outs = [str(r.get("output") or "") for r in item.obj["responses"]]
+        for text, score in zip(outs, pair.preference.get("scores") or [], strict=False):
+            if score is not None:  # every verdict counts toward the judge's length bias
+                t.judged += 1
+                t.scores.append(score)
+                t.lengths.append(len(text))
+        t.pairs += 1
+        if pair.drop is not None:
+            item.obj = {
+                **item.obj,
+                "provenance": {**item.obj["provenance"], "preference": pair.preference},
+            }
+            return self._drop(item, *pair.drop)
+        assert pair.record is not None
+        t.passed += 1
+        if not self.sink.add_obj(item.row.id, pair.record):
+            return self._drop(item, "rules", "duplicate_id", f"same content as {item.row.id}")
         t.kept += 1
         if t.input % 64 == 0:
             self.on_progress(t)

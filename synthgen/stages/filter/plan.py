@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from synthgen.config import Config
+from synthgen.config import Config, fingerprint_dump
 from synthgen.core.runtime import price_of
 from synthgen.errors import UsageError
 from synthgen.llm.cost import Price
@@ -68,7 +68,7 @@ def job_sha256(cfg: Config, plan: Plan, input_sha: str | None) -> str:
         canonical_json(
             {
                 "input": input_sha,
-                "rules": cfg.filter.rules.model_dump(mode="json"),
+                "rules": fingerprint_dump(cfg.filter.rules, "filter", "rules"),
                 "judge": None
                 if plan.rubric is None
                 else {
@@ -81,6 +81,11 @@ def job_sha256(cfg: Config, plan: Plan, input_sha: str | None) -> str:
                     "templates": judge_template_sha256(),
                     # only when set: earlier runs keep their job hash, and so resume
                     **({"retry_truncated": True} if cfg.filter.judge.retry_truncated else {}),
+                    **(
+                        {"min_margin": cfg.filter.judge.min_margin}
+                        if cfg.filter.judge.min_margin != 1.0
+                        else {}
+                    ),
                 },
             }
         )

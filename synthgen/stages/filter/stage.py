@@ -139,6 +139,7 @@ class FilterStage(Stage):
             self.on_progress,
             check_independence,
         )
+        self.engine.min_margin = jcfg.min_margin
         if judge is not None and (fplan.seeds or fplan.anchors):
             stop = await self._calibrate(judge, say)
             if stop is not None:
@@ -224,6 +225,8 @@ class FilterStage(Stage):
         block = judge_block(self.cfg, fplan, tally, bias, indep, self.seeds, self.anchors)
         if block is not None and self.engine is not None and self.engine.judge is not None:
             block["truncation_retries"] = self.engine.judge.truncation_retries
+        if tally.pairs:
+            outcome.counts["pairs"] = tally.pairs  # rows with K responses, kept or ledgered
         outcome.details = {
             "judge": block,
             "capabilities": {c.model: dict(c.caps.values) for c in run.clients},

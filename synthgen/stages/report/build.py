@@ -13,6 +13,7 @@ from synthgen.records import Frozen
 from synthgen.stages.report.collect import Collected, collect_rows, collect_texts, read_ledger
 from synthgen.stages.report.conversations import conversations_block
 from synthgen.stages.report.metrics import METRIC_INFO, diversity, entropy, quantiles
+from synthgen.stages.report.preference import preference_block, preference_compared
 from synthgen.stages.report.rules import find_warnings
 from synthgen.stages.report.warnings import ReportWarning, Thresholds
 
@@ -34,6 +35,7 @@ class Report(Frozen):
     openers: list[dict[str, Any]]
     traits: dict[str, float]
     conversations: dict[str, Any] | None = None  # only when data or seeds hold conversations
+    preference: dict[str, Any] | None = None  # only when the data holds preference pairs
     coverage: dict[str, Any] | None = None
     drift: dict[str, Any] | None = None
     judge: dict[str, Any] | None = None
@@ -44,11 +46,13 @@ class Report(Frozen):
     compare: dict[str, Any] | None = None
 
     @model_serializer(mode="wrap")
-    def _absent_conversations(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """No `conversations` key at all in a single-turn report: its JSON stays as it was."""
+    def _absent_blocks(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No `conversations` or `preference` key at all in a report on data without them:
+        its JSON stays as it was."""
         out: dict[str, Any] = handler(self)
-        if out.get("conversations") is None:
-            out.pop("conversations", None)
+        for key in ("conversations", "preference"):
+            if out.get(key) is None:
+                out.pop(key, None)
         return out
 
 
@@ -193,6 +197,7 @@ def build_report(inp: ReportInputs, thresholds: Thresholds) -> Built:
         ],
         "traits": data.traits.rates(),
         "conversations": conversations_block(data, seeds),
+        "preference": preference_block(data.pairs, ledger),
         "coverage": cov,
         "drift": dr,
         "judge": judge,
@@ -218,6 +223,7 @@ def _compared(r: Report) -> dict[str, tuple[float | None, str]]:
     if r.conversations:  # only a conversation set has (and compares) exchange counts
         for q in ("median", "p90", "mean"):
             out[f"exchanges_{q}"] = (r.conversations["exchanges"][q], "context (exchanges)")
+    out.update(preference_compared(r.preference))  # only a preference set has these
     for stage, rate in ((r.ledger or {}).get("duplicate_rate") or {}).items():
         out[f"duplicate_rate_{stage}"] = (rate, "higher = the teacher repeats itself")
     return out

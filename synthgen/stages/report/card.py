@@ -19,6 +19,7 @@ from synthgen.records import Frozen
 from synthgen.stages.report.build import Report
 from synthgen.stages.report.conversations import conversations_markdown
 from synthgen.stages.report.metrics import METRIC_INFO
+from synthgen.stages.report.preference import preference_markdown
 from synthgen.stages.report.samples import STAGE_ORDER
 
 # Hugging Face's size buckets, by upper bound (exclusive) of the kept count.
@@ -199,6 +200,7 @@ def _quality(r: Report | None) -> list[str]:
         "| --- | ---: |" + ("" if seeds is None else " ---: |") + " --- |",
         *rows,
         *conversations_markdown(r.conversations, r.records),
+        *preference_markdown(r.preference),
         *(
             ["", f"Teacher habits, share of outputs (data vs seeds): {trait_line}."]
             if trait_line

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from synthgen.stages.report.metrics import opener, word_count
+from synthgen.stages.report.preference import Pairs
 from synthgen.stages.report.shapes import output_shape
 from synthgen.stages.report.traits import TraitCounter
 
@@ -67,6 +68,7 @@ class Collected:
     passed: int = 0
     judged_pass_known: int = 0
     judge_by_id: dict[str, tuple[float | None, bool | None]] = field(default_factory=dict)
+    pairs: Pairs = field(default_factory=Pairs)  # preference records (chosen and rejected)
 
 
 class Collector:
@@ -195,6 +197,8 @@ def collect_rows(
         )
         if not c.out.fmt:
             c.out.fmt = row.fmt
+        if row.fmt == SYNTHGEN:
+            c.out.pairs.add(row.raw)
     return c.out
 
 

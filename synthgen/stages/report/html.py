@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from synthgen.stages.report.build import Built, Report
 from synthgen.stages.report.conversations import conversations_html
 from synthgen.stages.report.metrics import METRIC_INFO
+from synthgen.stages.report.preference import preference_html
 from synthgen.stages.report.render import NO_PROVENANCE
 from synthgen.stages.report.samples import SAMPLES_CSS, Samples, render_samples
 
@@ -20,8 +21,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-SCATTER_POINTS = 2000
-SHOWN_SEEDS = 30
+SCATTER_POINTS, SHOWN_SEEDS = 2000, 30
 DATA_COLOUR, SEED_COLOUR = "#3b6ea8", "#d9822b"
 
 _CSS = """
@@ -202,8 +202,8 @@ def _metrics_table(r: Report) -> str:
 
 
 def _facts(r: Report) -> str:
-    """Conversations, lineage, judge, human audit, ledger and compare sections, in short."""
-    out = [conversations_html(r.conversations)]
+    """Conversations, preference pairs, lineage, judge, audit, ledger and compare, in short."""
+    out = [conversations_html(r.conversations), preference_html(r.preference)]
     cov, j, h, led = r.coverage, r.judge, r.human, r.ledger
     if cov:
         out.append(

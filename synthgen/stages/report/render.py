@@ -11,6 +11,7 @@ from rich.table import Table
 
 from synthgen.stages.report.build import Report
 from synthgen.stages.report.conversations import conversations_line
+from synthgen.stages.report.preference import preference_line
 from synthgen.stages.report.shapes import describe
 
 SHOWN_SEEDS = 5
@@ -201,6 +202,8 @@ def render_report(r: Report, console: Console) -> None:
         console.print(
             f"[bold]Conversations[/bold]: {conversations_line(r.conversations, r.records)}"
         )
+    if r.preference:
+        console.print(f"[bold]Preference pairs[/bold]: {preference_line(r.preference)}")
     _diversity(r, console)
     _lengths(r, console)
     _coverage(r, console)

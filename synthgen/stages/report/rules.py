@@ -129,6 +129,21 @@ def length_bias(v: ReportView, t: Thresholds) -> list[ReportWarning]:
     return _warn("length_bias", message, rho, t.length_spearman_max)
 
 
+def chosen_longer(v: ReportView, t: Thresholds) -> list[ReportWarning]:
+    """The judge prefers the longer answer: chosen has more words than rejected in more than
+    chosen_longer_max of the preference pairs (on at least min_records pairs)."""
+    if v.preference is None or v.preference.pairs < t.min_records:
+        return []
+    share = v.preference.chosen_longer_share
+    if not share > t.chosen_longer_max:  # more than the limit fires; NaN stays silent
+        return []
+    message = (
+        f"chosen is longer than rejected in {_pct(share)} of {v.preference.pairs} preference "
+        "pairs: the judge may prefer length"
+    )
+    return _warn("chosen_longer", message, share, t.chosen_longer_max)
+
+
 def trait_drift(v: ReportView, t: Thresholds) -> list[ReportWarning]:
     """One warning per teacher habit common in the data and ≥ trait_ratio_max × the seeds' rate."""
     out: list[ReportWarning] = []
@@ -189,6 +204,7 @@ RULES: dict[str, Rule] = {
     "duplicates": duplicates,
     "seed_skew": seed_skew,
     "length_bias": length_bias,
+    "chosen_longer": chosen_longer,
     "trait_drift": trait_drift,
     "length_drift": length_drift,
     "format_drift": format_drift,

@@ -89,6 +89,13 @@ class Drift(View):
     format: FormatDrift | None = None
 
 
+class Preference(View):
+    """How often the chosen response is the longer one, over how many pairs."""
+
+    pairs: int
+    chosen_longer_share: float
+
+
 class ReportView(View):
     """Everything the warning rules read, typed; absent blocks are None."""
 
@@ -100,6 +107,7 @@ class ReportView(View):
     judge: Judge | None = None
     human: Human | None = None
     drift: Drift | None = None
+    preference: Preference | None = None
 
 
 def _baseline(
@@ -143,4 +151,5 @@ def report_view(r: Mapping[str, Any]) -> ReportView:
         judge=Judge.model_validate(r["judge"]) if r.get("judge") else None,
         human=Human.model_validate(r["human"]) if r.get("human") else None,
         drift=_drift(r.get("drift")),
+        preference=Preference.model_validate(r["preference"]) if r.get("preference") else None,
     )

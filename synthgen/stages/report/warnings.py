@@ -34,13 +34,14 @@ class Thresholds(Frozen):
     seed_concentration_max: float = 2.5  # seed_skew
     seed_chance_margin: float = 1.5  # seed_skew also needs ≥ this × what chance alone gives
     length_spearman_max: float = 0.3  # length_bias
+    chosen_longer_max: float = 0.7  # chosen_longer: share of pairs whose chosen is longer
     trait_ratio_max: float = 2.0  # trait_drift
     trait_min_rate: float = 0.05  # trait_drift: ignore traits rarer than this in the data
     length_ratio_max: float = 2.0  # length_drift (longer than the seeds)
     length_ratio_min: float = 0.5  # length_drift (shorter than the seeds)
     format_share_min: float = 0.5  # format_drift: data's share of the seeds' format ≤ this × theirs
     kappa_min: float = 0.2  # judge_disagrees
-    min_records: int = 20  # no diversity/lineage/judge warning on fewer records than this
+    min_records: int = 20  # no diversity/lineage/judge/pair warning on fewer records than this
     seed_margin: float = 1.25  # with seeds, collapse codes also need data ≥ this × the seeds
 
 
@@ -51,6 +52,7 @@ CODES: dict[str, str] = {
     "duplicates": "exact duplicate records",
     "seed_skew": "a few seeds parent most records",
     "length_bias": "judge score rises with output length",
+    "chosen_longer": "the chosen answer of a preference pair is mostly the longer one",
     "trait_drift": "a teacher habit is far more common than in the seeds",
     "length_drift": "outputs are much longer or shorter than the seeds'",
     "format_drift": "outputs left the seeds' format (JSON, SQL, code, a list...)",
