@@ -29,10 +29,11 @@ def plan(cfg: Config, seeds: list[Seed]) -> dict[str, Any]:
     completion_tokens = completion_per_job * jobs
     if gen.strategy == "evol":  # one prompt, n choices: prompt tokens are paid once
         completion_tokens = min(gen.max_new_tokens, example_tokens + 20) * per_job * jobs
-    if gen.responses == "separate":
-        requests += gen.count
-        prompt_tokens += gen.count * (example_tokens + 40)
-        completion_tokens += gen.count * example_tokens
+    if gen.responses == "separate" or gen.responses_per_instruction > 1:
+        calls = gen.count * gen.responses_per_instruction  # a call per response
+        requests += calls
+        prompt_tokens += calls * (example_tokens + 40)
+        completion_tokens += calls * example_tokens
     price = find_price(ep.model, {**DEFAULT_PRICES, **cfg.prices})
     cost = cost_of(price, round(prompt_tokens), round(completion_tokens)) if price else None
     per_s = ep.concurrency / ASSUMED_LATENCY_S
