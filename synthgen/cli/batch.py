@@ -19,7 +19,8 @@ _CONFIG = click.option(
 
 @click.group("batch")
 def batch_group() -> None:
-    """Batches made by `expand --batch` and `filter --batch`: list and cancel them.
+    """Batches made by `expand --batch`, `filter --batch` and `run --batch`: list and cancel
+    them.
 
     Rerunning the stage command itself collects finished batches and continues.
     """

@@ -65,6 +65,10 @@ def _row(c: Chunk) -> dict[str, Any]:
 
 def batch_status(cfg: Config, refresh: bool = True) -> dict[str, Any]:
     """Every batch of the state directory; open ones asked for their status first."""
+    from synthgen.core.store import DB_NAME
+
+    if not (cfg.state_dir / DB_NAME).exists():  # nothing was ever run here: make nothing
+        return {"batches": [], "requests": {}, "reserved_usd": 0.0}
     db = open_state(cfg.state_dir)
     try:
         queue = open_queue(db, cfg, lambda m: None)
