@@ -7,6 +7,7 @@ per attempt, so a line resubmitted in a later batch gets a fresh draw.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -134,7 +135,11 @@ def answer_line(
     `attempt` counts the earlier batches that processed this custom_id; `number` is the
     batch-request number that names the record.
     """
-    rng = random.Random(f"{cfg.fault_seed}:batch:{line.custom_id}:{attempt}")
+    # Drawn from the request itself, not its custom_id: a client's custom ids may hold the
+    # stand-in's port (synthgen's cache keys do), and the same requests must draw the same
+    # faults on every port.
+    asked = hashlib.sha256(orjson.dumps(line.body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    rng = random.Random(f"{cfg.fault_seed}:batch:{asked}:{attempt}")
     d_fail, d_expire = rng.random(), rng.random()
     if d_expire < cfg.batch_expire_lines:
         return "expired", expired_record(number, line.custom_id)
