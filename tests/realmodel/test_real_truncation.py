@@ -44,7 +44,10 @@ def test_filter_without_concurrency_uses_the_slots_and_never_repairs_a_cut_off_v
         assert e["dropped"]["stage"] == "judge" and e["raw"]
         assert "cut off at max_tokens=64 (finish_reason=length)" in e["dropped"]["detail"]
     # One request per judged row; only a complete but malformed verdict adds its one repair.
+    # (A retry of a transient server error is counted apart, and is no repair: the server is
+    # shared by the whole session, and an earlier test's long prompts may leave it busy.)
     rules = sum(s["counts"]["dropped"].get("rules", {}).values())
     judged_rows = s["counts"]["input"] - rules
     repairs = s["judge"]["parse_failures"] + s["judge"]["repaired"]
-    assert s["requests"]["sent"] == judged_rows + repairs
+    sent = s["requests"]["sent"] - s["requests"]["retried"]
+    assert sent == judged_rows + repairs, s["requests"]
