@@ -61,6 +61,16 @@ def transcript(messages: list[Turn]) -> str:
     return "\n\n".join(f"{t.role.capitalize()}: {t.content}" for t in messages)
 
 
+def dedup_fields(turns: list[tuple[str, str]]) -> tuple[str, str, str]:
+    """A conversation's (instruction, input, output) as dedup compares them: every user turn,
+    its system prompt, every assistant turn, each joined by newlines."""
+
+    def said(role: str) -> str:
+        return "\n".join(content for r, content in turns if r == role)
+
+    return said("user"), said("system"), said("assistant")
+
+
 def exchanges(messages: list[Turn]) -> int:
     """How many user → assistant exchanges a conversation holds."""
     return sum(1 for t in messages if t.role == "assistant")

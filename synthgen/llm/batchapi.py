@@ -83,19 +83,24 @@ class BatchAPI:
     def __init__(self, sdk: openai.AsyncOpenAI, sleep: Callable[[float], Awaitable[None]]):
         self.sdk, self.sleep = sdk, sleep
 
+    async def _first(self, first_page: Any, match: Callable[[Any], bool]) -> Any:
+        """The first item of a paginated list (at most LIST_PAGES pages) that matches."""
+        page = await first_page
+        for _ in range(LIST_PAGES):
+            found = next((x for x in page.data if match(x)), None)
+            if found is not None or not page.has_next_page():
+                return found
+            page = await page.get_next_page()
+        return None
+
     async def find_file(self, file_name: str) -> str | None:
         """The id of an uploaded batch input file named `file_name`, if the endpoint has one."""
 
         async def look() -> str | None:
-            page = await self.sdk.files.list(purpose="batch")
-            for _ in range(LIST_PAGES):
-                for f in page.data:
-                    if f.filename == file_name:
-                        return str(f.id)
-                if not page.has_next_page():
-                    break
-                page = await page.get_next_page()
-            return None
+            f = await self._first(
+                self.sdk.files.list(purpose="batch"), lambda f: f.filename == file_name
+            )
+            return None if f is None else str(f.id)
 
         return await _patient("a list of files", look, self.sleep)
 
@@ -129,15 +134,10 @@ class BatchAPI:
         """The batch made of `input_file_id`, if one was created."""
 
         async def look() -> Remote | None:
-            page = await self.sdk.batches.list(limit=100)
-            for _ in range(LIST_PAGES):
-                for b in page.data:
-                    if b.input_file_id == input_file_id:
-                        return _remote(b)
-                if not page.has_next_page():
-                    break
-                page = await page.get_next_page()
-            return None
+            b = await self._first(
+                self.sdk.batches.list(limit=100), lambda b: b.input_file_id == input_file_id
+            )
+            return None if b is None else _remote(b)
 
         return await _patient("a list of batches", look, self.sleep)
 
@@ -145,7 +145,7 @@ class BatchAPI:
         """Create the batch of an uploaded file; when the answer is lost, find the batch."""
         import openai
 
-        try:
+        async def make() -> Remote:
             b = await self.sdk.batches.create(
                 input_file_id=input_file_id,
                 endpoint="/v1/chat/completions",
@@ -153,22 +153,14 @@ class BatchAPI:
                 metadata={"synthgen_file": file_name},
             )
             return _remote(b)
+
+        try:
+            return await make()
         except openai.APIConnectionError:
-            found = await self.find_batch(input_file_id)
+            found = await self.find_batch(input_file_id)  # made, but the answer was lost
             if found is not None:
                 return found
-
-        async def again() -> Remote:
-            return _remote(
-                await self.sdk.batches.create(
-                    input_file_id=input_file_id,
-                    endpoint="/v1/chat/completions",
-                    completion_window="24h",
-                    metadata={"synthgen_file": file_name},
-                )
-            )
-
-        return await _patient("a new batch", again, self.sleep)
+        return await _patient("a new batch", make, self.sleep)
 
     async def retrieve(self, batch_id: str) -> Remote:
         """The batch's status and counts now."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from synthgen.config import Config
 from synthgen.errors import UsageError
-from synthgen.records import Record, Seed, sha256_hex
+from synthgen.records import Record, Seed, dedup_fields, sha256_hex
 from synthgen.stages.dedup.corpus import DEFAULT_THRESHOLD
 from synthgen.stages.dedup.decontam import NgramIndex
 from synthgen.stages.filter.rules import Candidate, Rules
@@ -216,11 +216,7 @@ def _fields(ex: Record | Seed) -> tuple[str, str, str]:
     it: every user turn, its system prompt, every assistant turn (as `synthgen dedup`)."""
     if not ex.messages:
         return ex.instruction, ex.input, ex.output
-
-    def said(role: str) -> str:
-        return "\n".join(t.content for t in ex.messages or () if t.role == role)
-
-    return said("user"), said("system"), said("assistant")
+    return dedup_fields([(t.role, t.content) for t in ex.messages])
 
 
 def _texts(instruction: str, input: str, output: str) -> dict[str, str]:

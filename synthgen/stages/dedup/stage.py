@@ -23,7 +23,7 @@ from synthgen.core.manifest import now_iso
 from synthgen.core.sink import Sink
 from synthgen.core.stage import Outcome, Stage, StagePlan, StageRun, run_stage
 from synthgen.errors import Interrupted, SynthgenError, UsageError
-from synthgen.records import Frozen, StageSummary, canonical_json, sha256_hex
+from synthgen.records import Frozen, StageSummary, canonical_json, dedup_fields, sha256_hex
 from synthgen.seeds.dataset import ANY, SYNTHGEN, Row, iter_rows, record_dict
 from synthgen.stages.dedup.corpus import (
     AGAINST,
@@ -105,12 +105,8 @@ def _texts(row: Row) -> dict[str, str]:
     """The fields dedup compares. A conversation's are over all of it: every user turn as
     its instruction, its system prompt as its input, every assistant turn as its output."""
     if row.messages:
-        turns = row.messages
-
-        def said(role: str) -> str:
-            return "\n".join(t["content"] for t in turns if t["role"] == role)
-
-        return {"instruction": said("user"), "input": said("system"), "output": said("assistant")}
+        users, system, answers = dedup_fields([(t["role"], t["content"]) for t in row.messages])
+        return {"instruction": users, "input": system, "output": answers}
     return {"instruction": row.instruction, "input": row.input, "output": row.output}
 
 
