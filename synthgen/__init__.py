@@ -23,7 +23,7 @@ __all__ = ["StageSummary", "SynthgenError", "dedup", "expand", "filter", "report
 if TYPE_CHECKING:
     from synthgen.api import dedup, expand, filter, report, run  # noqa: F401
     from synthgen.errors import SynthgenError
-    from synthgen.loop.stage import RunSummary  # noqa: F401
+    from synthgen.pipeline.stage import RunSummary  # noqa: F401
     from synthgen.records import StageSummary
 
 _LAZY = {
@@ -32,7 +32,7 @@ _LAZY = {
     "dedup": "synthgen.api",
     "report": "synthgen.api",
     "run": "synthgen.api",
-    "RunSummary": "synthgen.loop.stage",
+    "RunSummary": "synthgen.pipeline.stage",
     "StageSummary": "synthgen.records",
     "SynthgenError": "synthgen.errors",
 }

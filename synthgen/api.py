@@ -15,7 +15,7 @@ from synthgen.errors import UsageError
 if TYPE_CHECKING:
     from synthgen.config import Config
     from synthgen.core.batchrun import BatchMode
-    from synthgen.loop.stage import RunSummary
+    from synthgen.pipeline.stage import RunSummary
     from synthgen.records import StageSummary
     from synthgen.stages.report.build import Report
 
@@ -227,7 +227,7 @@ def run(
     stop), written to its run dir; rerunning the same call replays and continues.
     `batch=True`: generation and verdicts through the Batch API (status "pending" until a
     pass finds everything answered; call again, or pass `wait=True`)."""
-    from synthgen.loop.stage import run_config as run_cfg
+    from synthgen.pipeline.stage import run_config as run_cfg
 
     mode = batch_mode(batch, wait, batch_repairs)
     if mode is not None and offline:

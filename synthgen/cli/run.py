@@ -91,7 +91,7 @@ def run_cmd(
     cfg = api.run_config(config, judge=not no_judge, **options)
     if dry_run:
         return _dry_run(cfg, as_json)
-    from synthgen.loop.stage import run_config
+    from synthgen.pipeline.stage import run_config
 
     line = ProgressLine()
     live = request_line(line, "run: starting")
@@ -125,7 +125,7 @@ def run_cmd(
 
 
 def _dry_run(cfg: Any, as_json: bool) -> None:
-    from synthgen.loop.dryrun import describe, plan_run
+    from synthgen.pipeline.dryrun import describe, plan_run
     from synthgen.seeds.reader import read_seeds
 
     result = plan_run(cfg, read_seeds(cfg.seeds, cfg.seed_format))

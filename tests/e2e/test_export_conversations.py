@@ -18,7 +18,7 @@ from support.report_data import record, varied_examples, write_jsonl
 
 from synthgen.config import Config, OutputsConfig
 from synthgen.errors import InputError, UsageError
-from synthgen.loop.outputs import _export
+from synthgen.pipeline.outputs import _export
 from synthgen.records import Turn, conversation_id
 from synthgen.seeds.dataset import iter_rows
 from synthgen.stages.export import ConversationError, export

@@ -19,7 +19,7 @@ from support.report_data import record, varied_examples, write_jsonl
 
 from synthgen.config import Config, OutputsConfig
 from synthgen.errors import InputError, UsageError
-from synthgen.loop.outputs import _export
+from synthgen.pipeline.outputs import _export
 from synthgen.stages.export import EXPORT_FORMATS, SFT_FORMATS, PreferenceError, export
 
 HINT = (

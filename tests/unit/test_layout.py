@@ -79,6 +79,8 @@ def test_imports_only_go_down() -> None:
             target = _area(d)
             if target == "cli" and area not in ("cli", "__main__"):
                 bad.append(f"{m} imports the CLI ({d})")
+            elif target == "pipeline" and area not in ("pipeline", "cli", "__main__", "api", ""):
+                bad.append(f"{m} imports the run loop ({d}): only the API and the CLI may")
             elif target.startswith("stages.") and area in SHARED:
                 bad.append(f"shared {m} imports a stage ({d})")
             elif (
@@ -90,6 +92,12 @@ def test_imports_only_go_down() -> None:
             ):
                 bad.append(f"{m} reaches into another stage ({d})")
     assert not bad, "\n".join(sorted(bad))
+
+
+def test_the_run_loop_does_not_import_its_parent() -> None:
+    """pipeline/'s modules import each other, never the package itself."""
+    bad = [m for m, deps in GRAPH.items() if _area(m) == "pipeline" and "synthgen.pipeline" in deps]
+    assert not bad, bad
 
 
 def test_no_subpackage_hides_an_api_function() -> None:

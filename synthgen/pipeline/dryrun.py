@@ -9,7 +9,7 @@ from typing import Any
 from synthgen.config import Config
 from synthgen.llm.cost import ASSUMED_LATENCY_S, cost_of
 from synthgen.llm.tokens import counter, messages_tokens
-from synthgen.loop.rounds import OVERSHOOT, PRIOR_KEEP_RATE
+from synthgen.pipeline.rounds import OVERSHOOT, PRIOR_KEEP_RATE
 from synthgen.records import Seed
 
 ASSUMED_VERDICT_TOKENS = 150

@@ -17,9 +17,9 @@ from synthgen.core.sink import Sink
 from synthgen.core.stage import ClientSpec, Outcome, Stage, StagePlan, StageRun, run_stage
 from synthgen.errors import Interrupted, SynthgenError
 from synthgen.llm.types import endpoint_host
-from synthgen.loop.outputs import write_outputs
-from synthgen.loop.rounds import GateTrip, RoundRecord
-from synthgen.pipeline import Pipeline, RunProgress
+from synthgen.pipeline.outputs import write_outputs
+from synthgen.pipeline.rounds import GateTrip, RoundRecord
+from synthgen.pipeline.run_loop import Pipeline, RunProgress
 from synthgen.records import Seed, StageSummary, canonical_json, sha256_hex
 
 
@@ -49,7 +49,7 @@ def data_sha256(cfg: Config) -> str:
 
 
 class RunStage(Stage):
-    """Exactly N good records from one config, in rounds; see pipeline.py."""
+    """Exactly N good records from one config, in rounds; see pipeline/run_loop.py."""
 
     def __init__(
         self,

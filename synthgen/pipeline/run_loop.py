@@ -22,9 +22,9 @@ from synthgen.config import Config
 from synthgen.core.stage import Outcome, StageRun
 from synthgen.errors import StoppedError
 from synthgen.llm.batching import Deferred
-from synthgen.loop.pairs import pair_kept
-from synthgen.loop.pairs import verdict as ask_verdict
-from synthgen.loop.rounds import (
+from synthgen.pipeline.pairs import pair_kept
+from synthgen.pipeline.pairs import verdict as ask_verdict
+from synthgen.pipeline.rounds import (
     MAX_ROUNDS,
     GateTrip,
     RoundRecord,
@@ -34,7 +34,7 @@ from synthgen.loop.rounds import (
     round_size,
     seed_weights,
 )
-from synthgen.loop.screen import Screen
+from synthgen.pipeline.screen import Screen
 from synthgen.records import DropReason, LedgerEntry, Provenance, Record, Seed
 from synthgen.stages.filter.judge import Judge, Judgement
 from synthgen.stages.filter.preference import PairOutcome
@@ -164,7 +164,7 @@ class Pipeline:
 
     async def expand(self, index: int, asked: int) -> tuple[list[Record], Outcome | None]:
         """One round's candidates from the generator; its own drops go to the ledger."""
-        from synthgen.loop.expand_round import RoundInputs, expand_round
+        from synthgen.pipeline.expand_round import RoundInputs, expand_round
 
         inputs = RoundInputs(
             self.cfg,
