@@ -8,7 +8,6 @@ written, and the next pass — the same command again, or the --wait loop — co
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -118,15 +117,3 @@ def details(queue: BatchQueue) -> dict[str, Any]:
         "reserved_usd": round(store.reserved_cost(), 6),
         "lines": store.line_counts(),
     }
-
-
-def age(created_at: str, now: float | None = None) -> str:
-    """How long ago a batch was made, in words a status table shows ("3 h 12 min")."""
-    from datetime import datetime
-
-    seconds = int((now or time.time()) - datetime.fromisoformat(created_at).timestamp())
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
