@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from synthgen.config import Config
     from synthgen.llm.client import LLMClient
+    from synthgen.records import Status
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def defer_misses(queue: BatchQueue, clients: Sequence[LLMClient], mode: BatchMod
 
 
 async def after_pass(
-    queue: BatchQueue, clients: Sequence[LLMClient], mode: BatchMode, status: str
+    queue: BatchQueue, clients: Sequence[LLMClient], mode: BatchMode, status: Status
 ) -> BudgetExceeded | None:
     """Batch what this pass left waiting; with --wait, wait for the open batches to end.
     The error that stops the run when the budget has room for no batch at all."""

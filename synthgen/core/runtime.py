@@ -13,14 +13,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from synthgen.core.manifest import now_iso
 from synthgen.core.sink import check_outputs, ledger_path_for, manifest_path_for
 from synthgen.core.store import open_state, run_status, set_run_status
 from synthgen.errors import UsageError
 from synthgen.llm.cost import DEFAULT_PRICES, Budget, Price, find_price
-from synthgen.records import sha256_hex
+from synthgen.records import Status, sha256_hex
 
 if TYPE_CHECKING:
     from synthgen.config import Config
@@ -135,7 +135,7 @@ class RunSlot:
             "manifest": str(self.manifest_path),
         }
 
-    def set_status(self, status: str) -> None:
+    def set_status(self, status: Status | Literal["running"]) -> None:
         """Record this run's status, so a later run on the same output knows to resume or not."""
         set_run_status(self.db, self.run_key, self.run_id, self.job_sha256, status, now_iso())
 

@@ -29,9 +29,9 @@ from synthgen.core.batchrun import open_queue as open_batch_queue
 from synthgen.core.manifest import file_sha256, write_manifest
 from synthgen.core.runtime import RunSlot, claim_run, make_client, run_cancellable
 from synthgen.core.sink import Sink
-from synthgen.errors import EXIT_FAILURE, Interrupted, SynthgenError
+from synthgen.errors import Interrupted, SynthgenError
 from synthgen.llm.cost import Budget, Price
-from synthgen.records import RequestCounts, StageSummary, TokenUsage
+from synthgen.records import RequestCounts, StageSummary, Status, TokenUsage
 
 if TYPE_CHECKING:
     from synthgen.config import Config
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from synthgen.llm.client import LLMClient
 
 # How each way a run can end maps to an exit code, for every stage (README: exit codes).
-EXIT_BY_STATUS = {
+EXIT_BY_STATUS: dict[Status, int] = {
     "complete": 0,
     "pending": 0,  # batch mode: requests wait for a batch; the same command continues
     "stopped_budget": 3,
@@ -89,7 +89,7 @@ class StagePlan:
 class Outcome:
     """How a stage's execute step ended and what it counted."""
 
-    status: str
+    status: Status
     error: SynthgenError | None = None
     counts: dict[str, Any] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
@@ -255,7 +255,7 @@ def _exit_code(outcome: Outcome, fatal: SynthgenError | None) -> int:
         return fatal.exit_code
     if outcome.error is not None and outcome.status != "exhausted":
         return outcome.error.exit_code
-    return EXIT_BY_STATUS.get(outcome.status, EXIT_FAILURE)
+    return EXIT_BY_STATUS[outcome.status]
 
 
 def _summary(
