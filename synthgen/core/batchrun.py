@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from synthgen.errors import BudgetExceeded
-from synthgen.llm.batching import BatchQueue, Deferral
+from synthgen.llm.batching import BatchMisses, BatchQueue
 from synthgen.llm.batchstore import BatchStore
+from synthgen.llm.misses import MissPolicy, Offline, Online
 
 if TYPE_CHECKING:
     import sqlite3
@@ -57,10 +58,14 @@ async def before_pass(
         )
 
 
-def defer_misses(queue: BatchQueue, clients: Sequence[LLMClient], mode: BatchMode) -> None:
-    """From now on, a request the cache cannot answer waits for a batch."""
-    for c in clients:
-        c.deferral = Deferral(queue, mode.followups)
+def miss_policy(queue: BatchQueue | None, mode: BatchMode | None, offline: bool) -> MissPolicy:
+    """The cache-miss policy every client of a stage run is built with: offline (`--offline`),
+    batch (`--batch`: misses wait for a batch once the stage ends its online phase), or online."""
+    if offline:
+        return Offline()
+    if mode is not None and queue is not None:
+        return BatchMisses(queue, mode.followups)
+    return Online()
 
 
 async def after_pass(
@@ -70,9 +75,7 @@ async def after_pass(
     The error that stops the run when the budget has room for no batch at all."""
     if status != "pending":
         return None
-    for c in clients:
-        c.deferral = None  # submitting and waiting send no chat request
-    await queue.submit(clients)
+    await queue.submit(clients)  # sends files and batches, never a chat request
     still = [c for c in queue.store.chunks(open_only=True) if c.batch_id is not None]
     if queue.held_back and not still:
         return BudgetExceeded(

@@ -25,6 +25,7 @@ from synthgen.records import Status, sha256_hex
 if TYPE_CHECKING:
     from synthgen.config import Config
     from synthgen.llm.client import LLMClient
+    from synthgen.llm.misses import MissPolicy
 
 T = TypeVar("T")
 
@@ -69,15 +70,17 @@ def make_client(
     model: str | None = None,
     *,
     base_url: str | None = None,
-    offline: bool = False,
+    misses: MissPolicy | None = None,
     say: Callable[[str], None] | None = None,
 ) -> LLMClient:
     """A client for `model` (default: the configured one) over the state dir's cache, at
-    `base_url` (default: the configured endpoint); offline ones answer from the cache only.
-    A local endpoint given no concurrency gets its server's own (said once via `say`)."""
+    `base_url` (default: the configured endpoint), with its cache-miss policy for good
+    (default: online). A local endpoint given no concurrency gets its server's own (said
+    once via `say`), unless the client sends nothing (offline)."""
     from synthgen.llm.cache import Capabilities, ResponseCache
     from synthgen.llm.client import LLMClient
     from synthgen.llm.local import first_mention, local_concurrency
+    from synthgen.llm.misses import Offline
     from synthgen.llm.types import endpoint_host, is_local
 
     update: dict[str, str] = {}
@@ -89,12 +92,12 @@ def make_client(
     caps = Capabilities(db, endpoint_host(ep.base_url), ep.model)
     if "concurrency" in cfg.endpoint.model_fields_set:
         caps.values.pop("concurrency", None)  # an earlier run's choice: the user's number rules
-    elif is_local(ep.base_url) and not offline:
+    elif is_local(ep.base_url) and not isinstance(misses, Offline):
         chosen = local_concurrency(caps, ep.base_url or "", api_key)
         ep = ep.model_copy(update={"concurrency": chosen.concurrency})
         if say is not None and first_mention(db, caps.endpoint):
             say(chosen.message(caps.endpoint))
-    return LLMClient(ep, api_key, ResponseCache(db), caps, budget, offline=offline)
+    return LLMClient(ep, api_key, ResponseCache(db), caps, budget, misses=misses)
 
 
 def run_cancellable(main: Callable[[], Awaitable[T]]) -> T:

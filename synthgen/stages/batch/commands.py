@@ -12,6 +12,7 @@ from synthgen.core.runtime import make_client, price_of, run_cancellable
 from synthgen.core.store import open_state
 from synthgen.llm.batchstore import FINAL_REMOTE, Chunk
 from synthgen.llm.cost import Budget
+from synthgen.llm.misses import Offline
 
 if TYPE_CHECKING:
     import sqlite3
@@ -40,7 +41,7 @@ def _clients(cfg: Config, db: sqlite3.Connection, chunks: list[Chunk]) -> dict[i
             )
             budget = Budget(price_of(ep, c.model))
             made[key] = make_client(
-                ep, resolve_api_key(ep), db, budget, c.model, base_url=url, offline=True
+                ep, resolve_api_key(ep), db, budget, c.model, base_url=url, misses=Offline()
             )
         out[c.id] = made[key]
     return out

@@ -162,7 +162,7 @@ class Expander:
         records of this run (no machine examples, or `run`'s fixed pool), every job needed
         is planned and waits for one batch together."""
         independent = not self.gen.machine_examples or not self.feeds_back
-        return self.max_jobs if independent and self.client.deferral is not None else FEEDBACK_LAG
+        return self.max_jobs if independent and self.client.misses.defers else FEEDBACK_LAG
 
     def _plan_next(self, w: Window) -> tuple[Job, bool]:
         """The next job, and whether its answer is cached: planned once, however long it waits."""
