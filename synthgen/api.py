@@ -346,7 +346,7 @@ def batch_status(
 ) -> dict[str, Any]:
     """The batches of a state directory (counts, state, age, worst-case cost), each open one
     asked for its status first unless `refresh` is False."""
-    from synthgen.core.batchcmd import batch_status as status
+    from synthgen.stages.batch.commands import batch_status as status
 
     values = _values("batch", {"state_dir": state_dir, "base_url": base_url}, ENDPOINT_OPTIONS)
     return status(load(config, values), refresh)
@@ -362,7 +362,7 @@ def batch_cancel(
 ) -> dict[str, Any]:
     """Cancel every open batch of a state directory; with `wait`, wait until they stop and
     keep what they completed, so rerunning the stage without batch mode finishes online."""
-    from synthgen.core.batchcmd import batch_cancel as cancel
+    from synthgen.stages.batch.commands import batch_cancel as cancel
 
     values = _values("batch", {"state_dir": state_dir, "base_url": base_url}, ENDPOINT_OPTIONS)
     return cancel(load(config, values), say, wait)

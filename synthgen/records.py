@@ -235,11 +235,26 @@ class TokenUsage(Frozen):
     completion_tokens: int = 0
 
 
+# How a stage run ended, in every type that carries it (Outcome, the stages' results,
+# StageSummary); the exit code of each is core/stage.py's EXIT_BY_STATUS. The Batch API's own
+# states (validating, in_progress, ...) are another thing: llm/batchapi.py keeps those.
+Status = Literal[
+    "complete",
+    "pending",  # batch mode: requests wait for a batch; the same command continues
+    "interrupted",
+    "failed",
+    "exhausted",
+    "stopped_budget",
+    "stopped_gate",
+    "stopped_calibration",
+]
+
+
 class StageSummary(Frozen):
     """How a stage run ended: what every stage returns and what `--json` prints."""
 
     command: str
-    status: str
+    status: Status
     exit_code: int
     run_id: str | None = None
     resumed: bool = False

@@ -8,20 +8,21 @@ written, and the next pass — the same command again, or the --wait loop — co
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from synthgen.errors import BudgetExceeded
-from synthgen.llm.batching import BatchQueue, Deferral
+from synthgen.llm.batching import BatchMisses, BatchQueue
 from synthgen.llm.batchstore import BatchStore
+from synthgen.llm.misses import MissPolicy, Offline, Online
 
 if TYPE_CHECKING:
     import sqlite3
 
     from synthgen.config import Config
     from synthgen.llm.client import LLMClient
+    from synthgen.records import Status
 
 
 @dataclass(frozen=True)
@@ -57,22 +58,24 @@ async def before_pass(
         )
 
 
-def defer_misses(queue: BatchQueue, clients: Sequence[LLMClient], mode: BatchMode) -> None:
-    """From now on, a request the cache cannot answer waits for a batch."""
-    for c in clients:
-        c.deferral = Deferral(queue, mode.followups)
+def miss_policy(queue: BatchQueue | None, mode: BatchMode | None, offline: bool) -> MissPolicy:
+    """The cache-miss policy every client of a stage run is built with: offline (`--offline`),
+    batch (`--batch`: misses wait for a batch once the stage ends its online phase), or online."""
+    if offline:
+        return Offline()
+    if mode is not None and queue is not None:
+        return BatchMisses(queue, mode.followups)
+    return Online()
 
 
 async def after_pass(
-    queue: BatchQueue, clients: Sequence[LLMClient], mode: BatchMode, status: str
+    queue: BatchQueue, clients: Sequence[LLMClient], mode: BatchMode, status: Status
 ) -> BudgetExceeded | None:
     """Batch what this pass left waiting; with --wait, wait for the open batches to end.
     The error that stops the run when the budget has room for no batch at all."""
     if status != "pending":
         return None
-    for c in clients:
-        c.deferral = None  # submitting and waiting send no chat request
-    await queue.submit(clients)
+    await queue.submit(clients)  # sends files and batches, never a chat request
     still = [c for c in queue.store.chunks(open_only=True) if c.batch_id is not None]
     if queue.held_back and not still:
         return BudgetExceeded(
@@ -118,15 +121,3 @@ def details(queue: BatchQueue) -> dict[str, Any]:
         "reserved_usd": round(store.reserved_cost(), 6),
         "lines": store.line_counts(),
     }
-
-
-def age(created_at: str, now: float | None = None) -> str:
-    """How long ago a batch was made, in words a status table shows ("3 h 12 min")."""
-    from datetime import datetime
-
-    seconds = int((now or time.time()) - datetime.fromisoformat(created_at).timestamp())
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"

@@ -13,18 +13,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from synthgen.core.manifest import now_iso
 from synthgen.core.sink import check_outputs, ledger_path_for, manifest_path_for
 from synthgen.core.store import open_state, run_status, set_run_status
 from synthgen.errors import UsageError
 from synthgen.llm.cost import DEFAULT_PRICES, Budget, Price, find_price
-from synthgen.records import sha256_hex
+from synthgen.records import Status, sha256_hex
 
 if TYPE_CHECKING:
     from synthgen.config import Config
     from synthgen.llm.client import LLMClient
+    from synthgen.llm.misses import MissPolicy
 
 T = TypeVar("T")
 
@@ -69,15 +70,17 @@ def make_client(
     model: str | None = None,
     *,
     base_url: str | None = None,
-    offline: bool = False,
+    misses: MissPolicy | None = None,
     say: Callable[[str], None] | None = None,
 ) -> LLMClient:
     """A client for `model` (default: the configured one) over the state dir's cache, at
-    `base_url` (default: the configured endpoint); offline ones answer from the cache only.
-    A local endpoint given no concurrency gets its server's own (said once via `say`)."""
+    `base_url` (default: the configured endpoint), with its cache-miss policy for good
+    (default: online). A local endpoint given no concurrency gets its server's own (said
+    once via `say`), unless the client sends nothing (offline)."""
     from synthgen.llm.cache import Capabilities, ResponseCache
     from synthgen.llm.client import LLMClient
     from synthgen.llm.local import first_mention, local_concurrency
+    from synthgen.llm.misses import Offline
     from synthgen.llm.types import endpoint_host, is_local
 
     update: dict[str, str] = {}
@@ -89,12 +92,12 @@ def make_client(
     caps = Capabilities(db, endpoint_host(ep.base_url), ep.model)
     if "concurrency" in cfg.endpoint.model_fields_set:
         caps.values.pop("concurrency", None)  # an earlier run's choice: the user's number rules
-    elif is_local(ep.base_url) and not offline:
+    elif is_local(ep.base_url) and not isinstance(misses, Offline):
         chosen = local_concurrency(caps, ep.base_url or "", api_key)
         ep = ep.model_copy(update={"concurrency": chosen.concurrency})
         if say is not None and first_mention(db, caps.endpoint):
             say(chosen.message(caps.endpoint))
-    return LLMClient(ep, api_key, ResponseCache(db), caps, budget, offline=offline)
+    return LLMClient(ep, api_key, ResponseCache(db), caps, budget, misses=misses)
 
 
 def run_cancellable(main: Callable[[], Awaitable[T]]) -> T:
@@ -135,7 +138,7 @@ class RunSlot:
             "manifest": str(self.manifest_path),
         }
 
-    def set_status(self, status: str) -> None:
+    def set_status(self, status: Status | Literal["running"]) -> None:
         """Record this run's status, so a later run on the same output knows to resume or not."""
         set_run_status(self.db, self.run_key, self.run_id, self.job_sha256, status, now_iso())
 

@@ -21,25 +21,26 @@ from synthgen.core.batchrun import (
     BatchMode,
     after_pass,
     before_pass,
-    defer_misses,
     details,
     has_open_batches,
+    miss_policy,
 )
 from synthgen.core.batchrun import open_queue as open_batch_queue
 from synthgen.core.manifest import file_sha256, write_manifest
 from synthgen.core.runtime import RunSlot, claim_run, make_client, run_cancellable
 from synthgen.core.sink import Sink
-from synthgen.errors import EXIT_FAILURE, Interrupted, SynthgenError
+from synthgen.errors import Interrupted, SynthgenError
+from synthgen.llm.batching import BatchMisses, BatchQueue
 from synthgen.llm.cost import Budget, Price
-from synthgen.records import RequestCounts, StageSummary, TokenUsage
+from synthgen.records import RequestCounts, StageSummary, Status, TokenUsage
 
 if TYPE_CHECKING:
     from synthgen.config import Config
-    from synthgen.llm.batching import BatchQueue
     from synthgen.llm.client import LLMClient
+    from synthgen.llm.misses import MissPolicy
 
 # How each way a run can end maps to an exit code, for every stage (README: exit codes).
-EXIT_BY_STATUS = {
+EXIT_BY_STATUS: dict[Status, int] = {
     "complete": 0,
     "pending": 0,  # batch mode: requests wait for a batch; the same command continues
     "stopped_budget": 3,
@@ -89,7 +90,7 @@ class StagePlan:
 class Outcome:
     """How a stage's execute step ended and what it counted."""
 
-    status: str
+    status: Status
     error: SynthgenError | None = None
     counts: dict[str, Any] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
@@ -107,15 +108,16 @@ class StageRun:
     budget: Budget
     clients: list[LLMClient]
     say: Callable[[str], None]
-    delivered: bool = False  # the sink's files were moved into place (set at close)
+    misses: MissPolicy  # the one cache-miss policy its clients were built with
     batch: BatchQueue | None = None  # batch mode's queue, or the joins an online run made
-    batch_mode: BatchMode | None = None
+    delivered: bool = False  # the sink's files were moved into place (set at close)
 
     def defer_misses(self) -> None:
-        """In batch mode, from now on requests the cache cannot answer wait for a batch
-        (filter calls this after the judge's calibration, which runs online)."""
-        if self.batch is not None and self.batch_mode is not None:
-            defer_misses(self.batch, self.clients, self.batch_mode)
+        """End the stage's online phase: in batch mode, from now on requests the cache cannot
+        answer wait for a batch (filter and run call this after the judge's calibration,
+        which must be answered online; expand, before its first job)."""
+        if isinstance(self.misses, BatchMisses):
+            self.misses.end_online_phase()
 
 
 class Stage(ABC):
@@ -178,6 +180,10 @@ def _run_claimed(
     slot.set_status("running")
     budget = Budget(plan.price, cfg.budget.max_cost_usd, cfg.budget.max_tokens)
     specs = [m if isinstance(m, ClientSpec) else ClientSpec(m) for m in plan.models]
+    queue = None
+    if plan.batch is not None or (specs and has_open_batches(slot.db)):
+        queue = open_batch_queue(slot.db, cfg, say)
+    misses = miss_policy(queue, plan.batch, plan.offline)
     clients = [
         make_client(
             cfg,
@@ -186,14 +192,12 @@ def _run_claimed(
             budget,
             c.model,
             base_url=c.base_url,
-            offline=plan.offline,
+            misses=misses,
             say=say,
         )
         for c in specs
     ]
-    run = StageRun(cfg, slot, sink, budget, clients, say, batch_mode=plan.batch)
-    if plan.batch is not None or (clients and has_open_batches(slot.db)):
-        run.batch = open_batch_queue(slot.db, cfg, say)
+    run = StageRun(cfg, slot, sink, budget, clients, say, misses, queue)
 
     async def main() -> Outcome:
         try:
@@ -255,7 +259,7 @@ def _exit_code(outcome: Outcome, fatal: SynthgenError | None) -> int:
         return fatal.exit_code
     if outcome.error is not None and outcome.status != "exhausted":
         return outcome.error.exit_code
-    return EXIT_BY_STATUS.get(outcome.status, EXIT_FAILURE)
+    return EXIT_BY_STATUS[outcome.status]
 
 
 def _summary(

@@ -1,8 +1,9 @@
 """Batch mode: requests the cache cannot answer wait for the Batch API instead of going online.
 
-A stage runs as it would online. Where `LLMClient.chat` misses the cache, `Deferral.defer`
-records the request (its custom_id is its cache key) and raises `Deferred`; the stage leaves
-that job undecided and goes on with what it can. After the pass, `BatchQueue.submit` packs
+A stage runs as it would online. Where `LLMClient.chat` misses the cache, its miss policy
+(`BatchMisses`, given to the client when it was built) records the request (its custom_id is
+its cache key) and raises `Deferred`; the stage leaves that job undecided and goes on with
+what it can. After the pass, `BatchQueue.submit` packs
 the waiting requests into input files and batches; a later pass first `sync`s — joins the
 answers of finished batches into the cache by custom_id and queues failed or expired lines
 again — and then runs the stage again, which now replays those answers from the cache exactly
@@ -22,6 +23,7 @@ from synthgen.errors import SynthgenError
 from synthgen.llm.batchapi import BatchAPI, Remote
 from synthgen.llm.batchstore import FINAL_REMOTE, BatchStore, Chunk, Line
 from synthgen.llm.cost import cost_of
+from synthgen.llm.misses import Asker, MissPolicy
 from synthgen.llm.policy import RequestRejected
 from synthgen.llm.tokens import estimate, messages_tokens
 from synthgen.llm.types import ChatRequest, scrub_url
@@ -41,19 +43,44 @@ class Deferred(Exception):
     """A request waits for the Batch API: its job is left undecided in this pass."""
 
 
-@dataclass
-class Deferral:
-    """What `LLMClient.chat` does with a cache miss in batch mode: queue it, then raise."""
+class BatchMisses(MissPolicy):
+    """Batch mode: once the stage's online phase is over, a miss is queued for the Batch API
+    and raises `Deferred`; its job waits for the next pass.
 
-    queue: BatchQueue
-    followups: bool = False  # repairs and retries wait for a batch too (--batch-repairs)
+    The online phase is whatever a stage must have answered before it can go on (a judge's
+    calibration); it ends once, by `end_online_phase`, and never comes back.
+    """
 
-    def defer(
-        self, client: LLMClient, req: ChatRequest, keys: list[str], missing: list[int]
+    __slots__ = ("_deferring", "followups", "queue")
+
+    def __init__(self, queue: BatchQueue, followups: bool = False) -> None:
+        """`followups`: repairs and retries wait for a batch too (--batch-repairs)."""
+        self.queue = queue
+        self.followups = followups
+        self._deferring = False
+
+    @property
+    def defers(self) -> bool:
+        """Whether a miss now waits for a batch: after the online phase."""
+        return self._deferring
+
+    def end_online_phase(self) -> None:
+        """From now on, misses wait for a batch (the calibration, if any, was answered)."""
+        self._deferring = True
+
+    def on_miss(
+        self, client: Asker, req: ChatRequest, keys: list[str], missing: list[int], followup: bool
     ) -> None:
-        """Queue the missing samples of `req` (once) and raise Deferred, or say what became
-        of them: refused in a batch (RequestRejected), or returns when the Batch API failed
-        them `max_attempts` times, and the request is then sent online."""
+        """Online before the phase ends, and for follow-ups unless told to batch them;
+        else queue the missing samples (once) and raise Deferred, or say what became of
+        them: refused in a batch (RequestRejected), or failed `max_attempts` times, when
+        this returns and the request is sent online."""
+        if self._deferring and (self.followups or not followup):
+            self.defer(client, req, keys, missing)
+
+    def defer(self, client: Asker, req: ChatRequest, keys: list[str], missing: list[int]) -> None:
+        """Queue the missing samples of `req` (once) and raise Deferred, or return when every
+        submission of them failed (they then go online, as a last resort)."""
         native = client.caps.get("n", "native") == "native"
         groups = [missing] if native else [[i] for i in missing]
         path = client.caps.get("structured", "json_schema") if req.json_schema else "none"
@@ -79,7 +106,7 @@ class Deferral:
                 raise RequestRejected(f"(in a batch) {line.error}", "request_rejected")
             elif line.state != "failed":
                 waits = True
-        if not waits:  # every submission failed or expired: online, as a last resort
+        if not waits:
             self.queue.online += 1
             return
         self.queue.deferred += 1

@@ -6,10 +6,11 @@ import random
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from synthgen.errors import EndpointConfigError, UsageError
+from synthgen.errors import EndpointConfigError
 from synthgen.llm.cache import Capabilities, ResponseCache, request_key, utc_seconds
 from synthgen.llm.cost import Budget
 from synthgen.llm.limits import Clock, Limiter, retry_after_seconds
+from synthgen.llm.misses import MissPolicy, Online
 from synthgen.llm.policy import (
     CONFIG_STRIKES,
     RATE_LIMIT_PATIENCE,
@@ -33,7 +34,6 @@ from synthgen.llm.tokens import estimate, messages_tokens
 from synthgen.llm.types import (
     Answer,
     ChatRequest,
-    MissPolicy,
     RequestStats,
     endpoint_host,
     is_local,
@@ -75,13 +75,11 @@ class LLMClient:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         http_client: httpx2.AsyncClient | None = None,
-        offline: bool = False,
+        misses: MissPolicy | None = None,
     ) -> None:
         """`clock`, `rng` and `http_client` are for tests: fake time, jitter and transport.
-        `offline`: answer from the cache only; a miss is an error, nothing is sent."""
-        self.offline = offline
-        # Batch mode: a request the cache cannot answer waits for the Batch API instead.
-        self.deferral: MissPolicy | None = None
+        `misses`: what a request the cache cannot answer does (default: it is sent)."""
+        self._misses = misses or Online()
         import httpx2
         import openai
 
@@ -104,6 +102,11 @@ class LLMClient:
             timeout=httpx2.Timeout(connect=min(t, 30.0), read=t, write=t, pool=t),
             http_client=http_client,
         )
+
+    @property
+    def misses(self) -> MissPolicy:
+        """The cache-miss policy this client was built with; it has no setter, by design."""
+        return self._misses
 
     async def close(self) -> None:
         """Close the SDK's connections when the run is done with this client."""
@@ -132,17 +135,8 @@ class LLMClient:
                 u = a.usage
                 self.budget.replay(u.prompt_tokens + u.completion_tokens, u.cost_usd)
         missing = [i for i, a in enumerate(answers) if a is None]
-        if missing and self.deferral is not None and (not followup or self.deferral.followups):
-            self.deferral.defer(self, req, keys, missing)  # raises Deferred, or goes online
-        if missing and self.offline:
-            raise OfflineMiss(
-                f"--offline: no cached answer for a {self.model} request "
-                f"(key {keys[missing[0]][:16]}…, prompt starting "
-                f"{_first_words(req)!r})",
-                hint="the config changed since the cached run (a different prompt, model or "
-                "seed), or this run needs more than was cached (a larger target): run "
-                "without --offline to fetch it",
-            )
+        if missing:  # offline raises; batch mode raises Deferred, or returns to go online
+            self._misses.on_miss(self, req, keys, missing, followup)
         while missing:
             ask = len(missing) if self.caps.get("n", "native") == "native" else 1
             got = await self._send(req, ask, missing[0])
@@ -363,13 +357,3 @@ class LLMClient:
         return retry_wait(
             exc, state.attempt_number, cfg.backoff_base_s, cfg.backoff_max_s, self.rng
         )
-
-
-class OfflineMiss(UsageError):
-    """--offline met a request that was never answered before: nothing may be sent."""
-
-
-def _first_words(req: ChatRequest) -> str:
-    """The start of the request's last message, to recognise it by."""
-    text = str(req.messages[-1].get("content", "")) if req.messages else ""
-    return " ".join(text.split())[:60]

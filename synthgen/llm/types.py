@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -61,16 +61,6 @@ def scrub_url(url: str | None) -> str | None:
 def is_local(base_url: str | None) -> bool:
     """Whether the endpoint runs on this machine, where no API key is needed."""
     return bool(base_url) and (urlsplit(base_url or "").hostname or "") in LOCAL_HOSTS
-
-
-class MissPolicy(Protocol):
-    """What a client does with a request its cache cannot answer, when not sending it now
-    (batch mode's `Deferral`): queue it and raise, or return to send it online."""
-
-    followups: bool
-
-    def defer(self, client: Any, req: ChatRequest, keys: list[str], missing: list[int]) -> None:
-        """Queue the missing samples of `req`, or return to have them sent online."""
 
 
 class ChatRequest(BaseModel):

@@ -220,7 +220,7 @@ class Pipeline:
             return None
         # In batch mode every verdict the round may need is asked at once (one batch); the
         # kept records are the same, as they are kept in candidate order either way.
-        batch = bool(judge.clients) and judge.clients[0].deferral is not None
+        batch = bool(judge.clients) and judge.clients[0].misses.defers
         window = len(survivors) if batch else max(1, self.cfg.endpoint.concurrency)
         pending: deque[tuple[Record, asyncio.Task[Judgement | PairOutcome]]] = deque()
         stop: Outcome | None = None

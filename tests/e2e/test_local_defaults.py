@@ -23,6 +23,7 @@ from synthgen.llm.local import (
     probe_slots,
     props_url,
 )
+from synthgen.llm.misses import Offline
 from synthgen.standin import StandinHandle
 
 
@@ -126,7 +127,7 @@ def test_a_given_concurrency_or_a_remote_endpoint_is_left_alone(
     given = make_client(given_cfg, "k", db, budget, say=said.append)
     remote_cfg = _client_cfg("https://api.example.com/v1")
     remote = make_client(remote_cfg, "k", db, budget, say=said.append)
-    offline = make_client(_client_cfg(standin.base_url), "k", db, budget, offline=True)
+    offline = make_client(_client_cfg(standin.base_url), "k", db, budget, misses=Offline())
     assert [c.cfg.concurrency for c in (given, remote, offline)] == [16, 16, 16]
     assert said == [] and _props_requests(standin) == []
     assert "concurrency" not in given.caps.values and "concurrency" not in remote.caps.values

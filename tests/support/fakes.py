@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, cast
 import orjson
 
 from synthgen.llm.cache import request_key
+from synthgen.llm.misses import Online
 from synthgen.llm.types import Answer, ChatRequest, RequestStats
 from synthgen.records import Usage
 
@@ -32,7 +33,7 @@ class FakeClient:
         self.answered: set[str] = set()  # keys a rerun would replay from the cache
         self._gates: dict[int, asyncio.Event] = {}
         self._moved: asyncio.Event | None = None
-        self.deferral = None  # never in batch mode
+        self.misses = Online()  # never in batch mode
 
     def hold(self, call: int) -> asyncio.Event:
         """Keep call number `call` from answering until the returned event is set."""

@@ -13,7 +13,7 @@ import pytest
 from synthgen.config import BatchConfig
 from synthgen.core.store import open_state
 from synthgen.llm.batchapi import Remote
-from synthgen.llm.batching import BatchQueue, Deferral, Deferred
+from synthgen.llm.batching import BatchMisses, BatchQueue, Deferred
 from synthgen.llm.batchstore import BatchStore
 from synthgen.llm.client import LLMClient
 from synthgen.llm.cost import Budget, Price
@@ -61,7 +61,7 @@ REQ = ChatRequest(messages=[{"role": "user", "content": "hello"}], max_tokens=10
 
 def _defer(queue: BatchQueue, client: Any, req: ChatRequest = REQ, key: str = "k0") -> None:
     keys = [f"{key}-{i}" for i in range(req.n)]
-    Deferral(queue).defer(cast(LLMClient, client), req, keys, list(range(req.n)))
+    BatchMisses(queue).defer(cast(LLMClient, client), req, keys, list(range(req.n)))
 
 
 def test_a_miss_is_queued_once_with_the_online_body_and_waits(tmp_path: Path) -> None:

@@ -14,14 +14,14 @@ import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from synthgen.config import Config
 from synthgen.core.sink import Sink
 from synthgen.errors import BudgetExceeded, EndpointError, Interrupted, SynthgenError
 from synthgen.llm.batching import Deferred
 from synthgen.llm.client import LLMClient, RequestFailed
-from synthgen.records import DropReason, LedgerEntry, Record, Seed, ledger_id
+from synthgen.records import DropReason, LedgerEntry, Record, Seed, Status, ledger_id
 from synthgen.stages.expand.candidates import Builder, JobOutcome, RunContext
 from synthgen.stages.expand.strategies import Job, PoolView, Task, make_job
 
@@ -45,7 +45,7 @@ class Progress:
 class ExpandResult:
     """How an expand run ended: its status, its counts, and the error that ended it early."""
 
-    status: str  # complete | stopped_budget | interrupted | exhausted | failed | pending
+    status: Status
     progress: Progress
     error: SynthgenError | None = None
 
@@ -94,7 +94,7 @@ class Expander:
         self.records_seen = 0
         per_job = max(1, self.gen.per_call)
         self.max_jobs = 3 * math.ceil(self.gen.count / per_job) + 10
-        self.stopping: str | None = None  # stopped_budget | failed, once decided
+        self.stopping: Literal["stopped_budget", "failed"] | None = None  # once decided
         self.error: SynthgenError | None = None
         self.consecutive_failures = 0
         self.refused_jobs = 0  # committed jobs whose own request the endpoint refused
@@ -119,7 +119,7 @@ class Expander:
     async def run(self) -> ExpandResult:
         """Run jobs until the target is written, the budget is spent or the endpoint gives out."""
         w = Window(asyncio.Queue())
-        status = "complete"
+        status: Status = "complete"
         try:
             while self.sink.count < self.gen.count:
                 self._dispatch(w)
@@ -162,7 +162,7 @@ class Expander:
         records of this run (no machine examples, or `run`'s fixed pool), every job needed
         is planned and waits for one batch together."""
         independent = not self.gen.machine_examples or not self.feeds_back
-        return self.max_jobs if independent and self.client.deferral is not None else FEEDBACK_LAG
+        return self.max_jobs if independent and self.client.misses.defers else FEEDBACK_LAG
 
     def _plan_next(self, w: Window) -> tuple[Job, bool]:
         """The next job, and whether its answer is cached: planned once, however long it waits."""
@@ -260,7 +260,7 @@ class Expander:
             )
         )
 
-    def _result(self, status: str, w: Window) -> ExpandResult:
+    def _result(self, status: Status, w: Window) -> ExpandResult:
         """The run's end: a stop decided while committing wins, unless the user interrupted."""
         if status == "interrupted":
             interrupted = Interrupted(

@@ -14,7 +14,7 @@ from synthgen.core.stage import Outcome, Stage, StagePlan, StageRun, run_stage
 from synthgen.errors import Interrupted, SynthgenError, UsageError
 from synthgen.llm.cost import Price
 from synthgen.llm.types import endpoint_host
-from synthgen.records import Seed, StageSummary, canonical_json, sha256_hex
+from synthgen.records import Seed, StageSummary, Status, canonical_json, sha256_hex
 from synthgen.stages.expand.candidates import RunContext
 from synthgen.stages.expand.engine import Expander, ExpandResult, Progress, summary_counts
 
@@ -110,7 +110,7 @@ class ExpandStage(Stage):
 
     def stopped(self, run: StageRun, error: SynthgenError) -> Outcome:
         """Ctrl-C, SIGTERM or a fatal error: what was written so far stands."""
-        status = "interrupted" if isinstance(error, Interrupted) else "failed"
+        status: Status = "interrupted" if isinstance(error, Interrupted) else "failed"
         progress = (
             self.expander.progress if self.expander else Progress(target=self.cfg.generation.count)
         )

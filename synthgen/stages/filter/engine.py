@@ -17,7 +17,7 @@ from synthgen.core.sink import Sink
 from synthgen.errors import BudgetExceeded, EndpointError, Interrupted, SynthgenError
 from synthgen.llm.batching import Deferred
 from synthgen.llm.client import RequestFailed
-from synthgen.records import ledger_id
+from synthgen.records import Status, ledger_id
 from synthgen.seeds.dataset import SYNTHGEN, Row, record_dict, to_record
 from synthgen.stages.filter.calibration import known_as
 from synthgen.stages.filter.judge import Judge, Judgement
@@ -92,7 +92,7 @@ class Item:
 class EngineResult:
     """How a filter run ended, and the error that ended it early."""
 
-    status: str  # complete | stopped_budget | interrupted | failed | pending
+    status: Status
     error: SynthgenError | None = None
 
 

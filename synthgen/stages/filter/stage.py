@@ -23,7 +23,7 @@ from synthgen.errors import (
     SynthgenError,
 )
 from synthgen.llm.client import RequestFailed
-from synthgen.records import StageSummary
+from synthgen.records import StageSummary, Status
 from synthgen.stages.filter.calibration import (
     SeedCheck,
     independence,
@@ -178,7 +178,7 @@ class FilterStage(Stage):
 
     def stopped(self, run: StageRun, error: SynthgenError) -> Outcome:
         """Ctrl-C, SIGTERM or a fatal error: what was kept and ledgered so far stands."""
-        status = "interrupted" if isinstance(error, Interrupted) else "failed"
+        status: Status = "interrupted" if isinstance(error, Interrupted) else "failed"
         return self._outcome(EngineResult(status, error))
 
     def _outcome(self, result: EngineResult) -> Outcome:

@@ -15,7 +15,7 @@ import yaml
 from pydantic import Field
 
 from synthgen.errors import UsageError
-from synthgen.records import Frozen
+from synthgen.records import Frozen, Status
 from synthgen.stages.report.build import Report
 from synthgen.stages.report.conversations import conversations_markdown
 from synthgen.stages.report.metrics import METRIC_INFO
@@ -55,7 +55,7 @@ class CardFacts(Frozen):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     run_id: str | None = None
-    stop_reason: str | None = None
+    stop_reason: Status | None = None  # how the run ended, when not complete
     report: Report | None = None
 
 

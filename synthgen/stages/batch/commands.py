@@ -3,14 +3,16 @@ recorded and as the endpoint reports them."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from synthgen.core.batchrun import age, open_queue
+from synthgen.core.batchrun import open_queue
 from synthgen.core.runtime import make_client, price_of, run_cancellable
 from synthgen.core.store import open_state
 from synthgen.llm.batchstore import FINAL_REMOTE, Chunk
 from synthgen.llm.cost import Budget
+from synthgen.llm.misses import Offline
 
 if TYPE_CHECKING:
     import sqlite3
@@ -39,7 +41,7 @@ def _clients(cfg: Config, db: sqlite3.Connection, chunks: list[Chunk]) -> dict[i
             )
             budget = Budget(price_of(ep, c.model))
             made[key] = make_client(
-                ep, resolve_api_key(ep), db, budget, c.model, base_url=url, offline=True
+                ep, resolve_api_key(ep), db, budget, c.model, base_url=url, misses=Offline()
             )
         out[c.id] = made[key]
     return out
@@ -136,3 +138,15 @@ async def _cancel(cfg: Config, db: sqlite3.Connection, queue: BatchQueue, wait: 
     finally:
         for client in set(clients.values()):
             await client.close()
+
+
+def age(created_at: str, now: float | None = None) -> str:
+    """How long ago a batch was made, in words a status table shows ("3 h 12 min")."""
+    from datetime import datetime
+
+    seconds = int((now or time.time()) - datetime.fromisoformat(created_at).timestamp())
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
