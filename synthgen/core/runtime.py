@@ -25,6 +25,7 @@ from synthgen.records import sha256_hex
 if TYPE_CHECKING:
     from synthgen.config import Config
     from synthgen.llm.client import LLMClient
+    from synthgen.llm.stream import LiveRequests
 
 T = TypeVar("T")
 
@@ -71,6 +72,7 @@ def make_client(
     base_url: str | None = None,
     offline: bool = False,
     say: Callable[[str], None] | None = None,
+    live: LiveRequests | None = None,
 ) -> LLMClient:
     """A client for `model` (default: the configured one) over the state dir's cache, at
     `base_url` (default: the configured endpoint); offline ones answer from the cache only.
@@ -94,7 +96,7 @@ def make_client(
         ep = ep.model_copy(update={"concurrency": chosen.concurrency})
         if say is not None and first_mention(db, caps.endpoint):
             say(chosen.message(caps.endpoint))
-    return LLMClient(ep, api_key, ResponseCache(db), caps, budget, offline=offline)
+    return LLMClient(ep, api_key, ResponseCache(db), caps, budget, offline=offline, live=live)
 
 
 def run_cancellable(main: Callable[[], Awaitable[T]]) -> T:
