@@ -55,29 +55,28 @@ def check_configs(files: Iterable[PathLike], *, say: Say = _quiet) -> ConfigChec
     from synthgen.stages.filter.judge import load_rubric
 
     paths = [Path(f) for f in files]
-    result = ConfigCheck()
+    configs: list[dict[str, Any]] = []
+    errors: list[UsageError] = []
     for file in paths:
         try:
             cfg = check_config(file)
             if cfg.filter.judge.enabled and cfg.filter.judge.rubric is not None:
                 load_rubric(cfg.filter.judge.rubric)  # a rubric that does not parse stops a run
         except UsageError as e:
-            result.errors.append(e)
-            result.configs.append(
-                {"file": str(file), "ok": False, "error": e.message, "hint": e.hint}
-            )
+            errors.append(e)
+            configs.append({"file": str(file), "ok": False, "error": e.message, "hint": e.hint})
             if len(paths) > 1:  # the others are still checked; the last word is the count
                 say(f"error: {e.render()}")
             continue
         facts = _facts(cfg)
-        result.configs.append({"file": str(file), "ok": True, **facts})
+        configs.append({"file": str(file), "ok": True, **facts})
         budget = f"${facts['max_cost_usd']:.2f}" if facts["max_cost_usd"] else "none"
         judge = ", ".join(facts["judge"]) if facts["judge"] else "off"
         say(
             f"{file}: ok (task {facts['task']}, target {facts['target']} records, "
             f"budget {budget}, generator {facts['generator']}, judge {judge})"
         )
-    return result
+    return ConfigCheck(configs, errors)
 
 
 def _facts(cfg: Config) -> dict[str, Any]:
