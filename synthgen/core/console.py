@@ -24,11 +24,19 @@ class Console:
     command makes one and passes it down, as rich passes its `Console`."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
-        from synthgen.llm.stream import LiveRequests
-
         self.stream = stream or sys.stderr
         self.open_line: ProgressLine | None = None  # the line redrawn in place now, if any
-        self.requests: LiveRequests = LiveRequests()  # given to the API, read by the line
+        self._requests: LiveRequests | None = None
+
+    @property
+    def requests(self) -> LiveRequests:
+        """The live counters the command hands to the API and its line reads (made on first
+        use: a command that sends nothing never loads the client engine)."""
+        if self._requests is None:
+            from synthgen.llm.stream import LiveRequests
+
+            self._requests = LiveRequests()
+        return self._requests
 
     def say(self, message: str) -> None:
         """Tell the person running the command something; stdout stays data only."""
