@@ -1,117 +1,69 @@
 """The Python API: each stage as a function, with the CLI's option names as keywords.
 
-The CLI is a thin layer over these functions. None of them writes to stdout or reads stdin
-unless given "-"; messages for people go to `say` (silent by default).
+Every CLI command is exactly one call into this module: the commands that show or convert
+(config, seeds, verify, export, report, audit, the stand-in) live in `tools` and `views`
+and are re-exported here. None of them writes to stdout or reads stdin unless given "-";
+messages for people go to `say` (silent by default), progress to the callbacks given.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from synthgen.errors import UsageError
+from synthgen.options import ENDPOINT_OPTIONS as ENDPOINT_OPTIONS
+from synthgen.options import EXPAND_OPTIONS as EXPAND_OPTIONS
+from synthgen.options import FILTER_OPTIONS as FILTER_OPTIONS
+from synthgen.options import RUN_OPTIONS as RUN_OPTIONS
+from synthgen.options import BatchFlags as BatchFlags
+from synthgen.options import EndpointOptions as EndpointOptions
+from synthgen.options import ExpandOptions as ExpandOptions
+from synthgen.options import FilterOptions as FilterOptions
+from synthgen.options import RunOptions as RunOptions
+from synthgen.options import batch_mode as batch_mode
+from synthgen.options import config_values as _values
+from synthgen.options import expand_config as expand_config
+from synthgen.options import filter_config as filter_config
+from synthgen.options import load as load
+from synthgen.options import run_config as run_config
+from synthgen.tools import ConfigCheck as ConfigCheck
+from synthgen.tools import check_configs as check_configs
+from synthgen.tools import export as export
+from synthgen.tools import inspect_seeds as inspect_seeds
+from synthgen.tools import show_config as show_config
+from synthgen.tools import standin_server as standin_server
+from synthgen.tools import verify as verify
+from synthgen.views import AuditOutcome as AuditOutcome
+from synthgen.views import ReportShown as ReportShown
+from synthgen.views import audit as audit
+from synthgen.views import show_report as show_report
 
 if TYPE_CHECKING:
-    from synthgen.config import Config
-    from synthgen.core.batchrun import BatchMode
+    from synthgen.llm.stream import LiveRequests as LiveRequests
+    from synthgen.pipeline.run_loop import RunProgress as RunProgress
     from synthgen.pipeline.stage import RunSummary
-    from synthgen.records import StageSummary
+    from synthgen.records import StageSummary as StageSummary
+    from synthgen.stages.expand.engine import Progress as Progress
+    from synthgen.stages.filter.engine import Tally as Tally
     from synthgen.stages.report.build import Report
 
 Say = Callable[[str], None]
 PathLike = str | Path
-
-# Keyword → dotted config key, for the options `expand` and `filter` share.
-ENDPOINT_OPTIONS = {
-    "model": "endpoint.model",
-    "base_url": "endpoint.base_url",
-    "concurrency": "endpoint.concurrency",
-    "rpm": "endpoint.rpm",
-    "tpm": "endpoint.tpm",
-    "timeout": "endpoint.timeout_s",
-    "max_attempts": "endpoint.max_attempts",
-    "max_cost_usd": "budget.max_cost_usd",
-    "max_tokens": "budget.max_tokens",
-    "state_dir": "state_dir",
-}
-EXPAND_OPTIONS = {
-    "format": "seed_format",
-    "task": "task",
-    "strategy": "generation.strategy",
-    "per_call": "generation.per_call",
-    "human_examples": "generation.human_examples",
-    "machine_examples": "generation.machine_examples",
-    "temperature": "generation.temperature",
-    "top_p": "generation.top_p",
-    "seed": "generation.seed",
-    "responses": "generation.responses",
-    "responses_per_instruction": "generation.responses_per_instruction",
-    **ENDPOINT_OPTIONS,
-}
-FILTER_OPTIONS = {
-    "judge_model": "filter.judge.models",
-    "threshold": "filter.judge.threshold",
-    "rubric": "filter.judge.rubric",
-    "reference": "filter.judge.reference",
-    "seeds": "filter.judge.seeds",
-    "max_seed_fail": "filter.judge.max_seed_fail",
-    "anchors": "filter.judge.anchors",
-    "length_bias_max": "filter.judge.length_bias_threshold",
-    "min_words": "filter.rules.min_words",
-    "max_words": "filter.rules.max_words",
-    "blacklist": "filter.rules.blacklist",
-    "output_format": "filter.rules.output_format",
-    "labels": "filter.rules.labels",
-    "output_regex": "filter.rules.output_regex",
-    "disable_rule": "filter.rules.disable",
-    **ENDPOINT_OPTIONS,
-}
-LISTS = {"judge_model", "seeds", "blacklist", "labels", "disable_rule"}
 
 
 def _quiet(message: str) -> None:
     """The default `say`: a library prints nothing unless asked."""
 
 
-def _values(command: str, options: Mapping[str, Any], known: Mapping[str, str]) -> dict[str, Any]:
-    """Dotted config keys from keyword options; an unknown keyword is a usage error."""
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise UsageError(
-            f"synthgen.{command}() got unknown option(s): {', '.join(unknown)}",
-            hint="use the CLI's option names with underscores: " + ", ".join(sorted(known)),
-        )
-    out: dict[str, Any] = {}
-    for name, value in options.items():
-        if value is None:
-            continue
-        if name in LISTS and isinstance(value, str | Path):
-            value = [value]
-        if isinstance(value, Path) or (name in LISTS and isinstance(value, Iterable)):
-            value = [str(v) for v in value] if name in LISTS else str(value)  # type: ignore[union-attr]
-        out[known[name]] = value
-    return out
+@dataclass(frozen=True)
+class Plan:
+    """A dry run: what a command would send and cost (its --json), and the same for people."""
 
-
-def load(config: PathLike | None, values: Mapping[str, Any]) -> Config:
-    """The resolved config: `values` (CLI or keywords) > environment > file > defaults."""
-    from synthgen.config import load_config
-
-    return load_config(Path(config) if config is not None else None, values)
-
-
-def batch_mode(
-    batch: bool = False, wait: bool = False, batch_repairs: bool = False
-) -> BatchMode | None:
-    """The Batch API settings of `--batch`, `--wait` and `--batch-repairs` (None: online)."""
-    from synthgen.core.batchrun import BatchMode
-
-    if not batch:
-        if wait or batch_repairs:
-            raise UsageError("--wait and --batch-repairs go with --batch", hint="add --batch")
-        return None
-    return BatchMode(wait=wait, followups=batch_repairs)
+    data: dict[str, Any]
+    text: str
 
 
 def expand(
@@ -122,36 +74,45 @@ def expand(
     ledger: PathLike | None = None,
     config: PathLike | None = None,
     say: Say = _quiet,
-    on_progress: Callable[[Any], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    live: LiveRequests | None = None,
     batch: bool = False,
     wait: bool = False,
     batch_repairs: bool = False,
-    **options: Any,
+    **options: Unpack[ExpandOptions],
 ) -> StageSummary:
     """Expand seed files into `output` through the endpoint; return the run's summary.
 
     Options are the CLI's (`model`, `base_url`, `strategy`, `per_call`, `max_cost_usd`,
     `state_dir`, ...). Rerunning the same call resumes from the cache. `batch=True` sends
     what the cache cannot answer through the Batch API: the summary's status is "pending"
-    until the batches are in (call again, or pass `wait=True`).
+    until the batches are in (call again, or pass `wait=True`). `live` gets the clients'
+    counters, for a progress line.
     """
     from synthgen.stages.expand.stage import run_expand
 
     mode = batch_mode(batch, wait, batch_repairs)
     cfg = expand_config(seeds, count, config, **options)
-    return run_expand(cfg, str(output), Path(ledger) if ledger else None, say, on_progress, mode)
+    ledger_path = Path(ledger) if ledger else None
+    return run_expand(cfg, str(output), ledger_path, say, on_progress, mode, live)
 
 
-def expand_config(
+def expand_plan(
     seeds: PathLike | Iterable[PathLike],
-    count: int | None,
-    config: PathLike | None,
-    **options: Any,
-) -> Config:
-    """Expand's resolved config from keyword options (shared with its dry run)."""
-    files = [seeds] if isinstance(seeds, str | Path) else list(seeds)
-    values = {"seeds": [str(p) for p in files] or None, "generation.count": count}
-    return load(config, {**values, **_values("expand", options, EXPAND_OPTIONS)})
+    *,
+    count: int | None = None,
+    config: PathLike | None = None,
+    **options: Unpack[ExpandOptions],
+) -> Plan:
+    """What `expand` would send and cost, from sample prompts; sends nothing."""
+    from synthgen.seeds.reader import read_seeds
+    from synthgen.stages.expand.dryrun import describe, plan
+
+    cfg = expand_config(seeds, count, config, **options)
+    if not cfg.seeds:
+        raise UsageError("no seed files given", hint="synthgen expand SEEDS.jsonl --dry-run")
+    result = plan(cfg, read_seeds(cfg.seeds, cfg.seed_format))  # type: ignore[arg-type]
+    return Plan(result, describe(result))
 
 
 def filter(
@@ -163,52 +124,42 @@ def filter(
     ledger: PathLike | None = None,
     config: PathLike | None = None,
     say: Say = _quiet,
-    on_progress: Callable[[Any], None] | None = None,
+    on_progress: Callable[[Tally], None] | None = None,
+    on_calibration: Callable[[int, int], None] | None = None,
+    live: LiveRequests | None = None,
     batch: bool = False,
     wait: bool = False,
     batch_repairs: bool = False,
-    **options: Any,
+    **options: Unpack[FilterOptions],
 ) -> StageSummary:
     """Drop bad records by rules, then by a judge checked on human `seeds` first
-    (`batch=True`: the candidates' verdicts through the Batch API, as `expand`)."""
+    (`batch=True`: the candidates' verdicts through the Batch API, as `expand`);
+    `on_calibration(done, total)` follows the seeds' judging."""
     from synthgen.stages.filter.stage import run_filter
 
     mode = batch_mode(batch, wait, batch_repairs)
     cfg = filter_config(config, judge=judge, rules=rules, **options)
     ledger_path = Path(ledger) if ledger else None
-    return run_filter(cfg, Path(input), str(output), ledger_path, say, on_progress, None, mode)
+    return run_filter(
+        cfg, Path(input), str(output), ledger_path, say, on_progress, on_calibration, mode, live
+    )
 
 
-def filter_config(
-    config: PathLike | None, *, judge: bool = True, rules: bool = True, **options: Any
-) -> Config:
-    """The filter's resolved config from keyword options (shared with its dry run)."""
-    if not judge:
-        given = [k for k in ("seeds", "anchors", "reference", "rubric") if options.get(k)]
-        if given:
-            raise UsageError(
-                "--seeds, --anchors, --reference and --rubric need the judge",
-                hint="drop --no-judge, or drop those options",
-            )
-    values = _values("filter", options, FILTER_OPTIONS)
-    values["filter.judge.enabled"] = None if judge else False
-    values["filter.rules.enabled"] = None if rules else False
-    return load(config, values)
+def filter_plan(
+    input: PathLike,
+    *,
+    judge: bool = True,
+    rules: bool = True,
+    config: PathLike | None = None,
+    **options: Unpack[FilterOptions],
+) -> Plan:
+    """How many records `filter`'s rules would drop and what judging would cost; sends
+    nothing."""
+    from synthgen.stages.filter.dryrun import describe, plan_filter
 
-
-RUN_OPTIONS = {
-    "out": "outputs.dir",
-    "count": "target.count",
-    "judge_model": "filter.judge.models",
-    **ENDPOINT_OPTIONS,
-}
-
-
-def run_config(config: PathLike, *, judge: bool = True, **options: Any) -> Config:
-    """`run`'s resolved config: the file, the environment, then keyword overrides."""
-    values = _values("run", options, RUN_OPTIONS)
-    values["filter.judge.enabled"] = None if judge else False
-    return load(config, values)
+    cfg = filter_config(config, judge=judge, rules=rules, **options)
+    result = plan_filter(cfg, Path(input))
+    return Plan(result, describe(result))
 
 
 def run(
@@ -217,23 +168,55 @@ def run(
     judge: bool = True,
     offline: bool = False,
     say: Say = _quiet,
-    on_progress: Callable[[Any], None] | None = None,
+    on_progress: Callable[[RunProgress], None] | None = None,
+    live: LiveRequests | None = None,
     batch: bool = False,
     wait: bool = False,
     batch_repairs: bool = False,
-    **overrides: Any,
+    **overrides: Unpack[RunOptions],
 ) -> RunSummary:
     """Exactly `target.count` good records from one config (or fewer on a budget or gate
     stop), written to its run dir; rerunning the same call replays and continues.
     `batch=True`: generation and verdicts through the Batch API (status "pending" until a
-    pass finds everything answered; call again, or pass `wait=True`)."""
+    pass finds everything answered; call again, or pass `wait=True`). Once the keep rate
+    projects the target over the budget, `say` is told."""
     from synthgen.pipeline.stage import run_config as run_cfg
 
     mode = batch_mode(batch, wait, batch_repairs)
     if mode is not None and offline:
         raise UsageError("--offline sends nothing, --batch sends batches", hint="pick one")
     cfg = run_config(config, judge=judge, **overrides)
-    return run_cfg(cfg, say, offline=offline, on_progress=on_progress, batch=mode)
+    progress = _budget_warning(cfg.budget.max_cost_usd, say, on_progress)
+    return run_cfg(cfg, say, offline=offline, on_progress=progress, batch=mode, live=live)
+
+
+def _budget_warning(
+    cap: float | None, say: Say, on_progress: Callable[[RunProgress], None] | None
+) -> Callable[[RunProgress], None]:
+    """`on_progress`, and once a warning when the projected cost passes the budget."""
+    warned: list[bool] = []
+
+    def progress(p: RunProgress) -> None:
+        if on_progress is not None:
+            on_progress(p)
+        if cap and p.projected_cost_usd and p.projected_cost_usd > cap and not warned:
+            warned.append(True)
+            say(
+                f"warning: at this keep rate the target needs ~${p.projected_cost_usd:.2f}, "
+                f"over the ${cap:.2f} budget"
+            )
+
+    return progress
+
+
+def run_plan(config: PathLike, *, judge: bool = True, **overrides: Unpack[RunOptions]) -> Plan:
+    """Requests, tokens, cost and time `run` would need to reach its target; sends nothing."""
+    from synthgen.pipeline.dryrun import describe, plan_run
+    from synthgen.seeds.reader import read_seeds
+
+    cfg = run_config(config, judge=judge, **overrides)
+    result = plan_run(cfg, read_seeds(cfg.seeds, cfg.seed_format))  # type: ignore[arg-type]
+    return Plan(result, describe(result))
 
 
 def dedup(
@@ -303,38 +286,20 @@ def report(
     compare: PathLike | None = None,
     html: PathLike | None = None,
 ) -> Report:
-    """Measure a dataset (diversity, lineage, drift, judge bias); return the typed report."""
-    from synthgen.stages.report.build import ReportInputs, build_report
-    from synthgen.stages.report.build import compare as compare_reports
-    from synthgen.stages.report.warnings import load_thresholds
-
-    seed_files = () if seeds is None else (Path(seeds),) if isinstance(seeds, str | Path) else seeds
-    overrides = [f"{k}={v}" for k, v in (threshold or {}).items()]
-    limits = load_thresholds(Path(thresholds) if thresholds else None, overrides)
-    common: dict[str, Any] = {
-        "seed_files": tuple(Path(p) for p in seed_files),
-        "fmt": format,
-        "seed": seed,
-    }
-    built = build_report(
-        ReportInputs(
-            Path(input),
-            verdicts=Path(verdicts) if verdicts else None,
-            ledger=Path(ledger) if ledger else None,
-            **common,
-        ),
-        limits,
-    )
-    result = built.report
-    if compare is not None:
-        other = build_report(ReportInputs(Path(compare), **common), limits).report
-        result = result.model_copy(update={"compare": compare_reports(result, other)})
-        built = type(built)(result, built.data, built.seeds)
-    if html is not None:
-        from synthgen.stages.report.html import write_html
-
-        write_html(built, Path(html))
-    return result
+    """Measure a dataset (diversity, lineage, drift, judge bias); return the typed report
+    (`show_report` also renders it and checks quality gates)."""
+    return show_report(
+        input,
+        seeds=seeds,
+        verdicts=verdicts,
+        ledger=ledger,
+        format=format,
+        seed=seed,
+        thresholds=thresholds,
+        threshold=threshold,
+        compare=compare,
+        html=html,
+    ).report
 
 
 def batch_status(

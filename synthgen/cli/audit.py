@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from synthgen.cli.common import emit_json, exit_with, format_option
-
-if TYPE_CHECKING:
-    from rich.console import Console
-
-    from synthgen.stages.audit.review import AuditItem
-    from synthgen.stages.audit.store import VerdictStore
 
 
 @click.command("audit")
@@ -81,54 +73,27 @@ def audit_cmd(
     """
     from rich.console import Console
 
-    from synthgen.core.sink import ledger_path_for
-    from synthgen.errors import InputError, UsageError
-    from synthgen.stages.audit.review import draw_sample, render_summary, summary
-    from synthgen.stages.audit.store import VerdictStore, verdicts_path_for
+    import synthgen.api as api
 
-    if n < 1:
-        raise UsageError("--sample must be at least 1", hint="e.g. --sample 50")
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    ledger = ledger_path_for(data) if include_dropped else None
-    items = draw_sample(data, n, seed, fmt, ledger)
-    if not items:
-        raise InputError(str(data), "holds no records to audit", hint="pass a non-empty dataset")
-    if export_path is not None:
-        from synthgen.stages.audit.files import export_sample
-
-        export_sample(items, export_path)
-        console.print(f"{len(items)} sampled records → {export_path}")
-        return
-    who = auditor or os.environ.get("USER") or "anonymous"
-    store = VerdictStore(verdicts or verdicts_path_for(data))
-    try:
-        if import_path is not None:
-            from synthgen.stages.audit.files import import_verdicts
-
-            count = import_verdicts(import_path, {i.id: i for i in items}, store, who)
-            console.print(f"imported {count} verdicts → {store.path}")
-        elif not summary_only:
-            _review(items, store, console, who)
-        s = summary(items, store, data, fmt)
-    finally:
-        store.close()
-    if as_json:
-        emit_json(s)
-    else:
-        render_summary(s, console)
-
-
-def _review(items: list[AuditItem], store: VerdictStore, console: Console, who: str) -> None:
-    """The interactive loop; Ctrl-C keeps every verdict given so far."""
-    from synthgen.stages.audit.review import run_loop
-
-    try:
-        result = run_loop(items, store, _ask, console, who)
-    except KeyboardInterrupt:
-        console.print(f"\ninterrupted; verdicts are saved in {store.path}; rerun to resume")
+    outcome = api.audit(
+        data,
+        sample=n,
+        seed=seed,
+        verdicts=verdicts,
+        auditor=auditor,
+        export=export_path,
+        import_verdicts=import_path,
+        include_dropped=include_dropped,
+        summary_only=summary_only,
+        format=fmt,
+        console=Console(stderr=True, highlight=False, soft_wrap=True),
+        ask=_ask,
+        render=not as_json,
+    )
+    if outcome.interrupted:
         exit_with(130)
-    if not result.finished:
-        console.print(f"stopped; verdicts are saved in {store.path}; rerun to resume")
+    if as_json and outcome.summary is not None:
+        emit_json(outcome.summary)
 
 
 def _ask(prompt: str) -> str | None:

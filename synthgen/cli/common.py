@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 import click
 
 if TYPE_CHECKING:
-    from synthgen.records import StageSummary
+    from synthgen.api import BatchFlags, EndpointOptions, StageSummary
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -87,7 +87,7 @@ def endpoint_options(fn: F) -> F:
 
     @functools.wraps(fn)
     def packed(*args: Any, **kwargs: Any) -> Any:
-        endpoint = {k: kwargs.pop(k) for k in ENDPOINT_KEYS}
+        endpoint = cast("EndpointOptions", {k: kwargs.pop(k) for k in ENDPOINT_KEYS})
         return fn(*args, endpoint=endpoint, **kwargs)
 
     return _apply(
@@ -136,7 +136,8 @@ def batch_options(fn: F) -> F:
 
     @functools.wraps(fn)
     def packed(*args: Any, **kwargs: Any) -> Any:
-        return fn(*args, batch={k: kwargs.pop(k) for k in BATCH_KEYS}, **kwargs)
+        batch = cast("BatchFlags", {k: kwargs.pop(k) for k in BATCH_KEYS})
+        return fn(*args, batch=batch, **kwargs)
 
     return _apply(
         cast(F, packed),
@@ -175,11 +176,9 @@ def check_stdout_use(output: str, as_json: bool, dry_run: bool = False) -> None:
         )
 
 
-def finish_run(summary: StageSummary, as_json: bool) -> NoReturn:
+def finish_run(summary: StageSummary, as_json: bool, say: Callable[[str], None]) -> NoReturn:
     """The last word of a run: status, what it did, requests and cost; the error if any;
     the JSON summary on request; the summary's exit code."""
-    from synthgen.core.console import say
-
     req = summary.requests
     paid = summary.command != "dedup"
     say(
@@ -196,6 +195,14 @@ def finish_run(summary: StageSummary, as_json: bool) -> NoReturn:
     if as_json:
         emit_json(summary.to_json())
     exit_with(summary.exit_code)
+
+
+def show_plan(data: dict[str, Any], text: str, as_json: bool) -> None:
+    """A dry run: its JSON on stdout with --json, else the text for people on stderr."""
+    if as_json:
+        emit_json(data)
+    else:
+        sys.stderr.write(text)
 
 
 def exit_with(code: int) -> NoReturn:

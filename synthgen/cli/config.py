@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import click
 
 from synthgen.cli.common import emit_json
-
-if TYPE_CHECKING:
-    from synthgen.config import Config
 
 
 @click.group("config")
@@ -38,39 +34,18 @@ def check_cmd(files: tuple[Path, ...], as_json: bool) -> None:
       synthgen config check configs/support-triage.yaml
       synthgen config check configs/*.yaml --json
     """
-    from synthgen.config import check_config
-    from synthgen.core.console import say
-    from synthgen.errors import ConfigError, UsageError
-    from synthgen.stages.filter.judge import load_rubric
+    import synthgen.api as api
+    from synthgen.core.console import Console
+    from synthgen.errors import ConfigError
 
-    results: list[dict[str, Any]] = []
-    failed: list[UsageError] = []
-    for file in files:
-        try:
-            cfg = check_config(file)
-            if cfg.filter.judge.enabled and cfg.filter.judge.rubric is not None:
-                load_rubric(cfg.filter.judge.rubric)  # a rubric that does not parse stops a run
-        except UsageError as e:
-            failed.append(e)
-            results.append({"file": str(file), "ok": False, "error": e.message, "hint": e.hint})
-            if len(files) > 1:  # the others are still checked; the last word is the count
-                say(f"error: {e.render()}")
-            continue
-        facts = _facts(cfg)
-        results.append({"file": str(file), "ok": True, **facts})
-        budget = f"${facts['max_cost_usd']:.2f}" if facts["max_cost_usd"] else "none"
-        judge = ", ".join(facts["judge"]) if facts["judge"] else "off"
-        say(
-            f"{file}: ok (task {facts['task']}, target {facts['target']} records, "
-            f"budget {budget}, generator {facts['generator']}, judge {judge})"
-        )
+    checked = api.check_configs(files, say=Console().say)
     if as_json:
-        emit_json({"ok": not failed, "configs": results})
-    if len(failed) == 1 and len(files) == 1:
-        raise failed[0]
-    if failed:
+        emit_json(checked.to_json())
+    if len(checked.errors) == 1 and len(files) == 1:
+        raise checked.errors[0]
+    if checked.errors:
         raise ConfigError(
-            f"{len(failed)} of {len(files)} config files have errors",
+            f"{len(checked.errors)} of {len(files)} config files have errors",
             hint="fix the errors above",
         )
 
@@ -94,9 +69,9 @@ def show_cmd(file: Path | None, as_json: bool) -> None:
       synthgen config show configs/support-triage.yaml --json | jq .filter.judge
       SYNTHGEN_MODEL=qwen2.5 synthgen config show configs/support-triage.yaml
     """
-    from synthgen.config import load_config
+    import synthgen.api as api
 
-    data = _scrubbed(load_config(file, {}).redacted())
+    data = api.show_config(file)
     if as_json:
         emit_json(data)
         return
@@ -105,29 +80,3 @@ def show_cmd(file: Path | None, as_json: bool) -> None:
     source = f"{file} < " if file else ""
     click.echo(f"# resolved: defaults < {source}environment; no secrets")
     click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), nl=False)
-
-
-def _facts(cfg: Config) -> dict[str, Any]:
-    """What `config check` says about a config that passed."""
-    judge = cfg.filter.judge
-    return {
-        "task": cfg.task,
-        "target": cfg.target.count,
-        "max_cost_usd": cfg.budget.max_cost_usd,
-        "generator": cfg.endpoint.model,
-        "judge": (judge.models or [cfg.endpoint.model]) if judge.enabled else [],
-    }
-
-
-def _scrubbed(tree: Any) -> Any:
-    """Every base_url without credentials: redacted() covers the generator's only."""
-    from synthgen.llm.types import scrub_url
-
-    if isinstance(tree, dict):
-        return {
-            k: scrub_url(v) if k.endswith("base_url") and isinstance(v, str) else _scrubbed(v)
-            for k, v in tree.items()
-        }
-    if isinstance(tree, list):
-        return [_scrubbed(v) for v in tree]
-    return tree

@@ -8,6 +8,7 @@ import click
 
 from synthgen.cli.common import (
     check_stdout_use,
+    emit_json,
     finish_run,
     format_option,
     json_option,
@@ -117,7 +118,9 @@ def dedup_cmd(
       synthgen dedup raw.jsonl -o clean.jsonl --decontaminate eval.jsonl --keep best --json
     """
     import synthgen.api as api
-    from synthgen.core.console import say
+    from synthgen.core.console import Console
+
+    say = Console().say
 
     check_stdout_use(output, as_json)
     summary = api.dedup(
@@ -139,8 +142,6 @@ def dedup_cmd(
         say=say,
     )
     if summary.exit_code != 0:
-        finish_run(summary, as_json)
+        finish_run(summary, as_json, say)
     if as_json:
-        from synthgen.cli.common import emit_json
-
         emit_json(summary.to_json())

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from synthgen.cli.common import (
     batch_options,
     check_stdout_use,
-    emit_json,
     endpoint_options,
     finish_run,
     json_option,
     output_options,
+    show_plan,
 )
 
 if TYPE_CHECKING:
-    from synthgen.config import Config
+    from synthgen.api import BatchFlags, EndpointOptions, ExpandOptions, Progress
 
 
 @click.command("expand")
@@ -76,9 +75,9 @@ def expand_cmd(
     responses_per_instruction: int | None,
     fmt: str | None,
     task: str | None,
-    endpoint: dict[str, Any],
+    endpoint: EndpointOptions,
     config_file: Path | None,
-    batch: dict[str, bool],
+    batch: BatchFlags,
     dry_run: bool,
     as_json: bool,
 ) -> None:
@@ -97,10 +96,10 @@ def expand_cmd(
       OPENAI_BASE_URL=http://localhost:8000/v1 synthgen expand seeds.jsonl -n 50 -o - --model qwen
     """
     import synthgen.api as api
-    from synthgen.core.console import ProgressLine, request_line, say
+    from synthgen.core.console import Console
 
     check_stdout_use(output, as_json, dry_run)
-    options: dict[str, Any] = {
+    options: ExpandOptions = {
         "format": fmt,
         "task": task,
         "strategy": strategy,
@@ -115,15 +114,14 @@ def expand_cmd(
         **endpoint,
     }
     if dry_run:
-        values = {"seeds": [str(p) for p in seeds] or None, "generation.count": count}
-        cfg = api.load(
-            config_file, {**values, **api._values("expand", options, api.EXPAND_OPTIONS)}
-        )
-        return _dry_run(cfg, as_json)
-    line = ProgressLine()
-    live = request_line(line, "expand: starting")
+        shown = api.expand_plan(seeds, count=count, config=config_file, **options)
+        show_plan(shown.data, shown.text, as_json)
+        return
+    console = Console()
+    line = console.progress()
+    live = console.request_line(line, "expand: starting")
 
-    def progress(p: Any) -> None:
+    def progress(p: Progress) -> None:
         rate = line.rate(p.written)
         text = (
             f"expand: {p.written}/{p.target} records · {p.jobs_done} calls · {rate:.1f} records/s"
@@ -137,24 +135,11 @@ def expand_cmd(
             count=count,
             ledger=ledger,
             config=config_file,
-            say=say,
+            say=console.say,
             on_progress=progress,
+            live=console.requests,
             **batch,
             **options,
         )
     line.done()
-    finish_run(summary, as_json)
-
-
-def _dry_run(cfg: Config, as_json: bool) -> None:
-    from synthgen.errors import UsageError
-    from synthgen.seeds.reader import read_seeds
-    from synthgen.stages.expand.dryrun import describe, plan
-
-    if not cfg.seeds:
-        raise UsageError("no seed files given", hint="synthgen expand SEEDS.jsonl --dry-run")
-    result: dict[str, Any] = plan(cfg, read_seeds(cfg.seeds, cfg.seed_format))  # type: ignore[arg-type]
-    if as_json:
-        emit_json(result)
-        return
-    sys.stderr.write(describe(result))
+    finish_run(summary, as_json, console.say)

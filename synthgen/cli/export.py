@@ -86,27 +86,19 @@ def export_cmd(
       synthgen export chats.jsonl -o last.jsonl --format alpaca --last-turn
       synthgen export pairs.jsonl -o dpo.jsonl --format dpo --split test=0.05
     """
+    import synthgen.api as api
     from synthgen.cli.common import emit_json
-    from synthgen.core.console import say
-    from synthgen.stages.export import export, parse_splits
+    from synthgen.core.console import Console
 
-    summary = export(
+    summary = api.export(
         source,
-        output,
-        fmt,
+        output=output,
+        format=fmt,
         with_ids=with_ids,
-        split=parse_splits(splits) or None,
+        split=splits,
         last_turn=last_turn,
         split_seed=split_seed,
-    )
-    noun = "preference pairs" if summary.format == "dpo" else "records"
-    for f in summary.files:
-        label = "" if f.path == str(output) else f" ({f.split})"
-        say(f"wrote {f.path}: {f.records} {noun}{label}")
-    convos = f" ({summary.conversations} conversations)" if summary.conversations else ""
-    last = ", last exchange of each conversation" if summary.conversations and last_turn else ""
-    say(
-        f"exported {summary.records} {noun}{convos} from {summary.source} as {summary.format}{last}"
+        say=Console().say,
     )
     if as_json:
         emit_json(summary.model_dump(mode="json"))

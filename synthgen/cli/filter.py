@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from synthgen.cli.common import (
     batch_options,
     check_stdout_use,
-    emit_json,
     endpoint_options,
     finish_run,
     json_option,
     output_options,
+    show_plan,
 )
 
 if TYPE_CHECKING:
-    from synthgen.config import Config
+    from synthgen.api import BatchFlags, EndpointOptions, FilterOptions, Tally
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -88,9 +87,9 @@ def filter_cmd(
     labels: str | None,
     output_regex: str | None,
     disable: tuple[str, ...],
-    endpoint: dict[str, Any],
+    endpoint: EndpointOptions,
     config_file: Path | None,
-    batch: dict[str, bool],
+    batch: BatchFlags,
     dry_run: bool,
     as_json: bool,
 ) -> None:
@@ -114,10 +113,10 @@ def filter_cmd(
       synthgen filter raw.jsonl -o kept.jsonl --judge-model a --judge-model b
     """
     import synthgen.api as api
-    from synthgen.core.console import ProgressLine, request_line, say
+    from synthgen.core.console import Console
 
     check_stdout_use(output, as_json, dry_run)
-    options: dict[str, Any] = {
+    options: FilterOptions = {
         "judge_model": list(judge_models) or None,
         "threshold": threshold,
         "rubric": rubric,
@@ -135,15 +134,16 @@ def filter_cmd(
         "disable_rule": list(disable) or None,
         **endpoint,
     }
-    cfg = api.filter_config(config_file, judge=not no_judge, rules=not no_rules, **options)
+    judge, rules = not no_judge, not no_rules
     if dry_run:
-        return _dry_run(cfg, input_path, as_json)
-    from synthgen.stages.filter.stage import run_filter
+        shown = api.filter_plan(input_path, judge=judge, rules=rules, config=config_file, **options)
+        show_plan(shown.data, shown.text, as_json)
+        return
+    console = Console()
+    line = console.progress()
+    live = console.request_line(line, "filter: starting")
 
-    line = ProgressLine()
-    live = request_line(line, "filter: starting")
-
-    def progress(t: Any) -> None:
+    def progress(t: Tally) -> None:
         rate = line.rate(t.input)
         live.update(
             f"filter: {t.input} done · {t.kept} kept · {t.judged} judged · {rate:.0f} records/s"
@@ -153,17 +153,19 @@ def filter_cmd(
         live.update(f"filter: calibrating: {done}/{total} seeds judged", final=done == total)
 
     with live.ticking():  # requests in flight and tokens/s, even while no row completes
-        mode = api.batch_mode(**batch)
-        summary = run_filter(cfg, input_path, output, ledger, say, progress, calibrating, mode)
+        summary = api.filter(
+            input_path,
+            output=output,
+            judge=judge,
+            rules=rules,
+            ledger=ledger,
+            config=config_file,
+            say=console.say,
+            on_progress=progress,
+            on_calibration=calibrating,
+            live=console.requests,
+            **batch,
+            **options,
+        )
     line.done()
-    finish_run(summary, as_json)
-
-
-def _dry_run(cfg: Config, input_path: Path, as_json: bool) -> None:
-    from synthgen.stages.filter.dryrun import describe, plan_filter
-
-    result = plan_filter(cfg, input_path)
-    if as_json:
-        emit_json(result)
-        return
-    sys.stderr.write(describe(result))
+    finish_run(summary, as_json, console.say)

@@ -90,36 +90,24 @@ def report_cmd(
     """
     from rich.console import Console
 
-    from synthgen.stages.report.build import ReportInputs, build_report, compare
-    from synthgen.stages.report.render import render_report, report_summary
-    from synthgen.stages.report.warnings import check_gates, load_thresholds
+    import synthgen.api as api
 
-    thresholds = load_thresholds(thresholds_file, list(overrides))
-    gates = check_gates(list(fail_on))
-    built = build_report(
-        ReportInputs(
-            data, seed_files=seed_files, verdicts=verdicts, ledger=ledger, fmt=fmt, seed=seed
-        ),
-        thresholds,
+    shown = api.show_report(
+        data,
+        seeds=seed_files,
+        verdicts=verdicts,
+        ledger=ledger,
+        format=fmt,
+        seed=seed,
+        thresholds=thresholds_file,
+        threshold=overrides,
+        compare=compare_path,
+        html=html_path,
+        fail_on=fail_on,
+        console=Console(stderr=True),
+        render=not as_json,
     )
-    report = built.report
-    if compare_path is not None:
-        other_in = ReportInputs(compare_path, seed_files=seed_files, fmt=fmt, seed=seed)
-        other = build_report(other_in, thresholds).report
-        report = report.model_copy(update={"compare": compare(report, other)})
-        built = type(built)(report, built.data, built.seeds)
-    if html_path is not None:
-        from synthgen.stages.report.html import write_html
-
-        write_html(built, html_path)
-    console = Console(stderr=True)
     if as_json:
-        emit_json(report_summary(report))
-    else:
-        render_report(report, console)
-    if html_path is not None:
-        console.print(f"HTML report → {html_path}")
-    fired = sorted({w.code for w in report.warnings} & set(gates))
-    if fired:
-        console.print(f"quality gate: {', '.join(fired)} fired (--fail-on); exit 3")
+        emit_json(shown.report.model_dump(mode="json"))
+    if shown.fired:
         exit_with(3)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from synthgen.cli.common import batch_options, emit_json, finish_run, json_option
+from synthgen.cli.common import batch_options, finish_run, json_option, show_plan
+
+if TYPE_CHECKING:
+    from synthgen.api import BatchFlags, RunOptions, RunProgress
 
 
 @click.command("run")
@@ -52,7 +54,7 @@ def run_cmd(
     concurrency: int | None,
     state_dir: Path | None,
     offline: bool,
-    batch: dict[str, bool],
+    batch: BatchFlags,
     dry_run: bool,
     as_json: bool,
 ) -> None:
@@ -74,10 +76,9 @@ def run_cmd(
       synthgen run configs/text-to-sql.yaml --offline --json
     """
     import synthgen.api as api
-    from synthgen.core.console import ProgressLine, request_line, say
-    from synthgen.errors import UsageError
+    from synthgen.core.console import Console
 
-    options: dict[str, Any] = {
+    options: RunOptions = {
         "out": out,
         "count": count,
         "max_cost_usd": max_cost_usd,
@@ -88,16 +89,15 @@ def run_cmd(
         "concurrency": concurrency,
         "state_dir": state_dir,
     }
-    cfg = api.run_config(config, judge=not no_judge, **options)
     if dry_run:
-        return _dry_run(cfg, as_json)
-    from synthgen.pipeline.stage import run_config
+        shown = api.run_plan(config, judge=not no_judge, **options)
+        show_plan(shown.data, shown.text, as_json)
+        return
+    console = Console()
+    line = console.progress()
+    live = console.request_line(line, "run: starting")
 
-    line = ProgressLine()
-    live = request_line(line, "run: starting")
-    warned: list[bool] = []
-
-    def progress(p: Any) -> None:
+    def progress(p: RunProgress) -> None:
         rate = "–" if p.keep_rate is None else f"{p.keep_rate:.0%}"
         proj = "" if p.projected_cost_usd is None else f" → ~${p.projected_cost_usd:.4f}"
         per_s = line.rate(p.kept)
@@ -106,30 +106,17 @@ def run_cmd(
             f"run: {p.kept}/{p.target} kept · round {p.round + 1} {p.in_round} · "
             f"{p.candidates} candidates · keep rate {rate} · ${p.cost_usd:.4f}{proj}{eta}"
         )
-        cap = cfg.budget.max_cost_usd
-        if cap and p.projected_cost_usd and p.projected_cost_usd > cap and not warned:
-            warned.append(True)
-            line.done()
-            say(
-                f"warning: at this keep rate the target needs ~${p.projected_cost_usd:.2f}, "
-                f"over the ${cap:.2f} budget"
-            )
 
     with live.ticking():  # requests in flight and tokens/s, even while no round moves
-        mode = api.batch_mode(**batch)
-        if mode is not None and offline:
-            raise UsageError("--offline sends nothing, --batch sends batches", hint="pick one")
-        summary = run_config(cfg, say, offline=offline, on_progress=progress, batch=mode)
+        summary = api.run(
+            config,
+            judge=not no_judge,
+            offline=offline,
+            say=console.say,
+            on_progress=progress,
+            live=console.requests,
+            **batch,
+            **options,
+        )
     line.done()
-    finish_run(summary, as_json)
-
-
-def _dry_run(cfg: Any, as_json: bool) -> None:
-    from synthgen.pipeline.dryrun import describe, plan_run
-    from synthgen.seeds.reader import read_seeds
-
-    result = plan_run(cfg, read_seeds(cfg.seeds, cfg.seed_format))
-    if as_json:
-        emit_json(result)
-        return
-    sys.stderr.write(describe(result))
+    finish_run(summary, as_json, console.say)

@@ -29,10 +29,9 @@ def seeds_inspect(files: tuple[Path, ...], seed_format: str | None, as_json: boo
     """
     from rich.console import Console
 
-    from synthgen.seeds.inspect import inspect_seeds, render_report
+    import synthgen.api as api
 
-    report = inspect_seeds(list(files), seed_format)  # type: ignore[arg-type]
+    console = None if as_json else Console(stderr=True)
+    report = api.inspect_seeds(files, format=seed_format, console=console)
     if as_json:
         emit_json(report.model_dump(mode="json"))
-    else:
-        render_report(report, Console(stderr=True))

@@ -25,20 +25,12 @@ def standin_server(host: str, port: int, port_file: Path | None, faults_json: st
 
       synthgen standin-server --faults '{"p_429": 0.2, "ignore_n": true}'
     """
-    import orjson
-    from pydantic import ValidationError
+    import synthgen.api as api
 
-    from synthgen.errors import UsageError
-    from synthgen.standin import StandinConfig, serve
-
-    try:
-        config = StandinConfig.model_validate(orjson.loads(faults_json))
-    except (orjson.JSONDecodeError, ValidationError) as e:
-        raise UsageError(f"--faults: {e}", hint="pass a JSON object of fault switches") from None
-    serve(
-        config,
-        host,
-        port,
-        port_file,
-        lambda url: click.echo(f"stand-in endpoint (NO USEFUL DATA) at {url}", err=True),
+    api.standin_server(
+        host=host,
+        port=port,
+        port_file=port_file,
+        faults=faults_json,
+        on_ready=lambda url: click.echo(f"stand-in endpoint (NO USEFUL DATA) at {url}", err=True),
     )

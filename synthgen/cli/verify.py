@@ -26,18 +26,11 @@ def verify_cmd(run_dir: Path, as_json: bool) -> None:
       synthgen verify runs/support-triage
       synthgen verify runs/support-triage --json
     """
+    import synthgen.api as api
     from synthgen.cli.common import emit_json
-    from synthgen.core.console import say
-    from synthgen.core.verify import verify_run
+    from synthgen.core.console import Console
 
-    result = verify_run(run_dir)
-    if result.ok:
-        say(f"verified: {result.files_checked} files, counts add up")
-    else:
-        for problem in result.problems:
-            say(problem)
-        n = len(result.problems)
-        say(f"not verified: {n} problem{'s' if n != 1 else ''} in {run_dir}")
+    result = api.verify(run_dir, say=Console().say)
     if as_json:
         emit_json(result.model_dump(mode="json"))
     if not result.ok:

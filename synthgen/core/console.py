@@ -9,12 +9,51 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from synthgen.llm.stream import LiveRequests
 
 CI_INTERVAL_S = 5.0
 RATE_WINDOW_S = 10.0  # tokens/s is measured over this much recent time
 
-_open_line: ProgressLine | None = None  # the line redrawn in place now, if any
+
+class Console:
+    """One command's talk to people on stderr: its messages, the progress line redrawn in
+    place now (so a message never lands on its end), and its clients' live counters. The
+    command makes one and passes it down, as rich passes its `Console`."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.open_line: ProgressLine | None = None  # the line redrawn in place now, if any
+        self._requests: LiveRequests | None = None
+
+    @property
+    def requests(self) -> LiveRequests:
+        """The live counters the command hands to the API and its line reads (made on first
+        use: a command that sends nothing never loads the client engine)."""
+        if self._requests is None:
+            from synthgen.llm.stream import LiveRequests
+
+            self._requests = LiveRequests()
+        return self._requests
+
+    def say(self, message: str) -> None:
+        """Tell the person running the command something; stdout stays data only."""
+        if self.open_line is not None:
+            self.open_line.done()  # a message never lands on the end of a redrawn line
+        self.stream.write(message + "\n")
+        self.stream.flush()
+
+    def progress(
+        self, clock: Callable[[], float] = time.monotonic, interval: float | None = None
+    ) -> ProgressLine:
+        """A progress line on this console."""
+        return ProgressLine(self.stream, clock, interval, self)
+
+    def request_line(self, line: ProgressLine, text: str) -> LiveLine:
+        """A live line that shows this console's requests in flight and tokens per second."""
+        return LiveLine(line, Pulse(self.requests.totals, line.clock).text, text)
 
 
 class ProgressLine:
@@ -25,8 +64,11 @@ class ProgressLine:
         stream: TextIO | None = None,
         clock: Callable[[], float] = time.monotonic,
         interval: float | None = None,
+        console: Console | None = None,
     ) -> None:
-        self.stream = stream or sys.stderr
+        """`console`: the one whose messages must not land on this line's end."""
+        self.console = console
+        self.stream = stream or (console.stream if console else sys.stderr)
         self.tty = self.stream.isatty() and not os.environ.get("CI")
         self.clock = clock
         self.interval = interval if interval is not None else (0.2 if self.tty else CI_INTERVAL_S)
@@ -41,7 +83,6 @@ class ProgressLine:
 
     def show(self, text: str, final: bool = False) -> None:
         """Show `text`, at most once per interval unless it is the final state."""
-        global _open_line
         with self.lock:
             now = self.clock()
             if now - self.last < self.interval and not final:
@@ -50,7 +91,8 @@ class ProgressLine:
             if self.tty:
                 self.stream.write("\r\x1b[2K" + text)
                 self.open = True
-                _open_line = self
+                if self.console is not None:
+                    self.console.open_line = self
             else:
                 self.stream.write(text + "\n")
             self.stream.flush()
@@ -137,16 +179,7 @@ class LiveLine:
             self.tick()
 
 
-def request_line(line: ProgressLine, text: str) -> LiveLine:
-    """A live line that shows this process's requests in flight and tokens per second."""
-    from synthgen.llm.stream import live_totals
-
-    return LiveLine(line, Pulse(live_totals, line.clock).text, text)
-
-
 def say(message: str) -> None:
-    """Tell the person running the command something, on stderr so stdout stays data only."""
-    if _open_line is not None:
-        _open_line.done()  # a message never lands on the end of a redrawn progress line
+    """A message on stderr, for a command that draws no progress line (else `Console.say`)."""
     sys.stderr.write(message + "\n")
     sys.stderr.flush()

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from synthgen.config import Config
     from synthgen.llm.client import LLMClient
     from synthgen.llm.misses import MissPolicy
+    from synthgen.llm.stream import LiveRequests
 
 T = TypeVar("T")
 
@@ -72,6 +73,7 @@ def make_client(
     base_url: str | None = None,
     misses: MissPolicy | None = None,
     say: Callable[[str], None] | None = None,
+    live: LiveRequests | None = None,
 ) -> LLMClient:
     """A client for `model` (default: the configured one) over the state dir's cache, at
     `base_url` (default: the configured endpoint), with its cache-miss policy for good
@@ -97,7 +99,7 @@ def make_client(
         ep = ep.model_copy(update={"concurrency": chosen.concurrency})
         if say is not None and first_mention(db, caps.endpoint):
             say(chosen.message(caps.endpoint))
-    return LLMClient(ep, api_key, ResponseCache(db), caps, budget, misses=misses)
+    return LLMClient(ep, api_key, ResponseCache(db), caps, budget, misses=misses, live=live)
 
 
 def run_cancellable(main: Callable[[], Awaitable[T]]) -> T:

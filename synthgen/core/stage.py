@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from synthgen.config import Config
     from synthgen.llm.client import LLMClient
     from synthgen.llm.misses import MissPolicy
+    from synthgen.llm.stream import LiveRequests
 
 # How each way a run can end maps to an exit code, for every stage (README: exit codes).
 EXIT_BY_STATUS: dict[Status, int] = {
@@ -143,17 +144,22 @@ class Stage(ABC):
         return outcome
 
 
-def run_stage(stage: Stage, cfg: Config, say: Callable[[str], None]) -> StageSummary:
+def run_stage(
+    stage: Stage, cfg: Config, say: Callable[[str], None], live: LiveRequests | None = None
+) -> StageSummary:
     """Run `stage` from claim to manifest; whatever ends it, return its typed summary.
-    With --batch --wait, pass after pass until no request waits for a batch."""
+    With --batch --wait, pass after pass until no request waits for a batch. `live`: where
+    the caller's progress line reads the clients' counters."""
     while True:
-        summary = _run_once(stage, cfg, say)
+        summary = _run_once(stage, cfg, say, live)
         mode = stage.plan.batch
         if summary.status != "pending" or mode is None or not mode.wait:
             return summary
 
 
-def _run_once(stage: Stage, cfg: Config, say: Callable[[str], None]) -> StageSummary:
+def _run_once(
+    stage: Stage, cfg: Config, say: Callable[[str], None], live: LiveRequests | None
+) -> StageSummary:
     plan = stage.plan
     slot = claim_run(
         cfg,
@@ -167,13 +173,17 @@ def _run_once(stage: Stage, cfg: Config, say: Callable[[str], None]) -> StageSum
         manifest=plan.manifest,
     )
     try:
-        return _run_claimed(stage, cfg, slot, say)
+        return _run_claimed(stage, cfg, slot, say, live)
     finally:
         slot.db.close()
 
 
 def _run_claimed(
-    stage: Stage, cfg: Config, slot: RunSlot, say: Callable[[str], None]
+    stage: Stage,
+    cfg: Config,
+    slot: RunSlot,
+    say: Callable[[str], None],
+    live: LiveRequests | None,
 ) -> StageSummary:
     plan = stage.plan
     sink = stage.open_sink(slot)
@@ -194,6 +204,7 @@ def _run_claimed(
             base_url=c.base_url,
             misses=misses,
             say=say,
+            live=live,
         )
         for c in specs
     ]

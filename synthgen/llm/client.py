@@ -29,7 +29,7 @@ from synthgen.llm.policy import (
     wrong_model_or_key,
 )
 from synthgen.llm.proxy import upstream_model
-from synthgen.llm.stream import Reply, Streaming, exchange
+from synthgen.llm.stream import LiveRequests, Reply, Streaming, exchange
 from synthgen.llm.tokens import estimate, messages_tokens
 from synthgen.llm.types import (
     Answer,
@@ -76,9 +76,11 @@ class LLMClient:
         rng: random.Random | None = None,
         http_client: httpx2.AsyncClient | None = None,
         misses: MissPolicy | None = None,
+        live: LiveRequests | None = None,
     ) -> None:
         """`clock`, `rng` and `http_client` are for tests: fake time, jitter and transport.
-        `misses`: what a request the cache cannot answer does (default: it is sent)."""
+        `misses`: what a request the cache cannot answer does (default: it is sent).
+        `live`: the command's live counters, which its progress line reads."""
         self._misses = misses or Online()
         import httpx2
         import openai
@@ -92,7 +94,7 @@ class LLMClient:
         self.limiter = Limiter(cfg.concurrency, cfg.rpm, cfg.tpm, self.clock)
         self.stats = RequestStats()
         # Streamed answers make the timeout the silence between chunks, not the whole answer.
-        self.stream = Streaming(capabilities, self.stats, local=is_local(cfg.base_url))
+        self.stream = Streaming(capabilities, self.stats, is_local(cfg.base_url), live)
         t = cfg.timeout_s
         self.sdk = openai.AsyncOpenAI(
             api_key=api_key,

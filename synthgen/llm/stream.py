@@ -45,17 +45,24 @@ _FALLBACKS = {
 }
 
 
-# Every client's live counters, for progress lines: stages build their clients deep inside a
-# command, and the command's progress line has no other way to them.
-_LIVE: weakref.WeakSet[Streaming] = weakref.WeakSet()
-_LIVE_LOCK = threading.Lock()  # the progress ticker reads from its own thread
+class LiveRequests:
+    """The live counters of one command's clients, for its progress line: the command makes
+    one and hands it down to where its clients are built, which register here."""
 
+    def __init__(self) -> None:
+        self.members: weakref.WeakSet[Streaming] = weakref.WeakSet()
+        self.lock = threading.Lock()  # the progress ticker reads from its own thread
 
-def live_totals() -> tuple[int, int]:
-    """Requests in flight and completion tokens received, over this process's clients."""
-    with _LIVE_LOCK:
-        items = list(_LIVE)
-    return sum(s.stats.in_flight for s in items), sum(s.stats.tokens_streamed for s in items)
+    def add(self, member: Streaming) -> None:
+        """Count a client's requests from now on (held weakly: a closed client may go)."""
+        with self.lock:
+            self.members.add(member)
+
+    def totals(self) -> tuple[int, int]:
+        """Requests in flight and completion tokens received, over the registered clients."""
+        with self.lock:
+            items = list(self.members)
+        return sum(s.stats.in_flight for s in items), sum(s.stats.tokens_streamed for s in items)
 
 
 class Streaming:
@@ -66,11 +73,18 @@ class Streaming:
     this machine, whose tokens come far too slowly for their parsing to matter), and from any
     endpoint once one of its requests timed out (remembered for later runs)."""
 
-    def __init__(self, caps: Capabilities, stats: RequestStats, local: bool) -> None:
+    def __init__(
+        self,
+        caps: Capabilities,
+        stats: RequestStats,
+        local: bool,
+        live: LiveRequests | None = None,
+    ) -> None:
+        """`live`: where a progress line reads this client's counters, if anywhere."""
         self.caps, self.stats = caps, stats
         self.on = local or caps.get("stream", "") == "on"
-        with _LIVE_LOCK:
-            _LIVE.add(self)
+        if live is not None:
+            live.add(self)
 
     def flags(self) -> dict[str, Any]:
         """The SDK keywords of the next attempt, as far as the endpoint takes them."""

@@ -16,6 +16,7 @@ from synthgen.core.runtime import RunSlot
 from synthgen.core.sink import Sink
 from synthgen.core.stage import ClientSpec, Outcome, Stage, StagePlan, StageRun, run_stage
 from synthgen.errors import Interrupted, SynthgenError
+from synthgen.llm.stream import LiveRequests
 from synthgen.llm.types import endpoint_host
 from synthgen.pipeline.outputs import write_outputs
 from synthgen.pipeline.rounds import GateTrip, RoundRecord
@@ -151,11 +152,13 @@ def run_config(
     offline: bool = False,
     on_progress: Callable[[RunProgress], None] | None = None,
     batch: BatchMode | None = None,
+    live: LiveRequests | None = None,
 ) -> RunSummary:
     """Run `cfg` to its target; whatever ends it, return the typed summary. With `batch`,
-    generation and judging go through the Batch API, pass after pass."""
+    generation and judging go through the Batch API, pass after pass; `live` as
+    `run_stage`'s."""
     stage = RunStage(cfg, offline=offline, on_progress=on_progress, batch=batch)
-    summary = run_stage(stage, cfg, say)
+    summary = run_stage(stage, cfg, say, live)
     d: dict[str, Any] = dict(summary.details)
     base = summary.model_dump(exclude={"details"})
     return RunSummary(

@@ -157,3 +157,138 @@ def test_import_synthgen_stays_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == ""
+
+
+# What cli/ may import besides itself: the API it wraps, the console it talks through, and
+# the errors its one boundary turns into exit codes.
+CLI_MAY_IMPORT = {"synthgen.api", "synthgen.core.console", "synthgen.errors"}
+
+
+def test_the_cli_is_a_face_over_the_api() -> None:
+    """cli/ imports nothing from the stages, the run loop, llm or core but the console."""
+    bad = [
+        f"{m} imports {d}"
+        for m, deps in GRAPH.items()
+        if _area(m) == "cli"
+        for d in deps
+        if _area(d) != "cli" and d not in CLI_MAY_IMPORT
+    ]
+    assert not bad, "\n".join(sorted(bad))
+
+
+def _commands(tree: ast.Module) -> list[ast.FunctionDef]:
+    """The click commands of a module: functions with a `.command(...)` decorator."""
+    found = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            for d in node.decorator_list:
+                call = d.func if isinstance(d, ast.Call) else d
+                name = call.attr if isinstance(call, ast.Attribute) else getattr(call, "id", "")
+                if name == "command":
+                    found.append(node)
+    return found
+
+
+def test_every_command_is_one_public_api_call() -> None:
+    counts: dict[str, list[str]] = {}
+    for m, path in MODULES.items():
+        if _area(m) != "cli":
+            continue
+        for fn in _commands(ast.parse(path.read_text())):
+            counts[f"{m}.{fn.name}"] = [
+                n.func.attr
+                for n in ast.walk(fn)
+                if isinstance(n, ast.Call)
+                and isinstance(n.func, ast.Attribute)
+                and isinstance(n.func.value, ast.Name)
+                and n.func.value.id == "api"
+            ]
+    assert len(counts) >= 12, counts  # every command was found
+    # A dry run is the command's other path: its plan call replaces the run's, never joins it.
+    bad = {
+        c: calls
+        for c, calls in counts.items()
+        if len([n for n in calls if not n.endswith("_plan")]) != 1
+        or len(calls) - 1 > any(n.endswith("_plan") for n in calls)
+        or any(n.startswith("_") for n in calls)
+    }
+    assert not bad, bad
+
+
+MUTATORS = {"append", "add", "update", "pop", "clear", "extend", "insert", "remove"}
+MUTATORS |= {"setdefault", "discard", "popitem", "appendleft", "popleft"}
+CONTAINERS = (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp, ast.SetComp)
+
+
+def _module_containers(tree: ast.Module) -> set[str]:
+    """Module-level names bound to a mutable container (a literal, or dict()/list()/set()...)."""
+    names = set()
+    for node in tree.body:
+        value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        call = value.func if isinstance(value, ast.Call) else None
+        called = call.attr if isinstance(call, ast.Attribute) else getattr(call, "id", "")
+        mutable = isinstance(value, CONTAINERS) or called in (
+            {"dict", "list", "set", "deque", "defaultdict", "WeakSet", "WeakValueDictionary"}
+        )
+        if mutable:
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
+
+
+def _mutated_in_functions(tree: ast.Module, names: set[str]) -> set[str]:
+    """Which of `names` a function body changes (a method that mutates, or an item store)."""
+    found = set()
+    for fn in ast.walk(tree):
+        if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        local = {a.arg for a in fn.args.args + fn.args.kwonlyargs}
+        local |= {
+            t.id
+            for n in ast.walk(fn)
+            if isinstance(n, ast.Assign)
+            for t in n.targets
+            if isinstance(t, ast.Name)
+        }
+        for n in ast.walk(fn):
+            target = None
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute):
+                if n.func.attr in MUTATORS:
+                    target = n.func.value
+            elif isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store | ast.Del):
+                target = n.value
+            if isinstance(target, ast.Name) and target.id in names - local:
+                found.add(target.id)
+    return found
+
+
+# Allowed: a pool worker's own state, in its own process (a task of a process pool has no
+# object to hold it between tasks); never the state of the process that runs the command.
+WORKER_STATE = {"synthgen.stages.dedup.bands": {"_WORKER_BANDS"}}
+
+
+def test_no_module_level_mutable_state() -> None:
+    """No `global`, and no module-level container that functions change: state lives in
+    objects that are passed in (the console, the live request counters)."""
+    bad = []
+    for m, path in MODULES.items():
+        tree = ast.parse(path.read_text())
+        bad += [
+            f"{m}: global {', '.join(n.names)}" for n in ast.walk(tree) if isinstance(n, ast.Global)
+        ]
+        mutated = _mutated_in_functions(tree, _module_containers(tree))
+        mutated -= WORKER_STATE.get(m, set())
+        bad += [f"{m}: module-level {name} is changed by a function" for name in sorted(mutated)]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_state_checks_catch_what_they_forbid() -> None:
+    """The two checks above, on code that breaks them (else they could pass on anything)."""
+    tree = ast.parse(
+        "LIVE = set()\nSEEN: dict[str, int] = {}\nCONST = {'a': 1}\n"
+        "def f(x):\n    global N\n    LIVE.add(x)\n    SEEN[x] = 1\n    return CONST['a']\n"
+        "def g(CONST):\n    CONST['b'] = 2\n"
+    )
+    assert _module_containers(tree) == {"LIVE", "SEEN", "CONST"}
+    assert _mutated_in_functions(tree, _module_containers(tree)) == {"LIVE", "SEEN"}
+    assert any(isinstance(n, ast.Global) for n in ast.walk(tree))

@@ -16,14 +16,14 @@ import orjson
 import pytest
 
 from synthgen.config import EndpointConfig
-from synthgen.core.console import LiveLine, ProgressLine, Pulse
+from synthgen.core.console import Console, LiveLine, ProgressLine, Pulse
 from synthgen.core.store import migrate
 from synthgen.llm.cache import Capabilities, ResponseCache, request_key
 from synthgen.llm.client import LLMClient, RequestFailed
 from synthgen.llm.cost import Budget
 from synthgen.llm.limits import Clock
 from synthgen.llm.sse import ChunkAssembler, SSEDecoder
-from synthgen.llm.stream import live_totals
+from synthgen.llm.stream import LiveRequests
 from synthgen.llm.tokens import estimate
 from synthgen.llm.types import Answer, ChatRequest, endpoint_host
 from synthgen.standin.sse import chunk_events
@@ -167,7 +167,12 @@ def db() -> Iterator[sqlite3.Connection]:
     conn.close()
 
 
-def make_client(db: sqlite3.Connection, endpoint: Endpoint, base_url: str = LOCAL) -> LLMClient:
+def make_client(
+    db: sqlite3.Connection,
+    endpoint: Endpoint,
+    base_url: str = LOCAL,
+    live: LiveRequests | None = None,
+) -> LLMClient:
     async def no_sleep(seconds: float) -> None:
         pass
 
@@ -180,6 +185,7 @@ def make_client(db: sqlite3.Connection, endpoint: Endpoint, base_url: str = LOCA
         Budget(price=None),
         clock=Clock(now=lambda: 0.0, sleep=no_sleep),
         http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(endpoint)),
+        live=live,
     )
 
 
@@ -272,25 +278,29 @@ def test_in_flight_and_tokens_are_live_while_a_stream_runs(db: sqlite3.Connectio
         await gate.wait()
         yield sse(chunk(finish="stop"), USAGE, "[DONE]")
 
+    live = LiveRequests()  # what a command hands down to where its clients are built
+    idle = make_client(db, Endpoint([]), live=live)  # a second client of the same command
+    unseen = make_client(db, Endpoint([]))  # another command's: not in these totals
+    unseen.stats.in_flight, unseen.stats.tokens_streamed = 5, 500
+
     async def scenario() -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
-        client = make_client(db, Endpoint([lambda: sse_response(body())]))
-        before = live_totals()
+        client = make_client(db, Endpoint([lambda: sse_response(body())]), live=live)
+        before = live.totals()
         task = asyncio.create_task(client.chat(REQ))
         for _ in range(100_000):  # yield to the request until its first chunk is in
             if client.stats.tokens_streamed:
                 break
             await asyncio.sleep(0)
         during = (client.stats.in_flight, client.stats.tokens_streamed)
-        totals = live_totals()
+        totals = live.totals()
         gate.set()
         await task
         return before, during, totals
 
     before, during, totals = asyncio.run(scenario())
     assert during == (1, 10)  # 40 characters, estimated as they came
-    # Other tests' clients may be collected meanwhile (the registry holds them weakly): the
-    # live totals include this client's request and tokens, whatever else they hold.
-    assert totals[0] >= 1 and totals[1] >= 10 and before[0] >= 0
+    # The command's two clients, and nothing of any other command's.
+    assert before == (0, 0) and totals == (1, 10) and idle.stats.in_flight == 0
 
 
 # --- the cache key --------------------------------------------------------------------------
@@ -399,18 +409,22 @@ def test_the_line_shows_requests_in_flight_and_tokens_per_second(
 
 
 def test_a_message_never_lands_on_a_redrawn_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    from synthgen.core import console
-
     monkeypatch.delenv("CI", raising=False)
     term = Terminal()
-    line = ProgressLine(term, FakeTime(), interval=0.2)
-    monkeypatch.setattr(console.sys, "stderr", term)
+    console = Console(term)
+    line = console.progress(FakeTime(), interval=0.2)
     LiveLine(line, lambda: "", "filter: calibrating: 3/20 seeds judged").tick()
     console.say("calibration: the judge passed 20/20 human seeds")
+    console.say("and a second message starts on a line of its own")
     assert term.getvalue() == (
         "\r\x1b[2Kfilter: calibrating: 3/20 seeds judged\n"
         "calibration: the judge passed 20/20 human seeds\n"
+        "and a second message starts on a line of its own\n"
     )
+    # Another console's messages know nothing of this line: the state is the console's.
+    other = Terminal()
+    Console(other).say("elsewhere")
+    assert other.getvalue() == "elsewhere\n"
 
 
 def test_the_ticker_redraws_until_the_block_ends(monkeypatch: pytest.MonkeyPatch) -> None:

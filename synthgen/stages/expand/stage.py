@@ -13,6 +13,7 @@ from synthgen.core.sink import Sink
 from synthgen.core.stage import Outcome, Stage, StagePlan, StageRun, run_stage
 from synthgen.errors import Interrupted, SynthgenError, UsageError
 from synthgen.llm.cost import Price
+from synthgen.llm.stream import LiveRequests
 from synthgen.llm.types import endpoint_host
 from synthgen.records import Seed, StageSummary, Status, canonical_json, sha256_hex
 from synthgen.stages.expand.candidates import RunContext
@@ -139,7 +140,8 @@ def run_expand(
     say: Callable[[str], None],
     on_progress: Callable[[Progress], None] | None = None,
     batch: BatchMode | None = None,
+    live: LiveRequests | None = None,
 ) -> StageSummary:
     """Expand the config's seeds into `output` (a path, or "-" for stdout); with `batch`,
-    through the Batch API."""
-    return run_stage(ExpandStage(cfg, output, ledger, on_progress, batch), cfg, say)
+    through the Batch API; `live` gets the clients' counters for a progress line."""
+    return run_stage(ExpandStage(cfg, output, ledger, on_progress, batch), cfg, say, live)

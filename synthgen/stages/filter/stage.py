@@ -23,6 +23,7 @@ from synthgen.errors import (
     SynthgenError,
 )
 from synthgen.llm.client import RequestFailed
+from synthgen.llm.stream import LiveRequests
 from synthgen.records import StageSummary, Status
 from synthgen.stages.filter.calibration import (
     SeedCheck,
@@ -243,8 +244,9 @@ def run_filter(
     on_progress: Callable[[Tally], None] | None = None,
     on_calibration: Callable[[int, int], None] | None = None,
     batch: BatchMode | None = None,
+    live: LiveRequests | None = None,
 ) -> StageSummary:
     """Filter `input_path` into `output` by the config's rules and judge; with `batch`,
-    the candidates' verdicts through the Batch API."""
+    the candidates' verdicts through the Batch API; `live` as `run_stage`'s."""
     stage = FilterStage(cfg, input_path, output, ledger, on_progress, on_calibration, batch)
-    return run_stage(stage, cfg, say)
+    return run_stage(stage, cfg, say, live)
