@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from synthgen.config import Config, load_config
+from synthgen.fingerprint import LATE, SETTINGS, config_sha256, fingerprint_dump, undeclared
 from synthgen.pipeline.stage import RunStage, data_sha256
 from synthgen.seeds.reader import read_seeds
 from synthgen.stages.dedup.stage import DedupConfig, DedupStage
@@ -207,3 +209,87 @@ def test_dedup_job_hash_is_what_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 PINNED_DEDUP = "e615030404e452104a16eefb0a2b477e8d48b4e132423fe6e9ae40aa57ea5c8d"
+
+
+def test_every_setting_is_declared_content_shaping_or_not() -> None:
+    """A new setting must say, in synthgen.fingerprint.SETTINGS, whether it shapes records and
+    when it came in; otherwise it would silently change every id and cache key."""
+    assert not undeclared(Config), f"declare these in synthgen/fingerprint.py: {undeclared(Config)}"
+    fields: set[str] = set()
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            ann = field.annotation
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                walk(ann, f"{prefix}{name}.")
+            else:
+                fields.add(f"{prefix}{name}")
+
+    walk(Config, "")
+    assert not set(SETTINGS) - fields, f"declared but gone: {sorted(set(SETTINGS) - fields)}"
+
+
+def test_an_undeclared_setting_cannot_be_fingerprinted() -> None:
+    class Extra(BaseModel):
+        task: str = "t"
+        shiny_new: int = 0
+
+    with pytest.raises(KeyError, match="shiny_new"):
+        config_sha256(Extra())
+
+
+def test_a_late_setting_at_its_default_leaves_the_fingerprints_as_they_were() -> None:
+    late = [p for p, s in SETTINGS.items() if s.since == LATE]
+    assert "filter.judge.min_margin" in late and "generation.count" not in late
+    plain = Config()
+    for path in late:
+        section, name = path.rsplit(".", 1)
+        assert name not in fingerprint_dump(_at(plain, section), *section.split("."))
+    assert "min_margin" in fingerprint_dump(
+        Config.model_validate({"filter": {"judge": {"min_margin": 2}}}).filter.judge,
+        "filter",
+        "judge",
+    )
+
+
+def test_runtime_and_purchase_settings_leave_the_data_hash_alone() -> None:
+    base = Config()
+    changed = {
+        "endpoint": {"concurrency": 3, "rpm": 10},
+        "budget": {"max_cost_usd": 1},
+        "state_dir": "/elsewhere",
+        "target": {"count": 5},
+        "batch": {"discount": 0.3},
+        "outputs": {"formats": ["alpaca"]},
+    }
+    other = Config.model_validate(changed)
+    assert data_sha256(other) == data_sha256(base)
+    assert base.sha256() != other.sha256()  # the whole config's fingerprint reads runtime ones
+    assert base.sha256() == Config.model_validate({"batch": {"discount": 0.3}}).sha256()
+    assert data_sha256(Config.model_validate({"generation": {"seed": 9}})) != data_sha256(base)
+
+
+def test_redaction_shows_every_setting_and_no_credentials() -> None:
+    """The manifest's copy of the config is not the fingerprint: it holds every setting (late
+    ones and batch too), and a URL's credentials are gone from both."""
+    url = "http://user:pw@127.0.0.1:8000/v1?key=secret"
+    cfg = Config.model_validate(
+        {"endpoint": {"base_url": url}, "filter": {"judge": {"base_url": url}}}
+    )
+    written = cfg.redacted()
+    assert written["endpoint"]["base_url"] == "http://127.0.0.1:8000/v1"
+    assert written["filter"]["judge"]["base_url"] == "http://127.0.0.1:8000/v1"
+    assert "secret" not in str(written) and "pw" not in str(written)
+    assert written["batch"] == Config().batch.model_dump(mode="json")
+    assert written["filter"]["judge"]["retry_truncated"] is False
+    clean = "http://127.0.0.1:8000/v1"
+    same = Config.model_validate(
+        {"endpoint": {"base_url": clean}, "filter": {"judge": {"base_url": clean}}}
+    )
+    assert cfg.sha256() == same.sha256() and data_sha256(cfg) == data_sha256(same)
+
+
+def _at(model: BaseModel, dotted: str) -> BaseModel:
+    for part in dotted.split("."):
+        model = getattr(model, part)
+    return model
