@@ -43,6 +43,9 @@ C, R, P = Setting("content"), Setting("runtime"), Setting("purchase")
 C_RUN, R_RUN = Setting("content", RUN), Setting("runtime", RUN)
 C_LATE, R_LATE = Setting("content", LATE), Setting("runtime", LATE)
 
+# Every setting of Config, by path (tests/unit/test_fingerprint.py fails on one missing). A
+# new setting comes in as C_LATE or R_LATE (P for batch-like ones), so configs that leave it
+# at its default keep every hash they had.
 SETTINGS: dict[str, Setting] = {
     "task": C,
     "description": C,
