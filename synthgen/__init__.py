@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from synthgen.version import __version__ as __version__
+
 __all__ = ["StageSummary", "SynthgenError", "dedup", "expand", "filter", "report"]
 
 if TYPE_CHECKING:

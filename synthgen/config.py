@@ -13,8 +13,9 @@ from synthgen.configfile import ENV_MAP as ENV_MAP  # re-exported: its old home
 from synthgen.configfile import missing_inputs, read_layers, validation_error
 from synthgen.configfile import read_config_file as read_config_file
 from synthgen.errors import ConfigError, UsageError
-from synthgen.llm.cost import Price
-from synthgen.records import canonical_json, sha256_hex
+from synthgen.fingerprint import config_sha256
+from synthgen.records import Price
+from synthgen.text.urls import is_local, scrub_urls
 
 
 class Strict(BaseModel):
@@ -192,7 +193,7 @@ class JudgeConfig(Strict):
     length_bias_threshold: float = Field(default=0.3, ge=0, le=1)
     max_new_tokens: int = Field(default=800, ge=64)
     # A verdict cut off at max_tokens: ledgered as judge_truncated (False), or asked once more
-    # with twice max_new_tokens (True). See LATE_DEFAULTS for why it is not fingerprinted.
+    # with twice max_new_tokens (True). Fingerprinted only when True (synthgen.fingerprint).
     retry_truncated: bool = False
     # Preference pairs: the least score difference between the chosen and the rejected
     # response for the pair to be kept.
@@ -280,57 +281,14 @@ class Config(Strict):
     batch: BatchConfig = BatchConfig()
 
     def redacted(self) -> dict[str, Any]:
-        """The resolved config as it may be written down: no credentials in the URL."""
-        from synthgen.llm.types import scrub_url
-
-        data = self.model_dump(mode="json")
-        for (*parents, name), default in LATE_DEFAULTS.items():
-            section = data
-            for p in parents:
-                section = section[p]
-            if section[name] == default:
-                del section[name]
-        if self.batch == BatchConfig():
-            del data["batch"]  # as before batch mode, so run's data hash stays
-        data["endpoint"]["base_url"] = scrub_url(self.endpoint.base_url)
-        if self.filter.judge.base_url is not None:
-            data["filter"]["judge"]["base_url"] = scrub_url(self.filter.judge.base_url)
-        return data
+        """The resolved config as it may be written down (manifest, `config show`): every
+        setting, and no credentials in any URL."""
+        redacted: dict[str, Any] = scrub_urls(self.model_dump(mode="json"))
+        return redacted
 
     def sha256(self) -> str:
-        """The config's fingerprint for provenance. Sections `run` added are left out while
-        they hold their defaults, so a stage's records keep the fingerprint they had."""
-        data = self.redacted()
-        data.pop("batch", None)  # how answers are bought, not what is asked: records match
-        for name in RUN_SECTIONS:
-            if getattr(self, name) == type(getattr(self, name))():
-                data.pop(name)
-        return sha256_hex(canonical_json(data))
-
-
-RUN_SECTIONS = ("dedup", "target", "gates", "outputs")
-# Settings added after records were first written, left out of the written config while they
-# hold their default: every fingerprint of a config (`sha256`, `run`'s data hash) derives from
-# `redacted()`, so records made without the setting keep the config_sha256 they had.
-LATE_DEFAULTS: dict[tuple[str, ...], Any] = {
-    ("filter", "judge", "retry_truncated"): False,
-    ("filter", "rules", "min_exchanges"): 1,
-    ("filter", "rules", "max_exchanges"): 20,
-    ("outputs", "last_turn"): False,
-    ("generation", "responses_per_instruction"): 1,
-    ("generation", "models"): [],
-    ("filter", "judge", "min_margin"): 1.0,
-}
-
-
-def fingerprint_dump(section: BaseModel, *path: str) -> dict[str, Any]:
-    """A config section as job hashes read it: its settings added later (LATE_DEFAULTS under
-    `path`) left out while they hold their default, so earlier runs keep their job hash."""
-    data: dict[str, Any] = section.model_dump(mode="json")
-    for (*parents, name), default in LATE_DEFAULTS.items():
-        if tuple(parents) == path and data.get(name) == default:
-            del data[name]
-    return data
+        """The config's fingerprint for provenance; see synthgen.fingerprint."""
+        return config_sha256(self)
 
 
 def load_config(
@@ -361,8 +319,6 @@ def check_config(file: Path, env: Mapping[str, str] | None = None) -> Config:
 
 def resolve_api_key(cfg: Config, env: Mapping[str, str] | None = None) -> str:
     """The key comes only from the environment; a local endpoint may go without one."""
-    from synthgen.llm.types import is_local
-
     env = os.environ if env is None else env
     key = env.get("SYNTHGEN_API_KEY") or env.get(cfg.endpoint.api_key_env)
     if key:

@@ -110,6 +110,13 @@ class Usage(Frozen):
         )
 
 
+class Price(Frozen):
+    """US dollars per million tokens."""
+
+    input: float
+    output: float
+
+
 class PromptRef(Frozen):
     """Which prompt template made a record, pinned by hash so edits are visible."""
 

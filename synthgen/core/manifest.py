@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
-from synthgen import __version__
 from synthgen.core.jsonl import write_atomic
+from synthgen.version import __version__
 
 
 def file_sha256(path: Path) -> str | None:

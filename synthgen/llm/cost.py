@@ -5,20 +5,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict
-
 from synthgen.errors import BudgetExceeded
+from synthgen.records import Price as Price  # re-exported: its old home
 
 # Dry runs estimate time with this: a typical large-model call producing a few hundred tokens.
 ASSUMED_LATENCY_S = 8.0
-
-
-class Price(BaseModel):
-    """US dollars per million tokens."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    input: float
-    output: float
 
 
 # Public list prices in USD per 1M tokens, as known to this release. Override or extend

@@ -8,7 +8,6 @@ from typing import Any
 
 import orjson
 
-from synthgen import prompts
 from synthgen.llm.types import ChatRequest
 
 
@@ -51,11 +50,8 @@ def extract_items(content: str, shape: str) -> list[Any]:
     return items
 
 
-def repair_request(req: ChatRequest, bad: str, error: str) -> ChatRequest:
-    """The same request with the unusable reply and what was wrong with it appended."""
-    msgs = [
-        *req.messages,
-        {"role": "assistant", "content": bad},
-        {"role": "user", "content": prompts.load("repair").render(error=error)[0]["content"]},
-    ]
+def repair_request(req: ChatRequest, bad: str, ask: str) -> ChatRequest:
+    """The same request with the unusable reply appended, then `ask`: the re-ask saying what
+    was wrong with it (its words are the caller's: `prompts.repair_ask`)."""
+    msgs = [*req.messages, {"role": "assistant", "content": bad}, {"role": "user", "content": ask}]
     return req.model_copy(update={"messages": msgs})

@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from synthgen.records import StructuredPath, Usage, canonical_json, sha256_hex
 
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
-
-
-def endpoint_host(base_url: str | None) -> str:
-    """host[:port] of an endpoint, never its credentials, path or query."""
-    if not base_url:
-        return "api.openai.com"
-    parts = urlsplit(base_url)
-    host = parts.hostname or "unknown"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{host}:{parts.port}" if parts.port else host
-
+# re-exported: their old home, for the client and batch code that read them here
+from synthgen.text.urls import endpoint_host as endpoint_host
+from synthgen.text.urls import is_local as is_local
+from synthgen.text.urls import scrub_url as scrub_url
 
 # One machine however it is spelled; cache keys and learned capabilities use the first.
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "0.0.0.0")
@@ -48,19 +38,6 @@ def other_spellings(endpoint: str) -> list[str]:
     if host.lower() not in LOOPBACK:
         return []
     return [h + port for h in LOOPBACK[1:]]
-
-
-def scrub_url(url: str | None) -> str | None:
-    """scheme://host[:port]/path of a URL: user info, query and fragment removed."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{endpoint_host(url)}{parts.path}"
-
-
-def is_local(base_url: str | None) -> bool:
-    """Whether the endpoint runs on this machine, where no API key is needed."""
-    return bool(base_url) and (urlsplit(base_url or "").hostname or "") in LOCAL_HOSTS
 
 
 class ChatRequest(BaseModel):

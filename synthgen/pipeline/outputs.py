@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from synthgen import __version__
 from synthgen.config import Config
 from synthgen.core.manifest import file_sha256
 from synthgen.core.stage import Outcome, StageRun
 from synthgen.errors import StoppedError
 from synthgen.records import Seed
+from synthgen.version import __version__
 
 
 def write_outputs(

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import Field
 
+from synthgen import fingerprint
 from synthgen.config import Config, resolve_api_key
 from synthgen.core.batchrun import BatchMode
 from synthgen.core.runtime import RunSlot
@@ -21,7 +22,7 @@ from synthgen.llm.types import endpoint_host
 from synthgen.pipeline.outputs import write_outputs
 from synthgen.pipeline.rounds import GateTrip, RoundRecord
 from synthgen.pipeline.run_loop import Pipeline, RunProgress
-from synthgen.records import Seed, StageSummary, canonical_json, sha256_hex
+from synthgen.records import Seed, StageSummary, sha256_hex
 
 
 class RunSummary(StageSummary):
@@ -39,14 +40,9 @@ def run_dir_of(cfg: Config) -> Path:
 
 
 def data_sha256(cfg: Config) -> str:
-    """The settings that shape the records' content (not where they go, how fast, how many
-    or at what cap): the records' `config_sha256`, so a larger target or budget, another
-    state dir or --offline write the same bytes."""
-    data = cfg.redacted()
-    for name in ("state_dir", "budget", "target", "gates", "outputs", "prices", "batch"):
-        data.pop(name, None)
-    data["endpoint"] = {k: data["endpoint"][k] for k in ("base_url", "model")}
-    return sha256_hex(canonical_json(data))
+    """The settings that shape the records' content: the records' `config_sha256`, so a larger
+    target or budget, another state dir or --offline write the same bytes."""
+    return fingerprint.data_sha256(cfg)
 
 
 class RunStage(Stage):

@@ -59,3 +59,8 @@ def evol(operator: str) -> Template:
         system=base.system,
         user=base.user.replace("$operator_instruction", op.user.strip()),
     )
+
+
+def repair_ask(error: str) -> str:
+    """The repair re-ask's words: the unusable reply's fault, and to send only the JSON."""
+    return load("repair").render(error=error)[0]["content"]

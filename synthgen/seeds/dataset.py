@@ -16,7 +16,6 @@ from typing import IO, Any
 
 import orjson
 
-from synthgen import __version__
 from synthgen.errors import InputError, UsageError
 from synthgen.records import Record, Turn, conversation_id, record_id
 from synthgen.seeds.fields import Example, Fault, kind_of
@@ -28,6 +27,7 @@ from synthgen.seeds.formats import (
     guess_format,
     parse_record,
 )
+from synthgen.version import __version__
 
 SYNTHGEN = "synthgen"
 DATASET_FORMATS = (SYNTHGEN, *FORMATS)

@@ -35,8 +35,8 @@ def _imports(name: str, path: Path) -> set[str]:
             for a in node.names:
                 sub = f"{node.module}.{a.name}"
                 found.add(sub if sub in MODULES else node.module)
-    # The root package is the API facade (its imports are lazy); modules only read
-    # `__version__` from it.
+    # The root package is the API facade (its imports are lazy); see
+    # test_only_the_faces_import_the_package_root.
     return {m for m in found if m in MODULES and m not in (name, "synthgen")}
 
 
@@ -91,6 +91,48 @@ def test_imports_only_go_down() -> None:
                 and not (area == "stages.report" and d == "synthgen.stages.audit")
             ):
                 bad.append(f"{m} reaches into another stage ({d})")
+    assert not bad, "\n".join(sorted(bad))
+
+
+def _imports_the_root(path: Path) -> bool:
+    """Whether the module imports the package root itself (not one of its modules)."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import) and any(a.name == "synthgen" for a in node.names):
+            return True
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "synthgen"
+            and node.level == 0
+            and any(f"synthgen.{a.name}" not in MODULES for a in node.names)
+        ):
+            return True
+    return False
+
+
+def test_only_the_faces_import_the_package_root() -> None:
+    """The root is the API facade: a stage reading it (for __version__, say) would import the
+    API; synthgen.version holds the number."""
+    faces = ("synthgen", "synthgen.api", "synthgen.__main__")
+    bad = [
+        m
+        for m, path in MODULES.items()
+        if m not in faces and _area(m) != "cli" and _imports_the_root(path)
+    ]
+    assert not bad, bad
+
+
+def test_config_is_below_the_engine_and_the_engine_knows_no_prompts() -> None:
+    """config (and its fingerprint) imports nothing from llm; llm imports no prompt and no
+    stage."""
+    config = ("synthgen.config", "synthgen.configfile", "synthgen.fingerprint")
+    bad = [f"{m} imports {d}" for m in config for d in GRAPH[m] if _area(d) == "llm"]
+    bad += [
+        f"{m} imports {d}"
+        for m, deps in GRAPH.items()
+        if _area(m) == "llm"
+        for d in deps
+        if _area(d) == "prompts" or _area(d).startswith("stages")
+    ]
     assert not bad, "\n".join(sorted(bad))
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from support.fakes import FakeClient, Reply, Script, as_llm_client, tasks_reply, verdict_reply
 
 from synthgen.config import Config, GenerationConfig
+from synthgen.fingerprint import fingerprint_dump
 from synthgen.llm.types import Answer, ChatRequest
 from synthgen.records import PromptRef
 from synthgen.stages.expand.candidates import Builder, JobOutcome, RunContext
@@ -130,6 +131,7 @@ def test_retry_truncated_keeps_the_fingerprint_of_configs_that_leave_it_unset() 
         Config.model_validate({"filter": {"judge": {"retry_truncated": False}}}),
     )
     on = Config.model_validate({"filter": {"judge": {"retry_truncated": True}}})
-    assert "retry_truncated" not in default.redacted()["filter"]["judge"]
+    judge = ("filter", "judge")
+    assert "retry_truncated" not in fingerprint_dump(default.filter.judge, *judge)
     assert default.sha256() == off.sha256() != on.sha256()
-    assert on.redacted()["filter"]["judge"]["retry_truncated"] is True
+    assert fingerprint_dump(on.filter.judge, *judge)["retry_truncated"] is True

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from synthgen import __version__
+from synthgen import prompts
 from synthgen.config import GenerationConfig
 from synthgen.llm.client import LLMClient, RequestRejected
 from synthgen.llm.structured import ParseFailure, extract_items, repair_request
@@ -29,6 +29,7 @@ from synthgen.records import (
     record_id,
 )
 from synthgen.stages.expand.strategies import Job, Task, respond_request
+from synthgen.version import __version__
 
 
 @dataclass(frozen=True)
@@ -322,7 +323,7 @@ class Builder:
     ) -> tuple[list[Any], Answer] | None:
         """One re-ask with the error shown; cached like any request."""
         req = job.request
-        fixed = repair_request(req, bad, error).model_copy(
+        fixed = repair_request(req, bad, prompts.repair_ask(error)).model_copy(
             update={"n": 1, "seed": (req.seed or 0) + sample}
         )
         try:

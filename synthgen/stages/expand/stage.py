@@ -6,12 +6,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from synthgen import prompts
-from synthgen.config import Config, fingerprint_dump, resolve_api_key
+from synthgen.config import Config, resolve_api_key
 from synthgen.core.batchrun import BatchMode
 from synthgen.core.runtime import RunSlot, price_of
 from synthgen.core.sink import Sink
 from synthgen.core.stage import Outcome, Stage, StagePlan, StageRun, run_stage
 from synthgen.errors import Interrupted, SynthgenError, UsageError
+from synthgen.fingerprint import fingerprint_dump
 from synthgen.llm.cost import Price
 from synthgen.llm.stream import LiveRequests
 from synthgen.llm.types import endpoint_host
@@ -25,7 +26,6 @@ TEMPLATES = ("self_instruct", "self_instruct_no_output", "paraphrase", "respond"
 def job_sha256(cfg: Config, seeds: list[Seed]) -> str:
     """What determines the records; count, budget and throughput settings do not."""
     gen = fingerprint_dump(cfg.generation, "generation")
-    del gen["count"]
     templates = sorted((n, prompts.load(n).sha256) for n in TEMPLATES)
     return sha256_hex(
         canonical_json(

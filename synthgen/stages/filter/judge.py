@@ -293,8 +293,9 @@ class Judge:
         self, client: LLMClient, req: ChatRequest, bad: str, error: str
     ) -> tuple[Verdict | None, Any]:
         """One re-ask with the error shown; cached like any request."""
+        fixed = repair_request(req, bad, prompts.repair_ask(error))
         try:
-            (a,) = await client.chat(repair_request(req, bad, error), followup=True)
+            (a,) = await client.chat(fixed, followup=True)
         except RequestRejected:
             return None, None
         try:

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from synthgen.config import Config, fingerprint_dump
+from synthgen.config import Config
 from synthgen.core.runtime import price_of
 from synthgen.errors import UsageError
+from synthgen.fingerprint import fingerprint_dump
 from synthgen.llm.cost import Price
 from synthgen.llm.types import endpoint_host
 from synthgen.records import Seed, canonical_json, sha256_hex
@@ -60,6 +61,11 @@ def make_plan(cfg: Config) -> Plan:
     return Plan(rules, models, rubric, reference, seeds, anchors)
 
 
+# The judge's settings its job hash reads as they are; models, rubric and reference enter
+# resolved (the panel, the files' hashes), and the calibration gates a run without changing it.
+JUDGE_KEYS = ("threshold", "max_new_tokens", "retry_truncated", "min_margin")
+
+
 def job_sha256(cfg: Config, plan: Plan, input_sha: str | None) -> str:
     """What determines the output: the input, the rules and the judge, nothing else."""
     from synthgen.stages.filter.judge import judge_template_sha256
@@ -76,16 +82,8 @@ def job_sha256(cfg: Config, plan: Plan, input_sha: str | None) -> str:
                     "endpoint": endpoint_host(cfg.endpoint.base_url),
                     "rubric": plan.rubric.sha256,
                     "reference": plan.reference.sha256 if plan.reference else None,
-                    "threshold": cfg.filter.judge.threshold,
-                    "max_new_tokens": cfg.filter.judge.max_new_tokens,
                     "templates": judge_template_sha256(),
-                    # only when set: earlier runs keep their job hash, and so resume
-                    **({"retry_truncated": True} if cfg.filter.judge.retry_truncated else {}),
-                    **(
-                        {"min_margin": cfg.filter.judge.min_margin}
-                        if cfg.filter.judge.min_margin != 1.0
-                        else {}
-                    ),
+                    **fingerprint_dump(cfg.filter.judge, "filter", "judge", keys=JUDGE_KEYS),
                 },
             }
         )

@@ -13,33 +13,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
+from synthgen.api.options import ENDPOINT_OPTIONS as ENDPOINT_OPTIONS
+from synthgen.api.options import EXPAND_OPTIONS as EXPAND_OPTIONS
+from synthgen.api.options import FILTER_OPTIONS as FILTER_OPTIONS
+from synthgen.api.options import RUN_OPTIONS as RUN_OPTIONS
+from synthgen.api.options import BatchFlags as BatchFlags
+from synthgen.api.options import EndpointOptions as EndpointOptions
+from synthgen.api.options import ExpandOptions as ExpandOptions
+from synthgen.api.options import FilterOptions as FilterOptions
+from synthgen.api.options import RunOptions as RunOptions
+from synthgen.api.options import batch_mode as batch_mode
+from synthgen.api.options import config_values as _values
+from synthgen.api.options import expand_config as expand_config
+from synthgen.api.options import filter_config as filter_config
+from synthgen.api.options import load as load
+from synthgen.api.options import run_config as run_config
+from synthgen.api.tools import ConfigCheck as ConfigCheck
+from synthgen.api.tools import check_configs as check_configs
+from synthgen.api.tools import export as export
+from synthgen.api.tools import inspect_seeds as inspect_seeds
+from synthgen.api.tools import show_config as show_config
+from synthgen.api.tools import standin_server as standin_server
+from synthgen.api.tools import verify as verify
+from synthgen.api.views import AuditOutcome as AuditOutcome
+from synthgen.api.views import ReportShown as ReportShown
+from synthgen.api.views import audit as audit
+from synthgen.api.views import show_report as show_report
 from synthgen.errors import UsageError
-from synthgen.options import ENDPOINT_OPTIONS as ENDPOINT_OPTIONS
-from synthgen.options import EXPAND_OPTIONS as EXPAND_OPTIONS
-from synthgen.options import FILTER_OPTIONS as FILTER_OPTIONS
-from synthgen.options import RUN_OPTIONS as RUN_OPTIONS
-from synthgen.options import BatchFlags as BatchFlags
-from synthgen.options import EndpointOptions as EndpointOptions
-from synthgen.options import ExpandOptions as ExpandOptions
-from synthgen.options import FilterOptions as FilterOptions
-from synthgen.options import RunOptions as RunOptions
-from synthgen.options import batch_mode as batch_mode
-from synthgen.options import config_values as _values
-from synthgen.options import expand_config as expand_config
-from synthgen.options import filter_config as filter_config
-from synthgen.options import load as load
-from synthgen.options import run_config as run_config
-from synthgen.tools import ConfigCheck as ConfigCheck
-from synthgen.tools import check_configs as check_configs
-from synthgen.tools import export as export
-from synthgen.tools import inspect_seeds as inspect_seeds
-from synthgen.tools import show_config as show_config
-from synthgen.tools import standin_server as standin_server
-from synthgen.tools import verify as verify
-from synthgen.views import AuditOutcome as AuditOutcome
-from synthgen.views import ReportShown as ReportShown
-from synthgen.views import audit as audit
-from synthgen.views import show_report as show_report
 
 if TYPE_CHECKING:
     from synthgen.llm.stream import LiveRequests as LiveRequests

@@ -1,0 +1,75 @@
+"""The records a bundled config makes over the stand-in, pinned by id and by what was asked:
+moving how configs are fingerprinted (synthgen.fingerprint) must leave every request, and so
+every record, as it was. The config hashes themselves are pinned in
+tests/unit/test_fingerprint.py (these runs' hashes hold the stand-in's port)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from support.helpers import run
+
+from synthgen.config import load_config
+from synthgen.pipeline.stage import data_sha256
+from synthgen.records import sha256_hex
+from synthgen.standin import StandinHandle
+
+REPO = Path(__file__).resolve().parents[2]
+
+# config → the ids of the records a six-record run writes, in file order
+PINNED: dict[str, list[str]] = {
+    "support-chat.yaml": [
+        "sg_5137452cec14ccb65882224dbd51888e",
+        "sg_92bba15be163a2c2f54f5386d9c282e1",
+        "sg_48ca0d9fd014554150b37f20d445f4cb",
+        "sg_3ebb5d6fdeb4c5e8f930d3e79fb259c7",
+        "sg_5fb7f8c5e01c3ecaf6e13fa2abd063a9",
+        "sg_010e58c3caf49f0b38d614bf9dfb3e77",
+    ],
+    "support-triage.yaml": [
+        "sg_07445b3649db30d43eac2cc8c0acc638",
+        "sg_74a03e32abf98e087d121095d47e7865",
+        "sg_5896f9587185480e382ab47b8a990c0c",
+        "sg_729b1974fa131b26c265caf03c6facb5",
+        "sg_7425f23fbe5aaf3f8e41ed336c33ffd7",
+        "sg_998a7bc85424dc1358cf29cf4a6ee91b",
+    ],
+    "text-to-sql.yaml": [
+        "sg_d9f51624ee2d52c11acf648ec4f5de37",
+        "sg_cbbc87c4860893b38ea30cfd42d9cb46",
+        "sg_74eebfe5ba2548b97fb2eae21b132d15",
+        "sg_a560a7ea2561db6487233643ff509c93",
+        "sg_42459f97a5c0f2bcdd4aa14c7128125c",
+        "sg_4275d29a8edc76540e39ddc3a9770c93",
+    ],
+}
+
+# config → sha256 of the sorted hashes of every request body that run sent
+ASKED = {
+    "support-chat.yaml": "7f9add5a5d4cf7a2de88783baa407cf5296040ee51fc5cd681a30bde8a6ac29d",
+    "support-triage.yaml": "02f95484ff8051d10f2dfbe2aba69c2521e859c639d8bcf045537390889f70cc",
+    "text-to-sql.yaml": "dda6b167ffc5329f7594398fd89ffc0f39e9def0adff697b07272c0af77478f8",
+}
+
+
+@pytest.mark.parametrize("config", sorted(PINNED))
+def test_a_bundled_configs_records_are_what_they_were(
+    standin: StandinHandle, tmp_path: Path, config: str
+) -> None:
+    standin.set_faults(judge_score_by_length=30)  # the human seeds pass calibration at 4
+    out, state = tmp_path / "out", tmp_path / "state"
+    path = REPO / "configs" / config
+    args = ["run", str(path), "--base-url", standin.base_url, "--count", "6", "--concurrency", "1"]
+    r = run([*args, "--out", str(out), "--state-dir", str(state), "--json"])
+    assert r.code == 0, r.stderr
+    records = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
+    assert len(records) == 6
+    cfg = load_config(path, {"endpoint.base_url": standin.base_url}, env={})
+    assert {rec["provenance"]["config_sha256"] for rec in records} == {data_sha256(cfg)}
+    assert [rec["id"] for rec in records] == PINNED[config]
+    # What was asked, so the cache keys too: the stand-in logs each request body's hash (one
+    # at a time, every request follows from the answers before it).
+    bodies = sorted(e["body_sha256"] for e in standin.stats()["log"])  # type: ignore[index]
+    assert sha256_hex("\n".join(bodies)) == ASKED[config]
