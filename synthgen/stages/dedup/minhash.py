@@ -8,7 +8,8 @@ from array import array
 from typing import TYPE_CHECKING
 
 from synthgen.stages.dedup.bands import BandHasher
-from synthgen.stages.dedup.corpus import KEEP, NEAR, SEVERITY, Corpus, Decisions
+from synthgen.stages.dedup.corpus import KEEP, NEAR, Corpus, Decisions
+from synthgen.stages.dedup.policy import cutoff, rank
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,6 +46,7 @@ def verify_pairs(
     words, offsets = corpus.words, corpus.offsets
     refs = corpus.refs
     status = d.status
+    least = cutoff("minhash", threshold)
     cur_item = -1
     cur_set: set[int] = set()
     best: tuple[int, float, int] | None = None  # severity-ordered best match of cur_item
@@ -66,9 +68,9 @@ def verify_pairs(
         inter = len(cur_set & other)
         sim = inter / (len(cur_set) + len(other) - inter)
         d.saw(hi_item, lo_item, sim)
-        if sim >= threshold:
-            sev = SEVERITY[corpus.reason_of_match(lo_item, NEAR)]
-            if best is None or (sev, sim) > (best[0], best[1]):
+        if sim >= least:
+            sev, _ = rank(corpus.reason_of_match(lo_item, NEAR), sim)
+            if best is None or (sev, sim) > (best[0], best[1]):  # ties: the earliest
                 best = (sev, sim, lo_item)
     settle()
 
