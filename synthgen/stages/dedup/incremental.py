@@ -26,7 +26,7 @@ from synthgen.stages.dedup.policy import (
     reason_of,
     threshold_of,
 )
-from synthgen.text.normalise import TEXT_FIELDS, joined, normalise, rouge_tokens, word_shingles
+from synthgen.text.normalise import TEXT_FIELDS, joined, normalise, rouge_tokens
 from synthgen.text.normalise import words as words_of
 
 if TYPE_CHECKING:
@@ -93,22 +93,21 @@ class IncrementalDedup:
         if ref.kind == CONTAM:
             self._leaks.add(len(self._leak_refs), words_of(joined(texts, TEXT_FIELDS)))
             self._leak_refs.append(ref)
-        self._keep(ref, joined(texts, self.fields))
+        text = joined(texts, self.fields)
+        feats = self._near.features(text) if self._near is not None else None
+        key = normalise(text)
+        if key:
+            self._keep(ref, key, feats)
 
     def check(self, rec_id: str, texts: dict[str, str]) -> Decision | None:
         """Why this candidate is dropped, or None: it is kept, and later ones may match it."""
-        decision = self.decide(texts)
-        if decision is None:
-            self._keep(Ref(rec_id, None, self.source), joined(texts, self.fields))
-        return decision
-
-    def decide(self, texts: dict[str, str]) -> Decision | None:
-        """Why this candidate would be dropped now, or None (nothing is kept)."""
+        text = joined(texts, self.fields)
+        # computed for every candidate, as dedup reads every record (minhash's word ids)
+        feats = self._near.features(text) if self._near is not None else None
         hit = self._leaks.match(words_of(joined(texts, TEXT_FIELDS)))
         if hit is not None:
             leak, share = hit
             return self._decision(CONTAM, self._leak_refs[leak], share)  # type: ignore[call-overload]
-        text = joined(texts, self.fields)
         key = normalise(text)
         if not key:
             return None  # a text with no words is nobody's duplicate
@@ -118,10 +117,9 @@ class IncrementalDedup:
                 return self._decision(reason_of(ref.kind, EXACT), ref, 1.0)
             if key in self._fates:
                 return self._fates[key]
-        if self._near is None:
-            return None
-        found: list[tuple[int, float]] = self._near.query(text)
+        found: list[tuple[int, float]] = self._near.query(feats) if self._near is not None else []
         if not found:
+            self._keep(Ref(rec_id, None, self.source), key, feats)
             return None
         fallback = near_reason(self.method)
         # found is most similar first, ties earliest first; max keeps the first of equal rank
@@ -130,6 +128,7 @@ class IncrementalDedup:
         decision = self._decision(reason_of(ref.kind, fallback), ref, sim)
         if self._exact:
             self._fates[key] = decision
+        self._near.add(None, feats)  # compared, not kept (minhash's bands count it)
         return decision
 
     def _decision(self, reason: int, ref: Ref, sim: float) -> Decision:
@@ -138,16 +137,13 @@ class IncrementalDedup:
             REASONS[reason], why, match_info(ref.id, sim, ref.source, ref.line, ref.source_id)
         )
 
-    def _keep(self, ref: Ref, text: str) -> None:
-        key = normalise(text)
-        if not key:
-            return
+    def _keep(self, ref: Ref, key: str, feats: Any) -> None:
         held = self._by_key.get(key)
         # of references with the same text the most serious is matched (eval sets come first)
         if held is None or _severity(ref) > _severity(held):
             self._by_key[key] = ref
         if self._near is not None:
-            self._near.add(len(self._kept), text)
+            self._near.add(len(self._kept), feats)
         self._kept.append(ref)
 
 
@@ -157,27 +153,69 @@ def _severity(ref: Ref) -> tuple[int, float]:
 
 def _near_index(method: str, threshold: float, embed: Embedder | None) -> Any:
     if method == "minhash":
-        return _MinHash(threshold)
+        return _Bands(threshold)
     if method == "rouge-l":
         return _Rouge(threshold)
     return _Vectors(threshold, embed)
 
 
-class _MinHash:
-    """Word 2-gram shingles behind dedup's incremental MinHash-LSH (verified by exact Jaccard)."""
+class _Bands:
+    """dedup's MinHash bands (bands.py: the same word ids, hashes and bucket scan) over the
+    texts compared so far; each candidate verified by the exact Jaccard of the shingles."""
 
     def __init__(self, threshold: float) -> None:
-        from synthgen.stages.dedup.index import NearDupIndex
+        from synthgen.stages.dedup.index import choose_banding
 
-        self.index = NearDupIndex(threshold)
+        self.bands, self.rows = choose_banding(threshold)
+        self.least = cutoff("minhash", threshold)
+        self.vocab: dict[str, int] = {}
+        # per band: bucket → the texts in it, in order (a kept one's slot, else -1), as the
+        # batch path's sorted band columns hold every text that reached the near stage
+        self.buckets: list[dict[int, list[int]]] = [{} for _ in range(self.bands)]
+        self.sets: dict[int, set[int]] = {}
 
-    def add(self, slot: Hashable, text: str) -> None:
-        """Keep a text under `slot`, so later queries can match it."""
-        self.index.add(slot, word_shingles(words_of(text)))
+    def features(self, text: str) -> tuple[list[int], set[int]] | None:
+        """The text's band hashes and shingle set; word ids are assigned on first sight."""
+        import numpy as np
 
-    def query(self, text: str) -> list[tuple[Hashable, float]]:
-        """Kept slots whose similarity with `text` is a match, most similar first."""
-        return self.index.query(word_shingles(words_of(text)))
+        from synthgen.stages.dedup.bands import band_chunk
+        from synthgen.stages.dedup.corpus import word_ids
+        from synthgen.stages.dedup.minhash import shingle_set
+
+        ids = word_ids(self.vocab, words_of(text))
+        if not ids:
+            return None
+        offsets = np.asarray([0, len(ids)], np.int64)
+        hashes = band_chunk(np.asarray(ids, np.uint32), offsets, self.bands, self.rows)[0]
+        return hashes.tolist(), shingle_set(ids)
+
+    def add(self, slot: int | None, feats: tuple[list[int], set[int]] | None) -> None:
+        """Put a compared text in its buckets; a kept one (with a slot) can be matched."""
+        if feats is None:
+            return
+        for bucket, h in zip(self.buckets, feats[0], strict=True):
+            bucket.setdefault(h, []).append(-1 if slot is None else slot)
+        if slot is not None:
+            self.sets[slot] = feats[1]
+
+    def query(self, feats: tuple[list[int], set[int]] | None) -> list[tuple[int, float]]:
+        """Kept slots whose shingle Jaccard reaches the threshold, most similar first."""
+        from synthgen.stages.dedup.bands import MAX_BUCKET_SCAN
+
+        if feats is None:
+            return []
+        seen: set[int] = set()
+        for bucket, h in zip(self.buckets, feats[0], strict=True):
+            seen.update(bucket.get(h, ())[-MAX_BUCKET_SCAN:])
+        mine = feats[1]
+        found = []
+        for slot in sorted(seen - {-1}):
+            other = self.sets[slot]
+            inter = len(mine & other)
+            sim = inter / (len(mine) + len(other) - inter)
+            if sim >= self.least:
+                found.append((slot, sim))
+        return sorted(found, key=lambda c: -c[1])
 
 
 class _Rouge:
@@ -188,13 +226,18 @@ class _Rouge:
 
         self.index = RougeIndex(threshold)
 
-    def add(self, slot: Hashable, text: str) -> None:
-        """Keep a text under `slot`, so later queries can match it."""
-        self.index.add(slot, rouge_tokens(text))
+    def features(self, text: str) -> list[str]:
+        """The text's rouge tokens."""
+        return rouge_tokens(text)
 
-    def query(self, text: str) -> list[tuple[Hashable, float]]:
-        """Kept slots whose similarity with `text` is a match, most similar first."""
-        return self.index.query(rouge_tokens(text))
+    def add(self, slot: int | None, tokens: list[str]) -> None:
+        """Keep a text under `slot`, so later queries can match it."""
+        if slot is not None:
+            self.index.add(slot, tokens)
+
+    def query(self, tokens: list[str]) -> list[tuple[Hashable, float]]:
+        """Kept slots whose ROUGE-L F1 exceeds the threshold, most similar first."""
+        return self.index.query(tokens)
 
 
 class _Vectors:
@@ -207,19 +250,27 @@ class _Vectors:
         self.least = cutoff("semantic", threshold)
         self.n = 0
         self.vecs: npt.NDArray[np.float32] | None = None
+        self._last: tuple[str, npt.NDArray[np.float32]] | None = None
+
+    def features(self, text: str) -> str:
+        """The text itself: it is embedded only if it reaches the near stage (as in dedup)."""
+        return text
 
     def _vector(self, text: str) -> npt.NDArray[np.float32]:
         import numpy as np
 
         from synthgen.stages.dedup.semantic import embed_all
 
-        vec: npt.NDArray[np.float32] = embed_all([text], self.embed)[0].astype(np.float32)
-        return vec
+        if self._last is None or self._last[0] != text:
+            self._last = text, embed_all([text], self.embed)[0].astype(np.float32)
+        return self._last[1]
 
-    def add(self, slot: int, text: str) -> None:
-        """Keep a text under `slot`, so later queries can match it."""
+    def add(self, slot: int | None, text: str) -> None:
+        """Keep a text's vector under `slot` (slots are consecutive)."""
         import numpy as np
 
+        if slot is None:
+            return
         v = self._vector(text)
         if self.vecs is None:
             self.vecs = np.empty((64, len(v)), np.float32)
@@ -229,7 +280,7 @@ class _Vectors:
         self.n += 1
 
     def query(self, text: str) -> list[tuple[int, float]]:
-        """Kept slots whose similarity with `text` is a match, most similar first."""
+        """Kept slots whose cosine reaches the threshold, most similar first."""
         import numpy as np
 
         if self.vecs is None:

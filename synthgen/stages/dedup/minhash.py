@@ -61,10 +61,10 @@ def verify_pairs(
         if hi_item != cur_item:
             settle()
             cur_item, best = hi_item, None
-            cur_set = _shingle_set(words[offsets[hi_item] : offsets[hi_item + 1]])
+            cur_set = shingle_set(words[offsets[hi_item] : offsets[hi_item + 1]])
         if hi_item < refs or status[lo_item] != KEEP or status[hi_item] != KEEP:
             continue
-        other = _shingle_set(words[offsets[lo_item] : offsets[lo_item + 1]])
+        other = shingle_set(words[offsets[lo_item] : offsets[lo_item + 1]])
         inter = len(cur_set & other)
         sim = inter / (len(cur_set) + len(other) - inter)
         d.saw(hi_item, lo_item, sim)
@@ -75,5 +75,6 @@ def verify_pairs(
     settle()
 
 
-def _shingle_set(ws: array[int]) -> set[int]:
+def shingle_set(ws: array[int] | list[int]) -> set[int]:
+    """A text's word 2-gram shingles as ids, from its word ids (as the bands hash them)."""
     return {(a << 32) | b for a, b in itertools.pairwise(ws)}
