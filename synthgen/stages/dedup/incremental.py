@@ -164,9 +164,11 @@ class _Bands:
     texts compared so far; each candidate verified by the exact Jaccard of the shingles."""
 
     def __init__(self, threshold: float) -> None:
+        from synthgen.stages.dedup.bands import band_params
         from synthgen.stages.dedup.index import choose_banding
 
         self.bands, self.rows = choose_banding(threshold)
+        self.params = band_params(self.bands, self.rows)
         self.least = cutoff("minhash", threshold)
         self.vocab: dict[str, int] = {}
         # per band: bucket → the texts in it, in order (a kept one's slot, else -1), as the
@@ -186,7 +188,8 @@ class _Bands:
         if not ids:
             return None
         offsets = np.asarray([0, len(ids)], np.int64)
-        hashes = band_chunk(np.asarray(ids, np.uint32), offsets, self.bands, self.rows)[0]
+        words = np.asarray(ids, np.uint32)
+        hashes = band_chunk(words, offsets, self.bands, self.rows, self.params)[0]
         return hashes.tolist(), shingle_set(ids)
 
     def add(self, slot: int | None, feats: tuple[list[int], set[int]] | None) -> None:
