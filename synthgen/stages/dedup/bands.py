@@ -40,13 +40,12 @@ def shingles(
     return pairs[valid], np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
 
 
-def band_chunk(
-    words: npt.NDArray[np.uint32], offsets: npt.NDArray[np.int64], bands: int, rows: int
-) -> npt.NDArray[np.uint32]:
-    """(records × bands) 32-bit band hashes; a record without words gets 0 (never banded).
+Params = tuple["npt.NDArray[np.uint32]", "npt.NDArray[np.uint32]", "npt.NDArray[np.uint32]"]
 
-    MinHash with 32-bit linear hashes (a·x + b mod 2³²) of a well-mixed 32-bit shingle hash:
-    cheap in numpy, and exactness does not depend on it (candidates are verified)."""
+
+def band_params(bands: int, rows: int) -> Params:
+    """The hash functions' (a, b, mix) coefficients: fixed by SEED, so every caller (the
+    batch path, run's incremental screen) gives a text the same band hashes."""
     import numpy as np
 
     rng = np.random.default_rng(SEED)
@@ -54,6 +53,23 @@ def band_chunk(
     a = (rng.integers(0, 2**32, size=perm, dtype=np.uint64) | np.uint64(1)).astype(np.uint32)
     b = rng.integers(0, 2**32, size=perm, dtype=np.uint64).astype(np.uint32)
     mix = (rng.integers(0, 2**32, size=rows, dtype=np.uint64) | np.uint64(1)).astype(np.uint32)
+    return a, b, mix
+
+
+def band_chunk(
+    words: npt.NDArray[np.uint32],
+    offsets: npt.NDArray[np.int64],
+    bands: int,
+    rows: int,
+    params: Params | None = None,
+) -> npt.NDArray[np.uint32]:
+    """(records × bands) 32-bit band hashes; a record without words gets 0 (never banded).
+
+    MinHash with 32-bit linear hashes (a·x + b mod 2³²) of a well-mixed 32-bit shingle hash:
+    cheap in numpy, and exactness does not depend on it (candidates are verified)."""
+    import numpy as np
+
+    a, b, mix = params or band_params(bands, rows)
     flat, soff = shingles(words.astype(np.uint64), offsets)
     x = ((flat * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)).astype(np.uint32)
     n = len(offsets) - 1

@@ -12,7 +12,30 @@ from array import array
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from synthgen.stages.dedup.policy import (
+    AGAINST,
+    CONTAM,
+    DEFAULT_THRESHOLD,
+    EXACT,
+    KEEP,
+    NEAR,
+    REASONS,
+    SEMANTIC,
+    SEVERITY,
+)
 from synthgen.text.normalise import rouge_tokens, words
+
+__all__ = [
+    "AGAINST",
+    "CONTAM",
+    "DEFAULT_THRESHOLD",
+    "EXACT",
+    "KEEP",
+    "NEAR",
+    "REASONS",
+    "SEMANTIC",
+    "SEVERITY",
+]
 
 if TYPE_CHECKING:
     import numpy as np
@@ -21,18 +44,7 @@ if TYPE_CHECKING:
 Method = Literal["exact", "minhash", "rouge-l", "semantic"]
 Keep = Literal["first", "best", "shortest", "longest"]
 
-KEEP, EXACT, NEAR, SEMANTIC, AGAINST, CONTAM = 0, 1, 2, 3, 4, 5
-REASONS = {
-    EXACT: "exact_duplicate",
-    NEAR: "near_duplicate",
-    SEMANTIC: "semantic_duplicate",
-    AGAINST: "against_match",
-    CONTAM: "contaminated",
-}
-# When a record matches several things, the most serious reason is the one ledgered.
-SEVERITY = {NEAR: 0, SEMANTIC: 0, EXACT: 0, AGAINST: 1, CONTAM: 2}
-DEFAULT_THRESHOLD: dict[str, float] = {"minhash": 0.5, "rouge-l": 0.7, "semantic": 0.9}
-
+# The reason codes, their names and severity live with the other duplicate rules (policy.py)
 
 EMPTY = hash("")  # exact key of a text with no words: it is nobody's duplicate
 SENTINEL = 0xFFFFFFFF  # second "word" of a one-word text, so that it has one 2-gram shingle

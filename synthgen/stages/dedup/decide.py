@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from synthgen.stages.dedup.corpus import EMPTY, EXACT, KEEP, Corpus, Decisions
+from synthgen.stages.dedup.policy import has_exact_stage
 
 if TYPE_CHECKING:
     import numpy as np
@@ -74,8 +75,7 @@ def decide(
     d = Decisions.empty(len(corpus))
     apply_pre(corpus, d)
     order = processing_order(corpus)
-    if corpus.method != "rouge-l":
-        # Self-Instruct's filter has no exact stage: rouge-l mode reproduces it as it is.
+    if has_exact_stage(corpus.method):
         decide_exact(corpus, order, d)
     if corpus.method == "minhash":
         from synthgen.stages.dedup.minhash import decide_minhash

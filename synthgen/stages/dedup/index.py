@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
+from synthgen.stages.dedup.policy import cutoff
+
 NUM_PERM = 128
 TARGET_RECALL = 0.995  # chance that a pair exactly at the threshold becomes a candidate
 
@@ -38,6 +40,7 @@ class NearDupIndex:
         import rensa
 
         self.threshold = threshold
+        self._least = cutoff("minhash", threshold)
         self.bands, self.rows = choose_banding(threshold, num_perm)
         self.num_perm = self.bands * self.rows
         self.seed = seed
@@ -60,12 +63,12 @@ class NearDupIndex:
             return []
         mine = frozenset(shingles)
         found: list[tuple[Hashable, float]] = []
-        for slot in self._lsh.query(self._minhash(shingles)):
+        for slot in sorted(self._lsh.query(self._minhash(shingles))):
             other = self._sets[slot]
             sim = len(mine & other) / len(mine | other)
-            if sim >= self.threshold:
+            if sim >= self._least:
                 found.append((self._keys[slot], sim))
-        found.sort(key=lambda kv: -kv[1])
+        found.sort(key=lambda kv: -kv[1])  # ties: the earliest kept first
         return found
 
     def add(self, key: Hashable, shingles: list[str]) -> None:

@@ -8,7 +8,8 @@ from array import array
 from typing import TYPE_CHECKING
 
 from synthgen.stages.dedup.bands import BandHasher
-from synthgen.stages.dedup.corpus import KEEP, NEAR, SEVERITY, Corpus, Decisions
+from synthgen.stages.dedup.corpus import KEEP, NEAR, Corpus, Decisions
+from synthgen.stages.dedup.policy import cutoff, rank
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,6 +46,7 @@ def verify_pairs(
     words, offsets = corpus.words, corpus.offsets
     refs = corpus.refs
     status = d.status
+    least = cutoff("minhash", threshold)
     cur_item = -1
     cur_set: set[int] = set()
     best: tuple[int, float, int] | None = None  # severity-ordered best match of cur_item
@@ -59,19 +61,20 @@ def verify_pairs(
         if hi_item != cur_item:
             settle()
             cur_item, best = hi_item, None
-            cur_set = _shingle_set(words[offsets[hi_item] : offsets[hi_item + 1]])
+            cur_set = shingle_set(words[offsets[hi_item] : offsets[hi_item + 1]])
         if hi_item < refs or status[lo_item] != KEEP or status[hi_item] != KEEP:
             continue
-        other = _shingle_set(words[offsets[lo_item] : offsets[lo_item + 1]])
+        other = shingle_set(words[offsets[lo_item] : offsets[lo_item + 1]])
         inter = len(cur_set & other)
         sim = inter / (len(cur_set) + len(other) - inter)
         d.saw(hi_item, lo_item, sim)
-        if sim >= threshold:
-            sev = SEVERITY[corpus.reason_of_match(lo_item, NEAR)]
-            if best is None or (sev, sim) > (best[0], best[1]):
+        if sim >= least:
+            sev, _ = rank(corpus.reason_of_match(lo_item, NEAR), sim)
+            if best is None or (sev, sim) > (best[0], best[1]):  # ties: the earliest
                 best = (sev, sim, lo_item)
     settle()
 
 
-def _shingle_set(ws: array[int]) -> set[int]:
+def shingle_set(ws: array[int] | list[int]) -> set[int]:
+    """A text's word 2-gram shingles as ids, from its word ids (as the bands hash them)."""
     return {(a << 32) | b for a, b in itertools.pairwise(ws)}

@@ -16,7 +16,8 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import TYPE_CHECKING, cast
 
 from synthgen.errors import UsageError
-from synthgen.stages.dedup.corpus import KEEP, NEAR, SEVERITY, Corpus, Decisions
+from synthgen.stages.dedup.corpus import KEEP, NEAR, Corpus, Decisions
+from synthgen.stages.dedup.policy import cutoff, rank
 from synthgen.text.normalise import id_char, rouge_l_f
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class RougeIndex:
         from rapidfuzz.distance import Indel, LCSseq
 
         self.t = threshold
+        self._least = cutoff("rouge-l", threshold)
         self._lcs = LCSseq.similarity
         self._extract = process.extract
         self._indel = Indel.normalized_similarity
@@ -109,14 +111,14 @@ class RougeIndex:
             score_cutoff=max(0.0, t - 1e-6),
             limit=None,
         )
-        found: list[tuple[Hashable, float]] = []
+        above: list[tuple[int, float]] = []
         for _, _, k in screened:
             slot = order[k]
             f = rouge_l_f(self._lcs(text, texts[slot]), a, self._lens[slot])
-            if f > t:
-                found.append((self._keys[slot], f))
-        found.sort(key=lambda kv: -kv[1])
-        return found
+            if f >= self._least:
+                above.append((slot, f))
+        above.sort(key=lambda sf: (-sf[1], sf[0]))  # ties: the earliest kept first
+        return [(self._keys[slot], f) for slot, f in above]
 
     def add(self, key: Hashable, tokens: list[str]) -> None:
         """Keep a text to compare later ones against; an empty text is skipped (it scores 0)."""
@@ -154,9 +156,8 @@ def decide_rouge(
             continue
         found = index.query(toks)
         if found:
-            key, sim = max(
-                found,
-                key=lambda kv: (SEVERITY[corpus.reason_of_match(cast(int, kv[0]), NEAR)], kv[1]),
+            key, sim = max(  # the first of equal rank: the earliest
+                found, key=lambda kv: rank(corpus.reason_of_match(cast(int, kv[0]), NEAR), kv[1])
             )
             match = cast(int, key)
             d.drop(item, corpus.reason_of_match(match, NEAR), match, sim)

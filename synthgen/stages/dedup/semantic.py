@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from synthgen.errors import EndpointError, UsageError
 from synthgen.stages.dedup.corpus import EMPTY, KEEP, SEMANTIC, SEVERITY, Corpus, Decisions
+from synthgen.stages.dedup.policy import cutoff, rank
 
 if TYPE_CHECKING:
     import numpy as np
@@ -182,6 +183,7 @@ def _decide_exact(
     import numpy as np
 
     alive = items.tolist()
+    least = cutoff("semantic", threshold)
     kept_items: list[int] = []
     kept = np.zeros((len(alive), x.shape[1]), np.float32)
     for s in range(0, len(alive), BLOCK):
@@ -195,7 +197,7 @@ def _decide_exact(
             sims = np.concatenate([prev[j], inner[j, in_block]])
 
             if len(sims) and item >= corpus.refs:
-                ks = [int(np.argmax(sims)), *np.nonzero(sims >= threshold)[0].tolist()]
+                ks = [int(np.argmax(sims)), *np.nonzero(sims >= least)[0].tolist()]
                 found = [
                     (kept_items[k] if k < base else block[in_block[k - base]], float(sims[k]))
                     for k in ks
@@ -303,7 +305,5 @@ def _settle(
 ) -> None:
     d.saw(item, *nearest)
     if hits:
-        match, sim = max(
-            hits, key=lambda c: (SEVERITY[corpus.reason_of_match(c[0], SEMANTIC)], c[1])
-        )
+        match, sim = max(hits, key=lambda c: rank(corpus.reason_of_match(c[0], SEMANTIC), c[1]))
         d.drop(item, corpus.reason_of_match(match, SEMANTIC), match, sim)

@@ -23,12 +23,11 @@ from synthgen.core.manifest import now_iso
 from synthgen.core.sink import Sink
 from synthgen.core.stage import Outcome, Stage, StagePlan, StageRun, run_stage
 from synthgen.errors import Interrupted, SynthgenError, UsageError
-from synthgen.records import Frozen, StageSummary, canonical_json, dedup_fields, sha256_hex
+from synthgen.records import Frozen, StageSummary, canonical_json, sha256_hex
 from synthgen.seeds.dataset import ANY, SYNTHGEN, Row, iter_rows, record_dict
 from synthgen.stages.dedup.corpus import (
     AGAINST,
     CONTAM,
-    DEFAULT_THRESHOLD,
     KEEP,
     REASONS,
     Corpus,
@@ -38,6 +37,14 @@ from synthgen.stages.dedup.corpus import (
 )
 from synthgen.stages.dedup.decide import decide
 from synthgen.stages.dedup.decontam import NgramIndex
+from synthgen.stages.dedup.policy import (
+    default_fields,
+    detail,
+    match_info,
+    row_texts,
+    source_id,
+    threshold_of,
+)
 from synthgen.text.normalise import TEXT_FIELDS, joined, words
 
 BATCH = 2000
@@ -68,10 +75,8 @@ class DedupConfig(Frozen):
     @classmethod
     def _default_fields(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("fields") is None:
-            by_method = ("instruction",) if data.get("method") == "rouge-l" else None
             data = {k: v for k, v in data.items() if k != "fields"}
-            if by_method:
-                data["fields"] = by_method
+            data["fields"] = default_fields(str(data.get("method", "minhash")))
         return data
 
     @field_validator("fields")
@@ -94,20 +99,7 @@ class DedupConfig(Frozen):
                 f"--threshold {self.threshold} is out of range",
                 hint="give a similarity in (0, 1], e.g. 0.7",
             )
-        if self.method == "exact":
-            return None
-        if self.threshold is not None:
-            return self.threshold
-        return DEFAULT_THRESHOLD.get(self.method)
-
-
-def _texts(row: Row) -> dict[str, str]:
-    """The fields dedup compares. A conversation's are over all of it: every user turn as
-    its instruction, its system prompt as its input, every assistant turn as its output."""
-    if row.messages:
-        users, system, answers = dedup_fields([(t["role"], t["content"]) for t in row.messages])
-        return {"instruction": users, "input": system, "output": answers}
-    return {"instruction": row.instruction, "input": row.input, "output": row.output}
+        return threshold_of(self.method, self.threshold)
 
 
 def _priority(row: Row, keep: str) -> float:
@@ -141,9 +133,8 @@ def _load_refs(cfg: DedupConfig, corpus: Corpus, ngram: NgramIndex) -> dict[str,
         for f in files:
             fmt = ANY if kind == CONTAM else None  # eval sets come in any shape
             for row in iter_rows(Path(f), fmt, empty_output=True):
-                t = _texts(row)
-                own = row.raw.get("id")
-                own_id = str(own) if own is not None and str(own) != row.id else None
+                t = row_texts(row)
+                own_id = source_id(row)
                 item = corpus.add_ref(row.id, joined(t, cfg.fields), kind, f, row.line, own_id)
                 if kind == CONTAM:
                     ngram.add(item, words(joined(t, TEXT_FIELDS)))
@@ -161,7 +152,7 @@ def _read(
     check = len(ngram) > 0
     for row in iter_rows(path, cfg.fmt, empty_output=True):
         fmt = row.fmt
-        t = _texts(row)
+        t = row_texts(row)
         item = corpus.add(row.id, joined(t, cfg.fields), _priority(row, cfg.keep))
         if check:
             hit = ngram.match(words(joined(t, TEXT_FIELDS)))
@@ -220,15 +211,11 @@ def _write(
         else:
             m = match[item]
             rec["dropped"] = {"stage": "dedup", "reason": REASONS[s], "detail": _detail(cfg, s)}
-            rec["match"] = {
-                "id": ids[m],
-                "similarity": round(sim[item], 4),
-                "source": corpus.sources[m] if m < refs else cfg.input,
-            }
             if m < refs:  # where to find it: the line, and the record's own id if it had one
-                rec["match"]["line"] = corpus.lines[m]
-                if corpus.source_ids[m] is not None:
-                    rec["match"]["source_id"] = corpus.source_ids[m]
+                ref = (corpus.sources[m], corpus.lines[m], corpus.source_ids[m])
+                rec["match"] = match_info(ids[m], sim[item], *ref)
+            else:
+                rec["match"] = match_info(ids[m], sim[item], cfg.input)
             dropped.append(rec)
         if len(kept) + len(dropped) >= BATCH:
             sink.extend(kept, dropped)
@@ -237,13 +224,7 @@ def _write(
 
 
 def _detail(cfg: DedupConfig, status: int) -> str:
-    reason = REASONS[status]
-    if reason == "contaminated":
-        return f"evaluation item: {cfg.ngram}-gram overlap, same text, or near-duplicate"
-    if reason == "exact_duplicate":
-        return "same normalised " + "+".join(cfg.fields)
-    measure = {"minhash": "word 2-gram Jaccard ≥", "rouge-l": "ROUGE-L F1 >"}
-    return f"{measure.get(cfg.method, 'cosine ≥')} {cfg.effective_threshold}"
+    return detail(status, cfg.method, cfg.fields, cfg.effective_threshold, cfg.ngram)
 
 
 class DedupStage(Stage):
