@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter, deque
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,6 @@ from typing import Any
 from synthgen.config import Config
 from synthgen.core.stage import Outcome, StageRun
 from synthgen.errors import StoppedError
-from synthgen.llm.batching import Deferred
 from synthgen.pipeline.pairs import pair_kept
 from synthgen.pipeline.pairs import verdict as ask_verdict
 from synthgen.pipeline.rounds import (
@@ -38,6 +37,7 @@ from synthgen.pipeline.screen import Screen
 from synthgen.records import DropReason, LedgerEntry, Provenance, Record, Seed
 from synthgen.stages.filter.judge import Judge, Judgement
 from synthgen.stages.filter.preference import PairOutcome
+from synthgen.stages.filter.window import JudgeWindow
 
 
 @dataclass
@@ -206,13 +206,10 @@ class Pipeline:
         return False
 
     async def judge_and_keep(self, survivors: list[Record]) -> Outcome | None:
-        """Judge survivors in order, `concurrency` at a time, asking for another verdict only
-        while those in flight may not reach the target at the pass rate so far; keep in
-        candidate order. Every decision follows the verdicts alone, so a replay asks the
-        same; survivors never asked are ledgered as surplus, unpaid."""
-        from synthgen.errors import BudgetExceeded
-        from synthgen.llm.client import RequestFailed
-
+        """Judge survivors in order through the filter stage's window, asking for another
+        verdict only while those in flight may not reach the target at the pass rate so far;
+        keep in candidate order. Every decision follows the verdicts alone, so a replay asks
+        the same; survivors never asked are ledgered as surplus, unpaid."""
         judge = self.judge
         if judge is None:
             for rec in survivors:
@@ -221,47 +218,33 @@ class Pipeline:
         # In batch mode every verdict the round may need is asked at once (one batch); the
         # kept records are the same, as they are kept in candidate order either way.
         batch = bool(judge.clients) and judge.clients[0].deferral is not None
-        window = len(survivors) if batch else max(1, self.cfg.endpoint.concurrency)
-        pending: deque[tuple[Record, asyncio.Task[Judgement | PairOutcome]]] = deque()
-        stop: Outcome | None = None
-        unjudged: list[Record] = []
-        nxt = 0
-        try:
-            while True:
-                while stop is None and nxt < len(survivors) and len(pending) < window:
-                    if len(self.kept) + len(pending) * self.pass_rate() >= self.target:
-                        break
-                    rec = survivors[nxt]
-                    nxt += 1
-                    task = asyncio.ensure_future(
-                        ask_verdict(judge, self.screen.rules, rec, self.min_margin, self.verdict_of)
-                    )
-                    pending.append((rec, task))
-                if not pending:
-                    break
-                rec, task = pending.popleft()
-                try:
-                    verdict = await task
-                except Deferred:
-                    # the other verdicts asked are queued too (or replayed): wait for them
-                    await asyncio.gather(*(t for _, t in pending), return_exceptions=True)
-                    return Outcome("pending")
-                except (BudgetExceeded, RequestFailed) as e:
-                    stop = stop or Outcome(
-                        "stopped_budget" if isinstance(e, BudgetExceeded) else "failed", e
-                    )
-                    unjudged.append(rec)
-                    continue
-                self.judged += 1
-                self.keep_or_drop(rec, verdict)
-        finally:
-            for _, task in pending:
-                task.cancel()
+        size = len(survivors) if batch else self.cfg.endpoint.concurrency
+
+        def ask(rec: Record) -> Awaitable[Judgement | PairOutcome]:
+            return ask_verdict(judge, self.screen.rules, rec, self.min_margin, self.verdict_of)
+
+        def commit(rec: Record, verdict: Judgement | PairOutcome | None) -> None:
+            self.judged += 1
+            self.keep_or_drop(rec, verdict)
+
+        def may_ask(in_flight: int) -> bool:
+            return len(self.kept) + in_flight * self.pass_rate() < self.target
+
+        rest = iter(survivors)
+        window: JudgeWindow[Record, Judgement | PairOutcome] = JudgeWindow(
+            ask, commit, size, may_ask
+        )
+        end = await window.run(rest)
+        if end.status == "interrupted":
+            raise asyncio.CancelledError  # the skeleton's Ctrl-C: the earlier run dir stands
+        if end.status == "pending":
+            return Outcome("pending")
+        stop = None if end.status == "complete" else Outcome(end.status, end.error)
         if stop is not None and len(self.kept) >= self.target:
             stop = None  # the cap ran out only on verdicts the target did not need
         reason = ("surplus", "surplus") if stop is None else ("judge", "not_judged")
         detail = f"target {self.target} reached" if stop is None else "the run stopped first"
-        for rec in [*unjudged, *survivors[nxt:]]:
+        for rec in [*end.uncommitted, *rest]:
             self.ledger_record(rec, reason[0], reason[1], detail)
         return stop
 
