@@ -122,6 +122,7 @@ class Pipeline:
 
     async def calibrate(self) -> Outcome | None:
         """The judge scores the human seeds first; a judge that fails too many stops the run."""
+        from synthgen.stages.filter.calibration import seed_stop
         from synthgen.stages.filter.plan import calibrate, make_plan
 
         plan = make_plan(self.cfg)
@@ -149,18 +150,8 @@ class Pipeline:
             return Outcome("stopped_budget", e)
         except RequestFailed as e:
             return Outcome("failed", e)
-        if seeds is None or seeds.trusted:
-            return None
-        return Outcome(
-            "stopped_calibration",
-            StoppedError(
-                f"the judge failed {seeds.n - seeds.passed} of {seeds.n} human seeds "
-                f"({seeds.fail_share:.0%} > max_seed_fail {j.max_seed_fail:.0%}): its "
-                "threshold cannot be trusted; no candidate was generated",
-                hint="check the rubric, the threshold and the judge model; the seeds' "
-                "verdicts are cached",
-            ),
-        )
+        error = seed_stop(seeds, "run")
+        return None if error is None else Outcome("stopped_calibration", error)
 
     async def expand(self, index: int, asked: int) -> tuple[list[Record], Outcome | None]:
         """One round's candidates from the generator; its own drops go to the ledger."""

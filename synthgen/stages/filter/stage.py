@@ -19,7 +19,6 @@ from synthgen.errors import (
     EndpointError,
     InputError,
     Interrupted,
-    StoppedError,
     SynthgenError,
 )
 from synthgen.llm.client import RequestFailed
@@ -28,6 +27,7 @@ from synthgen.stages.filter.calibration import (
     SeedCheck,
     independence,
     length_bias,
+    seed_stop,
 )
 from synthgen.stages.filter.engine import EngineResult, FilterEngine, RecordSink, Tally, stop_result
 from synthgen.stages.filter.judge import (
@@ -162,19 +162,8 @@ class FilterStage(Stage):
             f"calibration: the judge passed {seeds.passed}/{seeds.n} human seeds "
             f"(threshold {jcfg.threshold:g})"
         )
-        if seeds.trusted:
-            return None
-        return EngineResult(
-            "stopped_calibration",
-            StoppedError(
-                f"the judge failed {seeds.n - seeds.passed} of {seeds.n} human "
-                f"seeds ({seeds.fail_share:.0%} > --max-seed-fail "
-                f"{jcfg.max_seed_fail:.0%}): its threshold cannot be trusted; "
-                "no candidate was judged",
-                hint="check the rubric, --threshold and the judge model; "
-                "the seeds' verdicts are cached",
-            ),
-        )
+        error = seed_stop(seeds, "filter")
+        return None if error is None else EngineResult("stopped_calibration", error)
 
     def stopped(self, run: StageRun, error: SynthgenError) -> Outcome:
         """Ctrl-C, SIGTERM or a fatal error: what was kept and ledgered so far stands."""
