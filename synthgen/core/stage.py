@@ -26,6 +26,7 @@ from synthgen.core.batchrun import (
     has_open_batches,
 )
 from synthgen.core.batchrun import open_queue as open_batch_queue
+from synthgen.core.clients import Clients, Role
 from synthgen.core.manifest import file_sha256, write_manifest
 from synthgen.core.runtime import RunSlot, claim_run, make_client, run_cancellable
 from synthgen.core.sink import Sink
@@ -61,6 +62,7 @@ class ClientSpec:
 
     model: str
     base_url: str | None = None  # None: the config's endpoint
+    role: Role = "generator"  # the part it plays: StageRun.roles groups the clients by it
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ class StageRun:
     delivered: bool = False  # the sink's files were moved into place (set at close)
     batch: BatchQueue | None = None  # batch mode's queue, or the joins an online run made
     batch_mode: BatchMode | None = None
+    roles: Clients = field(default_factory=Clients)  # the same clients, by role
 
     def defer_misses(self) -> None:
         """In batch mode, from now on requests the cache cannot answer wait for a batch
@@ -191,7 +194,8 @@ def _run_claimed(
         )
         for c in specs
     ]
-    run = StageRun(cfg, slot, sink, budget, clients, say, batch_mode=plan.batch)
+    roles = Clients.by_role([c.role for c in specs], clients)
+    run = StageRun(cfg, slot, sink, budget, clients, say, batch_mode=plan.batch, roles=roles)
     if plan.batch is not None or (clients and has_open_batches(slot.db)):
         run.batch = open_batch_queue(slot.db, cfg, say)
 

@@ -3,19 +3,17 @@ records kept in earlier rounds (never its own unjudged ones), seeds weighted as 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import orjson
-
 from synthgen.config import Config
-from synthgen.core.sink import Sink
 from synthgen.core.stage import Outcome
 from synthgen.llm.client import LLMClient
 from synthgen.records import Record, Seed
 from synthgen.stages.expand.candidates import RunContext
+from synthgen.stages.expand.consumer import Collected
 from synthgen.stages.expand.engine import Expander
 
 
@@ -27,7 +25,6 @@ class RoundInputs:
     seeds: list[Seed]
     client: LLMClient
     ctx: RunContext
-    work: Path
     kept: Sequence[Record]
     weights: Sequence[float] | None
     on_progress: Callable[[], None]
@@ -43,32 +40,29 @@ ROUND_SEED_STEP = 1_000_003  # each round draws from its own random stream
 async def expand_round(
     p: RoundInputs, index: int, asked: int
 ) -> tuple[list[Record], list[dict[str, Any]], Outcome | None]:
-    """(candidates in commit order, the engine's own ledger entries, a stop if any)."""
+    """(candidates in commit order, the engine's own ledger entries, a stop if any). They
+    pass in memory: a rerun makes them again from the cache."""
     gen = p.cfg.generation.model_copy(
         update={"count": asked, "seed": p.cfg.generation.seed + ROUND_SEED_STEP * index}
     )
     cfg = p.cfg.model_copy(update={"generation": gen})
-    out = p.work / f"round-{index:03d}.jsonl"
-    ledger = p.work / f"round-{index:03d}.ledger.jsonl"
-    sink = Sink(out, ledger, to_stdout=False, resume=False)
-    ctx = RunContext(**{**p.ctx.__dict__, "gen": gen})
+    out = Collected()
     expander = Expander(
         cfg,
         p.seeds,
         p.client,
-        sink,
-        ctx,
+        out,
+        dataclasses.replace(p.ctx, gen=gen),
         lambda prog: p.on_progress(),
         initial_pool=p.kept,
         feed_back=False,
         seed_weights=p.weights,
         instruction_gate=p.instruction_gate,
+        responders=p.responders,
     )
-    expander.builder.responders = list(p.responders)
     result = await expander.run()
-    sink.close(finalise_files=True)
-    records = [_canonical(Record.model_validate(o)) for o in _lines(out)]
-    drops = [_canonical_drop(d) for d in _lines(ledger)]
+    records = [_canonical(r) for r in out.records]
+    drops = [_canonical_drop(d.model_dump(mode="json", exclude_none=True)) for d in out.drops]
     stop = None
     if result.status == "pending":
         stop = Outcome("pending")
@@ -88,9 +82,17 @@ def _canonical(rec: Record) -> Record:
         for name in ("generator", "response_generator")
         if (gen := getattr(prov, name)) is not None and gen.cached
     }
-    if not update:
-        return rec
-    return rec.model_copy(update={"provenance": prov.model_copy(update=update)})
+    changes: dict[str, Any] = {}
+    if update:
+        changes["provenance"] = prov.model_copy(update=update)
+    if rec.responses and any(r.generator and r.generator.cached for r in rec.responses):
+        changes["responses"] = [  # K responses: each answer's flag too
+            r.model_copy(update={"generator": r.generator.model_copy(update={"cached": False})})
+            if r.generator is not None
+            else r
+            for r in rec.responses
+        ]
+    return rec.model_copy(update=changes) if changes else rec
 
 
 def _canonical_drop(entry: dict[str, Any]) -> dict[str, Any]:
@@ -100,10 +102,3 @@ def _canonical_drop(entry: dict[str, Any]) -> dict[str, Any]:
         if isinstance(gen, dict):
             gen["cached"] = False
     return entry
-
-
-def _lines(path: Any) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    with path.open("rb") as fh:
-        return [orjson.loads(line) for line in fh if line.strip()]

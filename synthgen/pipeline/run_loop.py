@@ -15,7 +15,6 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from synthgen.config import Config
@@ -35,6 +34,7 @@ from synthgen.pipeline.rounds import (
 )
 from synthgen.pipeline.screen import Screen
 from synthgen.records import DropReason, LedgerEntry, Provenance, Record, Seed
+from synthgen.stages.expand.candidates import RunContext
 from synthgen.stages.filter.judge import Judge, Judgement
 from synthgen.stages.filter.preference import PairOutcome
 from synthgen.stages.filter.window import JudgeWindow
@@ -55,18 +55,17 @@ class RunProgress:
 
 
 class Pipeline:
-    """The run loop over one stage run's clients (generator first, then judges) and sink."""
+    """The run loop over one stage run's clients (by role: run.roles) and sink."""
 
     def __init__(
         self,
         cfg: Config,
         seeds: list[Seed],
         run: StageRun,
-        work: Path,
-        ctx: Any,
+        ctx: RunContext,
         on_progress: Callable[[RunProgress], None] | None = None,
     ) -> None:
-        self.cfg, self.seeds, self.run, self.work, self.ctx = cfg, seeds, run, work, ctx
+        self.cfg, self.seeds, self.run, self.ctx = cfg, seeds, run, ctx
         self.target = cfg.target.count
         self.on_progress = on_progress or (lambda p: None)
         self.totals = Totals()
@@ -82,8 +81,7 @@ class Pipeline:
         self.round_started = time.monotonic()
         self.gated = 0  # instructions dropped before their response was asked
         self.min_margin = cfg.filter.judge.min_margin  # preference pairs
-        # clients: the generator, its judges, then generation.models (answering in turn)
-        self.judges = run.clients[1 : len(run.clients) - len(cfg.generation.models)]
+        self.clients = run.roles
 
     async def loop(self) -> Outcome:
         """The run, on one screen: calibrate, then rounds until target, budget or gate."""
@@ -131,7 +129,7 @@ class Pipeline:
         j = self.cfg.filter.judge
         self.judge = Judge(
             plan.rubric,
-            self.judges,
+            list(self.clients.judges),
             j.threshold,
             j.max_new_tokens,
             plan.reference,
@@ -157,17 +155,17 @@ class Pipeline:
         """One round's candidates from the generator; its own drops go to the ledger."""
         from synthgen.pipeline.expand_round import RoundInputs, expand_round
 
+        assert self.clients.generator is not None  # RunStage's plan names it first
         inputs = RoundInputs(
             self.cfg,
             self.seeds,
-            self.run.clients[0],
+            self.clients.generator,
             self.ctx,
-            self.work,
             self.kept,
             self.weights,
             lambda: self.report_progress(index, "expand"),
             self.instruction_gate if self.gates_instructions else None,
-            self.run.clients[1 + len(self.judges) :],
+            self.clients.responders,
         )
         recs, drops, outcome = await expand_round(inputs, index, asked)
         for entry in drops:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -99,13 +99,19 @@ def evol_failure(origin_instruction: str, task: Task) -> tuple[str, str] | None:
 class Builder:
     """Runs one job through the client and accounts for every candidate it yields."""
 
-    def __init__(self, ctx: RunContext, client: LLMClient) -> None:
+    def __init__(
+        self,
+        ctx: RunContext,
+        client: LLMClient,
+        gate: Callable[[Task], tuple[str, str, str] | None] | None = None,
+        responders: Sequence[LLMClient] = (),
+    ) -> None:
         self.ctx, self.client = ctx, client
         # `run` screens separately generated instructions before paying for responses:
         # (stage, reason, detail) to drop one, None to let it through.
-        self.gate: Callable[[Task], tuple[str, str, str] | None] | None = None
+        self.gate = gate
         # The models that answer instructions when K responses are asked (default: client).
-        self.responders: list[LLMClient] = []
+        self.responders: list[LLMClient] = list(responders)
 
     def _gen_info(self, req: ChatRequest, a: Answer, repaired: bool = False) -> GeneratorInfo:
         params: dict[str, Any] = {
