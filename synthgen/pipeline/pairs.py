@@ -5,9 +5,8 @@ what the judge keeps is a preference pair (stages/filter/preference.py decides i
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from synthgen.records import Record
+from synthgen.records import JudgeVerdict, Record
 from synthgen.seeds.dataset import Row
 from synthgen.stages.filter.judge import Judge, Judgement
 from synthgen.stages.filter.preference import PairOutcome, judge_pair
@@ -19,7 +18,7 @@ async def verdict(
     rules: Rules,
     rec: Record,
     min_margin: float,
-    verdict_of: Callable[[Judgement], dict[str, Any]],
+    verdict_of: Callable[[Judgement], JudgeVerdict],
 ) -> Judgement | PairOutcome:
     """The judge's verdict on one candidate: a pair's outcome when it holds K responses, the
     whole conversation's when it is one, else its single response's."""

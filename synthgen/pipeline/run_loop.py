@@ -33,7 +33,7 @@ from synthgen.pipeline.rounds import (
     seed_weights,
 )
 from synthgen.pipeline.screen import Screen
-from synthgen.records import DropReason, LedgerEntry, Provenance, Record, Seed
+from synthgen.records import DropReason, JudgeVerdict, LedgerEntry, Provenance, Record, Seed
 from synthgen.stages.expand.candidates import RunContext
 from synthgen.stages.filter.judge import Judge, Judgement
 from synthgen.stages.filter.preference import PairOutcome
@@ -76,7 +76,7 @@ class Pipeline:
         self.gate: GateTrip | None = None
         self.screen = Screen(cfg, seeds)
         self.judge: Judge | None = None
-        self.verdict_of: Callable[[Judgement], dict[str, Any]] = lambda j: {}
+        self.shas: tuple[str, str | None] = ("", None)  # the rubric's, the reference's
         self.judged = 0
         self.round_started = time.monotonic()
         self.gated = 0  # instructions dropped before their response was asked
@@ -136,7 +136,7 @@ class Pipeline:
             retry_truncated=j.retry_truncated,
         )
         rubric_sha, ref_sha = plan.rubric.sha256, plan.reference.sha256 if plan.reference else None
-        self.verdict_of = lambda jg: jg.provenance(rubric_sha, ref_sha)
+        self.shas = rubric_sha, ref_sha
         if not plan.seeds:
             return None
         from synthgen.errors import BudgetExceeded
@@ -237,6 +237,10 @@ class Pipeline:
             self.ledger_record(rec, reason[0], reason[1], detail)
         return stop
 
+    def verdict_of(self, jg: Judgement) -> JudgeVerdict:
+        """The judge's verdict as provenance records it."""
+        return jg.verdict(*self.shas)
+
     def pass_rate(self) -> float:
         """Share of judged survivors kept so far (a prior of 0.8 before ten are judged)."""
         return self.totals.kept / self.judged if self.judged >= 10 and self.totals.kept else 0.8
@@ -254,13 +258,12 @@ class Pipeline:
             if jg.error:
                 detail, _raw = jg.failure_detail()
                 return self.ledger_record(rec, "judge", jg.error, detail)
-            prov["judge"] = self.verdict_of(jg)
-            self.totals.scores.append(prov["judge"]["score"])
+            verdict = self.verdict_of(jg)
+            prov["judge"] = verdict.as_json()
+            self.totals.scores.append(verdict.score)
             self.totals.lengths.append(len(rec.output))
-            if not jg.passed:
-                detail = (
-                    f"score {prov['judge']['score']} < threshold {self.cfg.filter.judge.threshold}"
-                )
+            if not verdict.passed:
+                detail = f"score {verdict.score} < threshold {self.cfg.filter.judge.threshold}"
                 return self.ledger_record(
                     rec, "judge", "below_threshold", detail, judge=prov["judge"]
                 )

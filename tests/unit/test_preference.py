@@ -46,7 +46,7 @@ def _obj(*outputs: str) -> dict[str, Any]:
 
 def _pair(judge: FakeJudge, obj: dict[str, Any], min_margin: float = 1.0) -> PairOutcome:
     row = Row(1, "p1", obj["instruction"], "", obj["output"], "synthgen", obj)
-    out = judge_pair(judge, RULES, row, obj, min_margin, lambda jg: {"score": jg.score})  # type: ignore[arg-type]
+    out = judge_pair(judge, RULES, row, obj, min_margin, lambda jg: jg.verdict("rubric", None))  # type: ignore[arg-type]
     return asyncio.run(out)
 
 
@@ -66,7 +66,8 @@ def test_the_best_is_chosen_and_the_worst_rejected() -> None:
         3.0,
         [5, 3, 2],
     )
-    assert pref["tie_break"] is None and rec["provenance"]["judge"] == {"score": 5}
+    assert pref["tie_break"] is None and rec["provenance"]["judge"]["score"] == 5
+    assert pref["verdicts"][0] == rec["provenance"]["judge"]  # the chosen one's verdict
 
 
 def test_a_small_margin_a_failing_chosen_and_too_few_responses_are_ledgered() -> None:

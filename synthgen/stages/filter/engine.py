@@ -14,7 +14,7 @@ from typing import Any
 
 from synthgen.core.sink import Sink
 from synthgen.errors import SynthgenError
-from synthgen.records import ledger_id
+from synthgen.records import JudgeVerdict, ledger_id
 from synthgen.seeds.dataset import SYNTHGEN, Row, record_dict, to_record
 from synthgen.stages.filter.calibration import known_as
 from synthgen.stages.filter.judge import Judge, Judgement
@@ -111,7 +111,7 @@ class FilterEngine:
         rules: Rules,
         judge: Judge | None,
         sink: RecordSink,
-        provenance_extra: Callable[[Judgement], dict[str, Any]],
+        provenance_extra: Callable[[Judgement], JudgeVerdict],
         window: int,
         on_progress: Callable[[Tally], None] | None = None,
         on_generator: Callable[[str], None] | None = None,
@@ -195,17 +195,17 @@ class FilterEngine:
                     t.refused, t.last_refusal = t.refused + 1, detail
                 return self._drop(item, "judge", judgement.error, detail, raw=raw)
             verdict = self.verdict_of(judgement)
-            obj["provenance"] = {**obj["provenance"], "judge": verdict}
+            obj["provenance"] = {**obj["provenance"], "judge": verdict.as_json()}
             t.judged += 1
-            t.scores.append(verdict["score"])
+            t.scores.append(verdict.score)
             t.lengths.append(len(row.output))
-            t.flags.update(verdict["flags"])
-            t.structured.update(f"{m}: {p}" for m, p in verdict.get("structured", {}).items())
-            t.repaired += bool(verdict.get("repaired"))
-            if "spread" in verdict:
-                t.spreads.append(verdict["spread"])
-            if not verdict["passed"]:
-                detail = f"score {verdict['score']:g} < threshold {verdict['threshold']:g}"
+            t.flags.update(verdict.flags)
+            t.structured.update(f"{m}: {p}" for m, p in verdict.structured.items())
+            t.repaired += verdict.repaired
+            if verdict.spread is not None:
+                t.spreads.append(verdict.spread)
+            if not verdict.passed:
+                detail = f"score {verdict.score:g} < threshold {verdict.threshold:g}"
                 return self._drop(item, "judge", "below_threshold", detail)
             t.passed += 1
         if not self.sink.add_obj(row.id, obj):

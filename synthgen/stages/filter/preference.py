@@ -18,6 +18,7 @@ from typing import Any
 from synthgen import prompts
 from synthgen.llm.structured import ParseFailure, parse_json
 from synthgen.llm.types import ChatRequest
+from synthgen.records import JudgeVerdict
 from synthgen.seeds.dataset import Row
 from synthgen.stages.filter.judge import Judge, Judgement, _inert
 from synthgen.stages.filter.rules import Candidate, Rules
@@ -93,7 +94,7 @@ async def judge_pair(
     row: Row,
     obj: dict[str, Any],
     min_margin: float,
-    verdict_of: Callable[[Judgement], dict[str, Any]],
+    verdict_of: Callable[[Judgement], JudgeVerdict],
 ) -> PairOutcome:
     """Rules, verdicts and, on a tie at the top, the swapped pairwise check for one record."""
     task = obj.get("meta", {}).get("task") if isinstance(obj.get("meta"), dict) else None
@@ -125,7 +126,7 @@ async def judge_pair(
         if jg.score is None:
             pref["excluded"][str(i)] = f"{jg.error}: {jg.failure_detail()[0]}"[:200]
         else:
-            scores[i], verdicts[i] = jg.score, verdict_of(jg)
+            scores[i], verdicts[i] = jg.score, verdict_of(jg).as_json()
     pref.update(scores=scores, verdicts=verdicts, tie_break=None)
     scored = [i for i, s in enumerate(scores) if s is not None]
     if len(scored) < 2:

@@ -22,7 +22,7 @@ from synthgen.errors import (
     SynthgenError,
 )
 from synthgen.llm.client import RequestFailed
-from synthgen.records import StageSummary
+from synthgen.records import JudgeVerdict, StageSummary
 from synthgen.stages.filter.calibration import (
     SeedCheck,
     independence,
@@ -112,8 +112,8 @@ class FilterStage(Stage):
         rubric_sha = fplan.rubric.sha256 if fplan.rubric else ""
         ref_sha = fplan.reference.sha256 if fplan.reference else None
 
-        def verdict_of(jg: Judgement) -> dict[str, Any]:
-            return jg.provenance(rubric_sha, ref_sha)
+        def verdict_of(jg: Judgement) -> JudgeVerdict:
+            return jg.verdict(rubric_sha, ref_sha)
 
         def check_independence(generator: str) -> None:
             """Warn as soon as a related generator shows up, before more is spent."""
