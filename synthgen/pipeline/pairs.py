@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from synthgen.records import JudgeVerdict, Record
-from synthgen.seeds.dataset import Row
 from synthgen.stages.filter.judge import Judge, Judgement
 from synthgen.stages.filter.preference import PairOutcome, judge_pair
 from synthgen.stages.filter.rules import Rules
@@ -24,8 +23,9 @@ async def verdict(
     whole conversation's when it is one, else its single response's."""
     if rec.responses and len(rec.responses) >= 2:
         obj = rec.model_dump(mode="json", exclude_none=True)
-        row = Row(0, rec.id, rec.instruction, rec.input, rec.output, "synthgen", obj, rec.meta)
-        return await judge_pair(judge, rules, row, obj, min_margin, verdict_of)
+        return await judge_pair(
+            judge, rules, rec.instruction, rec.input, obj, min_margin, verdict_of
+        )
     turns = [t.model_dump() for t in rec.messages] if rec.messages else None
     return await judge.judge(rec.instruction, rec.input, rec.output, turns)
 

@@ -10,7 +10,6 @@ import pytest
 
 from synthgen.config import RulesConfig
 from synthgen.records import Usage
-from synthgen.seeds.dataset import Row
 from synthgen.stages.filter import preference
 from synthgen.stages.filter.judge import Judgement, Opinion, Verdict
 from synthgen.stages.filter.preference import PairOutcome, judge_pair
@@ -45,8 +44,8 @@ def _obj(*outputs: str) -> dict[str, Any]:
 
 
 def _pair(judge: FakeJudge, obj: dict[str, Any], min_margin: float = 1.0) -> PairOutcome:
-    row = Row(1, "p1", obj["instruction"], "", obj["output"], "synthgen", obj)
-    out = judge_pair(judge, RULES, row, obj, min_margin, lambda jg: jg.verdict("rubric", None))  # type: ignore[arg-type]
+    verdict_of = lambda jg: jg.verdict("rubric", None)  # noqa: E731
+    out = judge_pair(judge, RULES, obj["instruction"], "", obj, min_margin, verdict_of)  # type: ignore[arg-type]
     return asyncio.run(out)
 
 

@@ -154,7 +154,13 @@ class FilterEngine:
         if self.judge is not None and has_responses(obj):  # K responses: a preference pair
             item = Item(row, self.read, obj)
             item.request = judge_pair(
-                self.judge, self.rules, row, obj, self.min_margin, self.verdict_of
+                self.judge,
+                self.rules,
+                row.instruction,
+                row.input,
+                obj,
+                self.min_margin,
+                self.verdict_of,
             )
             return item
         failure = (
