@@ -26,7 +26,6 @@ from synthgen.pipeline.rounds import (
     MAX_ROUNDS,
     GateTrip,
     RoundRecord,
-    Totals,
     check_gates,
     distinct_2,
     round_size,
@@ -37,6 +36,7 @@ from synthgen.records import DropReason, JudgeVerdict, LedgerEntry, Provenance, 
 from synthgen.stages.expand.candidates import RunContext
 from synthgen.stages.filter.judge import Judge, Judgement
 from synthgen.stages.filter.preference import PairOutcome
+from synthgen.stages.filter.tally import Tally
 from synthgen.stages.filter.window import JudgeWindow
 
 
@@ -68,7 +68,7 @@ class Pipeline:
         self.cfg, self.seeds, self.run, self.ctx = cfg, seeds, run, ctx
         self.target = cfg.target.count
         self.on_progress = on_progress or (lambda p: None)
-        self.totals = Totals()
+        self.totals = Tally()  # input: every candidate
         self.rounds: list[RoundRecord] = []
         self.kept: list[Record] = []
         self.parents: Counter[str] = Counter()
@@ -170,7 +170,7 @@ class Pipeline:
         recs, drops, outcome = await expand_round(inputs, index, asked)
         for entry in drops:
             self.ledger(entry)
-        self.totals.candidates += len(recs)
+        self.totals.input += len(recs)
         return recs, outcome
 
     @property
@@ -290,7 +290,7 @@ class Pipeline:
                 asked=asked,
                 candidates=len(candidates),
                 kept=len(kept_now),
-                dropped=self.totals.counts()["dropped"],
+                dropped=self.totals.by_stage(),
                 keep_rate=self.totals.keep_rate,
                 distinct_2=distinct_2([r.instruction.lower() for r in kept_now]),
                 adjustment=adjustment,
@@ -345,7 +345,7 @@ class Pipeline:
         """A drop the expand step ledgered itself (parse failures, refusals...)."""
         self.run.sink.extend([], [entry])
         self.totals.drop(str(entry["dropped"]["stage"]), str(entry["dropped"]["reason"]))
-        self.totals.candidates += 1
+        self.totals.input += 1
 
     def report_progress(self, index: int, step: str) -> None:
         """Kept / target, keep rate, spend and the cost projected to reach the target."""
@@ -357,7 +357,7 @@ class Pipeline:
             RunProgress(
                 len(self.kept),
                 self.target,
-                t.candidates,
+                t.input,
                 t.keep_rate,
                 spent,
                 projected,

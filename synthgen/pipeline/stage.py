@@ -17,7 +17,7 @@ from synthgen.core.stage import ClientSpec, Outcome, Stage, StagePlan, StageRun,
 from synthgen.errors import Interrupted, SynthgenError
 from synthgen.llm.types import endpoint_host
 from synthgen.pipeline.outputs import write_outputs
-from synthgen.pipeline.rounds import GateTrip, RoundRecord
+from synthgen.pipeline.rounds import GateTrip, RoundRecord, run_counts
 from synthgen.pipeline.run_loop import Pipeline, RunProgress
 from synthgen.records import Seed, StageSummary, canonical_json, sha256_hex
 
@@ -121,10 +121,10 @@ class RunStage(Stage):
         p = self.pipeline
         if p is None:
             return outcome
-        outcome.counts = p.totals.counts()
+        outcome.counts = run_counts(p.totals)
         t = p.totals
         outcome.headline = (
-            f"{t.kept}/{self.cfg.target.count} kept of {t.candidates} candidates in "
+            f"{t.kept}/{self.cfg.target.count} kept of {t.input} candidates in "
             f"{len(p.rounds)} rounds → {self.run_dir}"
         )
         outcome.details = {

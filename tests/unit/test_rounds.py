@@ -13,16 +13,16 @@ from synthgen.pipeline.rounds import (
     OVERSHOOT,
     PRIOR_KEEP_RATE,
     RATE_FROM,
-    Totals,
     check_gates,
     round_size,
     seed_weights,
 )
 from synthgen.records import Seed
+from synthgen.stages.filter.tally import Tally
 
 
-def totals(candidates: int, kept: int, **dropped: dict[str, int]) -> Totals:
-    t = Totals(candidates=candidates, kept=kept)
+def totals(candidates: int, kept: int, **dropped: dict[str, int]) -> Tally:
+    t = Tally(input=candidates, kept=kept)
     for stage, reasons in dropped.items():
         for reason, n in reasons.items():
             for _ in range(n):

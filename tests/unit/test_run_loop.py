@@ -196,7 +196,7 @@ def test_a_tripped_gate_stops_the_run_naming_gate_threshold_and_value(tmp_path: 
     loop = Loop(tmp_path, target=10, min_mean_score=4.5, min_candidates=1)
     outs = ["GOOD one", "BAD two", "GOOD three"]
     assert loop.judge_and_keep([candidate(o) for o in outs]) is None
-    loop.pipeline.totals.candidates = 3
+    loop.pipeline.totals.input = 3
     assert loop.pipeline.gate_stop(final=False) is not None  # mean score 4.0 < 4.5
     stop = loop.pipeline.gate_stop(final=True)
     assert stop is not None and stop.status == "stopped_gate"

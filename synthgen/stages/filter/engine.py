@@ -7,9 +7,8 @@ requests from the cache and claims what is already on disk instead of writing it
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from synthgen.core.sink import Sink
@@ -20,6 +19,7 @@ from synthgen.stages.filter.calibration import known_as
 from synthgen.stages.filter.judge import Judge, Judgement
 from synthgen.stages.filter.preference import PairOutcome, has_responses, judge_pair
 from synthgen.stages.filter.rules import Candidate, Rules
+from synthgen.stages.filter.tally import Tally
 from synthgen.stages.filter.window import JudgeWindow, stop_error
 
 FLUSH_EVERY = 256
@@ -34,45 +34,6 @@ class RecordSink(Sink):
         if len(self._queued) >= FLUSH_EVERY:  # no jobs here to flush after: every N records
             self.flush()
         return added
-
-
-@dataclass
-class Tally:
-    """What happened to every committed row; kept + sum(dropped) == input, always."""
-
-    input: int = 0
-    kept: int = 0
-    dropped: dict[str, Counter[str]] = field(default_factory=dict)
-    judged: int = 0
-    passed: int = 0
-    scores: list[float] = field(default_factory=list)
-    lengths: list[int] = field(default_factory=list)
-    spreads: list[float] = field(default_factory=list)
-    flags: Counter[str] = field(default_factory=Counter)
-    generators: Counter[str] = field(default_factory=Counter)
-    structured: Counter[str] = field(default_factory=Counter)  # "model: path" of verdicts
-    repaired: int = 0
-    unprocessed: int = 0
-    refused: int = 0  # rows whose judge request the endpoint refused
-    pairs: int = 0  # rows with K responses, made into preference pairs (or ledgered)
-    last_refusal: str | None = None  # what the endpoint answered, for the run's error
-
-    def drop(self, stage: str, reason: str) -> None:
-        """Count one dropped row under its stage and reason."""
-        self.dropped.setdefault(stage, Counter())[reason] += 1
-
-    def counts(self) -> dict[str, Any]:
-        """The summary's counts: rows in, kept, dropped by stage and reason, keep rate."""
-        dropped = {s: dict(sorted(c.items())) for s, c in sorted(self.dropped.items())}
-        total = sum(sum(c.values()) for c in self.dropped.values())
-        return {
-            "input": self.input,
-            "kept": self.kept,
-            "dropped": dropped,
-            "dropped_total": total,
-            "unprocessed": self.unprocessed,
-            "keep_rate": round(self.kept / self.input, 4) if self.input else None,
-        }
 
 
 @dataclass

@@ -29,13 +29,14 @@ from synthgen.stages.filter.calibration import (
     length_bias,
     seed_stop,
 )
-from synthgen.stages.filter.engine import EngineResult, FilterEngine, RecordSink, Tally, stop_result
+from synthgen.stages.filter.engine import EngineResult, FilterEngine, RecordSink, stop_result
 from synthgen.stages.filter.judge import (
     Judge,
     Judgement,
 )
 from synthgen.stages.filter.plan import calibrate, job_sha256, make_plan, panel_price
 from synthgen.stages.filter.summary import judge_block
+from synthgen.stages.filter.tally import Tally
 
 
 class FilterStage(Stage):
