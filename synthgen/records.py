@@ -236,6 +236,33 @@ class LedgerEntry(Open):
     dropped: DropReason
 
 
+def ledger_entry(
+    entry_id: str,
+    provenance: Provenance,
+    stage: str,
+    reason: str,
+    detail: str = "",
+    *,
+    instruction: str | None = None,
+    input: str | None = None,
+    output: str | None = None,
+    raw: str | None = None,
+    **extra: Any,
+) -> LedgerEntry:
+    """The one constructor of a drop: its id, texts, provenance and why; `extra` (run's dedup
+    `match`) is written after them."""
+    return LedgerEntry(
+        id=entry_id,
+        instruction=instruction,
+        input=input,
+        output=output,
+        raw=raw,
+        provenance=provenance,
+        dropped=DropReason(stage=stage, reason=reason, detail=detail),
+        **extra,
+    )
+
+
 def ledger_id(request_key: str, index: int, reason: str) -> str:
     """A stable drop id from where it came from and why, so a resumed run ledgers it once."""
     return f"drop_{sha256_hex(f'{request_key}:{index}:{reason}')[:32]}"

@@ -11,7 +11,7 @@ from typing import Any
 from synthgen.config import Config
 from synthgen.core.stage import Outcome
 from synthgen.llm.client import LLMClient
-from synthgen.records import Record, Seed
+from synthgen.records import LedgerEntry, Provenance, Record, Seed
 from synthgen.stages.expand.candidates import RunContext
 from synthgen.stages.expand.consumer import Collected
 from synthgen.stages.expand.engine import Expander
@@ -39,7 +39,7 @@ ROUND_SEED_STEP = 1_000_003  # each round draws from its own random stream
 
 async def expand_round(
     p: RoundInputs, index: int, asked: int
-) -> tuple[list[Record], list[dict[str, Any]], Outcome | None]:
+) -> tuple[list[Record], list[LedgerEntry], Outcome | None]:
     """(candidates in commit order, the engine's own ledger entries, a stop if any). They
     pass in memory: a rerun makes them again from the cache."""
     gen = p.cfg.generation.model_copy(
@@ -62,7 +62,7 @@ async def expand_round(
     )
     result = await expander.run()
     records = [_canonical(r) for r in out.records]
-    drops = [_canonical_drop(d.model_dump(mode="json", exclude_none=True)) for d in out.drops]
+    drops = [_canonical_drop(d) for d in out.drops]
     stop = None
     if result.status == "pending":
         stop = Outcome("pending")
@@ -73,18 +73,22 @@ async def expand_round(
     return records, drops, stop
 
 
-def _canonical(rec: Record) -> Record:
-    """The record as `run` writes it: whether its answers came from the cache is not part of
-    it (the manifest counts that), so a replay writes the same bytes."""
-    prov = rec.provenance
+def _uncached(prov: Provenance) -> Provenance | None:
+    """The provenance without the cache flags of its answers; None when none is set."""
     update = {
         name: gen.model_copy(update={"cached": False})
         for name in ("generator", "response_generator")
         if (gen := getattr(prov, name)) is not None and gen.cached
     }
+    return prov.model_copy(update=update) if update else None
+
+
+def _canonical(rec: Record) -> Record:
+    """The record as `run` writes it: whether its answers came from the cache is not part of
+    it (the manifest counts that), so a replay writes the same bytes."""
     changes: dict[str, Any] = {}
-    if update:
-        changes["provenance"] = prov.model_copy(update=update)
+    if (prov := _uncached(rec.provenance)) is not None:
+        changes["provenance"] = prov
     if rec.responses and any(r.generator and r.generator.cached for r in rec.responses):
         changes["responses"] = [  # K responses: each answer's flag too
             r.model_copy(update={"generator": r.generator.model_copy(update={"cached": False})})
@@ -95,10 +99,7 @@ def _canonical(rec: Record) -> Record:
     return rec.model_copy(update=changes) if changes else rec
 
 
-def _canonical_drop(entry: dict[str, Any]) -> dict[str, Any]:
-    """A ledger entry without the cache flag, as `_canonical` does for records."""
-    for name in ("generator", "response_generator"):
-        gen = entry.get("provenance", {}).get(name)
-        if isinstance(gen, dict):
-            gen["cached"] = False
-    return entry
+def _canonical_drop(entry: LedgerEntry) -> LedgerEntry:
+    """A ledger entry without the cache flags, as `_canonical` does for records."""
+    prov = _uncached(entry.provenance)
+    return entry if prov is None else entry.model_copy(update={"provenance": prov})

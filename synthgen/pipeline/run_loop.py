@@ -32,7 +32,7 @@ from synthgen.pipeline.rounds import (
     seed_weights,
 )
 from synthgen.pipeline.screen import Screen
-from synthgen.records import DropReason, JudgeVerdict, LedgerEntry, Provenance, Record, Seed
+from synthgen.records import JudgeVerdict, LedgerEntry, Provenance, Record, Seed, ledger_entry
 from synthgen.stages.expand.candidates import RunContext
 from synthgen.stages.filter.judge import Judge, Judgement
 from synthgen.stages.filter.preference import PairOutcome
@@ -327,25 +327,28 @@ class Pipeline:
         prov: Provenance = (
             rec.provenance if judge is None else rec.provenance.model_copy(update={"judge": judge})
         )
-        entry = LedgerEntry(
-            id=rec.id,
+        extra: dict[str, Any] = {} if match is None else {"match": match}
+        entry = ledger_entry(
+            rec.id,
+            prov,
+            stage,
+            reason,
+            detail,
             instruction=rec.instruction,
             input=rec.input,
             output=rec.output,
-            provenance=prov,
-            dropped=DropReason(stage=stage, reason=reason, detail=detail),
+            **extra,
         )
-        obj = entry.model_dump(mode="json", exclude_none=True)
-        if match is not None:
-            obj["match"] = match
-        self.run.sink.extend([], [obj])
-        self.totals.drop(stage, reason)
+        self._write(entry)
 
-    def ledger(self, entry: dict[str, Any]) -> None:
+    def ledger(self, entry: LedgerEntry) -> None:
         """A drop the expand step ledgered itself (parse failures, refusals...)."""
-        self.run.sink.extend([], [entry])
-        self.totals.drop(str(entry["dropped"]["stage"]), str(entry["dropped"]["reason"]))
-        self.totals.input += 1
+        self._write(entry)
+        self.totals.input += 1  # a candidate that never reached the screen
+
+    def _write(self, entry: LedgerEntry) -> None:
+        self.run.sink.extend([], [entry.model_dump(mode="json", exclude_none=True)])
+        self.totals.drop(entry.dropped.stage, entry.dropped.reason)
 
     def report_progress(self, index: int, step: str) -> None:
         """Kept / target, keep rate, spend and the cost projected to reach the target."""

@@ -18,13 +18,13 @@ from synthgen.llm.client import LLMClient, RequestRejected
 from synthgen.llm.structured import ParseFailure, extract_items, repair_request
 from synthgen.llm.types import Answer, ChatRequest
 from synthgen.records import (
-    DropReason,
     GeneratorInfo,
     LedgerEntry,
     PromptRef,
     Provenance,
     Record,
     Usage,
+    ledger_entry,
     ledger_id,
     record_id,
 )
@@ -174,14 +174,16 @@ class Builder:
         stage: str = "expand",
     ) -> None:
         out.dropped.append(
-            LedgerEntry(
-                id=ledger_id(key, idx, reason),
+            ledger_entry(
+                ledger_id(key, idx, reason),
+                prov,
+                stage,
+                reason,
+                detail[:500],
                 instruction=task.instruction if task else None,
                 input=task.input if task else None,
                 output=task.output if task else None,
                 raw=raw,
-                provenance=prov,
-                dropped=DropReason(stage=stage, reason=reason, detail=detail[:500]),
             )
         )
 

@@ -21,7 +21,7 @@ from synthgen.core.sink import Sink
 from synthgen.errors import BudgetExceeded, EndpointError, Interrupted, SynthgenError
 from synthgen.llm.batching import Deferred
 from synthgen.llm.client import LLMClient, RequestFailed
-from synthgen.records import DropReason, LedgerEntry, Record, Seed, ledger_id
+from synthgen.records import Record, Seed, ledger_entry, ledger_id
 from synthgen.stages.expand.candidates import Builder, JobOutcome, RunContext
 from synthgen.stages.expand.consumer import Consumer
 from synthgen.stages.expand.strategies import Job, PoolView, Task, make_job
@@ -249,15 +249,15 @@ class Expander:
         """Account for a record whose content an earlier record already has."""
         self.progress.duplicates += 1
         self.sink.drop(
-            LedgerEntry(
-                id=ledger_id(rec.id, index, "duplicate_id"),
+            ledger_entry(
+                ledger_id(rec.id, index, "duplicate_id"),
+                rec.provenance,
+                "expand",
+                "duplicate_id",
+                f"same content as {rec.id}",
                 instruction=rec.instruction,
                 input=rec.input,
                 output=rec.output,
-                provenance=rec.provenance,
-                dropped=DropReason(
-                    stage="expand", reason="duplicate_id", detail=f"same content as {rec.id}"
-                ),
             )
         )
 
