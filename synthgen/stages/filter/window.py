@@ -94,6 +94,7 @@ class JudgeWindow(Generic[T, V]):
         """Commit items in order until they end, `may_ask` says no more, or a stop; a
         cancellation cancels what is in flight and ends the window as "interrupted"."""
         pending: deque[_Slot[T, V]] = deque()
+        taken: list[T] = []  # batch mode: left uncommitted behind a deferred verdict
         end: WindowEnd[T] = WindowEnd("complete")
         try:
             while True:
@@ -113,7 +114,7 @@ class JudgeWindow(Generic[T, V]):
                         end = WindowEnd(status, error, tuple(s.item for s in pending))
                         break
                     except Deferred:
-                        return await self._queue_the_rest(items, pending)
+                        return await self._queue_the_rest(items, pending, taken)
                 pending.popleft()
                 self.commit(head.item, verdict)
         except asyncio.CancelledError as e:
@@ -121,7 +122,7 @@ class JudgeWindow(Generic[T, V]):
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            return WindowEnd(*stop_error(e), tuple(s.item for s in pending))
+            return WindowEnd(*stop_error(e), (*taken, *(s.item for s in pending)))
         except Exception:  # bad input met on the way: what is in flight still lands
             await asyncio.gather(*(s.task for s in pending if s.task), return_exceptions=True)
             raise
@@ -130,13 +131,12 @@ class JudgeWindow(Generic[T, V]):
         return end
 
     async def _queue_the_rest(
-        self, items: Iterator[T], pending: deque[_Slot[T, V]]
+        self, items: Iterator[T], pending: deque[_Slot[T, V]], taken: list[T]
     ) -> WindowEnd[T]:
         """Batch mode, once a verdict waits for a batch: nothing after it commits in this pass,
         but every later item the window may take still gets its request queued (or replayed),
         a window at a time. What is cached is asked again, from the cache, by the pass that
         commits it."""
-        taken: list[T] = []
         waiting = 0
         while True:
             while self._take(items, pending, len(taken)):
