@@ -144,6 +144,30 @@ class GeneratorInfo(Frozen):
     cached: bool = False
 
 
+class JudgeVerdict(Frozen):
+    """The judge's verdict on one record, as `provenance.judge` holds it (this field order is
+    its JSON's key order; fields left None are not written)."""
+
+    models: list[str]
+    score: float
+    scores: dict[str, int | float]  # the panel's median per criterion
+    rationale: str
+    flags: list[str]
+    rubric_sha256: str
+    threshold: float
+    passed: bool
+    structured: dict[str, str]  # each model's structured-output path
+    repaired: bool
+    truncation_retry: dict[str, int] | None = None  # only when a cut-off verdict was retried
+    panel: list[dict[str, Any]] | None = None  # each model's own verdict, for a panel
+    spread: float | None = None  # a panel's highest score minus its lowest
+    reference_sha256: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """`provenance.judge` as written."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
 class Provenance(Open):
     """Where a record came from. Records read from files synthgen did not write have
     method "imported", `source` (file, line, format, original id) and no prompt/generator."""
@@ -217,6 +241,33 @@ class LedgerEntry(Open):
     raw: str | None = None
     provenance: Provenance
     dropped: DropReason
+
+
+def ledger_entry(
+    entry_id: str,
+    provenance: Provenance,
+    stage: str,
+    reason: str,
+    detail: str = "",
+    *,
+    instruction: str | None = None,
+    input: str | None = None,
+    output: str | None = None,
+    raw: str | None = None,
+    **extra: Any,
+) -> LedgerEntry:
+    """The one constructor of a drop: its id, texts, provenance and why; `extra` (run's dedup
+    `match`) is written after them."""
+    return LedgerEntry(
+        id=entry_id,
+        instruction=instruction,
+        input=input,
+        output=output,
+        raw=raw,
+        provenance=provenance,
+        dropped=DropReason(stage=stage, reason=reason, detail=detail),
+        **extra,
+    )
 
 
 def ledger_id(request_key: str, index: int, reason: str) -> str:

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from synthgen.pipeline.stage import RunSummary
     from synthgen.records import StageSummary as StageSummary
     from synthgen.stages.expand.engine import Progress as Progress
-    from synthgen.stages.filter.engine import Tally as Tally
+    from synthgen.stages.filter.tally import Tally as Tally
     from synthgen.stages.report.build import Report
 
 Say = Callable[[str], None]

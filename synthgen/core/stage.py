@@ -26,6 +26,7 @@ from synthgen.core.batchrun import (
     miss_policy,
 )
 from synthgen.core.batchrun import open_queue as open_batch_queue
+from synthgen.core.clients import Clients, Role
 from synthgen.core.manifest import file_sha256, write_manifest
 from synthgen.core.runtime import RunSlot, claim_run, make_client, run_cancellable
 from synthgen.core.sink import Sink
@@ -63,6 +64,7 @@ class ClientSpec:
 
     model: str
     base_url: str | None = None  # None: the config's endpoint
+    role: Role = "generator"  # the part it plays: StageRun.roles groups the clients by it
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class StageRun:
     say: Callable[[str], None]
     misses: MissPolicy  # the one cache-miss policy its clients were built with
     batch: BatchQueue | None = None  # batch mode's queue, or the joins an online run made
+    roles: Clients = field(default_factory=Clients)  # the same clients, by role
     delivered: bool = False  # the sink's files were moved into place (set at close)
 
     def defer_misses(self) -> None:
@@ -208,7 +211,8 @@ def _run_claimed(
         )
         for c in specs
     ]
-    run = StageRun(cfg, slot, sink, budget, clients, say, misses, queue)
+    roles = Clients.by_role([c.role for c in specs], clients)
+    run = StageRun(cfg, slot, sink, budget, clients, say, misses, queue, roles=roles)
 
     async def main() -> Outcome:
         try:

@@ -3,19 +3,17 @@ records kept in earlier rounds (never its own unjudged ones), seeds weighted as 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import orjson
-
 from synthgen.config import Config
-from synthgen.core.sink import Sink
 from synthgen.core.stage import Outcome
 from synthgen.llm.client import LLMClient
-from synthgen.records import Record, Seed
+from synthgen.records import LedgerEntry, Provenance, Record, Seed
 from synthgen.stages.expand.candidates import RunContext
+from synthgen.stages.expand.consumer import Collected
 from synthgen.stages.expand.engine import Expander
 
 
@@ -27,7 +25,6 @@ class RoundInputs:
     seeds: list[Seed]
     client: LLMClient
     ctx: RunContext
-    work: Path
     kept: Sequence[Record]
     weights: Sequence[float] | None
     on_progress: Callable[[], None]
@@ -42,33 +39,30 @@ ROUND_SEED_STEP = 1_000_003  # each round draws from its own random stream
 
 async def expand_round(
     p: RoundInputs, index: int, asked: int
-) -> tuple[list[Record], list[dict[str, Any]], Outcome | None]:
-    """(candidates in commit order, the engine's own ledger entries, a stop if any)."""
+) -> tuple[list[Record], list[LedgerEntry], Outcome | None]:
+    """(candidates in commit order, the engine's own ledger entries, a stop if any). They
+    pass in memory: a rerun makes them again from the cache."""
     gen = p.cfg.generation.model_copy(
         update={"count": asked, "seed": p.cfg.generation.seed + ROUND_SEED_STEP * index}
     )
     cfg = p.cfg.model_copy(update={"generation": gen})
-    out = p.work / f"round-{index:03d}.jsonl"
-    ledger = p.work / f"round-{index:03d}.ledger.jsonl"
-    sink = Sink(out, ledger, to_stdout=False, resume=False)
-    ctx = RunContext(**{**p.ctx.__dict__, "gen": gen})
+    out = Collected()
     expander = Expander(
         cfg,
         p.seeds,
         p.client,
-        sink,
-        ctx,
+        out,
+        dataclasses.replace(p.ctx, gen=gen),
         lambda prog: p.on_progress(),
         initial_pool=p.kept,
         feed_back=False,
         seed_weights=p.weights,
         instruction_gate=p.instruction_gate,
+        responders=p.responders,
     )
-    expander.builder.responders = list(p.responders)
     result = await expander.run()
-    sink.close(finalise_files=True)
-    records = [_canonical(Record.model_validate(o)) for o in _lines(out)]
-    drops = [_canonical_drop(d) for d in _lines(ledger)]
+    records = [_canonical(r) for r in out.records]
+    drops = [_canonical_drop(d) for d in out.drops]
     stop = None
     if result.status == "pending":
         stop = Outcome("pending")
@@ -79,31 +73,33 @@ async def expand_round(
     return records, drops, stop
 
 
-def _canonical(rec: Record) -> Record:
-    """The record as `run` writes it: whether its answers came from the cache is not part of
-    it (the manifest counts that), so a replay writes the same bytes."""
-    prov = rec.provenance
+def _uncached(prov: Provenance) -> Provenance | None:
+    """The provenance without the cache flags of its answers; None when none is set."""
     update = {
         name: gen.model_copy(update={"cached": False})
         for name in ("generator", "response_generator")
         if (gen := getattr(prov, name)) is not None and gen.cached
     }
-    if not update:
-        return rec
-    return rec.model_copy(update={"provenance": prov.model_copy(update=update)})
+    return prov.model_copy(update=update) if update else None
 
 
-def _canonical_drop(entry: dict[str, Any]) -> dict[str, Any]:
-    """A ledger entry without the cache flag, as `_canonical` does for records."""
-    for name in ("generator", "response_generator"):
-        gen = entry.get("provenance", {}).get(name)
-        if isinstance(gen, dict):
-            gen["cached"] = False
-    return entry
+def _canonical(rec: Record) -> Record:
+    """The record as `run` writes it: whether its answers came from the cache is not part of
+    it (the manifest counts that), so a replay writes the same bytes."""
+    changes: dict[str, Any] = {}
+    if (prov := _uncached(rec.provenance)) is not None:
+        changes["provenance"] = prov
+    if rec.responses and any(r.generator and r.generator.cached for r in rec.responses):
+        changes["responses"] = [  # K responses: each answer's flag too
+            r.model_copy(update={"generator": r.generator.model_copy(update={"cached": False})})
+            if r.generator is not None
+            else r
+            for r in rec.responses
+        ]
+    return rec.model_copy(update=changes) if changes else rec
 
 
-def _lines(path: Any) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    with path.open("rb") as fh:
-        return [orjson.loads(line) for line in fh if line.strip()]
+def _canonical_drop(entry: LedgerEntry) -> LedgerEntry:
+    """A ledger entry without the cache flags, as `_canonical` does for records."""
+    prov = _uncached(entry.provenance)
+    return entry if prov is None else entry.model_copy(update={"provenance": prov})

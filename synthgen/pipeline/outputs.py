@@ -94,11 +94,7 @@ def _card(
 ) -> Path:
     from synthgen.stages.report.card import CardFacts, write_card
 
-    judges = (
-        [c.model for c in run.clients[1 : len(run.clients) - len(cfg.generation.models)]]
-        if cfg.filter.judge.enabled
-        else []
-    )
+    judges = [c.model for c in run.roles.judges] if cfg.filter.judge.enabled else []
     stats = [c.stats for c in run.clients]
     counts = outcome.counts
     facts = CardFacts(

@@ -5,10 +5,8 @@ what the judge keeps is a preference pair (stages/filter/preference.py decides i
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from synthgen.records import Record
-from synthgen.seeds.dataset import Row
+from synthgen.records import JudgeVerdict, Record
 from synthgen.stages.filter.judge import Judge, Judgement
 from synthgen.stages.filter.preference import PairOutcome, judge_pair
 from synthgen.stages.filter.rules import Rules
@@ -19,14 +17,15 @@ async def verdict(
     rules: Rules,
     rec: Record,
     min_margin: float,
-    verdict_of: Callable[[Judgement], dict[str, Any]],
+    verdict_of: Callable[[Judgement], JudgeVerdict],
 ) -> Judgement | PairOutcome:
     """The judge's verdict on one candidate: a pair's outcome when it holds K responses, the
     whole conversation's when it is one, else its single response's."""
     if rec.responses and len(rec.responses) >= 2:
         obj = rec.model_dump(mode="json", exclude_none=True)
-        row = Row(0, rec.id, rec.instruction, rec.input, rec.output, "synthgen", obj, rec.meta)
-        return await judge_pair(judge, rules, row, obj, min_margin, verdict_of)
+        return await judge_pair(
+            judge, rules, rec.instruction, rec.input, obj, min_margin, verdict_of
+        )
     turns = [t.model_dump() for t in rec.messages] if rec.messages else None
     return await judge.judge(rec.instruction, rec.input, rec.output, turns)
 

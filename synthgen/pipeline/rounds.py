@@ -6,11 +6,11 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 from synthgen.config import GatesConfig
 from synthgen.records import Frozen, Seed
+from synthgen.stages.filter.tally import Tally
 
 # Before anything is seen, assume half the candidates survive rules, dedup and judge.
 PRIOR_KEEP_RATE = 0.5
@@ -43,35 +43,14 @@ class GateTrip(Frozen):
     measured: float | str
 
 
-@dataclass
-class Totals:
-    """Counts over all rounds so far, for sizing, gates and the summary."""
-
-    candidates: int = 0
-    kept: int = 0
-    dropped: dict[str, Counter[str]] = field(default_factory=dict)
-    scores: list[float] = field(default_factory=list)
-    lengths: list[int] = field(default_factory=list)
-
-    def drop(self, stage: str, reason: str) -> None:
-        """Count one dropped candidate."""
-        self.dropped.setdefault(stage, Counter())[reason] += 1
-
-    @property
-    def keep_rate(self) -> float | None:
-        """Kept ÷ candidates that had their chance (surplus ones never did)."""
-        tried = self.candidates - sum(self.dropped.get("surplus", Counter()).values())
-        return self.kept / tried if tried > 0 else None
-
-    def counts(self) -> dict[str, Any]:
-        """candidates = kept + every dropped one, by stage and reason."""
-        dropped = {s: dict(sorted(c.items())) for s, c in sorted(self.dropped.items())}
-        return {"candidates": self.candidates, "kept": self.kept, "dropped": dropped}
+def run_counts(t: Tally) -> dict[str, Any]:
+    """run's summary counts: candidates = kept + every dropped one, by stage and reason."""
+    return {"candidates": t.input, "kept": t.kept, "dropped": t.by_stage()}
 
 
-def round_size(need: int, totals: Totals, per_call: int) -> int:
+def round_size(need: int, totals: Tally, per_call: int) -> int:
     """Candidates to ask for so that `need` more are kept at the keep rate seen so far."""
-    rate = totals.keep_rate if totals.candidates >= RATE_FROM else None
+    rate = totals.keep_rate if totals.input >= RATE_FROM else None
     rate = PRIOR_KEEP_RATE if rate is None else max(rate, MIN_RATE)
     return max(per_call, math.ceil(need / rate * OVERSHOOT))
 
@@ -97,16 +76,16 @@ def distinct_2(texts: list[str]) -> float | None:
     return round(len(set(grams)) / len(grams), 4) if grams else None
 
 
-def check_gates(g: GatesConfig, t: Totals, final: bool) -> GateTrip | None:
+def check_gates(g: GatesConfig, t: Tally, final: bool) -> GateTrip | None:
     """The first gate past its threshold, once enough candidates are seen (always at the end)."""
-    if t.candidates < g.min_candidates and not final:
+    if t.input < g.min_candidates and not final:
         return None
     rate = t.keep_rate
     if g.min_keep_rate is not None and rate is not None and rate < g.min_keep_rate:
         return GateTrip(gate="min_keep_rate", threshold=g.min_keep_rate, measured=round(rate, 4))
     dups = sum(t.dropped.get("dedup", Counter()).values())
-    if g.max_duplicate_rate is not None and t.candidates:
-        measured = dups / t.candidates
+    if g.max_duplicate_rate is not None and t.input:
+        measured = dups / t.input
         if measured > g.max_duplicate_rate:
             return GateTrip(
                 gate="max_duplicate_rate",

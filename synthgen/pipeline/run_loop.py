@@ -12,32 +12,32 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter, deque
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from synthgen.config import Config
 from synthgen.core.stage import Outcome, StageRun
 from synthgen.errors import StoppedError
-from synthgen.llm.batching import Deferred
 from synthgen.pipeline.pairs import pair_kept
 from synthgen.pipeline.pairs import verdict as ask_verdict
 from synthgen.pipeline.rounds import (
     MAX_ROUNDS,
     GateTrip,
     RoundRecord,
-    Totals,
     check_gates,
     distinct_2,
     round_size,
     seed_weights,
 )
 from synthgen.pipeline.screen import Screen
-from synthgen.records import DropReason, LedgerEntry, Provenance, Record, Seed
+from synthgen.records import JudgeVerdict, LedgerEntry, Provenance, Record, Seed, ledger_entry
+from synthgen.stages.expand.candidates import RunContext
 from synthgen.stages.filter.judge import Judge, Judgement
 from synthgen.stages.filter.preference import PairOutcome
+from synthgen.stages.filter.tally import Tally
+from synthgen.stages.filter.window import JudgeWindow
 
 
 @dataclass
@@ -55,21 +55,20 @@ class RunProgress:
 
 
 class Pipeline:
-    """The run loop over one stage run's clients (generator first, then judges) and sink."""
+    """The run loop over one stage run's clients (by role: run.roles) and sink."""
 
     def __init__(
         self,
         cfg: Config,
         seeds: list[Seed],
         run: StageRun,
-        work: Path,
-        ctx: Any,
+        ctx: RunContext,
         on_progress: Callable[[RunProgress], None] | None = None,
     ) -> None:
-        self.cfg, self.seeds, self.run, self.work, self.ctx = cfg, seeds, run, work, ctx
+        self.cfg, self.seeds, self.run, self.ctx = cfg, seeds, run, ctx
         self.target = cfg.target.count
         self.on_progress = on_progress or (lambda p: None)
-        self.totals = Totals()
+        self.totals = Tally()  # input: every candidate
         self.rounds: list[RoundRecord] = []
         self.kept: list[Record] = []
         self.parents: Counter[str] = Counter()
@@ -77,13 +76,12 @@ class Pipeline:
         self.gate: GateTrip | None = None
         self.screen = Screen(cfg, seeds)
         self.judge: Judge | None = None
-        self.verdict_of: Callable[[Judgement], dict[str, Any]] = lambda j: {}
+        self.shas: tuple[str, str | None] = ("", None)  # the rubric's, the reference's
         self.judged = 0
         self.round_started = time.monotonic()
         self.gated = 0  # instructions dropped before their response was asked
         self.min_margin = cfg.filter.judge.min_margin  # preference pairs
-        # clients: the generator, its judges, then generation.models (answering in turn)
-        self.judges = run.clients[1 : len(run.clients) - len(cfg.generation.models)]
+        self.clients = run.roles
 
     async def loop(self) -> Outcome:
         """The run, on one screen: calibrate, then rounds until target, budget or gate."""
@@ -122,6 +120,7 @@ class Pipeline:
 
     async def calibrate(self) -> Outcome | None:
         """The judge scores the human seeds first; a judge that fails too many stops the run."""
+        from synthgen.stages.filter.calibration import seed_stop
         from synthgen.stages.filter.plan import calibrate, make_plan
 
         plan = make_plan(self.cfg)
@@ -130,14 +129,14 @@ class Pipeline:
         j = self.cfg.filter.judge
         self.judge = Judge(
             plan.rubric,
-            self.judges,
+            list(self.clients.judges),
             j.threshold,
             j.max_new_tokens,
             plan.reference,
             retry_truncated=j.retry_truncated,
         )
         rubric_sha, ref_sha = plan.rubric.sha256, plan.reference.sha256 if plan.reference else None
-        self.verdict_of = lambda jg: jg.provenance(rubric_sha, ref_sha)
+        self.shas = rubric_sha, ref_sha
         if not plan.seeds:
             return None
         from synthgen.errors import BudgetExceeded
@@ -149,39 +148,29 @@ class Pipeline:
             return Outcome("stopped_budget", e)
         except RequestFailed as e:
             return Outcome("failed", e)
-        if seeds is None or seeds.trusted:
-            return None
-        return Outcome(
-            "stopped_calibration",
-            StoppedError(
-                f"the judge failed {seeds.n - seeds.passed} of {seeds.n} human seeds "
-                f"({seeds.fail_share:.0%} > max_seed_fail {j.max_seed_fail:.0%}): its "
-                "threshold cannot be trusted; no candidate was generated",
-                hint="check the rubric, the threshold and the judge model; the seeds' "
-                "verdicts are cached",
-            ),
-        )
+        error = seed_stop(seeds, "run")
+        return None if error is None else Outcome("stopped_calibration", error)
 
     async def expand(self, index: int, asked: int) -> tuple[list[Record], Outcome | None]:
         """One round's candidates from the generator; its own drops go to the ledger."""
         from synthgen.pipeline.expand_round import RoundInputs, expand_round
 
+        assert self.clients.generator is not None  # RunStage's plan names it first
         inputs = RoundInputs(
             self.cfg,
             self.seeds,
-            self.run.clients[0],
+            self.clients.generator,
             self.ctx,
-            self.work,
             self.kept,
             self.weights,
             lambda: self.report_progress(index, "expand"),
             self.instruction_gate if self.gates_instructions else None,
-            self.run.clients[1 + len(self.judges) :],
+            self.clients.responders,
         )
         recs, drops, outcome = await expand_round(inputs, index, asked)
         for entry in drops:
             self.ledger(entry)
-        self.totals.candidates += len(recs)
+        self.totals.input += len(recs)
         return recs, outcome
 
     @property
@@ -206,13 +195,10 @@ class Pipeline:
         return False
 
     async def judge_and_keep(self, survivors: list[Record]) -> Outcome | None:
-        """Judge survivors in order, `concurrency` at a time, asking for another verdict only
-        while those in flight may not reach the target at the pass rate so far; keep in
-        candidate order. Every decision follows the verdicts alone, so a replay asks the
-        same; survivors never asked are ledgered as surplus, unpaid."""
-        from synthgen.errors import BudgetExceeded
-        from synthgen.llm.client import RequestFailed
-
+        """Judge survivors in order through the filter stage's window, asking for another
+        verdict only while those in flight may not reach the target at the pass rate so far;
+        keep in candidate order. Every decision follows the verdicts alone, so a replay asks
+        the same; survivors never asked are ledgered as surplus, unpaid."""
         judge = self.judge
         if judge is None:
             for rec in survivors:
@@ -221,49 +207,39 @@ class Pipeline:
         # In batch mode every verdict the round may need is asked at once (one batch); the
         # kept records are the same, as they are kept in candidate order either way.
         batch = bool(judge.clients) and judge.clients[0].misses.defers
-        window = len(survivors) if batch else max(1, self.cfg.endpoint.concurrency)
-        pending: deque[tuple[Record, asyncio.Task[Judgement | PairOutcome]]] = deque()
-        stop: Outcome | None = None
-        unjudged: list[Record] = []
-        nxt = 0
-        try:
-            while True:
-                while stop is None and nxt < len(survivors) and len(pending) < window:
-                    if len(self.kept) + len(pending) * self.pass_rate() >= self.target:
-                        break
-                    rec = survivors[nxt]
-                    nxt += 1
-                    task = asyncio.ensure_future(
-                        ask_verdict(judge, self.screen.rules, rec, self.min_margin, self.verdict_of)
-                    )
-                    pending.append((rec, task))
-                if not pending:
-                    break
-                rec, task = pending.popleft()
-                try:
-                    verdict = await task
-                except Deferred:
-                    # the other verdicts asked are queued too (or replayed): wait for them
-                    await asyncio.gather(*(t for _, t in pending), return_exceptions=True)
-                    return Outcome("pending")
-                except (BudgetExceeded, RequestFailed) as e:
-                    stop = stop or Outcome(
-                        "stopped_budget" if isinstance(e, BudgetExceeded) else "failed", e
-                    )
-                    unjudged.append(rec)
-                    continue
-                self.judged += 1
-                self.keep_or_drop(rec, verdict)
-        finally:
-            for _, task in pending:
-                task.cancel()
+        size = len(survivors) if batch else self.cfg.endpoint.concurrency
+
+        def ask(rec: Record) -> Awaitable[Judgement | PairOutcome]:
+            return ask_verdict(judge, self.screen.rules, rec, self.min_margin, self.verdict_of)
+
+        def commit(rec: Record, verdict: Judgement | PairOutcome | None) -> None:
+            self.judged += 1
+            self.keep_or_drop(rec, verdict)
+
+        def may_ask(in_flight: int) -> bool:
+            return len(self.kept) + in_flight * self.pass_rate() < self.target
+
+        rest = iter(survivors)
+        window: JudgeWindow[Record, Judgement | PairOutcome] = JudgeWindow(
+            ask, commit, size, may_ask
+        )
+        end = await window.run(rest)
+        if end.status == "interrupted":
+            raise asyncio.CancelledError  # the skeleton's Ctrl-C: the earlier run dir stands
+        if end.status == "pending":
+            return Outcome("pending")
+        stop = None if end.status == "complete" else Outcome(end.status, end.error)
         if stop is not None and len(self.kept) >= self.target:
             stop = None  # the cap ran out only on verdicts the target did not need
         reason = ("surplus", "surplus") if stop is None else ("judge", "not_judged")
         detail = f"target {self.target} reached" if stop is None else "the run stopped first"
-        for rec in [*unjudged, *survivors[nxt:]]:
+        for rec in [*end.uncommitted, *rest]:
             self.ledger_record(rec, reason[0], reason[1], detail)
         return stop
+
+    def verdict_of(self, jg: Judgement) -> JudgeVerdict:
+        """The judge's verdict as provenance records it."""
+        return jg.verdict(*self.shas)
 
     def pass_rate(self) -> float:
         """Share of judged survivors kept so far (a prior of 0.8 before ten are judged)."""
@@ -282,13 +258,12 @@ class Pipeline:
             if jg.error:
                 detail, _raw = jg.failure_detail()
                 return self.ledger_record(rec, "judge", jg.error, detail)
-            prov["judge"] = self.verdict_of(jg)
-            self.totals.scores.append(prov["judge"]["score"])
+            verdict = self.verdict_of(jg)
+            prov["judge"] = verdict.as_json()
+            self.totals.scores.append(verdict.score)
             self.totals.lengths.append(len(rec.output))
-            if not jg.passed:
-                detail = (
-                    f"score {prov['judge']['score']} < threshold {self.cfg.filter.judge.threshold}"
-                )
+            if not verdict.passed:
+                detail = f"score {verdict.score} < threshold {self.cfg.filter.judge.threshold}"
                 return self.ledger_record(
                     rec, "judge", "below_threshold", detail, judge=prov["judge"]
                 )
@@ -315,7 +290,7 @@ class Pipeline:
                 asked=asked,
                 candidates=len(candidates),
                 kept=len(kept_now),
-                dropped=self.totals.counts()["dropped"],
+                dropped=self.totals.by_stage(),
                 keep_rate=self.totals.keep_rate,
                 distinct_2=distinct_2([r.instruction.lower() for r in kept_now]),
                 adjustment=adjustment,
@@ -352,25 +327,28 @@ class Pipeline:
         prov: Provenance = (
             rec.provenance if judge is None else rec.provenance.model_copy(update={"judge": judge})
         )
-        entry = LedgerEntry(
-            id=rec.id,
+        extra: dict[str, Any] = {} if match is None else {"match": match}
+        entry = ledger_entry(
+            rec.id,
+            prov,
+            stage,
+            reason,
+            detail,
             instruction=rec.instruction,
             input=rec.input,
             output=rec.output,
-            provenance=prov,
-            dropped=DropReason(stage=stage, reason=reason, detail=detail),
+            **extra,
         )
-        obj = entry.model_dump(mode="json", exclude_none=True)
-        if match is not None:
-            obj["match"] = match
-        self.run.sink.extend([], [obj])
-        self.totals.drop(stage, reason)
+        self._write(entry)
 
-    def ledger(self, entry: dict[str, Any]) -> None:
+    def ledger(self, entry: LedgerEntry) -> None:
         """A drop the expand step ledgered itself (parse failures, refusals...)."""
-        self.run.sink.extend([], [entry])
-        self.totals.drop(str(entry["dropped"]["stage"]), str(entry["dropped"]["reason"]))
-        self.totals.candidates += 1
+        self._write(entry)
+        self.totals.input += 1  # a candidate that never reached the screen
+
+    def _write(self, entry: LedgerEntry) -> None:
+        self.run.sink.extend([], [entry.model_dump(mode="json", exclude_none=True)])
+        self.totals.drop(entry.dropped.stage, entry.dropped.reason)
 
     def report_progress(self, index: int, step: str) -> None:
         """Kept / target, keep rate, spend and the cost projected to reach the target."""
@@ -382,7 +360,7 @@ class Pipeline:
             RunProgress(
                 len(self.kept),
                 self.target,
-                t.candidates,
+                t.input,
                 t.keep_rate,
                 spent,
                 projected,

@@ -3,7 +3,6 @@ step, and the files a person and a trainer read once it ends."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from synthgen.errors import Interrupted, SynthgenError
 from synthgen.llm.stream import LiveRequests
 from synthgen.llm.types import endpoint_host
 from synthgen.pipeline.outputs import write_outputs
-from synthgen.pipeline.rounds import GateTrip, RoundRecord
+from synthgen.pipeline.rounds import GateTrip, RoundRecord, run_counts
 from synthgen.pipeline.run_loop import Pipeline, RunProgress
 from synthgen.records import Seed, StageSummary, sha256_hex
 
@@ -64,7 +63,7 @@ class RunStage(Stage):
         self.run_dir = run_dir_of(cfg)
         fplan = make_plan(cfg)  # checks rubric, threshold, reference before anything is sent
         judge_url = cfg.filter.judge.base_url
-        judges = [ClientSpec(m, judge_url) for m in fplan.models]
+        judges = [ClientSpec(m, judge_url, "judge") for m in fplan.models]
         self.data_sha = data_sha256(cfg)
         reads: list[tuple[str, str | Path]] = [("a seed", p) for p in cfg.seeds]
         reads += [("a dedup reference", p) for p in (*cfg.dedup.against, *cfg.dedup.decontaminate)]
@@ -79,7 +78,7 @@ class RunStage(Stage):
             models=[
                 ClientSpec(cfg.endpoint.model),
                 *judges,
-                *(ClientSpec(m) for m in cfg.generation.models),
+                *(ClientSpec(m, role="responder") for m in cfg.generation.models),
             ],
             api_key="offline" if offline else resolve_api_key(cfg),
             price=panel_price(cfg, [cfg.endpoint.model, *fplan.models, *cfg.generation.models]),
@@ -99,9 +98,6 @@ class RunStage(Stage):
         from synthgen.stages.expand.candidates import RunContext
 
         cfg = self.cfg
-        work = Path(cfg.state_dir) / "run" / self.plan.job_sha256[:16]
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
         ctx = RunContext(
             f"run_{self.data_sha[:16]}",
             self.data_sha,
@@ -110,7 +106,7 @@ class RunStage(Stage):
             cfg.endpoint.model,
             endpoint_host(cfg.endpoint.base_url),
         )
-        self.pipeline = Pipeline(cfg, self.seeds, run, work, ctx, self.on_progress)
+        self.pipeline = Pipeline(cfg, self.seeds, run, ctx, self.on_progress)
         return await self.pipeline.loop()
 
     def stopped(self, run: StageRun, error: SynthgenError) -> Outcome:
@@ -122,10 +118,10 @@ class RunStage(Stage):
         p = self.pipeline
         if p is None:
             return outcome
-        outcome.counts = p.totals.counts()
+        outcome.counts = run_counts(p.totals)
         t = p.totals
         outcome.headline = (
-            f"{t.kept}/{self.cfg.target.count} kept of {t.candidates} candidates in "
+            f"{t.kept}/{self.cfg.target.count} kept of {t.input} candidates in "
             f"{len(p.rounds)} rounds → {self.run_dir}"
         )
         outcome.details = {

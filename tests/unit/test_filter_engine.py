@@ -13,6 +13,7 @@ from support.fakes import FakeClient, Reply, as_llm_client, verdict_reply
 from synthgen.config import RulesConfig
 from synthgen.llm.client import RequestRejected
 from synthgen.llm.types import ChatRequest
+from synthgen.records import JudgeVerdict
 from synthgen.seeds.dataset import iter_rows
 from synthgen.stages.filter.engine import EngineResult, FilterEngine, RecordSink
 from synthgen.stages.filter.judge import Judge, Judgement, load_rubric
@@ -64,8 +65,8 @@ class Run:
         self.client = FakeClient(script)
         judge = Judge(RUBRIC, [as_llm_client(self.client)], 3.5, 800)
 
-        def verdict_of(jg: Judgement) -> dict[str, Any]:
-            return jg.provenance(RUBRIC.sha256, None)
+        def verdict_of(jg: Judgement) -> JudgeVerdict:
+            return jg.verdict(RUBRIC.sha256, None)
 
         self.engine = FilterEngine(
             iter_rows(src, empty_output=True),

@@ -10,7 +10,6 @@ import pytest
 
 from synthgen.config import RulesConfig
 from synthgen.records import Usage
-from synthgen.seeds.dataset import Row
 from synthgen.stages.filter import preference
 from synthgen.stages.filter.judge import Judgement, Opinion, Verdict
 from synthgen.stages.filter.preference import PairOutcome, judge_pair
@@ -45,8 +44,8 @@ def _obj(*outputs: str) -> dict[str, Any]:
 
 
 def _pair(judge: FakeJudge, obj: dict[str, Any], min_margin: float = 1.0) -> PairOutcome:
-    row = Row(1, "p1", obj["instruction"], "", obj["output"], "synthgen", obj)
-    out = judge_pair(judge, RULES, row, obj, min_margin, lambda jg: {"score": jg.score})  # type: ignore[arg-type]
+    verdict_of = lambda jg: jg.verdict("rubric", None)  # noqa: E731
+    out = judge_pair(judge, RULES, obj["instruction"], "", obj, min_margin, verdict_of)  # type: ignore[arg-type]
     return asyncio.run(out)
 
 
@@ -66,7 +65,8 @@ def test_the_best_is_chosen_and_the_worst_rejected() -> None:
         3.0,
         [5, 3, 2],
     )
-    assert pref["tie_break"] is None and rec["provenance"]["judge"] == {"score": 5}
+    assert pref["tie_break"] is None and rec["provenance"]["judge"]["score"] == 5
+    assert pref["verdicts"][0] == rec["provenance"]["judge"]  # the chosen one's verdict
 
 
 def test_a_small_margin_a_failing_chosen_and_too_few_responses_are_ledgered() -> None:

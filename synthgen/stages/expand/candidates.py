@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,13 +18,13 @@ from synthgen.llm.client import LLMClient, RequestRejected
 from synthgen.llm.structured import ParseFailure, extract_items, repair_request
 from synthgen.llm.types import Answer, ChatRequest
 from synthgen.records import (
-    DropReason,
     GeneratorInfo,
     LedgerEntry,
     PromptRef,
     Provenance,
     Record,
     Usage,
+    ledger_entry,
     ledger_id,
     record_id,
 )
@@ -100,13 +100,19 @@ def evol_failure(origin_instruction: str, task: Task) -> tuple[str, str] | None:
 class Builder:
     """Runs one job through the client and accounts for every candidate it yields."""
 
-    def __init__(self, ctx: RunContext, client: LLMClient) -> None:
+    def __init__(
+        self,
+        ctx: RunContext,
+        client: LLMClient,
+        gate: Callable[[Task], tuple[str, str, str] | None] | None = None,
+        responders: Sequence[LLMClient] = (),
+    ) -> None:
         self.ctx, self.client = ctx, client
         # `run` screens separately generated instructions before paying for responses:
         # (stage, reason, detail) to drop one, None to let it through.
-        self.gate: Callable[[Task], tuple[str, str, str] | None] | None = None
+        self.gate = gate
         # The models that answer instructions when K responses are asked (default: client).
-        self.responders: list[LLMClient] = []
+        self.responders: list[LLMClient] = list(responders)
 
     def _gen_info(self, req: ChatRequest, a: Answer, repaired: bool = False) -> GeneratorInfo:
         params: dict[str, Any] = {
@@ -169,14 +175,16 @@ class Builder:
         stage: str = "expand",
     ) -> None:
         out.dropped.append(
-            LedgerEntry(
-                id=ledger_id(key, idx, reason),
+            ledger_entry(
+                ledger_id(key, idx, reason),
+                prov,
+                stage,
+                reason,
+                detail[:500],
                 instruction=task.instruction if task else None,
                 input=task.input if task else None,
                 output=task.output if task else None,
                 raw=raw,
-                provenance=prov,
-                dropped=DropReason(stage=stage, reason=reason, detail=detail[:500]),
             )
         )
 

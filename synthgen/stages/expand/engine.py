@@ -21,8 +21,9 @@ from synthgen.core.sink import Sink
 from synthgen.errors import BudgetExceeded, EndpointError, Interrupted, SynthgenError
 from synthgen.llm.batching import Deferred
 from synthgen.llm.client import LLMClient, RequestFailed
-from synthgen.records import DropReason, LedgerEntry, Record, Seed, Status, ledger_id
+from synthgen.records import Record, Seed, Status, ledger_entry, ledger_id
 from synthgen.stages.expand.candidates import Builder, JobOutcome, RunContext
+from synthgen.stages.expand.consumer import Consumer
 from synthgen.stages.expand.strategies import Job, PoolView, Task, make_job
 
 FEEDBACK_LAG = 64  # jobs; fixed so that changing --concurrency never changes a prompt
@@ -70,7 +71,7 @@ class Expander:
         cfg: Config,
         seeds: list[Seed],
         client: LLMClient,
-        sink: Sink,
+        sink: Consumer,
         ctx: RunContext,
         on_progress: Callable[[Progress], None] | None = None,
         *,
@@ -78,14 +79,14 @@ class Expander:
         feed_back: bool = True,
         seed_weights: Sequence[float] | None = None,
         instruction_gate: Callable[[Task], tuple[str, str, str] | None] | None = None,
+        responders: Sequence[LLMClient] = (),
     ) -> None:
         self.cfg, self.gen, self.seeds = cfg, cfg.generation, seeds
         # `run` shows every job the records kept in earlier rounds and keeps its own
         # (unjudged) candidates out of the prompts; plain expand feeds its records back.
         self.feeds_back, self.seed_weights = feed_back, seed_weights
         self.client, self.sink, self.ctx = client, sink, ctx
-        self.builder = Builder(ctx, client)
-        self.builder.gate = instruction_gate
+        self.builder = Builder(ctx, client, instruction_gate, responders)
         self.on_progress = on_progress or (lambda p: None)
         self.progress = Progress(target=self.gen.count, written=sink.count)
         self.pool: list[Record] = list(initial_pool)
@@ -248,15 +249,15 @@ class Expander:
         """Account for a record whose content an earlier record already has."""
         self.progress.duplicates += 1
         self.sink.drop(
-            LedgerEntry(
-                id=ledger_id(rec.id, index, "duplicate_id"),
+            ledger_entry(
+                ledger_id(rec.id, index, "duplicate_id"),
+                rec.provenance,
+                "expand",
+                "duplicate_id",
+                f"same content as {rec.id}",
                 instruction=rec.instruction,
                 input=rec.input,
                 output=rec.output,
-                provenance=rec.provenance,
-                dropped=DropReason(
-                    stage="expand", reason="duplicate_id", detail=f"same content as {rec.id}"
-                ),
             )
         )
 

@@ -105,8 +105,10 @@ class ExpandStage(Stage):
         gen, model = cfg.generation, cfg.endpoint.model
         ctx = RunContext(run.slot.run_id, cfg.sha256(), cfg.task, gen, model, endpoint)
         run.defer_misses()
-        self.expander = Expander(cfg, self.seeds, run.clients[0], sink, ctx, self.on_progress)
-        self.expander.builder.responders = run.clients[1:]
+        generator, *responders = run.clients  # then the models answering in turn (K responses)
+        self.expander = Expander(
+            cfg, self.seeds, generator, sink, ctx, self.on_progress, responders=responders
+        )
         return self._outcome(await self.expander.run())
 
     def stopped(self, run: StageRun, error: SynthgenError) -> Outcome:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from synthgen.errors import InputError
+from synthgen.errors import InputError, StoppedError
 from synthgen.text.stats import cohen_kappa, spearman, wilson_interval
 
 # --- independence ---------------------------------------------------------------------------
@@ -152,6 +152,28 @@ class SeedCheck:
             "trusted": self.trusted,
             "failed_ids": list(self.failed_ids[:20]),
         }
+
+
+def seed_stop(seeds: SeedCheck | None, command: str) -> StoppedError | None:
+    """The one calibration stop, for `filter` and `run` alike: a judge that failed more human
+    seeds than allowed is not trusted, and nothing is judged (or generated) after it."""
+    if seeds is None or seeds.trusted:
+        return None
+    run = command == "run"  # a config's names, else the command's flags
+    max_fail, threshold = (
+        ("max_seed_fail", "the threshold")
+        if run
+        else (
+            "--max-seed-fail",
+            "--threshold",
+        )
+    )
+    return StoppedError(
+        f"the judge failed {seeds.n - seeds.passed} of {seeds.n} human seeds "
+        f"({seeds.fail_share:.0%} > {max_fail} {seeds.max_fail:.0%}): its threshold cannot "
+        f"be trusted; no candidate was {'generated' if run else 'judged'}",
+        hint=f"check the rubric, {threshold} and the judge model; the seeds' verdicts are cached",
+    )
 
 
 # --- anchors --------------------------------------------------------------------------------

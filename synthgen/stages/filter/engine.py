@@ -7,22 +7,20 @@ requests from the cache and claims what is already on disk instead of writing it
 
 from __future__ import annotations
 
-import asyncio
-from collections import Counter, deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from synthgen.core.sink import Sink
-from synthgen.errors import BudgetExceeded, EndpointError, Interrupted, SynthgenError
-from synthgen.llm.batching import Deferred
-from synthgen.llm.client import RequestFailed
-from synthgen.records import Status, ledger_id
+from synthgen.errors import SynthgenError
+from synthgen.records import JudgeVerdict, Status, ledger_id
 from synthgen.seeds.dataset import SYNTHGEN, Row, record_dict, to_record
 from synthgen.stages.filter.calibration import known_as
 from synthgen.stages.filter.judge import Judge, Judgement
 from synthgen.stages.filter.preference import PairOutcome, has_responses, judge_pair
 from synthgen.stages.filter.rules import Candidate, Rules
+from synthgen.stages.filter.tally import Tally
+from synthgen.stages.filter.window import JudgeWindow, stop_error
 
 FLUSH_EVERY = 256
 
@@ -39,45 +37,6 @@ class RecordSink(Sink):
 
 
 @dataclass
-class Tally:
-    """What happened to every committed row; kept + sum(dropped) == input, always."""
-
-    input: int = 0
-    kept: int = 0
-    dropped: dict[str, Counter[str]] = field(default_factory=dict)
-    judged: int = 0
-    passed: int = 0
-    scores: list[float] = field(default_factory=list)
-    lengths: list[int] = field(default_factory=list)
-    spreads: list[float] = field(default_factory=list)
-    flags: Counter[str] = field(default_factory=Counter)
-    generators: Counter[str] = field(default_factory=Counter)
-    structured: Counter[str] = field(default_factory=Counter)  # "model: path" of verdicts
-    repaired: int = 0
-    unprocessed: int = 0
-    refused: int = 0  # rows whose judge request the endpoint refused
-    pairs: int = 0  # rows with K responses, made into preference pairs (or ledgered)
-    last_refusal: str | None = None  # what the endpoint answered, for the run's error
-
-    def drop(self, stage: str, reason: str) -> None:
-        """Count one dropped row under its stage and reason."""
-        self.dropped.setdefault(stage, Counter())[reason] += 1
-
-    def counts(self) -> dict[str, Any]:
-        """The summary's counts: rows in, kept, dropped by stage and reason, keep rate."""
-        dropped = {s: dict(sorted(c.items())) for s, c in sorted(self.dropped.items())}
-        total = sum(sum(c.values()) for c in self.dropped.values())
-        return {
-            "input": self.input,
-            "kept": self.kept,
-            "dropped": dropped,
-            "dropped_total": total,
-            "unprocessed": self.unprocessed,
-            "keep_rate": round(self.kept / self.input, 4) if self.input else None,
-        }
-
-
-@dataclass
 class Item:
     """One input row inside the window: its record, its rule failure, its judge call."""
 
@@ -85,7 +44,8 @@ class Item:
     ordinal: int  # position in the input stream: a self-instruct line holds several rows
     obj: dict[str, Any]
     failure: tuple[str, str] | None = None
-    task: asyncio.Task[Any] | None = None  # a Judgement, or a PairOutcome for K responses
+    # the judge's verdict: a Judgement, or a PairOutcome for K responses; None: not asked
+    request: Awaitable[Judgement | PairOutcome] | None = None
 
 
 @dataclass(frozen=True)
@@ -98,20 +58,7 @@ class EngineResult:
 
 def stop_result(e: BaseException) -> EngineResult:
     """How a budget stop, a request that kept failing, or a cancellation ends a run."""
-    if isinstance(e, BudgetExceeded):
-        return EngineResult("stopped_budget", e)
-    if isinstance(e, RequestFailed):
-        return EngineResult(
-            "failed",
-            EndpointError(
-                f"a judge request failed after retries: {e.message}",
-                hint="check the endpoint; rerun the same command to resume",
-            ),
-        )
-    return EngineResult(
-        "interrupted",
-        Interrupted("interrupted; what was done is written", hint="run the same command to resume"),
-    )
+    return EngineResult(*stop_error(e))
 
 
 class FilterEngine:
@@ -125,7 +72,7 @@ class FilterEngine:
         rules: Rules,
         judge: Judge | None,
         sink: RecordSink,
-        provenance_extra: Callable[[Judgement], dict[str, Any]],
+        provenance_extra: Callable[[Judgement], JudgeVerdict],
         window: int,
         on_progress: Callable[[Tally], None] | None = None,
         on_generator: Callable[[str], None] | None = None,
@@ -167,8 +114,14 @@ class FilterEngine:
         self.read += 1
         if self.judge is not None and has_responses(obj):  # K responses: a preference pair
             item = Item(row, self.read, obj)
-            item.task = asyncio.create_task(
-                judge_pair(self.judge, self.rules, row, obj, self.min_margin, self.verdict_of)
+            item.request = judge_pair(
+                self.judge,
+                self.rules,
+                row.instruction,
+                row.input,
+                obj,
+                self.min_margin,
+                self.verdict_of,
             )
             return item
         failure = (
@@ -178,81 +131,21 @@ class FilterEngine:
         )
         item = Item(row, self.read, obj, failure)
         if item.failure is None and self.judge is not None:
-            item.task = asyncio.create_task(
-                self.judge.judge(row.instruction, row.input, row.output, row.messages)
-            )
+            item.request = self.judge.judge(row.instruction, row.input, row.output, row.messages)
         return item
 
     async def run(self) -> EngineResult:
         """Commit every row in input order, judging a window ahead, until the input ends."""
-        pending: deque[Item] = deque()
-        exhausted = False
-        stop = EngineResult("complete")
+        window: JudgeWindow[Item, Judgement | PairOutcome] = JudgeWindow(
+            lambda item: item.request, self.commit, self.window, on_wait=self.sink.flush
+        )
         try:
-            while True:
-                while not exhausted and len(pending) < self.window:
-                    row = next(self.rows, None)
-                    if row is None:
-                        exhausted = True
-                        break
-                    pending.append(self.prepare(row))
-                if not pending:
-                    break
-                head = pending[0]
-                judgement = None
-                if head.task is not None:
-                    if not head.task.done():
-                        self.sink.flush()  # what is committed reaches the disk while we wait
-                    try:
-                        judgement = await head.task
-                    except (BudgetExceeded, RequestFailed) as e:
-                        stop = stop_result(e)
-                        break
-                    except Deferred:
-                        pending.popleft()
-                        stop = await self._queue_the_rest(pending)
-                        break
-                pending.popleft()
-                self.commit(head, judgement)
-        except asyncio.CancelledError as e:
-            stop = stop_result(e)
+            end = await window.run(self.prepare(row) for row in self.rows)
         finally:
-            tasks = [i.task for i in pending if i.task is not None]
-            if stop.status == "interrupted":
-                for t in tasks:
-                    t.cancel()
-            # Requests in flight were paid for: let them land in the cache for the rerun.
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
-            self.tally.unprocessed += len(pending)
             self.sink.flush()
-        return stop
-
-    async def _queue_the_rest(self, pending: deque[Item]) -> EngineResult:
-        """Batch mode, once a row's verdict waits for a batch: rows commit in input order, so
-        none after it is committed in this pass; every later row still gets its judge
-        request queued (or replayed), a window at a time. What is cached is asked again,
-        from the cache, by the pass that commits it."""
-        left = waiting = 1  # the row whose verdict waits
-        while True:
-            while len(pending) < self.window:
-                row = next(self.rows, None)
-                if row is None:
-                    break
-                pending.append(self.prepare(row))
-            if not pending:
-                break
-            head = pending.popleft()
-            left += 1
-            if head.task is not None:
-                try:
-                    await head.task
-                except Deferred:
-                    waiting += 1
-                except (BudgetExceeded, RequestFailed):
-                    pass  # decided when this row is committed, by a later pass
-        self.tally.unprocessed, self.waiting = left, waiting
-        return EngineResult("pending")
+        self.tally.unprocessed += len(end.uncommitted)
+        self.waiting = end.waiting
+        return EngineResult(end.status, end.error)
 
     def commit(self, item: Item, judgement: Judgement | PairOutcome | None) -> None:
         """Keep one row, with its verdict, or ledger it; count it either way."""
@@ -269,17 +162,17 @@ class FilterEngine:
                     t.refused, t.last_refusal = t.refused + 1, detail
                 return self._drop(item, "judge", judgement.error, detail, raw=raw)
             verdict = self.verdict_of(judgement)
-            obj["provenance"] = {**obj["provenance"], "judge": verdict}
+            obj["provenance"] = {**obj["provenance"], "judge": verdict.as_json()}
             t.judged += 1
-            t.scores.append(verdict["score"])
+            t.scores.append(verdict.score)
             t.lengths.append(len(row.output))
-            t.flags.update(verdict["flags"])
-            t.structured.update(f"{m}: {p}" for m, p in verdict.get("structured", {}).items())
-            t.repaired += bool(verdict.get("repaired"))
-            if "spread" in verdict:
-                t.spreads.append(verdict["spread"])
-            if not verdict["passed"]:
-                detail = f"score {verdict['score']:g} < threshold {verdict['threshold']:g}"
+            t.flags.update(verdict.flags)
+            t.structured.update(f"{m}: {p}" for m, p in verdict.structured.items())
+            t.repaired += verdict.repaired
+            if verdict.spread is not None:
+                t.spreads.append(verdict.spread)
+            if not verdict.passed:
+                detail = f"score {verdict.score:g} < threshold {verdict.threshold:g}"
                 return self._drop(item, "judge", "below_threshold", detail)
             t.passed += 1
         if not self.sink.add_obj(row.id, obj):

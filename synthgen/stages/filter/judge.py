@@ -15,7 +15,7 @@ from synthgen import prompts
 from synthgen.llm.client import RequestRejected
 from synthgen.llm.structured import ParseFailure, repair_request
 from synthgen.llm.types import Answer, ChatRequest
-from synthgen.records import Usage, sha256_hex
+from synthgen.records import JudgeVerdict, Usage, sha256_hex
 
 # Re-exported: rubric and verdict parsing lived here before verdicts.py.
 from synthgen.stages.filter.verdicts import Criterion as Criterion
@@ -122,35 +122,40 @@ class Judgement:
         s = self.score
         return s is not None and s >= self.threshold
 
-    def provenance(self, rubric_sha256: str, reference_sha256: str | None) -> dict[str, Any]:
-        """The `provenance.judge` contract; only for judgements that have a score."""
+    def verdict(self, rubric_sha256: str, reference_sha256: str | None) -> JudgeVerdict:
+        """The `provenance.judge` contract, typed; only for judgements that have a score."""
         verdicts = [(o.model, o.verdict) for o in self.opinions if o.verdict is not None]
         names = list(verdicts[0][1].scores)
-        out: dict[str, Any] = {
-            "models": [m for m, _ in verdicts],
-            "score": self.score,
-            "scores": {n: statistics.median(v.scores[n] for _, v in verdicts) for n in names},
-            "rationale": "\n".join(
+        retried = {o.model: o.retry_max_tokens or 0 for o in self.opinions if o.verdict}
+        panel = len(verdicts) > 1
+        assert self.score is not None
+        return JudgeVerdict(
+            models=[m for m, _ in verdicts],
+            score=self.score,
+            scores={n: statistics.median(v.scores[n] for _, v in verdicts) for n in names},
+            rationale="\n".join(
                 v.rationale if len(verdicts) == 1 else f"[{m}] {v.rationale}" for m, v in verdicts
             ),
-            "flags": sorted({f for _, v in verdicts for f in v.flags}),
-            "rubric_sha256": rubric_sha256,
-            "threshold": self.threshold,
-            "passed": self.passed,
+            flags=sorted({f for _, v in verdicts for f in v.flags}),
+            rubric_sha256=rubric_sha256,
+            threshold=self.threshold,
+            passed=self.passed,
             # how the verdict came back: the endpoint's structured-output path per model, and
             # whether it needed the repair re-ask (as expand records it for generations)
-            "structured": {o.model: o.structured for o in self.opinions if o.verdict},
-            "repaired": any(o.repaired for o in self.opinions if o.verdict),
-        }
-        retried = {o.model: o.retry_max_tokens for o in self.opinions if o.verdict}
-        if any(retried.values()):  # only then: verdicts without a retry keep their bytes
-            out["truncation_retry"] = {m: t for m, t in retried.items() if t}
-        if len(verdicts) > 1:
-            out["panel"] = [{"model": m, **v.model_dump()} for m, v in verdicts]
-            out["spread"] = max(v.score for _, v in verdicts) - min(v.score for _, v in verdicts)
-        if reference_sha256:
-            out["reference_sha256"] = reference_sha256
-        return out
+            structured={o.model: o.structured for o in self.opinions if o.verdict},
+            repaired=any(o.repaired for o in self.opinions if o.verdict),
+            # only when retried: verdicts without a retry keep their bytes
+            truncation_retry={m: t for m, t in retried.items() if t} or None,
+            panel=[{"model": m, **v.model_dump()} for m, v in verdicts] if panel else None,
+            spread=max(v.score for _, v in verdicts) - min(v.score for _, v in verdicts)
+            if panel
+            else None,
+            reference_sha256=reference_sha256 or None,
+        )
+
+    def provenance(self, rubric_sha256: str, reference_sha256: str | None) -> dict[str, Any]:
+        """`verdict` as `provenance.judge` writes it."""
+        return self.verdict(rubric_sha256, reference_sha256).as_json()
 
     def failure_detail(self) -> tuple[str, str | None]:
         """(detail, raw replies) of the opinions that failed, for the ledger."""

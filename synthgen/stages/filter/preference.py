@@ -18,7 +18,7 @@ from typing import Any
 from synthgen import prompts
 from synthgen.llm.structured import ParseFailure, parse_json
 from synthgen.llm.types import ChatRequest
-from synthgen.seeds.dataset import Row
+from synthgen.records import JudgeVerdict
 from synthgen.stages.filter.judge import Judge, Judgement, _inert
 from synthgen.stages.filter.rules import Candidate, Rules
 
@@ -90,30 +90,30 @@ async def compare(judge: Judge, instruction: str, input: str, a: str, b: str) ->
 async def judge_pair(
     judge: Judge,
     rules: Rules,
-    row: Row,
+    instruction: str,
+    input: str,
     obj: dict[str, Any],
     min_margin: float,
-    verdict_of: Callable[[Judgement], dict[str, Any]],
+    verdict_of: Callable[[Judgement], JudgeVerdict],
 ) -> PairOutcome:
-    """Rules, verdicts and, on a tie at the top, the swapped pairwise check for one record."""
+    """Rules, verdicts and, on a tie at the top, the swapped pairwise check for one record
+    (`obj`, with its K responses, asking `instruction` about `input`)."""
     task = obj.get("meta", {}).get("task") if isinstance(obj.get("meta"), dict) else None
     outs = [str(r.get("output") or "") for r in obj["responses"]]
     pref: dict[str, Any] = {"min_margin": min_margin, "excluded": {}}
-    bad = rules.check_instruction(row.instruction, row.input, task)
+    bad = rules.check_instruction(instruction, input, task)
     if bad is not None:
         return PairOutcome(pref, drop=("rules", bad[0], bad[1]))
     ok = []
     for i, (r, text) in enumerate(zip(obj["responses"], outs, strict=True)):
         gen = r.get("generator") if isinstance(r.get("generator"), dict) else {}
-        failed = rules.check(
-            Candidate(row.instruction, row.input, text, (gen.get("finish_reason"),)), task
-        )
+        failed = rules.check(Candidate(instruction, input, text, (gen.get("finish_reason"),)), task)
         if failed is None:
             ok.append(i)
         else:
             pref["excluded"][str(i)] = f"{failed[0]}: {failed[1]}"[:200]
     got = await asyncio.gather(
-        *(judge.judge(row.instruction, row.input, outs[i]) for i in ok), return_exceptions=True
+        *(judge.judge(instruction, input, outs[i]) for i in ok), return_exceptions=True
     )
     for g in got:
         if isinstance(g, BaseException):
@@ -125,7 +125,7 @@ async def judge_pair(
         if jg.score is None:
             pref["excluded"][str(i)] = f"{jg.error}: {jg.failure_detail()[0]}"[:200]
         else:
-            scores[i], verdicts[i] = jg.score, verdict_of(jg)
+            scores[i], verdicts[i] = jg.score, verdict_of(jg).as_json()
     pref.update(scores=scores, verdicts=verdicts, tie_break=None)
     scored = [i for i, s in enumerate(scores) if s is not None]
     if len(scored) < 2:
@@ -137,8 +137,8 @@ async def judge_pair(
     if len(top) > 1:
         a, b = top[0], top[1]
         try:
-            w1, r1 = await compare(judge, row.instruction, row.input, outs[a], outs[b])
-            w2, r2 = await compare(judge, row.instruction, row.input, outs[b], outs[a])
+            w1, r1 = await compare(judge, instruction, input, outs[a], outs[b])
+            w2, r2 = await compare(judge, instruction, input, outs[b], outs[a])
         except ParseFailure as e:
             return PairOutcome(
                 pref, drop=("preference", "judge_parse_failure", str(e)), judged=judged
@@ -177,7 +177,7 @@ async def judge_pair(
     record = {
         **obj,
         "output": outs[chosen],
-        "prompt": prompt_of(row.instruction, row.input),
+        "prompt": prompt_of(instruction, input),
         "chosen": outs[chosen],
         "rejected": outs[rejected],
     }

@@ -19,24 +19,25 @@ from synthgen.errors import (
     EndpointError,
     InputError,
     Interrupted,
-    StoppedError,
     SynthgenError,
 )
 from synthgen.llm.client import RequestFailed
 from synthgen.llm.stream import LiveRequests
-from synthgen.records import StageSummary, Status
+from synthgen.records import JudgeVerdict, StageSummary, Status
 from synthgen.stages.filter.calibration import (
     SeedCheck,
     independence,
     length_bias,
+    seed_stop,
 )
-from synthgen.stages.filter.engine import EngineResult, FilterEngine, RecordSink, Tally, stop_result
+from synthgen.stages.filter.engine import EngineResult, FilterEngine, RecordSink, stop_result
 from synthgen.stages.filter.judge import (
     Judge,
     Judgement,
 )
 from synthgen.stages.filter.plan import calibrate, job_sha256, make_plan, panel_price
 from synthgen.stages.filter.summary import judge_block
+from synthgen.stages.filter.tally import Tally
 
 
 class FilterStage(Stage):
@@ -113,8 +114,8 @@ class FilterStage(Stage):
         rubric_sha = fplan.rubric.sha256 if fplan.rubric else ""
         ref_sha = fplan.reference.sha256 if fplan.reference else None
 
-        def verdict_of(jg: Judgement) -> dict[str, Any]:
-            return jg.provenance(rubric_sha, ref_sha)
+        def verdict_of(jg: Judgement) -> JudgeVerdict:
+            return jg.verdict(rubric_sha, ref_sha)
 
         def check_independence(generator: str) -> None:
             """Warn as soon as a related generator shows up, before more is spent."""
@@ -163,19 +164,8 @@ class FilterStage(Stage):
             f"calibration: the judge passed {seeds.passed}/{seeds.n} human seeds "
             f"(threshold {jcfg.threshold:g})"
         )
-        if seeds.trusted:
-            return None
-        return EngineResult(
-            "stopped_calibration",
-            StoppedError(
-                f"the judge failed {seeds.n - seeds.passed} of {seeds.n} human "
-                f"seeds ({seeds.fail_share:.0%} > --max-seed-fail "
-                f"{jcfg.max_seed_fail:.0%}): its threshold cannot be trusted; "
-                "no candidate was judged",
-                hint="check the rubric, --threshold and the judge model; "
-                "the seeds' verdicts are cached",
-            ),
-        )
+        error = seed_stop(seeds, "filter")
+        return None if error is None else EngineResult("stopped_calibration", error)
 
     def stopped(self, run: StageRun, error: SynthgenError) -> Outcome:
         """Ctrl-C, SIGTERM or a fatal error: what was kept and ledgered so far stands."""

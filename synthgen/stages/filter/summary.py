@@ -7,8 +7,8 @@ from typing import Any
 
 from synthgen.config import Config
 from synthgen.stages.filter.calibration import SeedCheck
-from synthgen.stages.filter.engine import Tally
 from synthgen.stages.filter.plan import Plan
+from synthgen.stages.filter.tally import Tally
 
 
 def _histogram(scores: list[float]) -> dict[str, int]:
