@@ -1,4 +1,5 @@
-"""`verify`: a run directory still is what its manifest says (hashes, counts, unique ids)."""
+"""`verify`: a run directory still is what its manifest says (hashes, counts, unique ids,
+and no file it does not list)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,17 @@ def _check_files(run_dir: Path, files: dict[str, Any]) -> list[str]:
         elif file_sha256(path) != want:
             problems.append(f"{name}: sha256 differs from the manifest (changed after the run)")
     return problems
+
+
+def _check_unlisted(run_dir: Path, files: dict[str, Any]) -> list[str]:
+    """Files in the run directory the manifest does not list: added or left after the run."""
+    listed = {Path(name).as_posix() for name in files} | {MANIFEST}
+    found = sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file())
+    return [
+        f"{name}: not listed in the manifest (added after the run?)"
+        for name in found
+        if name not in listed
+    ]
 
 
 def _lines(path: Path) -> Iterator[tuple[int, Any]]:
@@ -153,7 +165,7 @@ def verify_run(run_dir: Path) -> VerifyResult:
     run_dir = Path(run_dir)
     manifest = _load_manifest(run_dir)
     files: dict[str, Any] = manifest["files"]
-    problems = _check_files(run_dir, files)
+    problems = _check_files(run_dir, files) + _check_unlisted(run_dir, files)
     kept, dropped, count_problems = _counts(manifest["counts"])
     problems += count_problems
     problems += _check_data(run_dir, kept, DATA in files)

@@ -60,3 +60,19 @@ def messages_tokens(messages: list[dict[str, str]], count: Callable[[str], int])
     """A chat prompt's token count, for reserving budget and rate before it is sent."""
     # About 4 tokens of framing per message, as in OpenAI's chat format.
     return sum(count(m.get("content", "")) + 4 for m in messages) + 2
+
+
+# Above this multiple of the first choice's estimate, a reported count covers more than it.
+FIRST_CHOICE_ONLY = 1.5
+
+
+def completion_tokens(reported: int | None, choices: list[str]) -> tuple[int, bool]:
+    """An answer's completion tokens from the reported count and its choices' texts (in index
+    order), and whether the others were estimated: some servers (llama.cpp) count only the
+    first choice when n > 1, which would let a budget undercount."""
+    if reported is None:
+        return sum(estimate(c) for c in choices), False
+    others = sum(estimate(c) for c in choices[1:])
+    if others and reported <= estimate(choices[0]) * FIRST_CHOICE_ONLY:
+        return reported + others, True
+    return reported, False
