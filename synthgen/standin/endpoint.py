@@ -135,6 +135,7 @@ class StandinServer:
             status, out_headers, payload = error(500, f"stand-in bug: {exc!r}", "server_error")
         out_headers.append(("x-request-id", f"req_standin_{seq}"))
         entry["status"] = status
+        entry["t"] = time.monotonic()  # when it was answered, for rates measured from outside
         self._log.append(entry)  # a stream is logged as it starts, so a stalled one shows
         self._total += 1
         self._by_status[str(status)] += 1
