@@ -4,13 +4,13 @@ and is sent once; an endpoint that goes silent is cut off and asked again."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 from support.filter_fixtures import alpaca_rows, filter_args, write_jsonl
 from support.helpers import expand_args, read_jsonl, run, wait_until
 
+from synthgen.core.store import forget_capabilities
 from synthgen.standin import StandinHandle
 
 TIMEOUT = "2"  # seconds of silence allowed; every answer below takes longer in all
@@ -95,10 +95,7 @@ def test_a_state_dir_written_without_streaming_replays_with_nothing_sent(
     assert not any(c["stream"] for c in _chats(standin) if c["status"] == 200)
     written = _records(out)
     # Forget what was learned, so the rerun asks to stream: the cache keys must not care.
-    db = sqlite3.connect(tmp_path / ".synthgen" / "state.db")
-    with db:
-        db.execute("DELETE FROM capabilities")
-    db.close()
+    forget_capabilities(tmp_path / ".synthgen")
     standin.reset()
     standin.set_faults(reject_stream=False)
     again_out = tmp_path / "again.jsonl"  # a new run over the same state dir
