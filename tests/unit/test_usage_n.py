@@ -32,6 +32,10 @@ def test_an_honest_count_of_every_choice_is_taken_as_reported() -> None:
     assert completion_tokens(58, TEXTS) == (58, False)
 
 
+def test_an_honest_count_of_a_long_first_choice_and_short_others_is_believed() -> None:
+    assert completion_tokens(110, ["a" * 400, "b" * 40]) == (110, False)
+
+
 def test_one_choice_or_empty_others_are_never_estimated() -> None:
     assert completion_tokens(3, ["a" * 400]) == (3, False)
     assert completion_tokens(20, ["a" * 80, "", ""]) == (20, False)
