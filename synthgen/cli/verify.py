@@ -17,7 +17,8 @@ def verify_cmd(run_dir: Path, as_json: bool) -> None:
 
     Every file the manifest lists must exist with the same sha256, and no other file may
     be in RUN_DIR (one it does not list is named: it was added after the run, and a consumer
-    of the directory would take it for part of the run's output); data.jsonl must hold
+    of the directory would take it for part of the run's output; the verdicts `synthgen
+    audit` keeps beside a listed file are noted, not a problem); data.jsonl must hold
     counts.kept records with no id twice; dropped.jsonl must hold the dropped counts per
     stage and reason; and candidates must equal kept plus dropped. Exits 0 when all hold,
     1 with one line per problem otherwise, 2 when RUN_DIR has no manifest.
@@ -33,6 +34,8 @@ def verify_cmd(run_dir: Path, as_json: bool) -> None:
     from synthgen.core.verify import verify_run
 
     result = verify_run(run_dir)
+    for note in result.notes:
+        say(note)
     if result.ok:
         say(f"verified: {result.files_checked} files, counts add up")
     else:
