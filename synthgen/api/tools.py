@@ -132,6 +132,8 @@ def verify(run_dir: PathLike, *, say: Say = _quiet) -> VerifyResult:
     from synthgen.core.verify import verify_run
 
     result = verify_run(Path(run_dir))
+    for note in result.notes:
+        say(note)
     if result.ok:
         say(f"verified: {result.files_checked} files, counts add up")
     else:

@@ -15,7 +15,10 @@ from synthgen.cli.common import exit_with, json_option
 def verify_cmd(run_dir: Path, as_json: bool) -> None:
     """Check that RUN_DIR is still what its manifest.json says.
 
-    Every file the manifest lists must exist with the same sha256; data.jsonl must hold
+    Every file the manifest lists must exist with the same sha256, and no other file may
+    be in RUN_DIR (one it does not list is named: it was added after the run, and a consumer
+    of the directory would take it for part of the run's output; the verdicts `synthgen
+    audit` keeps beside a listed file are noted, not a problem); data.jsonl must hold
     counts.kept records with no id twice; dropped.jsonl must hold the dropped counts per
     stage and reason; and candidates must equal kept plus dropped. Exits 0 when all hold,
     1 with one line per problem otherwise, 2 when RUN_DIR has no manifest.

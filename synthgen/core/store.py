@@ -6,7 +6,10 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import orjson
+
 from synthgen.errors import UsageError
+from synthgen.records import Frozen
 
 DB_NAME = "state.db"
 
@@ -170,3 +173,52 @@ def set_run_status(
         "job_sha256=excluded.job_sha256, status=excluded.status, updated_at=excluded.updated_at",
         (run_key, run_id, job_sha256, status, now),
     )
+
+
+class CachedAnswers(Frozen):
+    """What a state dir's response cache holds: each answer's model, cost and the id the
+    endpoint gave its request (None when it gave none)."""
+
+    models: tuple[str, ...] = ()
+    costs_usd: tuple[float, ...] = ()
+    request_ids: tuple[str | None, ...] = ()
+
+    def by_model(self) -> dict[str, tuple[int, float]]:
+        """(answers, USD) per model."""
+        out: dict[str, tuple[int, float]] = {}
+        for model, cost in zip(self.models, self.costs_usd, strict=True):
+            n, usd = out.get(model, (0, 0.0))
+            out[model] = (n + 1, usd + cost)
+        return out
+
+
+def cached_answers(state_dir: Path) -> CachedAnswers:
+    """The response cache of `state_dir`, read without writing (a run may be writing it):
+    empty while there is no database yet, or it is not migrated yet, or it is busy."""
+    path = state_dir / DB_NAME
+    if not path.exists():
+        return CachedAnswers()
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        try:
+            rows = db.execute("SELECT model, cost_usd, body FROM responses").fetchall()
+        finally:
+            db.close()
+    except sqlite3.OperationalError:
+        return CachedAnswers()
+    ids = [orjson.loads(body).get("request_id") for _, _, body in rows]
+    return CachedAnswers(
+        models=tuple(str(m) for m, _, _ in rows),
+        costs_usd=tuple(float(c or 0.0) for _, c, _ in rows),
+        request_ids=tuple(i if isinstance(i, str) else None for i in ids),
+    )
+
+
+def forget_capabilities(state_dir: Path) -> None:
+    """Forget what every endpoint was found to support, so the next run probes it again."""
+    db = open_state(state_dir)
+    try:
+        with db:
+            db.execute("DELETE FROM capabilities")
+    finally:
+        db.close()

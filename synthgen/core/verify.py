@@ -1,4 +1,5 @@
-"""`verify`: a run directory still is what its manifest says (hashes, counts, unique ids)."""
+"""`verify`: a run directory still is what its manifest says (hashes, counts, unique ids,
+and no file it does not list)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic import Field
 
 from synthgen.core.manifest import file_sha256
 from synthgen.errors import InputError
@@ -16,6 +18,7 @@ from synthgen.records import Frozen
 MANIFEST = "manifest.json"
 DATA = "data.jsonl"
 DROPPED = "dropped.jsonl"
+VERDICTS_SUFFIX = ".verdicts.jsonl"
 MAX_REPEATS_SHOWN = 20  # a run of duplicates is one problem, not a million lines
 
 
@@ -25,6 +28,7 @@ class VerifyResult(Frozen):
     ok: bool
     problems: list[str]
     files_checked: int
+    notes: list[str] = Field(default_factory=list)  # fine files beside it (audit verdicts)
 
 
 def _load_manifest(run_dir: Path) -> dict[str, Any]:
@@ -57,6 +61,25 @@ def _check_files(run_dir: Path, files: dict[str, Any]) -> list[str]:
         elif file_sha256(path) != want:
             problems.append(f"{name}: sha256 differs from the manifest (changed after the run)")
     return problems
+
+
+def _check_unlisted(run_dir: Path, files: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Files in the run directory the manifest does not list: problems (added or left after
+    the run), and notes for the audit verdicts `synthgen audit` keeps beside a listed file."""
+    listed = {Path(name).as_posix() for name in files} | {MANIFEST}
+    found = sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file())
+    problems: list[str] = []
+    notes: list[str] = []
+    for name in found:
+        if name in listed:
+            continue
+        # audit's default verdict file for X.jsonl (stages/audit/store.py: verdicts_path_for)
+        audited = name.removesuffix(VERDICTS_SUFFIX) + ".jsonl"
+        if name.endswith(VERDICTS_SUFFIX) and audited in listed:
+            notes.append(f"{name}: audit verdicts for {audited}, not part of the run")
+        else:
+            problems.append(f"{name}: not listed in the manifest (added after the run?)")
+    return problems, notes
 
 
 def _lines(path: Path) -> Iterator[tuple[int, Any]]:
@@ -153,10 +176,11 @@ def verify_run(run_dir: Path) -> VerifyResult:
     run_dir = Path(run_dir)
     manifest = _load_manifest(run_dir)
     files: dict[str, Any] = manifest["files"]
-    problems = _check_files(run_dir, files)
+    unlisted, notes = _check_unlisted(run_dir, files)
+    problems = _check_files(run_dir, files) + unlisted
     kept, dropped, count_problems = _counts(manifest["counts"])
     problems += count_problems
     problems += _check_data(run_dir, kept, DATA in files)
     if dropped is not None:
         problems += _check_dropped(run_dir, dropped)
-    return VerifyResult(ok=not problems, problems=problems, files_checked=len(files))
+    return VerifyResult(ok=not problems, problems=problems, files_checked=len(files), notes=notes)

@@ -30,7 +30,7 @@ from synthgen.llm.policy import (
 )
 from synthgen.llm.proxy import upstream_model
 from synthgen.llm.stream import LiveRequests, Reply, Streaming, exchange
-from synthgen.llm.tokens import estimate, messages_tokens
+from synthgen.llm.tokens import completion_tokens, estimate, messages_tokens
 from synthgen.llm.types import (
     Answer,
     ChatRequest,
@@ -207,11 +207,12 @@ class LLMClient:
                 raise invalid_response("it has no choices")
             usage = completion.usage
             pt = usage.prompt_tokens if usage else prompt_est
-            ct = (
-                usage.completion_tokens
-                if usage
-                else sum(estimate(c.message.content or "") for c in completion.choices)
-            )
+            texts = [
+                c.message.content or "" for c in sorted(completion.choices, key=lambda c: c.index)
+            ]
+            ct, per_choice = completion_tokens(usage.completion_tokens if usage else None, texts)
+            if per_choice and "usage_n->estimate" not in self.stats.fallbacks:
+                self.stats.fallbacks.append("usage_n->estimate")  # the summary says so
             self.limiter.refund_tokens(req.max_tokens * n - ct)
             self.stats.tokens_streamed += ct - reply.counted  # the estimate becomes the count
             cost = self.budget.settle(reservation, pt, ct)

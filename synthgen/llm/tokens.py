@@ -60,3 +60,23 @@ def messages_tokens(messages: list[dict[str, str]], count: Callable[[str], int])
     """A chat prompt's token count, for reserving budget and rate before it is sent."""
     # About 4 tokens of framing per message, as in OpenAI's chat format.
     return sum(count(m.get("content", "")) + 4 for m in messages) + 2
+
+
+# A reported count up to this multiple of the first choice's estimate, and below this share
+# of all choices' estimates, counts the first choice only (an honest count of a long first
+# choice and short others is near all choices' estimate, so it is believed).
+FIRST_CHOICE_ONLY = 1.5
+ALL_CHOICES_SHARE = 0.75
+
+
+def completion_tokens(reported: int | None, choices: list[str]) -> tuple[int, bool]:
+    """An answer's completion tokens from the reported count and its choices' texts (in index
+    order), and whether the others were estimated: some servers (llama.cpp) count only the
+    first choice when n > 1, which would let a budget undercount."""
+    if reported is None:
+        return sum(estimate(c) for c in choices), False
+    first, others = estimate(choices[0]) if choices else 0, sum(estimate(c) for c in choices[1:])
+    short = reported < (first + others) * ALL_CHOICES_SHARE
+    if others and reported <= first * FIRST_CHOICE_ONLY and short:
+        return reported + others, True
+    return reported, False

@@ -130,6 +130,12 @@ class StandinConfig(BaseModel):
         description="next N file uploads: stored, but the connection closes before the answer",
     )
 
+    hold_after: int | None = Field(
+        default=None,
+        ge=0,
+        description="answer the first N chat requests (since a reset), then hold every later "
+        "one unanswered until the fault is cleared: a client killed meanwhile is mid-run",
+    )
     batch_hold: Literal["upload", "create", "retrieve", "content"] | None = Field(
         default=None,
         description="do that batch step (store the file, create the batch...) but hold the "

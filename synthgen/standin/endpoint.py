@@ -44,6 +44,7 @@ class StandinServer:
         self._seq = 0
         self._chat_index = 0
         self._total = 0
+        self._held = 0  # chat requests the hold_after fault held
         self._by_status: Counter[str] = Counter()
         self._log: deque[dict[str, Any]] = deque(maxlen=LOG_LIMIT)
         self._limiter = RateLimiter()
@@ -67,7 +68,7 @@ class StandinServer:
 
     def reset(self) -> None:
         """Clear stats, fault counters and rate buckets; the sequence number stays monotonic."""
-        self._chat_index = self._total = 0
+        self._chat_index = self._total = self._held = 0
         self._by_status.clear()
         self._log.clear()
         self._limiter = RateLimiter()
@@ -77,6 +78,7 @@ class StandinServer:
         """Counters, the request log and the Files/Batches counters, for tests to check."""
         log = [dict(e) for e in self._log]
         totals = {"requests_total": self._total, "by_status": dict(self._by_status)}
+        totals["held"] = self._held
         return {**totals, "log": log, "batch": self.batches.stats()}
 
     async def stop(self) -> None:
@@ -135,6 +137,7 @@ class StandinServer:
             status, out_headers, payload = error(500, f"stand-in bug: {exc!r}", "server_error")
         out_headers.append(("x-request-id", f"req_standin_{seq}"))
         entry["status"] = status
+        entry["t"] = time.monotonic()  # when it was answered, for rates measured from outside
         self._log.append(entry)  # a stream is logged as it starts, so a stalled one shows
         self._total += 1
         self._by_status[str(status)] += 1
@@ -211,6 +214,10 @@ class StandinServer:
             return error(400, msg, param="response_format")
         index, self._chat_index = self._chat_index, self._chat_index + 1
         rng = random.Random(f"{cfg.fault_seed}:{index}")  # per request, in arrival order
+        if cfg.hold_after is not None and index >= cfg.hold_after:
+            self._held += 1
+            while (after := self.config.hold_after) is not None and index >= after:
+                await asyncio.sleep(0.01)
         r429, r500, kind500, jitter = rng.random(), rng.random(), rng.random(), rng.random()
         prompt_tokens = C.estimate_tokens(
             sum(len(C.message_text(m.get("content"))) for m in messages)

@@ -6,7 +6,6 @@ The stand-in advances a batch only when it is retrieved, so nothing here waits o
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,8 @@ import pytest
 from support.helpers import read_jsonl, run
 
 import synthgen
+from synthgen.core.store import open_state
+from synthgen.llm.batchstore import BatchStore
 from synthgen.standin import StandinHandle
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "support_triage.jsonl"
@@ -241,8 +242,9 @@ def test_repairs_go_online_unless_batched_too(
     assert s.status == "complete"
     # A repair re-ask shows the model its bad reply: an assistant turn in the request. Every
     # generation request went into a batch, so a request sent online is a re-ask too.
-    db = sqlite3.connect(tmp_path / "state" / "state.db")
-    bodies = [json.loads(b) for (b,) in db.execute("SELECT body FROM batch_lines")]
+    db = open_state(tmp_path / "state")
+    store = BatchStore(db)
+    bodies = [line.body for c in store.chunks() for line in store.chunk_lines(c.id)]
     db.close()
     batched_repairs = [b for b in bodies if any(m["role"] == "assistant" for m in b["messages"])]
     if batch_repairs:  # every re-ask waited for a follow-up batch

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from support.filter_fixtures import alpaca_rows, filter_args, write_jsonl
 from support.helpers import read_jsonl, run, spawn
-from support.resume import _log, _received_seqs, _wait_lines
+from support.resume import received_seqs, standin_log, wait_lines
 
 from synthgen.standin import StandinHandle
 
@@ -21,13 +21,13 @@ def test_kill_9_then_rerun_judges_nothing_twice(standin: StandinHandle, tmp_path
     out = tmp_path / "kept.jsonl"
     args = filter_args(inp, out, standin.base_url, "--concurrency", "3")
     proc = spawn(args, tmp_path)
-    _wait_lines(tmp_path / "kept.jsonl.partial", 20)
+    wait_lines(tmp_path / "kept.jsonl.partial", 20)
     proc.kill()  # SIGKILL: no cleanup of any kind
     proc.wait()
     assert not out.exists()
-    first = _log(standin)
+    first = standin_log(standin)
     body_of = {e["seq"]: e["body_sha256"] for e in first if e["status"] == 200}
-    received = _received_seqs(tmp_path / ".synthgen")
+    received = received_seqs(tmp_path / ".synthgen")
     assert 20 <= len(received) < 120
     judged_before = {body_of[s] for s in received}
     with (tmp_path / "kept.jsonl.partial").open("ab") as fh:
@@ -38,7 +38,7 @@ def test_kill_9_then_rerun_judges_nothing_twice(standin: StandinHandle, tmp_path
     assert again.code == 0, again.stderr
     s = again.json()
     assert s["resumed"] is True
-    second = [e for e in _log(standin) if e["seq"] > max(e["seq"] for e in first)]
+    second = [e for e in standin_log(standin) if e["seq"] > max(e["seq"] for e in first)]
     resent = {e["body_sha256"] for e in second} & judged_before
     assert not resent, f"{len(resent)} judged records were sent to the judge again"
     assert s["requests"]["cached"] >= len(received)
@@ -65,7 +65,7 @@ def test_sigterm_and_ctrl_c_exit_130_then_resume(
     out = tmp_path / "kept.jsonl"
     args = filter_args(inp, out, standin.base_url, "--concurrency", "2")
     proc = spawn(args, tmp_path)
-    _wait_lines(tmp_path / "kept.jsonl.partial", 10)
+    wait_lines(tmp_path / "kept.jsonl.partial", 10)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err

@@ -3,15 +3,19 @@ and the stand-in's judge test controls (real SDK over HTTP)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from pathlib import Path
 
 import openai
 import pytest
+from support.fakes import FakeClient, as_llm_client
 
+from synthgen import prompts
 from synthgen.errors import InputError
 from synthgen.llm.structured import ParseFailure
+from synthgen.records import sha256_hex
 from synthgen.stages.filter.calibration import (
     Anchor,
     agreement,
@@ -20,7 +24,15 @@ from synthgen.stages.filter.calibration import (
     read_anchors,
     relation,
 )
-from synthgen.stages.filter.judge import judge_messages, load_rubric, parse_verdict, read_reference
+from synthgen.stages.filter.judge import (
+    Judge,
+    judge_messages,
+    judge_template_sha256,
+    load_rubric,
+    parse_verdict,
+    read_reference,
+)
+from synthgen.stages.filter.verdicts import MAX_FLAG_CHARS, MAX_FLAGS, VERDICT_SCHEMA_VERSION
 from synthgen.standin import StandinHandle
 
 RUBRIC = load_rubric(None)
@@ -48,6 +60,44 @@ def test_default_rubric_and_schema_put_rationale_first() -> None:
         "maximum": 5,
     }
     assert len(RUBRIC.sha256) == 64
+
+
+def test_the_schema_bounds_flags_and_the_prompt_says_so() -> None:
+    flags = RUBRIC.verdict_schema()["properties"]["flags"]
+    assert flags["maxItems"] == MAX_FLAGS == 5
+    assert flags["items"] == {"type": "string", "maxLength": MAX_FLAG_CHARS}
+    system = judge_messages(RUBRIC, "Do X.", "", "X done.", None)[0]["content"]
+    convo = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
+    convo_system = judge_messages(RUBRIC, "", "", "", None, convo)[0]["content"]
+    for text in (system, convo_system):
+        assert f"at most {MAX_FLAGS} flags" in text and f"{MAX_FLAG_CHARS} characters" in text
+
+
+def test_too_many_or_too_long_flags_are_trimmed_not_a_parse_failure() -> None:
+    many = [f"flag_{i}" for i in range(30)]
+    many[0] = "x" * 500
+    v = parse_verdict(_verdict(flags=many), RUBRIC)
+    assert v.flags == ["x" * MAX_FLAG_CHARS, *many[1:MAX_FLAGS]]
+
+
+def test_a_verdict_with_too_many_flags_is_kept_without_a_repair() -> None:
+    criteria = [c.name for c in RUBRIC.criteria]
+    flood = {"rationale": "r", "scores": dict.fromkeys(criteria, 4), "score": 4}
+    reply = json.dumps({**flood, "flags": ["verbose"] * 200})
+    fake = FakeClient(lambda req, call: reply)
+    judge = Judge(RUBRIC, [as_llm_client(fake)], threshold=3.0, max_new_tokens=256)
+    got = asyncio.run(judge.judge("Do X.", "", "X done."))
+    (opinion,) = got.opinions
+    assert opinion.verdict is not None and opinion.verdict.flags == ["verbose"] * MAX_FLAGS
+    assert not opinion.repaired and len(fake.calls) == 1
+    assert fake.calls[0].json_schema == RUBRIC.verdict_schema()
+
+
+def test_the_verdict_schema_version_is_in_the_judge_job_identity() -> None:
+    # The bounds change every verdict request's cache key; the job hash says so too.
+    assert VERDICT_SCHEMA_VERSION == 2
+    templates = prompts.load("judge").sha256 + prompts.load("judge_grounding").sha256
+    assert judge_template_sha256() == sha256_hex(f"{templates}\nverdict-schema-v2")
 
 
 def test_prompt_says_length_earns_nothing_and_marks_the_response() -> None:

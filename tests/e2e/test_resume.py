@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from support.helpers import expand_args, read_jsonl, run, spawn
-from support.resume import _log, _received_seqs, _wait_lines
+from support.resume import received_seqs, standin_log, wait_lines
 
 from synthgen.standin import StandinHandle
 
@@ -20,7 +20,7 @@ def _stop_mid_run(
     standin.set_faults(latency_s=0.05)
     args = expand_args(seeds, out, standin.base_url, "-n", "150", "--concurrency", "2")
     proc = spawn(args, out.parent)
-    _wait_lines(out.parent / (out.name + ".partial"), after_lines)
+    wait_lines(out.parent / (out.name + ".partial"), after_lines)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
     return args, proc.returncode, err
@@ -41,12 +41,12 @@ def test_kill_9_then_rerun_finishes_exactly_without_repaying(
     out = tmp_path / "raw.jsonl"
     args = expand_args(triage_seeds, out, standin.base_url, "-n", "150", "--concurrency", "3")
     proc = spawn(args, tmp_path)
-    _wait_lines(tmp_path / "raw.jsonl.partial", 40)
+    wait_lines(tmp_path / "raw.jsonl.partial", 40)
     proc.kill()  # SIGKILL: no cleanup of any kind
     proc.wait()
     assert not out.exists()
-    first_log = _log(standin)
-    received = _received_seqs(tmp_path / ".synthgen")
+    first_log = standin_log(standin)
+    received = received_seqs(tmp_path / ".synthgen")
     assert received, "the killed run had cached answers"
     body_of = {e["seq"]: e["body_sha256"] for e in first_log if e["status"] == 200}
     paid_and_received = {body_of[s] for s in received}
@@ -60,7 +60,7 @@ def test_kill_9_then_rerun_finishes_exactly_without_repaying(
     assert again.json()["resumed"] is True
     recs = _check_dataset(out, 150)
     assert "sg_torn" not in {r["id"] for r in recs}
-    second = [e for e in _log(standin) if e["seq"] > max(e["seq"] for e in first_log)]
+    second = [e for e in standin_log(standin) if e["seq"] > max(e["seq"] for e in first_log)]
     resent = {e["body_sha256"] for e in second} & paid_and_received
     assert not resent, f"{len(resent)} answered requests were sent again"
     assert again.json()["requests"]["cached"] >= len(received)
@@ -79,7 +79,7 @@ def test_kill_9_result_equals_uninterrupted_run(
         triage_seeds, a / "raw.jsonl", standin.base_url, "-n", "120", "--concurrency", "2"
     )
     proc = spawn(args_a, a)
-    _wait_lines(a / "raw.jsonl.partial", 25)
+    wait_lines(a / "raw.jsonl.partial", 25)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert run(args_a).code == 0

@@ -15,13 +15,12 @@ from pathlib import Path
 
 import pytest
 from support.helpers import read_jsonl, spawn, wait_until
-from support.resume import _log, _received_seqs
+from support.resume import received_seqs, standin_log
 from support.runs import (
     GENERATOR,
     JUDGE,
     SEEDS,
     Done,
-    cache_rows,
     check_run_dir,
     complete_run,
     finished_offline,
@@ -78,26 +77,37 @@ def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run(
     cfg = write_config(tmp_path / "run.yaml", tmp_path / "run", tmp_path / ".synthgen", ROUNDS)
     state, run_dir = tmp_path / ".synthgen", tmp_path / "run"
     args = run_cmd(cfg, endpoint.base_url)
-    answered_by_reference = len(_received_seqs(reference.state))
-    endpoint.set_faults(latency_s=0.1)  # slow enough to be caught mid-run
+    answered_by_reference = len(received_seqs(reference.state))
+    half = answered_by_reference // 2
+    # The stand-in answers half the requests the run needs and holds the rest: the kill lands
+    # mid-run on an event (every answer given is cached, the next request is held), not
+    # after a sleep. Counted from a reset: the reference run used this stand-in before.
+    endpoint.reset()
+    endpoint.set_faults(hold_after=half)
+
+    def halfway_or_ended() -> bool:
+        held = endpoint.stats()["held"]
+        assert isinstance(held, int)
+        return (len(received_seqs(state)) >= half and held > 0) or proc.poll() is not None
+
     try:
         proc = spawn(args, tmp_path)
         try:
             wait_until(
-                lambda: cache_rows(state) >= answered_by_reference // 2 or proc.poll() is not None,
-                timeout=60,
-                what="half the run's answers to be cached",
+                halfway_or_ended,
+                timeout=120,
+                what="half the run's answers to be cached and the next request held",
             )
         finally:
             proc.kill()  # SIGKILL: no cleanup of any kind
             _, err = proc.communicate(timeout=30)
     finally:
-        endpoint.set_faults(latency_s=0.0)
+        endpoint.set_faults(hold_after=None)
     assert proc.returncode == -signal.SIGKILL, f"the run ended before the kill:\n{err}"
     assert not (run_dir / "data.jsonl").exists(), "a killed run left a final data.jsonl"
-    answered = _received_seqs(state)
-    assert 0 < len(answered) < answered_by_reference
-    body_of = {e["seq"]: e["body_sha256"] for e in _log(endpoint) if e["status"] == 200}
+    answered = received_seqs(state)
+    assert len(answered) == half < answered_by_reference
+    body_of = {e["seq"]: e["body_sha256"] for e in standin_log(endpoint) if e["status"] == 200}
     paid = {body_of[s] for s in answered}
     last = last_seq(endpoint)
 

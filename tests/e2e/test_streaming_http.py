@@ -4,17 +4,21 @@ and is sent once; an endpoint that goes silent is cut off and asked again."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 from support.filter_fixtures import alpaca_rows, filter_args, write_jsonl
 from support.helpers import expand_args, read_jsonl, run, wait_until
 
+from synthgen.core.store import forget_capabilities
 from synthgen.standin import StandinHandle
 
-TIMEOUT = "1"  # seconds of silence allowed; every answer below takes longer in all
-CHARS = 400  # content characters per chunk: about 8 chunks for one expand call
+TIMEOUT = "2"  # seconds of silence allowed; every answer below takes longer in all
+# Each margin below holds in the direction a loaded machine cannot break: a chunk gap of
+# 0.1 s is 20x inside the timeout (a chunk late by 2 s is a stalled machine, not load), and
+# a stall or a whole answer only ever takes longer than asked, which is past the timeout.
+CHUNK_DELAY = 0.1
+CHARS = 40  # content characters per chunk: about 50 chunks for one expand call
 
 
 def _chats(standin: StandinHandle) -> list[dict[str, Any]]:
@@ -44,13 +48,14 @@ def _records(path: Path) -> list[dict[str, Any]]:
 def test_a_slow_answer_that_keeps_sending_completes_and_is_sent_once(
     standin: StandinHandle, tmp_path: Path
 ) -> None:
-    standin.set_faults(chunk_delay_s=0.3, stream_chunk_chars=CHARS)
+    standin.set_faults(chunk_delay_s=CHUNK_DELAY, stream_chunk_chars=CHARS)
     code, s = _expand(standin, tmp_path / "raw.jsonl", "-n", "5")
     assert code == 0 and len(read_jsonl(tmp_path / "raw.jsonl")) == 5
     assert s["requests"]["sent"] == 1 and s["requests"]["retried"] == 0
     (chat,) = _chats(standin)
-    # 0.3 s before each of 8+ chunks: well over the 1 s timeout in all, never 1 s silent.
-    assert chat["stream"] and chat["completed"] and chat["chunks"] * 0.3 > 2 * float(TIMEOUT)
+    # 0.1 s before each of 40+ chunks: over twice the 2 s timeout in all, never 2 s silent.
+    assert chat["stream"] and chat["completed"]
+    assert chat["chunks"] * CHUNK_DELAY > 2 * float(TIMEOUT)
     # The same slow endpoint answering in one piece is cut off at the timeout, every time.
     standin.reset()
     standin.set_faults(reject_stream=True)
@@ -66,8 +71,8 @@ def test_a_slow_answer_that_keeps_sending_completes_and_is_sent_once(
 def test_an_endpoint_that_goes_silent_mid_stream_is_cut_off_and_asked_again(
     standin: StandinHandle, tmp_path: Path
 ) -> None:
-    # The first request stalls 3 s (> the 1 s timeout) after 3 chunks; its retry does not.
-    standin.set_faults(stall_after_chunks=3, stall_s=3.0, stall_first=1, stream_chunk_chars=CHARS)
+    # The first request stalls 6 s (> the 2 s timeout) after 3 chunks; its retry does not.
+    standin.set_faults(stall_after_chunks=3, stall_s=6.0, stall_first=1, stream_chunk_chars=CHARS)
     code, s = _expand(standin, tmp_path / "raw.jsonl", "-n", "5")
     assert code == 0 and len(read_jsonl(tmp_path / "raw.jsonl")) == 5
     assert s["requests"]["sent"] == 2 and s["requests"]["retried"] == 1
@@ -90,10 +95,7 @@ def test_a_state_dir_written_without_streaming_replays_with_nothing_sent(
     assert not any(c["stream"] for c in _chats(standin) if c["status"] == 200)
     written = _records(out)
     # Forget what was learned, so the rerun asks to stream: the cache keys must not care.
-    db = sqlite3.connect(tmp_path / ".synthgen" / "state.db")
-    with db:
-        db.execute("DELETE FROM capabilities")
-    db.close()
+    forget_capabilities(tmp_path / ".synthgen")
     standin.reset()
     standin.set_faults(reject_stream=False)
     again_out = tmp_path / "again.jsonl"  # a new run over the same state dir
@@ -116,6 +118,7 @@ def test_filter_shows_the_judge_calibrating_on_the_seeds(
 ) -> None:
     inp = write_jsonl(tmp_path / "in.jsonl", alpaca_rows(4))
     n = len(triage_seeds.read_text().splitlines())
+    standin.set_faults(judge_score=4)  # every seed passes: the progress lines are under test
     args = filter_args(inp, tmp_path / "kept.jsonl", standin.base_url, "--seeds", str(triage_seeds))
     r = run([*args, "--threshold", "2"])
     assert r.code == 0, r.stderr

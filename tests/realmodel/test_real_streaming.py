@@ -1,6 +1,7 @@
 """Against llama.cpp's own server: answers that take longer than --timeout in all but keep
 streaming tokens complete, and none that completed is asked again (the timeout is the silence
-between tokens, not the length of the answer)."""
+between tokens, not the length of the answer). Counted in distinct requests, so a request
+that a loaded machine leaves silent before its first token may fail without failing this."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ TIMEOUT_S = 3
 
 
 def _generations(log: Path) -> list[float]:
-    return [float(m.group(1)) for m in EVAL.finditer(log.read_text(errors="replace"))]
+    """The eval time of each generation the server finished with at least one token."""
+    found = EVAL.finditer(log.read_text(errors="replace"))
+    return [float(m.group(1)) for m in found if int(m.group(2)) > 0]
 
 
 def test_a_long_answer_streams_past_a_short_timeout_and_is_asked_once(
@@ -33,6 +36,8 @@ def test_a_long_answer_streams_past_a_short_timeout_and_is_asked_once(
             *("--per-call", "5", "--strategy", "paraphrase", "--config", str(config)),
             *("--base-url", llama.base_url, "--model", llama.model, "--concurrency", "1"),
             *("--state-dir", str(tmp_path / ".synthgen"), "--timeout", str(TIMEOUT_S)),
+            # One attempt: a retry of a request abandoned before its first token would queue
+            # behind the abandoned generation, still running on the server.
             *("--max-attempts", "1"),
         ]
     )
@@ -41,9 +46,11 @@ def test_a_long_answer_streams_past_a_short_timeout_and_is_asked_once(
     finished = _generations(llama.log)[before:]
     # The premise, as the server measured it: answers took longer than the timeout.
     assert max(finished) > TIMEOUT_S * 1000, finished
-    # None was cut off while it streamed and asked again: no attempt failed, and the server
-    # finished no more generations than were asked (one still running when the target was
-    # reached is cancelled, not finished).
+    # None was asked again after it completed: the server finished no more generations than
+    # there were distinct requests (one still running when the target was reached is
+    # cancelled, not finished). On a loaded machine a request may time out before its first
+    # token (prompt evaluation is silence too) and fail: the run still completes.
     req = s["requests"]
-    assert req["retried"] == 0 and req["failed"] == 0, req
-    assert 1 <= len(finished) <= req["sent"], (finished, req)
+    distinct = req["sent"] - req["retried"]
+    assert req["retried"] == 0, req
+    assert 1 <= len(finished) <= distinct, (finished, req)

@@ -1,16 +1,18 @@
-"""What resume tests watch: lines written so far, requests the stand-in received."""
+"""What resume tests watch: lines written so far, requests the stand-in received, answers
+the client cached (through synthgen's public read of a state dir, never raw SQL)."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
+from synthgen.core.store import cached_answers
 from synthgen.standin import StandinHandle
 
 
-def _wait_lines(path: Path, n: int, timeout: float = 20.0) -> None:
+def wait_lines(path: Path, n: int, timeout: float = 20.0) -> None:
+    """Wait until `path` holds at least `n` lines (polling a file, not sleeping a margin)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if path.exists() and path.read_bytes().count(b"\n") >= n:
@@ -19,15 +21,14 @@ def _wait_lines(path: Path, n: int, timeout: float = 20.0) -> None:
     raise AssertionError(f"{path} never reached {n} lines")
 
 
-def _received_seqs(state_dir: Path) -> set[int]:
+def received_seqs(state_dir: Path) -> set[int]:
     """Stand-in sequence numbers of every answer the client received and cached."""
-    db = sqlite3.connect(state_dir / "state.db")
-    seqs = set()
-    for (body,) in db.execute("SELECT body FROM responses"):
-        rid = json.loads(body)["request_id"]
-        seqs.add(int(rid.rsplit("_", 1)[1]))
-    return seqs
+    ids = cached_answers(state_dir).request_ids
+    return {int(rid.rsplit("_", 1)[1]) for rid in ids if rid is not None}
 
 
-def _log(standin: StandinHandle) -> list[dict]:  # type: ignore[type-arg]
-    return list(standin.stats()["log"])  # type: ignore[call-overload]
+def standin_log(standin: StandinHandle) -> list[dict[str, Any]]:
+    """The stand-in's request log, oldest first."""
+    log = standin.stats()["log"]
+    assert isinstance(log, list)
+    return log

@@ -6,7 +6,6 @@ import copy
 import json
 import os
 import re
-import sqlite3
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +16,9 @@ from click.testing import CliRunner
 
 from support.helpers import Ran, read_jsonl
 from support.paths import REPO
-from support.resume import _log
+from support.resume import standin_log
 from synthgen.cli.app import cli
+from synthgen.core.store import cached_answers
 from synthgen.records import Record, record_id
 from synthgen.standin import StandinConfig, StandinHandle, run_in_thread
 
@@ -148,27 +148,12 @@ def per_answer_masked(path: Path) -> bytes:
 
 def spend_by_model(state_dir: Path) -> dict[str, tuple[int, float]]:
     """(answers, USD) per model in a finished run's response cache."""
-    db = sqlite3.connect(state_dir / "state.db")
-    try:
-        rows = db.execute("SELECT model, COUNT(*), SUM(cost_usd) FROM responses GROUP BY model")
-        return {str(m): (int(n), float(c)) for m, n, c in rows}
-    finally:
-        db.close()
+    return cached_answers(state_dir).by_model()
 
 
 def cache_rows(state_dir: Path) -> int:
     """Answers in the state dir's response cache (0 while it does not exist yet)."""
-    db_path = state_dir / "state.db"
-    if not db_path.exists():
-        return 0
-    try:
-        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1)
-        try:
-            return int(db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
-        finally:
-            db.close()
-    except sqlite3.OperationalError:  # not migrated yet, or busy: look again
-        return 0
+    return len(cached_answers(state_dir).models)
 
 
 @dataclass(frozen=True)
@@ -206,11 +191,11 @@ def finished_offline(d: Path, *extra: str, changes: dict[str, Any] | None = None
 
 def since(handle: StandinHandle, seq: int) -> list[dict[str, Any]]:
     """The stand-in's log entries after sequence number `seq`."""
-    return [e for e in _log(handle) if e["seq"] > seq]
+    return [e for e in standin_log(handle) if e["seq"] > seq]
 
 
 def last_seq(handle: StandinHandle) -> int:
-    return max((e["seq"] for e in _log(handle)), default=0)
+    return max((e["seq"] for e in standin_log(handle)), default=0)
 
 
 def verify_ok(run_dir: Path) -> None:

@@ -124,6 +124,45 @@ def test_a_listed_path_outside_the_run_is_a_problem(run_dir: Path) -> None:
     ]
 
 
+def test_a_file_the_manifest_does_not_list_is_named(run_dir: Path) -> None:
+    (run_dir / "extra.jsonl").write_text('{"id": "sg_smuggled"}\n')
+    (run_dir / "sub").mkdir()
+    (run_dir / "sub" / "notes.txt").write_text("x")
+    result = verify_run(run_dir)
+    assert not result.ok
+    assert result.problems == [
+        "extra.jsonl: not listed in the manifest (added after the run?)",
+        "sub/notes.txt: not listed in the manifest (added after the run?)",
+    ]
+
+
+def test_a_leftover_partial_file_is_named(run_dir: Path) -> None:
+    (run_dir / "data.jsonl.partial").write_text("")
+    assert verify_run(run_dir).problems == [
+        "data.jsonl.partial: not listed in the manifest (added after the run?)"
+    ]
+
+
+def test_an_audits_verdicts_beside_a_listed_file_are_noted_not_a_problem(run_dir: Path) -> None:
+    (run_dir / "data.verdicts.jsonl").write_text('{"id": "sg_x", "verdict": "accept"}\n')
+    (run_dir / "other.verdicts.jsonl").write_text("")  # beside no listed file
+    result = verify_run(run_dir)
+    note = "data.verdicts.jsonl: audit verdicts for data.jsonl, not part of the run"
+    assert result.notes == [note]
+    assert result.problems == [
+        "other.verdicts.jsonl: not listed in the manifest (added after the run?)"
+    ]
+    r = run(["verify", str(run_dir)])
+    assert r.code == 1 and "data.verdicts.jsonl: audit verdicts for data.jsonl" in r.stderr
+
+
+def test_cli_exits_1_on_an_unlisted_file(run_dir: Path) -> None:
+    (run_dir / "extra.txt").write_text("x")
+    r = run(["verify", str(run_dir)])
+    assert r.code == 1
+    assert "extra.txt: not listed in the manifest (added after the run?)" in r.stderr
+
+
 def test_no_manifest_is_an_input_error_naming_it(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"manifest\.json: not found") as e:
         verify_run(tmp_path)

@@ -18,6 +18,7 @@ from synthgen.llm.types import Answer, ChatRequest
 from synthgen.records import JudgeVerdict, Usage, sha256_hex
 
 # Re-exported: rubric and verdict parsing lived here before verdicts.py.
+from synthgen.stages.filter.verdicts import VERDICT_SCHEMA_VERSION
 from synthgen.stages.filter.verdicts import Criterion as Criterion
 from synthgen.stages.filter.verdicts import Reference as Reference
 from synthgen.stages.filter.verdicts import Rubric as Rubric
@@ -32,8 +33,10 @@ if TYPE_CHECKING:
 
 
 def judge_template_sha256() -> str:
-    """One hash over the judge's prompt templates, for a run's job identity."""
-    return sha256_hex(prompts.load("judge").sha256 + prompts.load("judge_grounding").sha256)
+    """One hash over the judge's prompt templates and verdict schema version, for a job's
+    identity."""
+    templates = prompts.load("judge").sha256 + prompts.load("judge_grounding").sha256
+    return sha256_hex(f"{templates}\nverdict-schema-v{VERDICT_SCHEMA_VERSION}")
 
 
 def judge_messages(

@@ -14,6 +14,13 @@ from synthgen.errors import InputError
 from synthgen.llm.structured import ParseFailure, parse_json
 from synthgen.records import canonical_json, sha256_hex
 
+# A verdict's flags are bounded (in the schema sent, and on parse) so a small model cannot loop
+# on them until max_tokens. Version 2 added the bounds: the schema is part of every judge
+# request's cache key, so verdicts cached under version 1 are asked again.
+VERDICT_SCHEMA_VERSION = 2
+MAX_FLAGS = 5
+MAX_FLAG_CHARS = 40
+
 
 class Scale(BaseModel):
     """The integer range every criterion, and the overall score, is given on."""
@@ -88,7 +95,11 @@ class Rubric(BaseModel):
                     "additionalProperties": False,
                 },
                 "score": {"type": "number", "minimum": lo, "maximum": hi},
-                "flags": {"type": "array", "items": {"type": "string"}},
+                "flags": {
+                    "type": "array",
+                    "items": {"type": "string", "maxLength": MAX_FLAG_CHARS},
+                    "maxItems": MAX_FLAGS,
+                },
             },
             "required": ["rationale", "scores", "score", "flags"],
             "additionalProperties": False,
@@ -146,6 +157,12 @@ def parse_verdict(content: str, rubric: Rubric) -> Verdict:
             k: int(v) if isinstance(v, float) and v.is_integer() else v
             for k, v in data["scores"].items()
         }
+    if isinstance(data, dict) and isinstance(data.get("flags"), list):
+        # An endpoint that ignores the schema's bounds: its flags are trimmed, not re-asked
+        # (they only tally problems; a repair would pay for the same verdict twice).
+        data["flags"] = [
+            f[:MAX_FLAG_CHARS] if isinstance(f, str) else f for f in data["flags"][:MAX_FLAGS]
+        ]
     try:
         v = Verdict.model_validate(data, strict=False)
     except ValidationError as e:
