@@ -95,22 +95,8 @@ def show_config(file: PathLike | None = None) -> dict[str, Any]:
     """Every setting `file` resolves to (defaults < file < environment), without secrets."""
     from synthgen.config import load_config
 
-    shown: dict[str, Any] = _scrubbed(load_config(Path(file) if file else None, {}).redacted())
+    shown: dict[str, Any] = load_config(Path(file) if file else None, {}).redacted()
     return shown
-
-
-def _scrubbed(tree: Any) -> Any:
-    """Every base_url without credentials: redacted() covers the generator's only."""
-    from synthgen.llm.types import scrub_url
-
-    if isinstance(tree, dict):
-        return {
-            k: scrub_url(v) if k.endswith("base_url") and isinstance(v, str) else _scrubbed(v)
-            for k, v in tree.items()
-        }
-    if isinstance(tree, list):
-        return [_scrubbed(v) for v in tree]
-    return tree
 
 
 def inspect_seeds(

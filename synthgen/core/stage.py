@@ -31,6 +31,7 @@ from synthgen.core.manifest import file_sha256, write_manifest
 from synthgen.core.runtime import RunSlot, claim_run, make_client, run_cancellable
 from synthgen.core.sink import Sink
 from synthgen.errors import Interrupted, SynthgenError
+from synthgen.fingerprint import FINGERPRINT_VERSION
 from synthgen.llm.batching import BatchMisses, BatchQueue
 from synthgen.llm.cost import Budget, Price
 from synthgen.records import RequestCounts, StageSummary, Status, TokenUsage
@@ -333,6 +334,7 @@ def _write_manifest(
             **summary.to_json(),
             "config": plan.manifest_config or cfg.redacted(),
             "config_sha256": cfg.sha256(),
+            "fingerprint_version": FINGERPRINT_VERSION,
             "job_sha256": plan.job_sha256,
             "inputs": [
                 {"path": str(p), "sha256": None if str(p) == "-" else file_sha256(Path(p))}

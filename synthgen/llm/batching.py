@@ -147,7 +147,7 @@ class BatchQueue:
         for client in clients:
             lines = self.store.queued(client.endpoint, client.model)
             while lines:
-                take, worst = self._fit(client, lines)
+                take, worst = self.fit(client, lines)
                 if not take:
                     self.held_back += len(lines)
                     break
@@ -164,7 +164,7 @@ class BatchQueue:
                 await self._send_chunk(client, chunk)
                 lines = lines[len(take) :]
 
-    def _fit(self, client: LLMClient, lines: list[Line]) -> tuple[list[Line], float]:
+    def fit(self, client: LLMClient, lines: list[Line]) -> tuple[list[Line], float]:
         """The next lines that fit one input file and the budget's room, with their worst case."""
         budget, price = client.budget, self.price(client)
         room = None

@@ -39,7 +39,7 @@ def write_outputs(
             outcome.details["gate"] = {"gate": "fail_on", "threshold": codes, "measured": codes}
     data_files = {"train": data.name}
     for i, fmt in enumerate(cfg.outputs.formats):
-        files = _export(cfg, data, run_dir / f"{fmt}.jsonl", fmt)
+        files = export_format(cfg, data, run_dir / f"{fmt}.jsonl", fmt)
         written += files.values()
         if i == 0:  # the card points datasets.load_dataset at the first export's splits
             data_files = {split: path.name for split, path in files.items()}
@@ -59,7 +59,8 @@ def _report(cfg: Config, data: Path, dropped: Path, html: Path) -> Any:
     return built.report
 
 
-def _export(cfg: Config, data: Path, out: Path, fmt: str) -> dict[str, Path]:
+def export_format(cfg: Config, data: Path, out: Path, fmt: str) -> dict[str, Path]:
+    """One trainer format of the run's data, with the split and last-turn settings of `outputs`."""
     from synthgen.stages.export import ONE_EXCHANGE, ConversationError, PreferenceError, export
 
     split = dict(cfg.outputs.split) or None

@@ -19,7 +19,7 @@ from support.report_data import record, varied_examples, write_jsonl
 from synthgen.config import Config, OutputsConfig
 from synthgen.errors import InputError, UsageError
 from synthgen.fingerprint import LATE, SETTINGS
-from synthgen.pipeline.outputs import _export
+from synthgen.pipeline.outputs import export_format
 from synthgen.records import Turn, conversation_id
 from synthgen.seeds.dataset import iter_rows
 from synthgen.stages.export import ConversationError, export
@@ -284,12 +284,12 @@ def test_a_runs_configured_alpaca_export_refuses_or_takes_the_last_turn(
     src, rows = mixed
     plain = Config(outputs=OutputsConfig(formats=["alpaca", "messages"]))
     with pytest.raises(ConversationError, match=r"data\.jsonl:1: record") as e:
-        _export(plain, src, tmp_path / "alpaca.jsonl", "alpaca")
+        export_format(plain, src, tmp_path / "alpaca.jsonl", "alpaca")
     assert e.value.exit_code == 2 and e.value.hint and "outputs.last_turn: true" in e.value.hint
     last = Config(outputs=OutputsConfig(formats=["alpaca", "messages"], last_turn=True))
-    files = _export(last, src, tmp_path / "alpaca.jsonl", "alpaca")
+    files = export_format(last, src, tmp_path / "alpaca.jsonl", "alpaca")
     assert read_jsonl(files["train"])[0]["instruction"] == rows[0]["messages"][-2]["content"]
-    files = _export(last, src, tmp_path / "messages.jsonl", "messages")  # keeps every turn
+    files = export_format(last, src, tmp_path / "messages.jsonl", "messages")  # keeps every turn
     assert read_jsonl(files["train"])[0] == expected(rows[0], "messages")
     # The new setting is left out of the config's fingerprint while it holds its default
     # (tests/unit/test_fingerprint.py pins the hashes); the manifest shows it either way.

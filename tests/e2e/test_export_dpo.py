@@ -19,7 +19,7 @@ from support.report_data import record, varied_examples, write_jsonl
 
 from synthgen.config import Config, OutputsConfig
 from synthgen.errors import InputError, UsageError
-from synthgen.pipeline.outputs import _export
+from synthgen.pipeline.outputs import export_format
 from synthgen.stages.export import EXPORT_FORMATS, SFT_FORMATS, PreferenceError, export
 
 HINT = (
@@ -237,10 +237,10 @@ def test_a_runs_configured_dpo_export_says_what_to_set(
 ) -> None:
     src, rows = data
     cfg = Config(outputs=OutputsConfig(formats=["dpo"]))
-    files = _export(cfg, src, tmp_path / "dpo.jsonl", "dpo")
+    files = export_format(cfg, src, tmp_path / "dpo.jsonl", "dpo")
     assert [g["chosen"] for g in read_jsonl(files["train"])] == [r["chosen"] for r in rows]
     plain = write_jsonl(tmp_path / "plain.jsonl", [record(0, varied_examples(1)[0])])
     with pytest.raises(PreferenceError) as e:
-        _export(cfg, plain, tmp_path / "dpo2.jsonl", "dpo")
+        export_format(cfg, plain, tmp_path / "dpo2.jsonl", "dpo")
     assert e.value.exit_code == 2 and e.value.hint
     assert "generation.responses_per_instruction" in e.value.hint

@@ -116,16 +116,16 @@ def test_lines_are_packed_by_count_size_and_budget_room(tmp_path: Path) -> None:
         with pytest.raises(Deferred):
             _defer(q, c, key=f"r{i}")
     lines = q.store.queued("api.example.com", "m")
-    take, worst = q._fit(cast(LLMClient, c), lines)
+    take, worst = q.fit(cast(LLMClient, c), lines)
     assert len(take) == 3  # max_lines
     per_line = (lines[0].prompt_est + 100) * q.cfg.discount  # worst case at the batch price
     assert worst == pytest.approx(3 * per_line)
     c.budget.max_cost_usd = 2.5 * per_line
-    assert len(q._fit(cast(LLMClient, c), lines)[0]) == 2  # what fits the cap
+    assert len(q.fit(cast(LLMClient, c), lines)[0]) == 2  # what fits the cap
     c.budget.spent_cost_usd = 2 * per_line
-    assert q._fit(cast(LLMClient, c), lines)[0] == []
+    assert q.fit(cast(LLMClient, c), lines)[0] == []
     q2 = _queue(tmp_path / "small", max_mb=len(lines[0].jsonl()) * 2.5 / 1024 / 1024)
-    assert len(q2._fit(cast(LLMClient, _client()), lines)[0]) == 2  # max_mb
+    assert len(q2.fit(cast(LLMClient, _client()), lines)[0]) == 2  # max_mb
 
 
 class FakeAPI:
