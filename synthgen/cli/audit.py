@@ -17,9 +17,10 @@ from synthgen.cli.common import emit_json, exit_with, format_option
 @click.option(
     "--verdicts",
     type=click.Path(path_type=Path),
-    help="Verdict file, one per auditor [default: DATA's .verdicts.jsonl].",
+    help="Verdict file, one per auditor.",
+    show_default="DATA's .verdicts.jsonl",
 )
-@click.option("--auditor", help="Your name in the verdict file [default: $USER].")
+@click.option("--auditor", help="Your name in the verdict file.", show_default="$USER")
 @click.option(
     "--export",
     "export_path",

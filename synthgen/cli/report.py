@@ -28,13 +28,14 @@ from synthgen.cli.common import emit_json, exit_with
 @click.option(
     "--verdicts",
     type=click.Path(path_type=Path),
-    help="Human verdicts from `audit` [default: DATA's .verdicts.jsonl if present].",
+    help="Human verdicts from `audit`.",
+    show_default="DATA's .verdicts.jsonl if present",
 )
 @click.option(
     "--ledger",
     type=click.Path(path_type=Path),
-    help="Ledger of dropped candidates [default: a run dir's dropped.jsonl, else DATA's "
-    ".ledger.jsonl, if present].",
+    help="Ledger of dropped candidates.",
+    show_default="a run dir's dropped.jsonl, else DATA's .ledger.jsonl, if present",
 )
 @click.option("--format", "fmt", help="Force the dataset format (else autodetected).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the samples.")

@@ -25,8 +25,7 @@ from synthgen.stages.export.formats import (
 from synthgen.stages.export.split import TRAIN, Splitter, split_path
 
 LAST_TURN_HINT = (
-    "pass --last-turn to export each conversation's last exchange, "
-    "or export --format messages/sharegpt"
+    "pass --last-turn to export each conversation's last exchange, or export --to messages/sharegpt"
 )
 
 DPO_HINT = (
@@ -144,7 +143,7 @@ def export(
         does = "writes preference pairs" if kind == "dpo" else "keeps every turn"
         raise UsageError(
             f"--last-turn is for alpaca and prompt-completion; {kind} {does}",
-            hint="drop --last-turn, or export --format alpaca/prompt-completion",
+            hint="drop --last-turn, or export --to alpaca/prompt-completion",
         )
     splitter = Splitter(split, split_seed) if split else None
     data = source_file(Path(source))
