@@ -19,20 +19,32 @@ from typing import TYPE_CHECKING, Any
 
 from synthgen.version import __version__ as __version__
 
-__all__ = ["StageSummary", "SynthgenError", "dedup", "expand", "filter", "report"]
+__all__ = [
+    "RunSummary",
+    "StageSummary",
+    "SynthgenError",
+    "audit",
+    "dedup",
+    "expand",
+    "export",
+    "filter",
+    "report",
+    "run",
+    "verify",
+]
 
 if TYPE_CHECKING:
-    from synthgen.api import dedup, expand, filter, report, run  # noqa: F401
+    from synthgen.api import audit, dedup, expand, export, filter, report, run, verify
     from synthgen.errors import SynthgenError
-    from synthgen.pipeline.stage import RunSummary  # noqa: F401
+    from synthgen.pipeline.stage import RunSummary
     from synthgen.records import StageSummary
 
+# Each public name and the module that defines it, imported on first use.
 _LAZY = {
-    "expand": "synthgen.api",
-    "filter": "synthgen.api",
-    "dedup": "synthgen.api",
-    "report": "synthgen.api",
-    "run": "synthgen.api",
+    **dict.fromkeys(
+        ("audit", "dedup", "expand", "export", "filter", "report", "run", "verify"),
+        "synthgen.api",
+    ),
     "RunSummary": "synthgen.pipeline.stage",
     "StageSummary": "synthgen.records",
     "SynthgenError": "synthgen.errors",
@@ -40,10 +52,16 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    """The API's functions and types, imported on first use (keeps `import synthgen` light)."""
+    """The API's functions and types, imported on first use (keeps `import synthgen` light);
+    each function carries its real signature, every keyword typed (see `help(synthgen.run)`)."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'synthgen' has no attribute {name!r}")
     import importlib
 
     return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    """The public names, for `dir(synthgen)` and tab completion, without importing them."""
+    return sorted({*__all__, "__version__"})

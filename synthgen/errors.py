@@ -62,6 +62,10 @@ class EndpointConfigError(UsageError):
     """The endpoint refused us for a reason the user must fix (key, model name, URL)."""
 
 
+class EndpointUnreachable(EndpointConfigError):
+    """Nothing ever connected to the endpoint: a wrong URL or a server not running (exit 2)."""
+
+
 class StoppedError(SynthgenError):
     """A budget or quality gate stopped the run cleanly; rerunning resumes."""
 

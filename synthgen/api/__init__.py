@@ -28,6 +28,7 @@ from synthgen.api.options import expand_config as expand_config
 from synthgen.api.options import filter_config as filter_config
 from synthgen.api.options import load as load
 from synthgen.api.options import run_config as run_config
+from synthgen.api.options import spelled_out
 from synthgen.api.tools import ConfigCheck as ConfigCheck
 from synthgen.api.tools import check_configs as check_configs
 from synthgen.api.tools import export as export
@@ -66,6 +67,7 @@ class Plan:
     text: str
 
 
+@spelled_out(ExpandOptions)
 def expand(
     seeds: PathLike | Iterable[PathLike],
     *,
@@ -97,6 +99,7 @@ def expand(
     return run_expand(cfg, str(output), ledger_path, say, on_progress, mode, live)
 
 
+@spelled_out(ExpandOptions)
 def expand_plan(
     seeds: PathLike | Iterable[PathLike],
     *,
@@ -115,6 +118,7 @@ def expand_plan(
     return Plan(result, describe(result))
 
 
+@spelled_out(FilterOptions)
 def filter(
     input: PathLike,
     *,
@@ -145,6 +149,7 @@ def filter(
     )
 
 
+@spelled_out(FilterOptions)
 def filter_plan(
     input: PathLike,
     *,
@@ -162,6 +167,7 @@ def filter_plan(
     return Plan(result, describe(result))
 
 
+@spelled_out(RunOptions)
 def run(
     config: PathLike,
     *,
@@ -209,6 +215,7 @@ def _budget_warning(
     return progress
 
 
+@spelled_out(RunOptions)
 def run_plan(config: PathLike, *, judge: bool = True, **overrides: Unpack[RunOptions]) -> Plan:
     """Requests, tokens, cost and time `run` would need to reach its target; sends nothing."""
     from synthgen.pipeline.dryrun import describe, plan_run

@@ -7,9 +7,10 @@ file and the defaults, in that order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import inspect
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, ForwardRef, TypedDict, TypeVar, Unpack
 
 from synthgen.errors import UsageError
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from synthgen.core.batchrun import BatchMode
 
 PathLike = str | Path
+F = TypeVar("F", bound=Callable[..., Any])
 # A list option takes one value or several ("--judge-model a --judge-model b").
 Many = str | Path | Iterable[str | Path]
 
@@ -74,8 +76,10 @@ class FilterOptions(EndpointOptions, total=False):
 
 
 class RunOptions(EndpointOptions, total=False):
-    """`run`'s overrides of its config file beyond the endpoint's."""
+    """`run`'s overrides of its config file beyond the endpoint's (`out`: the old name of
+    `output`, the run dir)."""
 
+    output: PathLike | None
     out: PathLike | None
     count: int | None
     judge_model: Many | None
@@ -135,12 +139,38 @@ FILTER_OPTIONS = {
     **ENDPOINT_OPTIONS,
 }
 RUN_OPTIONS = {
+    "output": "outputs.dir",
     "out": "outputs.dir",
     "count": "target.count",
     "judge_model": "filter.judge.models",
     **ENDPOINT_OPTIONS,
 }
 LISTS = frozenset({"judge_model", "seeds", "blacklist", "labels", "disable_rule"})
+
+
+def spelled_out(options: type) -> Callable[[F], F]:
+    """Give a function taking `**kw: Unpack[options]` a signature that lists each keyword
+    with its type, so `help()`, `inspect.signature` and tab completion show them all."""
+
+    def decorate(fn: F) -> F:
+        sig = inspect.signature(fn)
+        keep = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        known = {p.name for p in keep}
+        hints: dict[str, Any] = options.__annotations__
+        spelled = [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=hint.__forward_arg__ if isinstance(hint, ForwardRef) else hint,
+            )
+            for name, hint in hints.items()
+            if name not in known
+        ]
+        fn.__signature__ = sig.replace(parameters=[*keep, *spelled])  # type: ignore[attr-defined]
+        return fn
+
+    return decorate
 
 
 def config_values(

@@ -134,23 +134,30 @@ def export(
     source: PathLike,
     *,
     output: PathLike,
-    format: str,
+    to: str | None = None,
+    format: str | None = None,
     with_ids: bool = False,
     split: Mapping[str, float] | Iterable[str] | None = None,
     split_seed: int = 0,
     last_turn: bool = False,
     say: Say = _quiet,
 ) -> ExportSummary:
-    """Write a run directory's (or dataset file's) records for a trainer; `split` as
-    {"validation": 0.05} or ["validation=0.05"]; each file written to `say`."""
+    """Write a run directory's (or dataset file's) records for a trainer in format `to`
+    (`format`: its old name); `split` as {"validation": 0.05} or ["validation=0.05"]; each
+    file written to `say`."""
     from synthgen.stages.export import export as write
     from synthgen.stages.export import parse_splits
 
+    fmt = to or format
+    if fmt is None:
+        from synthgen.errors import UsageError
+
+        raise UsageError("export needs a format to write", hint="--to alpaca (or messages, ...)")
     splits = dict(split) if isinstance(split, Mapping) else parse_splits(split or ())
     summary = write(
         Path(source),
         Path(output),
-        format,
+        fmt,
         with_ids=with_ids,
         split=splits or None,
         last_turn=last_turn,

@@ -125,7 +125,7 @@ def audit(
     `console` when `render`)."""
     from rich.console import Console
 
-    from synthgen.core.sink import ledger_path_for
+    from synthgen.core.datasets import dataset_of, ledger_names, ledger_of
     from synthgen.errors import InputError, UsageError
     from synthgen.stages.audit.review import draw_sample, render_summary, summary
     from synthgen.stages.audit.store import VerdictStore, verdicts_path_for
@@ -133,8 +133,16 @@ def audit(
     if sample < 1:
         raise UsageError("--sample must be at least 1", hint="e.g. --sample 50")
     con = console or Console(stderr=True, quiet=True)
-    path = Path(data)
-    ledger = ledger_path_for(path) if include_dropped else None
+    path = dataset_of(Path(data))  # a run directory: its data.jsonl, and dropped.jsonl
+    ledger = ledger_of(path) if include_dropped else None
+    if include_dropped and ledger is None:
+        raise InputError(
+            str(data),
+            "has no ledger of dropped candidates to sample from",
+            hint="looked for "
+            + ", ".join(str(p) for p in ledger_names(path))
+            + "; drop --include-dropped, or pass the dataset a stage or run wrote",
+        )
     items = draw_sample(path, sample, seed, format, ledger)
     if not items:
         raise InputError(str(data), "holds no records to audit", hint="pass a non-empty dataset")

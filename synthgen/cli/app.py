@@ -12,6 +12,8 @@ import traceback
 
 import click
 
+from synthgen.cli.common import SuggestingGroup
+
 # name -> "module:attribute", imported only when used.
 LAZY_COMMANDS = {
     "expand": "synthgen.cli.expand:expand_cmd",
@@ -32,7 +34,7 @@ EXIT_CODES_HELP = """Exit codes: 0 ok · 1 runtime failure · 2 usage, config or
 3 stopped by a budget or quality gate (rerun to resume) · 130 interrupted (rerun to resume)."""
 
 
-class LazyGroup(click.Group):
+class LazyGroup(SuggestingGroup):
     """A group whose commands are imported on first use, with the one error boundary."""
 
     def invoke(self, ctx: click.Context) -> object:

@@ -11,15 +11,16 @@ from synthgen.cli.common import emit_json, exit_with, format_option
 
 
 @click.command("audit")
-@click.argument("data", metavar="DATA.jsonl", type=click.Path(path_type=Path))
+@click.argument("data", metavar="DATA.jsonl|RUN_DIR", type=click.Path(path_type=Path))
 @click.option("--sample", "n", type=int, default=50, show_default=True, help="Records to audit.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
 @click.option(
     "--verdicts",
     type=click.Path(path_type=Path),
-    help="Verdict file, one per auditor [default: DATA's .verdicts.jsonl].",
+    help="Verdict file, one per auditor.",
+    show_default="DATA's .verdicts.jsonl",
 )
-@click.option("--auditor", help="Your name in the verdict file [default: $USER].")
+@click.option("--auditor", help="Your name in the verdict file.", show_default="$USER")
 @click.option(
     "--export",
     "export_path",
@@ -35,8 +36,8 @@ from synthgen.cli.common import emit_json, exit_with, format_option
 @click.option(
     "--include-dropped",
     is_flag=True,
-    help="Also sample candidates the judge dropped (from DATA's ledger), so that judge-human "
-    "agreement has both classes.",
+    help="Also sample candidates the judge dropped (from the ledger: a run dir's "
+    "dropped.jsonl, else DATA's .ledger.jsonl), so that judge-human agreement has both classes.",
 )
 @click.option("--summary", "summary_only", is_flag=True, help="Only print the agreement summary.")
 @format_option
@@ -54,7 +55,8 @@ def audit_cmd(
     fmt: str | None,
     as_json: bool,
 ) -> None:
-    """Review a sample of DATA one record at a time: accept, reject or skip, with a note.
+    """Review a sample of DATA (or a run dir's data.jsonl) one record at a time: accept,
+    reject or skip, with a note.
 
     Every answer is saved at once, so quitting (q, Ctrl-D, Ctrl-C) loses nothing and a rerun
     resumes at the first unanswered record. At the end: the human reject rate with a 95%

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from synthgen.cli.common import emit_json, json_option, state_dir_option
+from synthgen.cli.common import SuggestingGroup, emit_json, json_option, state_dir_option
 
 _BASE_URL = click.option(
     "--base-url", help="Ask this endpoint, not the one each batch was made at."
@@ -17,7 +17,7 @@ _CONFIG = click.option(
 )
 
 
-@click.group("batch")
+@click.group("batch", cls=SuggestingGroup)
 def batch_group() -> None:
     """Batches made by `expand --batch`, `filter --batch` and `run --batch`: list and cancel
     them.

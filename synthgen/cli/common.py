@@ -20,6 +20,29 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class SuggestingGroup(click.Group):
+    """A command group that answers a mistyped command with the commands it may have meant."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Find the command; for a mistyped one, say which commands it may have meant (from
+        `list_commands`: a lazy group's commands are not in `self.commands`)."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError:
+            name = args[0] if args else ""
+            if not name or name.startswith("-") or self.get_command(ctx, name) is not None:
+                raise
+            from difflib import get_close_matches
+
+            close = get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
+            message = f"No such command {name!r}."
+            if close:
+                message += f" Did you mean {' or '.join(repr(c) for c in close)}?"
+            raise click.UsageError(message, ctx) from None
+
+
 def _apply(fn: F, opts: list[Callable[[F], F]]) -> F:
     for opt in reversed(opts):
         fn = opt(fn)
@@ -39,7 +62,8 @@ def output_options(fn: F) -> F:
                 "--rejected",
                 "ledger",
                 type=click.Path(path_type=Path),
-                help="Where dropped candidates go [default: OUTPUT's .ledger.jsonl].",
+                help="Where dropped candidates go.",
+                show_default="OUTPUT's .ledger.jsonl",
             ),
         ],
     )
@@ -62,7 +86,8 @@ def state_dir_option(fn: F) -> F:
     return click.option(
         "--state-dir",
         type=click.Path(path_type=Path),
-        help="Cache and run state [default: .synthgen].",
+        help="Cache and run state.",
+        show_default=".synthgen",
     )(fn)
 
 
@@ -93,22 +118,29 @@ def endpoint_options(fn: F) -> F:
     return _apply(
         cast(F, packed),
         [
-            click.option("--model", help="Model name at the endpoint [default: gpt-4o-mini]."),
+            click.option("--model", help="Model name at the endpoint.", show_default="gpt-4o-mini"),
             click.option(
                 "--base-url",
                 help="OpenAI-compatible base URL (vLLM, Ollama, llama.cpp, LiteLLM...), "
                 "else $OPENAI_BASE_URL, else OpenAI.",
             ),
             click.option(
-                "--concurrency", type=int, help="Requests in flight at once [default: 16]."
+                "--concurrency", type=int, help="Requests in flight at once.", show_default="16"
             ),
             click.option("--rpm", type=float, help="Requests per minute limit (else learned)."),
             click.option("--tpm", type=float, help="Tokens per minute limit (else learned)."),
-            click.option("--timeout", type=float, help="Seconds per request [default: 120]."),
+            click.option(
+                "--timeout",
+                type=float,
+                help="Seconds of silence allowed: between chunks of a streamed answer, or for "
+                "a whole answer that is not streamed.",
+                show_default="120",
+            ),
             click.option(
                 "--max-attempts",
                 type=int,
-                help="Tries per request, retries included [default: 6].",
+                help="Tries per request, retries included.",
+                show_default="6",
             ),
             click.option(
                 "--max-cost-usd",

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from synthgen.cli.common import emit_json
+from synthgen.cli.common import SuggestingGroup, emit_json
 
 
-@click.group("config")
+@click.group("config", cls=SuggestingGroup)
 def config_group() -> None:
     """Check config files, or show the settings one resolves to."""
 

@@ -30,13 +30,13 @@ from synthgen.cli.common import (
 @click.option(
     "--threshold",
     type=float,
-    help="Similarity that makes a duplicate [default: minhash 0.5 (Jaccard ≥), rouge-l 0.7 "
-    "(F1 >), semantic 0.9 (cosine ≥)].",
+    help="Similarity that makes a duplicate.",
+    show_default="minhash 0.5 (Jaccard ≥), rouge-l 0.7 (F1 >), semantic 0.9 (cosine ≥)",
 )
 @click.option(
     "--fields",
-    help="Fields compared, comma-separated [default: instruction,input; rouge-l: instruction, "
-    "as Self-Instruct]; instruction,input,output compares whole records.",
+    help="Fields compared, comma-separated; instruction,input,output compares whole records.",
+    show_default="instruction,input; rouge-l: instruction, as Self-Instruct",
 )
 @click.option(
     "--against",

@@ -23,23 +23,27 @@ if TYPE_CHECKING:
 
 @click.command("expand")
 @click.argument("seeds", nargs=-1, type=click.Path(path_type=Path))
-@click.option("-n", "--count", type=int, help="How many records to write [default: 100].")
+@click.option("-n", "--count", type=int, help="How many records to write.", show_default="100")
 @output_options
 @click.option(
     "--strategy",
     type=click.Choice(["self-instruct", "evol", "paraphrase", "conversation"]),
-    help="How to expand [default: self-instruct].",
+    help="How to expand.",
+    show_default="self-instruct",
 )
-@click.option("--per-call", type=int, help="New examples asked for per call [default: 5].")
-@click.option("--human-examples", type=int, help="Seeds shown per self-instruct call [default: 3].")
+@click.option("--per-call", type=int, help="New examples asked for per call.", show_default="5")
+@click.option(
+    "--human-examples", type=int, help="Seeds shown per self-instruct call.", show_default="3"
+)
 @click.option(
     "--machine-examples",
     type=int,
-    help="Kept machine records shown next to them (never instead) [default: 2].",
+    help="Kept machine records shown next to them (never instead).",
+    show_default="2",
 )
-@click.option("--temperature", type=float, help="Sampling temperature [default: 1.0].")
-@click.option("--top-p", type=float, help="Nucleus sampling [default: 1.0].")
-@click.option("--seed", type=int, help="Seed of every random choice [default: 0].")
+@click.option("--temperature", type=float, help="Sampling temperature.", show_default="1.0")
+@click.option("--top-p", type=float, help="Nucleus sampling.", show_default="1.0")
+@click.option("--seed", type=int, help="Seed of every random choice.", show_default="0")
 @click.option(
     "--responses",
     type=click.Choice(["inline", "separate"]),
@@ -49,7 +53,8 @@ if TYPE_CHECKING:
     "--responses-per-instruction",
     type=int,
     help="K ≥ 2: K responses to every instruction, each its own call, which `filter` turns "
-    "into a chosen/rejected preference pair [default: 1].",
+    "into a chosen/rejected preference pair.",
+    show_default="1",
 )
 @click.option("--format", "fmt", help="Force the seed format (else autodetected).")
 @click.option("--task", help="Task name recorded in meta and shown to the model.")

@@ -17,14 +17,15 @@ FORMATS = ("alpaca", "messages", "sharegpt", "prompt-completion", "dpo")
     "-o", "--output", required=True, type=click.Path(path_type=Path), help="Output JSONL path."
 )
 @click.option(
-    "--format",
+    "--to",
     "fmt",
-    required=True,
     type=click.Choice(FORMATS),
-    help="alpaca: instruction/input/output; messages: TRL conversational (user and "
-    "assistant turns); sharegpt: conversations (human, gpt); prompt-completion: TRL standard; "
+    help="The trainer format written (required). alpaca: instruction/input/output; "
+    "messages: TRL conversational (user and assistant turns); sharegpt: conversations "
+    "(human, gpt); prompt-completion: TRL standard; "
     "dpo: TRL preference pairs (prompt, chosen, rejected).",
 )
+@click.option("--format", "fmt_alias", type=click.Choice(FORMATS), hidden=True)
 @click.option("--with-ids", is_flag=True, help='Keep each record\'s id as an "id" field.')
 @click.option(
     "--last-turn",
@@ -51,7 +52,8 @@ FORMATS = ("alpaca", "messages", "sharegpt", "prompt-completion", "dpo")
 def export_cmd(
     source: Path,
     output: Path,
-    fmt: str,
+    fmt: str | None,
+    fmt_alias: str | None,
     with_ids: bool,
     last_turn: bool,
     splits: tuple[str, ...],
@@ -80,11 +82,11 @@ def export_cmd(
     Examples:
 
     \b
-      synthgen export run/ -o sft.jsonl --format messages
-      synthgen export run/ -o out/sft.jsonl --format alpaca --split validation=0.05
-      synthgen export data.jsonl -o chat.jsonl --format sharegpt --with-ids --json
-      synthgen export chats.jsonl -o last.jsonl --format alpaca --last-turn
-      synthgen export pairs.jsonl -o dpo.jsonl --format dpo --split test=0.05
+      synthgen export run/ -o sft.jsonl --to messages
+      synthgen export run/ -o out/sft.jsonl --to alpaca --split validation=0.05
+      synthgen export data.jsonl -o chat.jsonl --to sharegpt --with-ids --json
+      synthgen export chats.jsonl -o last.jsonl --to alpaca --last-turn
+      synthgen export pairs.jsonl -o dpo.jsonl --to dpo --split test=0.05
     """
     import synthgen.api as api
     from synthgen.cli.common import emit_json
@@ -93,7 +95,7 @@ def export_cmd(
     summary = api.export(
         source,
         output=output,
-        format=fmt,
+        to=fmt or fmt_alias,
         with_ids=with_ids,
         split=splits,
         last_turn=last_turn,

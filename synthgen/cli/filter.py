@@ -34,9 +34,12 @@ def _csv(value: str | None) -> list[str] | None:
     "--judge-model",
     "judge_models",
     multiple=True,
-    help="Judge model; repeat for a panel (median score) [default: --model].",
+    help="Judge model; repeat for a panel (median score).",
+    show_default="--model",
 )
-@click.option("--threshold", type=float, help="Keep records scoring at least this [3.5].")
+@click.option(
+    "--threshold", type=float, help="Keep records scoring at least this.", show_default="3.5"
+)
 @click.option("--rubric", type=click.Path(path_type=Path), help="Rubric YAML file.")
 @click.option("--reference", type=click.Path(path_type=Path), help="Trusted facts to cite.")
 @click.option(
@@ -46,18 +49,29 @@ def _csv(value: str | None) -> list[str] | None:
     type=click.Path(path_type=Path),
     help="Human seeds the judge must pass before it judges anything.",
 )
-@click.option("--max-seed-fail", type=float, help="Stop (exit 3) above this seed fail share [0.2].")
+@click.option(
+    "--max-seed-fail",
+    type=float,
+    help="Stop (exit 3) above this seed fail share.",
+    show_default="0.2",
+)
 @click.option("--anchors", type=click.Path(path_type=Path), help="Human-labelled examples.")
-@click.option("--length-bias-max", type=float, help="Flag Spearman(score, length) above [0.3].")
+@click.option(
+    "--length-bias-max",
+    type=float,
+    help="Flag Spearman(score, length) above this.",
+    show_default="0.3",
+)
 @click.option("--no-judge", is_flag=True, help="Rules only; no request is sent.")
 @click.option("--no-rules", is_flag=True, help="Judge only.")
-@click.option("--min-words", type=int, help="Fewest words in an instruction [4].")
-@click.option("--max-words", type=int, help="Most words in an instruction [150].")
+@click.option("--min-words", type=int, help="Fewest words in an instruction.", show_default="4")
+@click.option("--max-words", type=int, help="Most words in an instruction.", show_default="150")
 @click.option("--blacklist", help='Comma-separated instruction keywords to drop ("" for none).')
 @click.option(
     "--output-format",
     type=click.Choice(["any", "json", "label", "regex"]),
-    help="What every output must be [any].",
+    help="What every output must be.",
+    show_default="any",
 )
 @click.option("--labels", help="Comma-separated labels for --output-format label.")
 @click.option("--output-regex", help="Regex every output must match (--output-format regex).")

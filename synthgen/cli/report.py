@@ -10,7 +10,7 @@ from synthgen.cli.common import emit_json, exit_with
 
 
 @click.command("report")
-@click.argument("data", metavar="DATA.jsonl", type=click.Path(path_type=Path))
+@click.argument("data", metavar="DATA.jsonl|RUN_DIR", type=click.Path(path_type=Path))
 @click.option(
     "--seeds",
     "seed_files",
@@ -28,12 +28,14 @@ from synthgen.cli.common import emit_json, exit_with
 @click.option(
     "--verdicts",
     type=click.Path(path_type=Path),
-    help="Human verdicts from `audit` [default: DATA's .verdicts.jsonl if present].",
+    help="Human verdicts from `audit`.",
+    show_default="DATA's .verdicts.jsonl if present",
 )
 @click.option(
     "--ledger",
     type=click.Path(path_type=Path),
-    help="Ledger of dropped candidates [default: DATA's .ledger.jsonl if present].",
+    help="Ledger of dropped candidates.",
+    show_default="a run dir's dropped.jsonl, else DATA's .ledger.jsonl, if present",
 )
 @click.option("--format", "fmt", help="Force the dataset format (else autodetected).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the samples.")
@@ -72,7 +74,8 @@ def report_cmd(
     fail_on: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Measure a dataset: diversity, collapse, seed lineage, drift from seeds, judge bias.
+    """Measure a dataset (or a run dir's data.jsonl and dropped.jsonl): diversity, collapse,
+    seed lineage, drift from seeds, judge bias.
 
     Prints a summary with warnings in plain words (stable codes: collapse, repetition,
     opener_collapse, duplicates, seed_skew, length_bias, chosen_longer, trait_drift,

@@ -15,8 +15,15 @@ if TYPE_CHECKING:
 
 @click.command("run")
 @click.argument("config", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), help="Run dir [default: out/<task>].")
-@click.option("--count", type=int, help="Records to keep (target.count).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Run dir (outputs.dir).",
+    show_default="out/<task>",
+)
+@click.option("--out", "out_alias", type=click.Path(path_type=Path), hidden=True)
+@click.option("-n", "--count", type=int, help="Records to keep (target.count).")
 @click.option("--max-cost-usd", type=float, help="Hard cap on the run's cost; exit 3 when hit.")
 @click.option("--max-tokens", type=int, help="Hard cap on the run's tokens; exit 3 when hit.")
 @click.option(
@@ -43,7 +50,8 @@ if TYPE_CHECKING:
 @json_option
 def run_cmd(
     config: Path,
-    out: Path | None,
+    output: Path | None,
+    out_alias: Path | None,
     count: int | None,
     max_cost_usd: float | None,
     max_tokens: int | None,
@@ -79,7 +87,7 @@ def run_cmd(
     from synthgen.core.console import Console
 
     options: RunOptions = {
-        "out": out,
+        "output": output or out_alias,
         "count": count,
         "max_cost_usd": max_cost_usd,
         "max_tokens": max_tokens,

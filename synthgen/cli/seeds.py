@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from synthgen.cli.common import emit_json, json_option
+from synthgen.cli.common import SuggestingGroup, emit_json, exit_with, json_option
 
 
-@click.group("seeds")
+@click.group("seeds", cls=SuggestingGroup)
 def seeds_group() -> None:
     """Look at seed files before expanding them."""
 
@@ -19,7 +19,8 @@ def seeds_group() -> None:
 @click.option("--format", "seed_format", help="Force the seed format (else autodetected).")
 @json_option
 def seeds_inspect(files: tuple[Path, ...], seed_format: str | None, as_json: bool) -> None:
-    """Counts, format, length stats, duplicates and problems of seed FILES.
+    """Counts, format, length stats, duplicates and problems of seed FILES. Exit 2 when a
+    problem made a record unreadable (after the report: every problem is listed).
 
     Examples:
 
@@ -35,3 +36,5 @@ def seeds_inspect(files: tuple[Path, ...], seed_format: str | None, as_json: boo
     report = api.inspect_seeds(files, format=seed_format, console=console)
     if as_json:
         emit_json(report.model_dump(mode="json"))
+    if any(p.severity == "error" for p in report.problems):
+        exit_with(2)

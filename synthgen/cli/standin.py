@@ -11,7 +11,9 @@ import click
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8765, show_default=True, type=int, help="0 picks a free port.")
 @click.option("--port-file", type=click.Path(path_type=Path), help="Write the bound port here.")
-@click.option("--faults", "faults_json", default="{}", help="Fault switches as JSON.")
+@click.option(
+    "--faults", "faults_json", default="{}", show_default=True, help="Fault switches as JSON."
+)
 def standin_server(host: str, port: int, port_file: Path | None, faults_json: str) -> None:
     """Serve a FAKE OpenAI-compatible endpoint that produces NO USEFUL DATA.
 

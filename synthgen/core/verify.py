@@ -11,13 +11,13 @@ from typing import Any
 import orjson
 from pydantic import Field
 
+from synthgen.core.datasets import RUN_DATA as DATA
+from synthgen.core.datasets import RUN_LEDGER as DROPPED
+from synthgen.core.datasets import RUN_MANIFEST as MANIFEST
 from synthgen.core.manifest import file_sha256
 from synthgen.errors import InputError
 from synthgen.records import Frozen
 
-MANIFEST = "manifest.json"
-DATA = "data.jsonl"
-DROPPED = "dropped.jsonl"
 VERDICTS_SUFFIX = ".verdicts.jsonl"
 MAX_REPEATS_SHOWN = 20  # a run of duplicates is one problem, not a million lines
 

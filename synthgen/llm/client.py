@@ -15,9 +15,12 @@ from synthgen.llm.policy import (
     CONFIG_STRIKES,
     RATE_LIMIT_PATIENCE,
     RETRY_STATUS,
+    UNREACHABLE_ATTEMPTS,
+    UNREACHABLE_WAIT_S,
     RequestFailed,
     RequestRejected,
     attempt_limit,
+    connect_failure,
     invalid_response,
     is_content_filter,
     is_format_rejection,
@@ -25,6 +28,7 @@ from synthgen.llm.policy import (
     message,
     retry_wait,
     unexpected_status,
+    unreachable,
     wrong_config,
     wrong_model_or_key,
 )
@@ -93,6 +97,9 @@ class LLMClient:
         self.rng = rng or random.Random(0)  # jitter only; never affects what is asked
         self.limiter = Limiter(cfg.concurrency, cfg.rpm, cfg.tpm, self.clock)
         self.stats = RequestStats()
+        # Until something answers, a failure to connect means a wrong URL or no server, not a
+        # blip: it gets UNREACHABLE_ATTEMPTS quick tries, then the command stops.
+        self.connected = False
         # Streamed answers make the timeout the silence between chunks, not the whole answer.
         self.stream = Streaming(capabilities, self.stats, is_local(cfg.base_url), live)
         t = cfg.timeout_s
@@ -248,8 +255,7 @@ class LLMClient:
                     if first_failure is not None:
                         failure, first_failure = first_failure, None
                         raise failure
-                    self.stats.retried += 1
-                    return await self._once(kw, tokens)
+                    return await self._once(kw, tokens, retry=True)
         except openai.AuthenticationError as e:
             raise EndpointConfigError(
                 f"{self.endpoint} rejected the API key (401): {message(e)}",
@@ -279,6 +285,11 @@ class LLMClient:
                 raise unexpected_status(e) from e
             raise self._gave_up(e) from e
         except openai.APIConnectionError as e:
+            reason = connect_failure(e)
+            if reason is not None and not self.connected:
+                self.stats.failed += 1
+                self.limiter.broken = unreachable(self.cfg.base_url or self.endpoint, reason)
+                raise self.limiter.broken from e
             raise self._gave_up(e) from e
         except openai.APIResponseValidationError as e:
             raise invalid_response(message(e)) from e
@@ -292,7 +303,7 @@ class LLMClient:
         self.stats.failed += 1
         return RequestFailed(f"gave up after retrying: {type(e).__name__}: {message(e)}")
 
-    async def _once(self, kw: dict[str, Any], tokens: int) -> Reply:
+    async def _once(self, kw: dict[str, Any], tokens: int, retry: bool = False) -> Reply:
         import openai
 
         await self.limiter.wait_turn(tokens)
@@ -300,6 +311,8 @@ class LLMClient:
             if kw.get("n", 1) > 1 and self.caps.get("n", "native") != "native":
                 # Learned while this request waited its turn: don't ask for n again.
                 kw = {k: v for k, v in kw.items() if k != "n"}
+            if retry:  # counted once it is really tried, not when the endpoint is given up
+                self.stats.retried += 1
             while True:
                 # Decided per attempt: a retry after a timeout streams, a refusal turns it off.
                 flags = self.stream.flags()
@@ -325,9 +338,15 @@ class LLMClient:
         self.stats.sent += 1
         self.stats.in_flight += 1
         try:
-            return await exchange(self.sdk, kw, self.stream.arrived)
+            reply = await exchange(self.sdk, kw, self.stream.arrived)
+            self.connected = True
+            return reply
         except openai.APIConnectionError as e:
             self.limiter.probed.set()
+            if connect_failure(e) is None:
+                self.connected = True
+            else:
+                self.stats.sent -= 1  # it never reached the endpoint
             if isinstance(e, openai.APITimeoutError) and not isinstance(
                 e.__cause__, httpx2.ConnectTimeout | httpx2.PoolTimeout
             ):
@@ -335,6 +354,7 @@ class LLMClient:
             raise
         except openai.APIStatusError as e:
             self.limiter.probed.set()
+            self.connected = True
             if e.status_code == 429:
                 self.stats.rate_limited += 1
                 wait = retry_after_seconds(e.response.headers)
@@ -351,12 +371,18 @@ class LLMClient:
     def _stop(self, state: Any) -> bool:
         """Give up after max_attempts (a 429 gets RATE_LIMIT_PATIENCE times as many)."""
         exc = state.outcome.exception() if state.outcome else None
-        return bool(state.attempt_number >= attempt_limit(exc, self.cfg.max_attempts))
+        limit = attempt_limit(exc, self.cfg.max_attempts)
+        if not self.connected and connect_failure(exc) is not None:
+            limit = min(limit, UNREACHABLE_ATTEMPTS)
+        return bool(state.attempt_number >= limit)
 
     def _wait(self, state: Any) -> float:
         """Jittered exponential backoff, never shorter than the server's retry-after."""
         exc = state.outcome.exception() if state.outcome else None
         cfg = self.cfg
-        return retry_wait(
+        wait = retry_wait(
             exc, state.attempt_number, cfg.backoff_base_s, cfg.backoff_max_s, self.rng
         )
+        if not self.connected and connect_failure(exc) is not None:
+            return min(wait, UNREACHABLE_WAIT_S)
+        return wait

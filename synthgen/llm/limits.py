@@ -169,7 +169,7 @@ class Limiter:
 
     def _check(self) -> None:
         if self.broken is not None:
-            raise EndpointConfigError(self.broken.message, hint=self.broken.hint)
+            raise type(self.broken)(self.broken.message, hint=self.broken.hint)
 
     async def _pace(self) -> None:
         self._check()

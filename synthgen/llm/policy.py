@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import random
 import re
+import socket
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from synthgen.errors import EndpointConfigError, EndpointError
+from synthgen.errors import EndpointConfigError, EndpointError, EndpointUnreachable
 from synthgen.llm.limits import retry_after_seconds
 
 if TYPE_CHECKING:
     import openai
 
 RETRY_STATUS = {408, 409, 429}
+# An endpoint that has never answered gets this many quick tries, waits of at most
+# UNREACHABLE_WAIT_S, before the command stops: a wrong URL must not cost minutes of backoff.
+UNREACHABLE_ATTEMPTS = 2
+UNREACHABLE_WAIT_S = 1.0
 RATE_LIMIT_PATIENCE = 4
 # Statuses with their own handling: 400/422 may be a structured-output refusal to fall back
 # from, 401/403/404 are configuration the user must fix. Any other non-retryable status
@@ -44,6 +49,39 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in RETRY_STATUS or exc.status_code >= 500
     return False
+
+
+def connect_failure(exc: BaseException | None) -> str | None:
+    """Why the connection itself failed (refused, host not found, timed out), or None when
+    `exc` is not a failure to connect (a status, a slow answer, a dropped stream)."""
+    import httpx2
+    import openai
+
+    if not isinstance(exc, openai.APIConnectionError):
+        return None
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(chain) < 8:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    if not any(isinstance(c, httpx2.ConnectError | httpx2.ConnectTimeout) for c in chain):
+        return None
+    for c in chain:
+        if isinstance(c, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(c, socket.gaierror):
+            return "host not found"
+        if isinstance(c, httpx2.ConnectTimeout | TimeoutError):
+            return "connection timed out"
+    return str(chain[-1]) or type(chain[-1]).__name__
+
+
+def unreachable(base_url: str, reason: str) -> EndpointUnreachable:
+    """The exit-2 error for an endpoint nothing in this process has connected to."""
+    return EndpointUnreachable(
+        f"cannot connect to {base_url}: {reason}",
+        hint="is the server running? check --base-url / endpoint.base_url",
+    )
 
 
 def attempt_limit(exc: BaseException | None, max_attempts: int) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 from pydantic import ValidationError
 
+from synthgen.errors import UsageError
 from synthgen.standin.config import StandinConfig
 from synthgen.standin.server import serve
 
@@ -52,9 +53,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         serve(config, args.host, args.port, args.port_file, announce)
-    except OSError as exc:
-        print(f"synthgen-standin: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 1
+    except UsageError as exc:
+        print(f"synthgen-standin: {exc.render()}", file=sys.stderr)
+        return exc.exit_code
     return 0
 
 

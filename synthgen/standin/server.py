@@ -8,6 +8,7 @@ endpoint itself is `endpoint.StandinServer` (re-exported here); its HTTP/1.1 is 
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import signal
 import threading
@@ -16,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
+from synthgen.errors import UsageError
 from synthgen.standin.config import StandinConfig
 from synthgen.standin.endpoint import StandinServer
 
@@ -109,6 +111,20 @@ def run_in_thread(config: StandinConfig | None = None) -> StandinHandle:
     return StandinHandle(server, loop, thread)
 
 
+def cannot_listen(host: str, port: int, e: OSError) -> UsageError:
+    """The exit-2 error for an address the stand-in cannot bind: taken, or not this host's."""
+    if e.errno == errno.EADDRINUSE:
+        return UsageError(
+            f"cannot listen on {host}:{port}: the port is already in use",
+            hint=f"stop what listens on port {port} (another stand-in?), or pick another "
+            "--port (0 picks a free one; --port-file says which)",
+        )
+    return UsageError(
+        f"cannot listen on {host}:{port}: {e.strerror or e}",
+        hint="check --host (an address of this machine, e.g. 127.0.0.1) and --port",
+    )
+
+
 def serve(
     config: StandinConfig,
     host: str,
@@ -120,7 +136,10 @@ def serve(
 
     async def main() -> None:
         server = StandinServer(config)
-        bound = await server.start(host, port)
+        try:
+            bound = await server.start(host, port)
+        except OSError as e:
+            raise cannot_listen(host, port, e) from None
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -222,7 +222,7 @@ def test_one_exchange_formats_refuse_a_conversation_naming_file_line_and_fix(
     assert f"3 exchanges, and {fmt} holds one" in r.stderr
     assert (
         "how to fix: pass --last-turn to export each conversation's last exchange, "
-        "or export --format messages/sharegpt"
+        "or export --to messages/sharegpt"
     ) in r.stderr
     assert out.read_text() == "old\n"  # no half-written export, the earlier one stays
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.jsonl", "out.jsonl"]

@@ -15,7 +15,7 @@ import pytest
 
 from synthgen.config import EndpointConfig
 from synthgen.core.store import migrate
-from synthgen.errors import EndpointConfigError
+from synthgen.errors import EndpointConfigError, EndpointUnreachable
 from synthgen.llm.cache import Capabilities, ResponseCache
 from synthgen.llm.client import (
     RATE_LIMIT_PATIENCE,
@@ -25,6 +25,7 @@ from synthgen.llm.client import (
 )
 from synthgen.llm.cost import Budget
 from synthgen.llm.limits import Clock
+from synthgen.llm.policy import UNREACHABLE_ATTEMPTS, UNREACHABLE_WAIT_S
 from synthgen.llm.types import Answer, ChatRequest
 
 BASE = 1.0  # backoff_base_s
@@ -320,10 +321,9 @@ def test_a_reply_that_is_not_a_completion_is_rejected_once(
         status(409, "conflict"),
         status(500, "boom"),
         status(503, "unavailable"),
-        httpx2.ConnectError("connection refused"),
         httpx2.ReadTimeout("timed out"),
     ],
-    ids=["408", "409", "500", "503", "connect_error", "read_timeout"],
+    ids=["408", "409", "500", "503", "read_timeout"],
 )
 def test_transient_failures_are_retried_up_to_max_attempts(rig: MakeRig, failure: Step) -> None:
     r = rig(failure)
@@ -333,6 +333,49 @@ def test_transient_failures_are_retried_up_to_max_attempts(rig: MakeRig, failure
     assert r.clock.sleeps == [0.5, 1.0]  # base·2^(k-1) × 0.5 with the jitter draw at 0
     assert r.client.stats.retried == ATTEMPTS - 1 and r.client.stats.failed == 1
     assert r.client.budget.outstanding == 0
+
+
+def test_once_the_endpoint_has_answered_connect_errors_are_retried_up_to_max_attempts(
+    rig: MakeRig,
+) -> None:
+    r = rig(completion("first"), httpx2.ConnectError("connection refused"))
+    r.chat()
+    with pytest.raises(RequestFailed, match="gave up after retrying"):
+        r.chat(REQ.model_copy(update={"max_tokens": 17}))  # not cached: sent
+    assert len(r.endpoint.seen) == 1 + ATTEMPTS and r.client.stats.sent == 1
+    assert r.clock.sleeps == [0.5, 1.0]
+    assert r.client.stats.retried == ATTEMPTS - 1 and r.client.stats.failed == 1
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (httpx2.ConnectError("connection refused"), "connection refused"),
+        (httpx2.ConnectTimeout("timed out"), "connection timed out"),
+    ],
+    ids=["refused", "connect_timeout"],
+)
+def test_an_endpoint_that_never_connected_is_unreachable_after_quick_tries(
+    rig: MakeRig, failure: Step, reason: str
+) -> None:
+    r = rig(failure, backoff_base_s=8.0, backoff_max_s=60.0)  # slow backoff, not used here
+    with pytest.raises(EndpointUnreachable) as raised:
+        r.chat()
+    assert raised.value.message == f"cannot connect to http://fake.test/v1: {reason}"
+    assert raised.value.exit_code == 2 and "--base-url" in (raised.value.hint or "")
+    assert len(r.endpoint.seen) == UNREACHABLE_ATTEMPTS < ATTEMPTS
+    assert r.clock.sleeps == [UNREACHABLE_WAIT_S] * (UNREACHABLE_ATTEMPTS - 1)
+    assert r.client.stats.sent == 0 and r.client.stats.failed == 1
+    # every later request stops at once, sending nothing
+    with pytest.raises(EndpointUnreachable):
+        r.chat(REQ.model_copy(update={"max_tokens": 17}))
+    assert len(r.endpoint.seen) == UNREACHABLE_ATTEMPTS
+
+
+def test_a_slow_first_answer_is_not_an_unreachable_endpoint(rig: MakeRig) -> None:
+    r = rig(httpx2.ReadTimeout("timed out"), completion("late"))
+    (a,) = r.chat()
+    assert a.content == "late" and r.client.stats.sent == 2
 
 
 def test_a_transient_failure_then_success_returns_the_answer(rig: MakeRig) -> None:

@@ -232,14 +232,15 @@ def summary(
     items: list[AuditItem], store: VerdictStore, path: Path, fmt: str | None
 ) -> dict[str, Any]:
     """Agreement over every verdict in the file, joined to the judge by record id."""
-    from synthgen.core.sink import ledger_path_for
+    from synthgen.core.datasets import ledger_of
     from synthgen.stages.audit.agreement import human_agreement
 
     sampled = {i.id: (i.judge_score, i.judge_passed) for i in items}
     missing = set(store.latest) - set(sampled)
     judged = {**sampled, **(judge_by_id(path, missing, fmt) if missing else {})}
-    if str(path) != "-":  # audited candidates the judge dropped, sampled with --include-dropped
-        judged.update(ledger_judge_by_id(ledger_path_for(path), missing - judged.keys()))
+    ledger = ledger_of(path)
+    if ledger is not None:  # audited candidates the judge dropped (--include-dropped)
+        judged.update(ledger_judge_by_id(ledger, missing - judged.keys()))
     counts = {v: 0 for v in KEYS.values()}
     for line in store.latest.values():
         counts[line["verdict"]] += 1

@@ -8,6 +8,7 @@ from typing import IO, Any
 
 import orjson
 
+from synthgen.core.datasets import dataset_of
 from synthgen.core.jsonl import finalise
 from synthgen.errors import InputError, UsageError
 from synthgen.records import Frozen
@@ -23,10 +24,8 @@ from synthgen.stages.export.formats import (
 )
 from synthgen.stages.export.split import TRAIN, Splitter, split_path
 
-RUN_DATA = "data.jsonl"
 LAST_TURN_HINT = (
-    "pass --last-turn to export each conversation's last exchange, "
-    "or export --format messages/sharegpt"
+    "pass --last-turn to export each conversation's last exchange, or export --to messages/sharegpt"
 )
 
 DPO_HINT = (
@@ -66,16 +65,7 @@ class ExportSummary(Frozen):
 
 def source_file(source: Path) -> Path:
     """The dataset file to read: a run directory's data.jsonl, or SOURCE itself."""
-    if str(source) != "-" and source.is_dir():
-        data = source / RUN_DATA
-        if not data.is_file():
-            raise InputError(
-                str(source),
-                f"is a directory without {RUN_DATA}",
-                hint="pass a run directory written by `synthgen run`, or a dataset file",
-            )
-        return data
-    return source
+    return dataset_of(source)
 
 
 def _check_format(fmt: str) -> ExportFormat:
@@ -153,7 +143,7 @@ def export(
         does = "writes preference pairs" if kind == "dpo" else "keeps every turn"
         raise UsageError(
             f"--last-turn is for alpaca and prompt-completion; {kind} {does}",
-            hint="drop --last-turn, or export --format alpaca/prompt-completion",
+            hint="drop --last-turn, or export --to alpaca/prompt-completion",
         )
     splitter = Splitter(split, split_seed) if split else None
     data = source_file(Path(source))

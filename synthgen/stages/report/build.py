@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -99,12 +99,13 @@ def _ledger_block(path: Path, kept: int) -> dict[str, Any]:
 
 def build_report(inp: ReportInputs, thresholds: Thresholds) -> Built:
     """Read the data (and seeds, verdicts, ledger) once and compute every section."""
-    from synthgen.core.sink import ledger_path_for
+    from synthgen.core.datasets import dataset_of, ledger_of
     from synthgen.seeds.reader import read_seeds
     from synthgen.stages.audit import human_agreement, read_verdicts, verdicts_path_for
     from synthgen.stages.report.drift import coverage, drift
     from synthgen.stages.report.judge import judge_block
 
+    inp = replace(inp, data=dataset_of(inp.data))  # a run directory reads its data.jsonl
     vpath = inp.verdicts or verdicts_path_for(inp.data)
     if inp.verdicts is not None and not inp.verdicts.exists():
         raise InputError(str(inp.verdicts), "file not found", hint="check the --verdicts path")
@@ -151,20 +152,20 @@ def build_report(inp: ReportInputs, thresholds: Thresholds) -> Built:
         metrics["judge_pass_rate"] = judge["pass_rate"]
         metrics["judge_mean_score"] = judge["mean_score"]
         metrics["judge_length_spearman"] = judge["length_spearman"]
-    lpath = inp.ledger or ledger_path_for(inp.data)
+    lpath = inp.ledger or ledger_of(inp.data)
     human = None
     if with_verdicts:
         from synthgen.stages.audit import ledger_judge_by_id
 
         verdicts = read_verdicts(vpath)
         judged = dict(data.judge_by_id)
-        if inp.ledger is not None or (str(inp.data) != "-" and lpath.exists()):
+        if lpath is not None:
             # audited candidates the judge dropped (audit --include-dropped) are in the ledger
             judged.update(ledger_judge_by_id(lpath, verdicts.keys() - judged.keys()))
         human = {"path": str(vpath), **human_agreement(verdicts, judged)}
         metrics["human_judge_kappa"] = human["kappa"]
     ledger = None
-    if inp.ledger is not None or (str(inp.data) != "-" and lpath.exists()):
+    if lpath is not None:
         ledger = _ledger_block(lpath, data.n)
     n_open = sum(data.openers.values())
     sections: dict[str, Any] = {
