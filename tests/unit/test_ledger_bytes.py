@@ -158,21 +158,39 @@ def test_run_and_expand_ledger_bytes(tmp_path: Path) -> None:
     )
     # run's judge, with no match
     sink.drop(
-        ledger_entry("sg_2", _prov(), "judge", "below_threshold", "score 2 < 3.5",
-                     instruction="i2", input="in", output="o2")  # fmt: skip
+        ledger_entry(
+            "sg_2",
+            _prov(),
+            "judge",
+            "below_threshold",
+            "score 2 < 3.5",
+            instruction="i2",
+            input="in",
+            output="o2",
+        )
     )
     # expand: a parse failure keeps only the raw answer
     sink.drop(
         ledger_entry(
-            ledger_id("key", 0, "parse_failure"), _prov(), "expand", "parse_failure",
-            "no JSON", raw="garbage",
-        )  # fmt: skip
+            ledger_id("key", 0, "parse_failure"),
+            _prov(),
+            "expand",
+            "parse_failure",
+            "no JSON",
+            raw="garbage",
+        )
     )
     # expand: a conversation's drop
     entry = ledger_entry(
-        ledger_id("key", 1, "duplicate_id"), _prov(), "expand", "duplicate_id", "same",
-        instruction="u", input="", output="a",
-    )  # fmt: skip
+        ledger_id("key", 1, "duplicate_id"),
+        _prov(),
+        "expand",
+        "duplicate_id",
+        "same",
+        instruction="u",
+        input="",
+        output="a",
+    )
     sink.drop(entry.model_copy(update={"messages": [Turn(role="user", content="u")]}))
     sink.close(finalise_files=True)
     got = (tmp_path / "o.ledger.jsonl").read_bytes()
