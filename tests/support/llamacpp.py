@@ -3,8 +3,8 @@ run against it and check.
 
 Nothing is installed or downloaded here: `make install` puts xllamacpp in the venv and
 `make install-realmodel` the GGUF in .cache/models/. The server runs in a child process
-(this file, run as a script), so a test session can always stop it: it exits when its stdin closes (the parent went
-away, even by kill -9), on SIGTERM, and at worst on SIGKILL.
+(this file, run as a script), so a test session can always stop it: it exits when its
+stdin closes (the parent went away, even by kill -9), on SIGTERM, and at worst on SIGKILL.
 """
 
 from __future__ import annotations
