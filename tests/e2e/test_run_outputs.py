@@ -97,3 +97,18 @@ def test_task_categories_outside_hugging_faces_vocabulary_are_a_config_error(
     assert r.code == 2
     assert "support-triage is not a Hugging Face task category" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_a_dry_run_warns_of_a_judge_that_is_the_generator_before_anything_is_sent(
+    tmp_path: Path,
+) -> None:
+    changes = {"filter.judge.models": [GENERATOR]}
+    cfg = write_config(tmp_path / "run.yaml", tmp_path / "run", tmp_path / ".synthgen", changes)
+    args = ("run", cfg, "--base-url", "http://127.0.0.1:9/v1", "--dry-run")
+    r = synthgen(*args, "--json")
+    assert r.code == 0, r.stderr
+    assert [w for w in r.json()["warnings"] if SAME_MODEL in w]
+    assert f"warning: {SAME_MODEL}" in synthgen(*args).stderr
+    other = write_config(tmp_path / "other.yaml", tmp_path / "run", tmp_path / ".synthgen")
+    r = synthgen("run", other, "--base-url", "http://127.0.0.1:9/v1", "--dry-run", "--json")
+    assert r.json()["warnings"] == []
