@@ -12,11 +12,23 @@ from typing import Any
 import pytest
 import yaml
 from support.helpers import read_jsonl
-from support.runs import GENERATOR, JUDGE, SEEDS, manifest, run_cmd, standin, synthgen, write_config
+from support.runs import (
+    GENERATOR,
+    PRICE,
+    SEEDS,
+    manifest,
+    run_cmd,
+    standin,
+    synthgen,
+    write_config,
+)
 
 from synthgen.standin import StandinHandle
 
 SAME_MODEL = f"judge {GENERATOR} and generator {GENERATOR} are the same model"
+RELATED = "the judge may favour its own kind"  # any independence warning
+# a judge of another family than the generator's (standin-judge is of the same: "standin")
+OTHER_JUDGE = {"filter.judge.models": ["grader-9"], "prices.grader-9": PRICE}
 STANDIN = "stand-in: not useful data"
 
 
@@ -59,11 +71,14 @@ def test_a_judge_that_is_the_generator_is_warned_on_screen_manifest_report_and_c
     assert f"- **run**: {SAME_MODEL}" in warnings
 
 
-def test_a_judge_of_its_own_is_not_warned_about(endpoint: StandinHandle, tmp_path: Path) -> None:
-    run_dir, screen = _run(tmp_path, endpoint.base_url, {"filter.judge.models": [JUDGE]})
-    assert "same model" not in screen
-    assert not any("same model" in w for w in manifest(run_dir)["warnings"])
-    assert "same model" not in (run_dir / "README.md").read_text(encoding="utf-8")
+def test_a_judge_of_another_family_is_not_warned_about(
+    endpoint: StandinHandle, tmp_path: Path
+) -> None:
+    run_dir, screen = _run(tmp_path, endpoint.base_url, OTHER_JUDGE)
+    assert RELATED not in screen
+    assert not any(RELATED in w for w in manifest(run_dir)["warnings"])
+    assert RELATED not in (run_dir / "README.md").read_text(encoding="utf-8")
+    assert RELATED not in (run_dir / "report.html").read_text(encoding="utf-8")
 
 
 def test_a_standin_run_says_so_with_hf_categories_tidy_paths_and_both_run_ids(
@@ -109,6 +124,8 @@ def test_a_dry_run_warns_of_a_judge_that_is_the_generator_before_anything_is_sen
     assert r.code == 0, r.stderr
     assert [w for w in r.json()["warnings"] if SAME_MODEL in w]
     assert f"warning: {SAME_MODEL}" in synthgen(*args).stderr
-    other = write_config(tmp_path / "other.yaml", tmp_path / "run", tmp_path / ".synthgen")
+    other = write_config(
+        tmp_path / "other.yaml", tmp_path / "run", tmp_path / ".synthgen", OTHER_JUDGE
+    )
     r = synthgen("run", other, "--base-url", "http://127.0.0.1:9/v1", "--dry-run", "--json")
     assert r.json()["warnings"] == []
