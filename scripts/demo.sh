@@ -25,8 +25,10 @@ echo "== 1. the seed curator's first look"
 "$PY" -m synthgen seeds inspect seeds/support_triage.jsonl
 
 echo "== 2. synthgen run: rounds of expand → rules → dedup → judge until exactly 200 are kept"
-echo "   (configs/support-triage.yaml names gpt-4o-mini: the stand-in answers under that name,"
-echo "   so costs show at its price; the judge first scores the human seeds)"
+echo "   (configs/support-triage.yaml names gpt-4o-mini for both generator and judge: run warns"
+echo "   about that; the stand-in answers under that name, and the card and report say it was"
+echo "   the stand-in, with what the tokens would cost at that price; the judge first scores the"
+echo "   human seeds)"
 "$PY" -m synthgen run configs/support-triage.yaml --base-url "$URL" \
   --state-dir "$OUT/.synthgen" --out "$RUN"
 
@@ -42,8 +44,10 @@ r = m["requests"]
 print(f"status {m['status']} · {len(m['rounds'])} round(s) · {r['sent']} requests sent, "
       f"{r['retried']} retried · {m['usage']['prompt_tokens']} + "
       f"{m['usage']['completion_tokens']} tokens · ${m['cost_usd']:.4f}")
+print(f"answered by the stand-in: {m['standin']} · records' run_id {m['records_run_id']},"
+      f" this session's {m['run_id']}")
 for w in m["warnings"]:
-    print(f"report warning {w}")
+    print(f"warning: {w}")
 EOF
 
 echo "== 5. synthgen verify: every file against the manifest's sha256, counts against the files"

@@ -237,6 +237,24 @@ class GatesConfig(Strict):
 ExportFormat = Literal["alpaca", "messages", "sharegpt", "prompt-completion", "dpo"]
 
 
+# Hugging Face's task categories (the Hub's task vocabulary): the card's front matter may name
+# only these, or the Hub indexes the dataset under no task.
+_HF_TASKS = """text-classification token-classification table-question-answering question-answering
+    zero-shot-classification translation summarization feature-extraction text-generation
+    text2text-generation fill-mask sentence-similarity text-ranking text-retrieval
+    multiple-choice table-to-text tabular-to-text tabular-classification tabular-regression
+    text-to-speech text-to-audio automatic-speech-recognition audio-to-audio
+    audio-classification audio-text-to-text voice-activity-detection depth-estimation
+    image-classification object-detection image-segmentation text-to-image image-to-text
+    image-to-image image-to-video image-text-to-text unconditional-image-generation
+    video-classification video-text-to-text visual-question-answering
+    document-question-answering visual-document-retrieval zero-shot-image-classification
+    zero-shot-object-detection image-feature-extraction mask-generation keypoint-detection
+    text-to-video text-to-3d image-to-3d any-to-any graph-ml reinforcement-learning robotics
+    time-series-forecasting other"""
+HF_TASK_CATEGORIES = frozenset(_HF_TASKS.split())
+
+
 class OutputsConfig(Strict):
     """What `run` writes beside data.jsonl: exports, a split and the dataset card's facts."""
 
@@ -249,6 +267,19 @@ class OutputsConfig(Strict):
     last_turn: bool = False
     license: str = "other"
     language: list[str] = Field(default_factory=lambda: ["en"])
+    # the card's `task_categories`, from HF_TASK_CATEGORIES (the task's name is not one)
+    task_categories: list[str] = Field(default_factory=lambda: ["text-generation"])
+
+    @model_validator(mode="after")
+    def _hf_task_categories(self) -> OutputsConfig:
+        unknown = [t for t in self.task_categories if t not in HF_TASK_CATEGORIES]
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)} is not a Hugging Face task category; use e.g. "
+                "text-generation, question-answering, summarization, translation or "
+                "text-classification (huggingface.co/tasks lists them all)"
+            )
+        return self
 
 
 class BatchConfig(Strict):

@@ -123,6 +123,7 @@ SETTINGS: dict[str, Setting] = {
     "outputs.last_turn": R_LATE,
     "outputs.license": R_RUN,
     "outputs.language": R_RUN,
+    "outputs.task_categories": R_LATE,
     "batch.discount": P,
     "batch.max_lines": P,
     "batch.max_mb": P,

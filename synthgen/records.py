@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import orjson
@@ -243,6 +244,21 @@ class LedgerEntry(Open):
     dropped: DropReason
 
 
+def ledger_line(
+    candidate: Mapping[str, Any], stage: str, reason: str, detail: str = "", **after: Any
+) -> dict[str, Any]:
+    """The one constructor of a drop, as the ledger line every stage writes: the candidate's
+    fields as given and in their order, then `dropped`, then `after` (a match, a raw answer)
+    unless None; a field the candidate already holds keeps its place."""
+    # A plain dict, not a model: dedup ledgers up to a million records through here.
+    line = dict(candidate)
+    line["dropped"] = {"stage": stage, "reason": reason, "detail": detail}
+    for key, value in after.items():
+        if value is not None:
+            line[key] = value
+    return line
+
+
 def ledger_entry(
     entry_id: str,
     provenance: Provenance,
@@ -256,17 +272,22 @@ def ledger_entry(
     raw: str | None = None,
     **extra: Any,
 ) -> LedgerEntry:
-    """The one constructor of a drop: its id, texts, provenance and why; `extra` (run's dedup
-    `match`) is written after them."""
-    return LedgerEntry(
-        id=entry_id,
-        instruction=instruction,
-        input=input,
-        output=output,
-        raw=raw,
-        provenance=provenance,
-        dropped=DropReason(stage=stage, reason=reason, detail=detail),
-        **extra,
+    """`ledger_line` typed, for a candidate synthgen made: its id, texts, provenance and why;
+    `extra` (run's dedup `match`) is written after them."""
+    head: dict[str, Any] = {"id": entry_id, "instruction": instruction, "input": input}
+    head |= {"output": output, "raw": raw, "provenance": provenance}
+    return LedgerEntry.model_validate(ledger_line(head, stage, reason, detail, **extra))
+
+
+def read_drop(line: Mapping[str, Any]) -> DropReason:
+    """A ledger line's `dropped` block, typed; read leniently ("?" for what it lacks), as a
+    hand-edited ledger may say less than `ledger_line` writes."""
+    d = line.get("dropped")
+    d = d if isinstance(d, Mapping) else {}
+    return DropReason(
+        stage=str(d.get("stage", "?")),
+        reason=str(d.get("reason", "?")),
+        detail=str(d.get("detail", "")),
     )
 
 

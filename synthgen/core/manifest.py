@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,18 @@ def file_sha256(path: Path) -> str | None:
         while block := fh.read(1 << 20):
             h.update(block)
     return h.hexdigest()
+
+
+def tidy_path(path: str | Path) -> str:
+    """A path as outputs show it: `configs/../seeds/a.jsonl` as `seeds/a.jsonl`, still relative
+    when it was; absolute when dropping a `..` would name another file (a symlinked folder)."""
+    text = str(path)
+    if text == "-":
+        return text
+    tidy = os.path.normpath(text)
+    if tidy == text or Path(tidy).resolve() == Path(text).resolve():
+        return tidy
+    return str(Path(text).resolve())
 
 
 def now_iso() -> str:

@@ -27,7 +27,7 @@ from synthgen.core.batchrun import (
 )
 from synthgen.core.batchrun import open_queue as open_batch_queue
 from synthgen.core.clients import Clients, Role
-from synthgen.core.manifest import file_sha256, write_manifest
+from synthgen.core.manifest import file_sha256, tidy_path, write_manifest
 from synthgen.core.runtime import RunSlot, claim_run, make_client, run_cancellable
 from synthgen.core.sink import Sink
 from synthgen.errors import Interrupted, SynthgenError
@@ -337,7 +337,7 @@ def _write_manifest(
             "fingerprint_version": FINGERPRINT_VERSION,
             "job_sha256": plan.job_sha256,
             "inputs": [
-                {"path": str(p), "sha256": None if str(p) == "-" else file_sha256(Path(p))}
+                {"path": tidy_path(p), "sha256": None if str(p) == "-" else file_sha256(Path(p))}
                 for p in plan.inputs
             ],
             "output_sha256": file_sha256(out_file),

@@ -36,6 +36,7 @@ from synthgen.llm.proxy import upstream_model
 from synthgen.llm.stream import LiveRequests, Reply, Streaming, exchange
 from synthgen.llm.tokens import completion_tokens, estimate, messages_tokens
 from synthgen.llm.types import (
+    STANDIN_HEADER,
     Answer,
     ChatRequest,
     RequestStats,
@@ -326,6 +327,8 @@ class LLMClient:
         self.limiter.learn(reply.headers)
         if self.limiter.proxy and self.caps.get("proxy", "") != self.limiter.proxy:
             self.caps.learn("proxy", self.limiter.proxy, self.limiter.proxy_detail)
+        if reply.headers.get(STANDIN_HEADER) and self.caps.get("standin", "") != "1":
+            self.caps.learn("standin", "1", f"answered with {STANDIN_HEADER}: placeholder text")
         self.limiter.succeeded()
         self.limiter.probed.set()
         return reply

@@ -13,6 +13,10 @@ from synthgen.text.urls import endpoint_host as endpoint_host
 from synthgen.text.urls import is_local as is_local
 from synthgen.text.urls import scrub_url as scrub_url
 
+# The header synthgen's stand-in answers with: a run against it says so in its outputs, since
+# what it writes is placeholder text, not a model's (learned as the `standin` capability).
+STANDIN_HEADER = "x-synthgen-standin"
+
 # One machine however it is spelled; cache keys and learned capabilities use the first.
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "0.0.0.0")
 

@@ -18,6 +18,7 @@ ASSUMED_VERDICT_TOKENS = 150
 def plan_run(cfg: Config, seeds: list[Seed]) -> dict[str, Any]:
     """The estimate, with its assumptions spelled out."""
     from synthgen.stages.expand.dryrun import plan
+    from synthgen.stages.filter.calibration import independence, independence_warning
     from synthgen.stages.filter.judge import Judge
     from synthgen.stages.filter.plan import make_plan, panel_price
 
@@ -45,6 +46,7 @@ def plan_run(cfg: Config, seeds: list[Seed]) -> dict[str, Any]:
     completion = gen["completion_tokens"] + judge_completion
     requests = gen["requests"] + judge_requests
     cost = cost_of(price, prompt, completion) if price else None
+    pairs = independence(fplan.models, [cfg.endpoint.model, *cfg.generation.models])
     per_s = cfg.endpoint.concurrency / ASSUMED_LATENCY_S
     if cfg.endpoint.rpm:
         per_s = min(per_s, cfg.endpoint.rpm / 60)
@@ -62,6 +64,7 @@ def plan_run(cfg: Config, seeds: list[Seed]) -> dict[str, Any]:
         "price_known": price is not None,
         "budget_usd": cfg.budget.max_cost_usd,
         "estimated_seconds": round(requests / per_s, 1),
+        "warnings": [independence_warning(p) for p in pairs],  # what the run would say first
         "assumptions": {
             "keep_rate": PRIOR_KEEP_RATE,
             "overshoot": OVERSHOOT,
@@ -84,4 +87,4 @@ def describe(result: dict[str, Any]) -> str:
         f"{result['judge_requests']} judge) · ~{result['prompt_tokens']} prompt + "
         f"~{result['completion_tokens']} completion tokens · cost ~{cost}{budget} · "
         f"~{result['estimated_seconds']} s\n"
-    )
+    ) + "".join(f"warning: {w}\n" for w in result.get("warnings", []))

@@ -7,25 +7,36 @@ from pathlib import Path
 from typing import Any
 
 from synthgen.config import Config
-from synthgen.core.manifest import file_sha256
+from synthgen.core.manifest import file_sha256, tidy_path
 from synthgen.core.stage import Outcome, StageRun
 from synthgen.errors import StoppedError
 from synthgen.records import Seed
 from synthgen.version import __version__
 
 
+def answered_by_standin(run: StageRun) -> bool:
+    """Did synthgen's stand-in answer any of the run's clients (now or when it was cached)?"""
+    return any(c.caps.get("standin", "") == "1" for c in run.clients)
+
+
 def write_outputs(
     cfg: Config, seeds: list[Seed], run: StageRun, outcome: Outcome, run_dir: Path
 ) -> tuple[dict[str, str], list[str]]:
     """Write the report, exports and card; return {file: sha256} and the report's warnings.
-    A report warning named in gates.fail_on stops a complete run as a tripped gate."""
+    The report and card also carry what the run warned (`outcome.warnings`) and whether the
+    stand-in answered. A report warning named in gates.fail_on stops a complete run as a
+    tripped gate."""
+    from synthgen.stages.report.card import STANDIN_NOTE
+
     data, dropped = run.slot.out_path, run.slot.ledger_path
     kept = int(outcome.counts.get("kept", 0))
     report = None
     warnings: list[str] = []
     written = [data, dropped]
+    notes = [STANDIN_NOTE] if answered_by_standin(run) else []
+    notes += outcome.warnings
     if kept:
-        report = _report(cfg, data, dropped, run_dir / "report.html")
+        report = _report(cfg, data, dropped, run_dir / "report.html", notes)
         written.append(run_dir / "report.html")
         warnings = [f"{w.code}: {w.message}" for w in report.warnings]
         fired = sorted({w.code for w in report.warnings} & set(cfg.gates.fail_on))
@@ -47,15 +58,17 @@ def write_outputs(
     return {p.name: file_sha256(p) or "" for p in written if p.exists()}, warnings
 
 
-def _report(cfg: Config, data: Path, dropped: Path, html: Path) -> Any:
+def _report(cfg: Config, data: Path, dropped: Path, html: Path, notes: list[str]) -> Any:
     from synthgen.stages.report.build import ReportInputs, build_report
     from synthgen.stages.report.html import write_html
     from synthgen.stages.report.samples import draw_samples
     from synthgen.stages.report.warnings import load_thresholds
 
-    inputs = ReportInputs(data, seed_files=tuple(cfg.seeds), ledger=dropped, seed=0)
+    seed_files = tuple(Path(tidy_path(p)) for p in cfg.seeds)
+    inputs = ReportInputs(data, seed_files=seed_files, ledger=dropped, seed=0)
     built = build_report(inputs, load_thresholds(None, []))
-    write_html(built, html, samples=draw_samples(data, dropped, seed=cfg.generation.seed))
+    samples = draw_samples(data, dropped, seed=cfg.generation.seed)
+    write_html(built, html, samples=samples, notes=notes)
     return built.report
 
 
@@ -103,7 +116,7 @@ def _card(
         generator_models=[cfg.endpoint.model],
         judge_models=judges,
         strategy=cfg.generation.strategy,
-        seed_files=[str(p) for p in cfg.seeds],
+        seed_files=[tidy_path(p) for p in cfg.seeds],
         seeds=len(seeds),
         candidates=int(counts.get("candidates", 0)),
         kept=int(counts.get("kept", 0)),
@@ -113,8 +126,11 @@ def _card(
         prompt_tokens=sum(s.prompt_tokens for s in stats),
         completion_tokens=sum(s.completion_tokens for s in stats),
         run_id=run.slot.run_id,
+        records_run_id=outcome.details.get("records_run_id"),
         stop_reason=None if outcome.status == "complete" else outcome.status,
         report=report,
+        stage_warnings=list(outcome.warnings),
+        standin=answered_by_standin(run),
     )
     return write_card(
         run_dir,
@@ -124,4 +140,5 @@ def _card(
         language=list(cfg.outputs.language),
         data_files=data_files,
         facts=facts,
+        task_categories=cfg.outputs.task_categories,
     )

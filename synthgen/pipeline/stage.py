@@ -18,7 +18,7 @@ from synthgen.core.stage import ClientSpec, Outcome, Stage, StagePlan, StageRun,
 from synthgen.errors import Interrupted, SynthgenError
 from synthgen.llm.stream import LiveRequests
 from synthgen.llm.types import endpoint_host
-from synthgen.pipeline.outputs import write_outputs
+from synthgen.pipeline.outputs import answered_by_standin, write_outputs
 from synthgen.pipeline.rounds import GateTrip, RoundRecord, run_counts
 from synthgen.pipeline.run_loop import Pipeline, RunProgress
 from synthgen.records import Seed, StageSummary, sha256_hex
@@ -88,6 +88,9 @@ class RunStage(Stage):
             batch=batch,
         )
         self.pipeline: Pipeline | None = None
+        self.judge_models = fplan.models
+        self.records_run_id = f"run_{self.data_sha[:16]}"
+        self.warnings: list[str] = []
 
     def open_sink(self, slot: RunSlot) -> Sink:
         """data.jsonl and dropped.jsonl, made afresh each time (answers replay from cache)."""
@@ -96,10 +99,16 @@ class RunStage(Stage):
     async def execute(self, run: StageRun) -> Outcome:
         """The pipeline's loop, with the run's deterministic id (a function of the config)."""
         from synthgen.stages.expand.candidates import RunContext
+        from synthgen.stages.filter.calibration import independence, independence_warning
 
         cfg = self.cfg
+        # said before anything is spent, as `filter` says it; kept for the manifest and card
+        pairs = independence(self.judge_models, [cfg.endpoint.model, *cfg.generation.models])
+        self.warnings = [independence_warning(p) for p in pairs]
+        for w in self.warnings:
+            run.say(f"warning: {w}")
         ctx = RunContext(
-            f"run_{self.data_sha[:16]}",
+            self.records_run_id,
             self.data_sha,
             cfg.task,
             cfg.generation,
@@ -129,10 +138,19 @@ class RunStage(Stage):
             "target": self.cfg.target.count,
             "rounds": [r.model_dump(mode="json") for r in p.rounds],
             "gate": p.gate.model_dump(mode="json") if p.gate else None,
+            # the records' provenance.run_id, a function of the config (the manifest's `run_id`
+            # is this session's): see the card's "How it was made"
+            "records_run_id": self.records_run_id,
+            "standin": answered_by_standin(run),
         }
+        outcome.warnings = [*self.warnings, *outcome.warnings]
+        if outcome.details["standin"]:
+            run.say("note: synthgen's stand-in answered this run: not useful data")
         if run.delivered and outcome.status != "pending":
             files, warnings = write_outputs(self.cfg, self.seeds, run, outcome, self.run_dir)
             outcome.details["files"] = files
+            for w in warnings:
+                run.say(f"report warning: {w}")
             outcome.warnings = [*outcome.warnings, *warnings]
         return outcome
 

@@ -19,6 +19,7 @@ import orjson
 from pydantic import ValidationError
 
 import synthgen.standin.content as C
+from synthgen.llm.types import STANDIN_HEADER
 from synthgen.standin.batches import BatchStore, batch_step, is_batch_path
 from synthgen.standin.config import RateLimiter, StandinConfig
 from synthgen.standin.embeddings import embeddings_response
@@ -136,6 +137,7 @@ class StandinServer:
         except Exception as exc:  # a stand-in bug must still answer in OpenAI's shape
             status, out_headers, payload = error(500, f"stand-in bug: {exc!r}", "server_error")
         out_headers.append(("x-request-id", f"req_standin_{seq}"))
+        out_headers.append((STANDIN_HEADER, "1"))
         entry["status"] = status
         entry["t"] = time.monotonic()  # when it was answered, for rates measured from outside
         self._log.append(entry)  # a stream is logged as it starts, so a stalled one shows

@@ -61,7 +61,8 @@ def test_verdicts_go_into_provenance_of_kept_and_dropped(
     assert j["mean_score"] == pytest.approx((18 * 5 + 6) / 24)
     # the stand-in is local and no --concurrency was given: the client chose a small default
     assert s["requests"]["sent"] == 24
-    assert s["capabilities"]["standin-judge"] == {"concurrency": "4"}
+    # the stand-in marks its answers, so they are known for placeholder text
+    assert s["capabilities"]["standin-judge"] == {"concurrency": "4", "standin": "1"}
     manifest = json.loads((tmp_path / "kept.manifest.json").read_text())
     assert manifest["counts"] == s["counts"] and manifest["command"] == "filter"
     assert manifest["inputs"][0]["sha256"]

@@ -71,6 +71,10 @@ def test_own_task_quickstart_runs_as_written(tmp_path: Path) -> None:
     assert len(lines) == count
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["status"] == "complete" and manifest["counts"]["kept"] == count
+    # The README's config keeps its judge apart from the generator, and the run says whose
+    # answers these are.
+    assert manifest["standin"] is True
+    assert not [w for w in manifest["warnings"] if w.startswith("judge ")]
     assert {json.loads(line)["meta"]["task"] for line in lines} == {"plain-english"}
     # The commands listed the run dir and reported on it: both reached the screen.
     assert "data.jsonl" in out and "dropped.jsonl" in out

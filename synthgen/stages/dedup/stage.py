@@ -23,7 +23,7 @@ from synthgen.core.manifest import now_iso
 from synthgen.core.sink import Sink
 from synthgen.core.stage import Outcome, Stage, StagePlan, StageRun, run_stage
 from synthgen.errors import Interrupted, SynthgenError, UsageError
-from synthgen.records import Frozen, StageSummary, canonical_json, sha256_hex
+from synthgen.records import Frozen, StageSummary, canonical_json, ledger_line, sha256_hex
 from synthgen.seeds.dataset import ANY, SYNTHGEN, Row, iter_rows, record_dict
 from synthgen.stages.dedup.corpus import (
     AGAINST,
@@ -210,12 +210,12 @@ def _write(
             kept.append(rec)
         else:
             m = match[item]
-            rec["dropped"] = {"stage": "dedup", "reason": REASONS[s], "detail": _detail(cfg, s)}
             if m < refs:  # where to find it: the line, and the record's own id if it had one
                 ref = (corpus.sources[m], corpus.lines[m], corpus.source_ids[m])
-                rec["match"] = match_info(ids[m], sim[item], *ref)
+                found = match_info(ids[m], sim[item], *ref)
             else:
-                rec["match"] = match_info(ids[m], sim[item], cfg.input)
+                found = match_info(ids[m], sim[item], cfg.input)
+            rec = ledger_line(rec, "dedup", REASONS[s], _detail(cfg, s), match=found)
             dropped.append(rec)
         if len(kept) + len(dropped) >= BATCH:
             sink.extend(kept, dropped)

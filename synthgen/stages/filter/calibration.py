@@ -100,6 +100,16 @@ def independence(
     return out
 
 
+def independence_warning(pair: Mapping[str, str]) -> str:
+    """An `independence` pair in plain words, as `filter` and `run` say it."""
+    return (
+        f"judge {pair['judge']} and generator {pair['generator']} are the "
+        f"{pair['relation'].replace('_', ' ')} ({pair['family']}): the judge may "
+        "favour its own kind; use a judge of another family, or a panel "
+        "(--judge-model repeated)"
+    )
+
+
 # --- length bias ----------------------------------------------------------------------------
 
 

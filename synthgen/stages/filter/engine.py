@@ -13,7 +13,7 @@ from typing import Any
 
 from synthgen.core.sink import Sink
 from synthgen.errors import SynthgenError
-from synthgen.records import JudgeVerdict, Status, ledger_id
+from synthgen.records import JudgeVerdict, Status, ledger_id, ledger_line
 from synthgen.seeds.dataset import SYNTHGEN, Row, record_dict, to_record
 from synthgen.stages.filter.calibration import known_as
 from synthgen.stages.filter.judge import Judge, Judgement
@@ -210,7 +210,7 @@ class FilterEngine:
     ) -> None:
         row, obj = item.row, item.obj
         self.tally.drop(stage, reason)
-        entry: dict[str, Any] = {
+        candidate = {
             "id": ledger_id(row.id, item.ordinal, reason),
             "record_id": row.id,
             "instruction": row.instruction,
@@ -218,10 +218,8 @@ class FilterEngine:
             "output": row.output,
             "meta": obj.get("meta", {}),
             "provenance": obj["provenance"],
-            "dropped": {"stage": stage, "reason": reason, "detail": detail[:500]},
         }
-        if raw is not None:
-            entry["raw"] = raw
+        entry = ledger_line(candidate, stage, reason, detail[:500], raw=raw)
         self.sink.drop_obj(entry)
         if self.tally.input % 64 == 0:
             self.on_progress(self.tally)

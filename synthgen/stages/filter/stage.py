@@ -27,6 +27,7 @@ from synthgen.records import JudgeVerdict, StageSummary, Status
 from synthgen.stages.filter.calibration import (
     SeedCheck,
     independence,
+    independence_warning,
     length_bias,
     seed_stop,
 )
@@ -120,13 +121,7 @@ class FilterStage(Stage):
         def check_independence(generator: str) -> None:
             """Warn as soon as a related generator shows up, before more is spent."""
             for pair in independence(fplan.models, [generator]):
-                self._warn(
-                    f"judge {pair['judge']} and generator {pair['generator']} are the "
-                    f"{pair['relation'].replace('_', ' ')} ({pair['family']}): the judge may "
-                    "favour its own kind; use a judge of another family, or a panel "
-                    "(--judge-model repeated)",
-                    say,
-                )
+                self._warn(independence_warning(pair), say)
 
         window = max(64, 4 * cfg.endpoint.concurrency * max(1, len(run.clients)))
         self.engine = FilterEngine(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 import yaml
@@ -54,9 +55,20 @@ class CardFacts(Frozen):
     price_known: bool = True  # False: some model had no price, so cost is a lower bound
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    run_id: str | None = None
+    run_id: str | None = None  # this session's (the manifest's `run_id`)
+    records_run_id: str | None = None  # the records' provenance.run_id, when another
     stop_reason: Status | None = None  # how the run ended, when not complete
     report: Report | None = None
+    stage_warnings: list[str] = Field(default_factory=list)  # what the stages warned, as said
+    standin: bool = False  # synthgen's stand-in answered: placeholder text, not a model's
+
+
+# What a card and a report say first of a run the stand-in answered.
+STANDIN_NOTE = (
+    "stand-in: not useful data. synthgen's stand-in endpoint answered this run, not a model: "
+    "its records are placeholder text and its judge's scores are made up. It shows the "
+    "machinery (rounds, ledger, manifest, cache, exports); do not train on it"
+)
 
 
 def size_category(n: int) -> str:
@@ -82,14 +94,21 @@ def _check_data_files(run_dir: Path, data_files: dict[str, str]) -> None:
 
 
 def front_matter(
-    *, task: str, license: str, language: list[str], data_files: dict[str, str], kept: int
+    *,
+    task_categories: Sequence[str],
+    license: str,
+    language: list[str],
+    data_files: dict[str, str],
+    kept: int,
+    standin: bool = False,
 ) -> str:
-    """The card's YAML header, `---` lines included."""
+    """The card's YAML header, `---` lines included; `task_categories` from Hugging Face's
+    vocabulary (config's outputs.task_categories), never the task's own name."""
     meta = {
         "license": license,
         "language": list(language),
-        "task_categories": [task],
-        "tags": ["synthetic"],
+        "task_categories": list(task_categories),
+        "tags": ["synthetic", *(["stand-in"] if standin else [])],
         "size_categories": [size_category(kept)],
         "annotations_creators": ["machine-generated"],
         "configs": [
@@ -119,22 +138,46 @@ def _pct(part: int, whole: int) -> str:
     return f" ({part / whole:.0%})" if whole else ""
 
 
-def _made(f: CardFacts, data_files: dict[str, str]) -> list[str]:
+def _models(names: list[str], f: CardFacts, empty: str) -> str:
+    shown = ", ".join(_md(m) for m in names) or empty
+    return f"{shown} (names sent to the stand-in, which is not a model)" if f.standin else shown
+
+
+def _cost(f: CardFacts) -> str:
     cost = f"${f.cost_usd:,.4f} USD" + ("" if f.price_known else " (at least: a price was unknown)")
+    if f.standin:  # nothing was paid: say what the tokens would cost, not that they did
+        return f"none paid (the stand-in is free; at the named models' price: {cost})"
+    return cost
+
+
+def _ids(f: CardFacts) -> str:
+    if not f.run_id:
+        return ""
+    if not f.records_run_id or f.records_run_id == f.run_id:
+        return f", run {_code(f.run_id)}"
+    return (
+        f"; the records' `provenance.run_id` is {_code(f.records_run_id)} (a function of the "
+        "config, so the same config writes the same records), this session's id is "
+        f"{_code(f.run_id)} (`run_id` in manifest.json)"
+    )
+
+
+def _made(f: CardFacts, data_files: dict[str, str], task: str) -> list[str]:
     tokens = f.prompt_tokens + f.completion_tokens
     seeds = ", ".join(_code(s) for s in f.seed_files) or "–"
     lines = [
         "## How it was made",
         "",
-        f"- Generator model(s): {', '.join(_md(m) for m in f.generator_models) or '–'}",
-        f"- Judge model(s): {', '.join(_md(m) for m in f.judge_models) or 'none'}",
+        *([f"- Task: {_md(task)}"] if task else []),
+        f"- Generator model(s): {_models(f.generator_models, f, '–')}",
+        f"- Judge model(s): {_models(f.judge_models, f, 'none')}",
         f"- Strategy: {_md(f.strategy)}",
         f"- Seeds: {f.seeds} human-written examples from {seeds}",
         f"- Candidates → kept: {f.candidates:,} → {f.kept:,}{_pct(f.kept, f.candidates)}",
-        f"- Cost: {cost}; tokens: {tokens:,} ({f.prompt_tokens:,} prompt, "
+        f"- Cost: {_cost(f)}; tokens: {tokens:,} ({f.prompt_tokens:,} prompt, "
         f"{f.completion_tokens:,} completion)",
         f"- Made with synthgen {_md(f.synthgen_version)}"
-        + (f", run {_code(f.run_id)}" if f.run_id else "")
+        + _ids(f)
         + (f"; stopped because: {_md(f.stop_reason)}" if f.stop_reason else ""),
         "",
         "| split | file |",
@@ -169,9 +212,20 @@ def _drops(f: CardFacts) -> list[str]:
     ]
 
 
-def _quality(r: Report | None) -> list[str]:
+def _said(f: CardFacts) -> list[str]:
+    """What the run said while it ran (the stand-in first), before the report's warnings."""
+    said = [STANDIN_NOTE] if f.standin else []
+    return [f"- **run**: {_md(w)}" for w in [*said, *f.stage_warnings]]
+
+
+def _quality(r: Report | None, said: list[str]) -> list[str]:
     if r is None:
-        return ["## Quality report", "", "No quality report was attached to this card."]
+        return [
+            "## Quality report",
+            "",
+            "No quality report was attached to this card.",
+            *(["", "## Warnings", "", *said] if said else []),
+        ]
     seeds = r.seed_metrics
     rows = [
         f"| {name} | {v:.4g} |"
@@ -186,10 +240,13 @@ def _quality(r: Report | None) -> list[str]:
         for name, t in traits.items()
         if isinstance(t, dict) and all(isinstance(t.get(k), float | int) for k in ("data", "seeds"))
     )
-    warnings = [
+    found = [
         f"- **{_md(w.code)}**: {_md(w.message)} (value {w.value:.3g}, threshold {w.threshold:g})"
         for w in r.warnings
-    ] or ["- The report raised no warnings (which does not make the data good: read it)."]
+    ]
+    warnings = said + (
+        found or ["- The report raised no warnings (which does not make the data good: read it)."]
+    )
     return [
         "## Diversity and drift",
         "",
@@ -232,26 +289,33 @@ def card_text(
     language: list[str],
     data_files: dict[str, str],
     facts: CardFacts,
+    task_categories: Sequence[str] = ("text-generation",),
 ) -> str:
     """The whole dataset card: front matter, then the body."""
     _check_data_files(run_dir, data_files)
     head = front_matter(
-        task=task, license=license, language=language, data_files=data_files, kept=facts.kept
+        task_categories=task_categories,
+        license=license,
+        language=language,
+        data_files=data_files,
+        kept=facts.kept,
+        standin=facts.standin,
     )
     body = [
         f"# {_md(run_dir.name)}",
         "",
+        *([f"> **{_md(STANDIN_NOTE)}.**", ""] if facts.standin else []),
         html.escape(description.strip(), quote=False)
         or "Synthetic instruction data made with synthgen.",
         "",
         "> Machine-generated with synthgen from human-written seed examples. "
         "Audit it before use: see *Before you use it* below.",
         "",
-        *_made(facts, data_files),
+        *_made(facts, data_files, task),
         "",
         *_drops(facts),
         "",
-        *_quality(facts.report),
+        *_quality(facts.report, _said(facts)),
         "",
         AUDIT_NOTE,
     ]
@@ -267,6 +331,7 @@ def write_card(
     language: list[str],
     data_files: dict[str, str],
     facts: CardFacts,
+    task_categories: Sequence[str] = ("text-generation",),
 ) -> Path:
     """Write run_dir/README.md, a dataset card `datasets.load_dataset(run_dir)` can read."""
     from synthgen.core.jsonl import write_atomic
@@ -279,6 +344,7 @@ def write_card(
         language=language,
         data_files=data_files,
         facts=facts,
+        task_categories=task_categories,
     )
     path = run_dir / "README.md"
     write_atomic(path, text.encode("utf-8"))

@@ -261,10 +261,12 @@ def _num(x: float | None, fmt: str = ".3g") -> str:
     return "–" if x is None else format(x, fmt)
 
 
-def render_html(built: Built, samples: Samples | None = None) -> str:
-    """The whole report as one HTML document; samples, if given, right after the warnings."""
+def render_html(built: Built, samples: Samples | None = None, notes: Sequence[str] = ()) -> str:
+    """The whole report as one HTML document; samples, if given, right after the warnings;
+    `notes`, what the run that wrote the data said (the stand-in, stage warnings), first."""
     r = built.report
-    warnings = (
+    said = "".join(f"<div class=warn><b>run</b>: {_e(n)}</div>" for n in notes)
+    warnings = said + (
         "".join(
             f"<div class=warn><b>{_e(w.code)}</b>: {_e(w.message)} "
             f"<span class=dim>(value {w.value:.3g}, threshold {w.threshold:g})</span></div>"
@@ -292,8 +294,11 @@ def render_html(built: Built, samples: Samples | None = None) -> str:
     )
 
 
-def write_html(built: Built, path: Path, *, samples: Samples | None = None) -> None:
-    """Write the HTML report atomically (with sampled examples when `samples` is given)."""
+def write_html(
+    built: Built, path: Path, *, samples: Samples | None = None, notes: Sequence[str] = ()
+) -> None:
+    """Write the HTML report atomically (with sampled examples when `samples` is given, and
+    the run's own warnings, `notes`, above the report's)."""
     from synthgen.core.jsonl import write_atomic
 
-    write_atomic(path, render_html(built, samples).encode("utf-8"))
+    write_atomic(path, render_html(built, samples, notes).encode("utf-8"))

@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from synthgen.records import DropReason
+from synthgen.records import DropReason, read_drop
 
 STAGE_ORDER = ("expand", "rules", "dedup", "judge", "surplus")
 TEXT_LIMIT = 600  # characters of instruction/input shown
@@ -138,11 +138,9 @@ def _example(
     )
 
 
-def _ledger_example(obj: dict[str, Any], stage: str, reason: str) -> Example:
-    d = obj["dropped"]
-    drop = DropReason(
-        stage=stage, reason=reason, detail=truncate(str(d.get("detail", "")), NOTE_LIMIT)
-    )
+def _ledger_example(obj: dict[str, Any]) -> Example:
+    drop = read_drop(obj)
+    drop = drop.model_copy(update={"detail": truncate(drop.detail, NOTE_LIMIT)})
     output = obj.get("output")
     ex = _example(
         str(obj.get("id", "?")),
@@ -185,7 +183,7 @@ def draw_samples(
             continue
         key = (str(d.get("stage", "?")), str(d.get("reason", "?")))
         res = groups.get(key) or groups.setdefault(key, _Reservoir(per_reason, _rng(seed, *key)))
-        res.offer(partial(_ledger_example, obj, *key))
+        res.offer(partial(_ledger_example, obj))
     dropped = [DropGroup(s, r, res.seen, res.examples()) for (s, r), res in groups.items()]
     ordered = tuple(sorted(dropped, key=_stage_key))
     return Samples(seed, kept.seen, kept.examples(), ordered, per_reason)
