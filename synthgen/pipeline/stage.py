@@ -110,7 +110,9 @@ class RunStage(Stage):
         return await self.pipeline.loop()
 
     def stopped(self, run: StageRun, error: SynthgenError) -> Outcome:
-        """Ctrl-C or a fatal error: the earlier run dir stays as it was; rerun to finish."""
+        """An abort (the second Ctrl-C, or in-flight requests past the grace) or a fatal
+        error: the earlier run dir stays as it was; rerun to finish. (The first Ctrl-C ends
+        the loop its own way, and the run dir is written as it stands.)"""
         return Outcome("interrupted" if isinstance(error, Interrupted) else "failed", error)
 
     def finish(self, run: StageRun, outcome: Outcome) -> Outcome:

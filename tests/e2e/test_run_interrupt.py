@@ -14,14 +14,12 @@ an event the test polls for rather than a sleep.
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support.helpers import read_jsonl, wait_until
+from support.helpers import read_jsonl
 from support.resume import received_seqs, standin_log
 from support.runs import (
     GENERATOR,
@@ -42,6 +40,7 @@ from support.runs import (
     verify_ok,
     write_config,
 )
+from support.signals import STOPPING, Stopped, stop_midway
 
 from synthgen.standin import StandinHandle
 
@@ -80,96 +79,27 @@ def reference(endpoint: StandinHandle, tmp_path_factory: pytest.TempPathFactory)
     return Reference(done, first_verdict + CONCURRENCY)
 
 
-@dataclass
-class Stopped:
-    """A run stopped mid-way: its command, dirs, stderr, and what the stand-in counted."""
+@dataclass(frozen=True)
+class StoppedRun:
+    """A run stopped mid-way: its command, dirs, and how the process ended."""
 
     args: list[str]
     state: Path
     run_dir: Path
-    code: int
-    stderr: str
-    at_signal: int  # requests the stand-in had received when the run said it was stopping
-    at_exit: int  # ... and when the process had exited
-
-
-def _received(endpoint: StandinHandle, holding: bool = True) -> int:
-    """Chat requests the stand-in received: those answered, and those it holds (`holding`:
-    its count of held requests is not decreased when they are let go and answered)."""
-    s = endpoint.stats()
-    total, held = s["requests_total"], s["held"]
-    assert isinstance(total, int) and isinstance(held, int)
-    return total + held if holding else total
-
-
-def _held(endpoint: StandinHandle) -> int:
-    held = endpoint.stats()["held"]
-    assert isinstance(held, int)
-    return held
-
-
-def _said(err_path: Path, aborted: bool) -> bool:
-    """The run has said once that it is stopping (and, if `aborted`, that it aborts)."""
-    text = err_path.read_text()
-    return text.count("stopping…") == 1 and (not aborted or "aborted" in text)
+    end: Stopped
 
 
 def _stop(
     endpoint: StandinHandle, tmp_path: Path, hold_after: int, signals: list[signal.Signals]
-) -> Stopped:
-    """Run until `hold_after` requests are answered and every slot holds one, send `signals`
-    (each once the run has said it is stopping), then release what is held."""
+) -> StoppedRun:
     cfg = write_config(tmp_path / "run.yaml", tmp_path / "run", tmp_path / ".synthgen", ROUNDS)
     args = run_cmd(cfg, endpoint.base_url)
-    err_path = tmp_path / "stderr.txt"
-    endpoint.reset()
-    endpoint.set_faults(hold_after=hold_after)
-    try:
-        with err_path.open("w") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "synthgen", *args],
-                cwd=tmp_path,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-                text=True,
-            )
-        try:
-            wait_until(
-                lambda: _held(endpoint) == CONCURRENCY or proc.poll() is not None,
-                timeout=60,
-                what=f"{hold_after} answers and {CONCURRENCY} held requests",
-            )
-            assert proc.poll() is None, err_path.read_text()
-            at_signal = _received(endpoint)
-            for n, sig in enumerate(signals, 1):
-                proc.send_signal(sig)
-                wait_until(
-                    lambda n=n: _said(err_path, aborted=n > 1) or proc.poll() is not None,
-                    timeout=30,
-                    what="the run to say it is stopping" if n == 1 else "it is aborting",
-                )
-            at_signal = max(at_signal, _received(endpoint))
-            if len(signals) > 1:  # aborted: it exits with the held requests unanswered
-                proc.wait(timeout=30)
-        finally:
-            endpoint.set_faults(hold_after=None)  # what is in flight is answered now
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    return Stopped(
-        args,
-        tmp_path / ".synthgen",
-        tmp_path / "run",
-        proc.returncode,
-        err_path.read_text(),
-        at_signal,
-        _received(endpoint, holding=False),
-    )
+    end = stop_midway(endpoint, args, tmp_path, hold_after, CONCURRENCY, signals)
+    return StoppedRun(args, tmp_path / ".synthgen", tmp_path / "run", end)
 
 
 def _rerun_pays_only_for_the_rest(
-    endpoint: StandinHandle, reference: Reference, stopped: Stopped, paid: set[str]
+    endpoint: StandinHandle, reference: Reference, stopped: StoppedRun, paid: set[str]
 ) -> None:
     """The rerun: exactly N, the reference's bytes, and none of the `paid` bodies sent again."""
     last = last_seq(endpoint)
@@ -189,7 +119,7 @@ def _paid(endpoint: StandinHandle, state: Path) -> set[str]:
     return {body_of[s] for s in received_seqs(state)}
 
 
-def _written_as_it_stands(stopped: Stopped) -> dict[str, int]:
+def _written_as_it_stands(stopped: StoppedRun) -> dict[str, int]:
     """The interrupted run dir: status, exit code and counts that add up; verify passes."""
     m = manifest(stopped.run_dir)
     assert (m["status"], m["exit_code"]) == ("interrupted", 130)
@@ -208,16 +138,16 @@ def test_first_signal_stops_sending_writes_the_run_dir_and_the_rerun_pays_for_th
     endpoint: StandinHandle, reference: Reference, tmp_path: Path, sig: signal.Signals
 ) -> None:
     stopped = _stop(endpoint, tmp_path, IN_EXPAND, [sig])
-    assert stopped.code == 130, stopped.stderr
-    assert "Traceback" not in stopped.stderr
-    assert "stopping… (Ctrl-C again to abort)" in stopped.stderr
-    assert "aborted" not in stopped.stderr
-    assert "resume" in stopped.stderr
+    assert stopped.end.code == 130, stopped.end.stderr
+    assert "Traceback" not in stopped.end.stderr
+    assert STOPPING in stopped.end.stderr
+    assert "aborted" not in stopped.end.stderr
+    assert "resume" in stopped.end.stderr
     # Every slot held a request when the signal came: nothing was in transit, so nothing
     # may arrive after it; the held requests were let to finish into the cache.
-    assert stopped.at_exit == stopped.at_signal == IN_EXPAND + CONCURRENCY
+    assert stopped.end.at_exit == stopped.end.at_signal == IN_EXPAND + CONCURRENCY
     paid = _paid(endpoint, stopped.state)
-    assert len(paid) == stopped.at_exit, "an answer in flight at the signal was not cached"
+    assert len(paid) == stopped.end.at_exit, "an answer in flight at the signal was not cached"
     counts = _written_as_it_stands(stopped)
     assert counts["candidates"] > 0
     _rerun_pays_only_for_the_rest(endpoint, reference, stopped, paid)
@@ -228,10 +158,10 @@ def test_ctrl_c_while_judging_keeps_what_was_judged_in_order(
     endpoint: StandinHandle, reference: Reference, tmp_path: Path
 ) -> None:
     stopped = _stop(endpoint, tmp_path, reference.in_judging, [signal.SIGINT])
-    assert stopped.code == 130, stopped.stderr
-    assert stopped.at_exit == stopped.at_signal == reference.in_judging + CONCURRENCY
+    assert stopped.end.code == 130, stopped.end.stderr
+    assert stopped.end.at_exit == stopped.end.at_signal == reference.in_judging + CONCURRENCY
     paid = _paid(endpoint, stopped.state)
-    assert len(paid) == stopped.at_exit
+    assert len(paid) == stopped.end.at_exit
     counts = _written_as_it_stands(stopped)
     assert counts["kept"] > 0, "no verdict answered before the stop was committed"
     # What was kept is the head of what the uninterrupted run keeps, in the same order.
@@ -246,9 +176,9 @@ def test_second_ctrl_c_aborts_at_once_and_the_rerun_repays_only_what_was_in_flig
     endpoint: StandinHandle, reference: Reference, tmp_path: Path
 ) -> None:
     stopped = _stop(endpoint, tmp_path, IN_EXPAND, [signal.SIGINT, signal.SIGINT])
-    assert stopped.code == 130, stopped.stderr
-    assert "Traceback" not in stopped.stderr
-    assert "stopping…" in stopped.stderr and "aborted" in stopped.stderr
+    assert stopped.end.code == 130, stopped.end.stderr
+    assert "Traceback" not in stopped.end.stderr
+    assert "stopping…" in stopped.end.stderr and "aborted" in stopped.end.stderr
     assert not (stopped.run_dir / "data.jsonl").exists(), "an aborted run wrote its run dir"
     # The held requests were cancelled unanswered: only the first IN_EXPAND are cached.
     paid = _paid(endpoint, stopped.state)
