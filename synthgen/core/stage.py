@@ -227,10 +227,13 @@ def _run_claimed(
             if run.batch is not None:
                 await before_pass(run.batch, clients, plan.batch)
             outcome = await stage.execute(run)
-            if run.batch is not None and plan.batch is not None:
+            if run.batch is not None and plan.batch is not None and not stopping.requested:
                 stop = await after_pass(run.batch, clients, plan.batch, outcome.status)
                 if stop is not None:
                     outcome.status, outcome.error = "stopped_budget", stop
+            if stopping.requested and outcome.status == "pending":
+                # Stopped: nothing more is submitted or waited for; the rerun continues.
+                outcome.status, outcome.error = "interrupted", _interrupted()
             return outcome
         finally:
             for c in clients:
@@ -279,6 +282,12 @@ def _run_claimed(
         out_file = slot.out_path if fatal is None else sink.partial
         _write_manifest(cfg, plan, slot, summary, out_file, budget)
     return summary
+
+
+def _interrupted() -> Interrupted:
+    return Interrupted(
+        "interrupted; what was done is written", hint="run the same command to resume"
+    )
 
 
 def _exit_code(outcome: Outcome, fatal: SynthgenError | None) -> int:
