@@ -113,7 +113,13 @@ class RunStage(Stage):
         """An abort (the second Ctrl-C, or in-flight requests past the grace) or a fatal
         error: the earlier run dir stays as it was; rerun to finish. (The first Ctrl-C ends
         the loop its own way, and the run dir is written as it stands.)"""
-        return Outcome("interrupted" if isinstance(error, Interrupted) else "failed", error)
+        if isinstance(error, Interrupted):
+            aborted = Interrupted(
+                "aborted; the run dir was not written (an earlier one stays as it was)",
+                hint="run the same command to finish: every answer received is cached",
+            )
+            return Outcome("interrupted", aborted)
+        return Outcome("failed", error)
 
     def finish(self, run: StageRun, outcome: Outcome) -> Outcome:
         """Counts that add up, the report, the dataset card, exports, and their hashes."""
@@ -126,6 +132,8 @@ class RunStage(Stage):
             f"{t.kept}/{self.cfg.target.count} kept of {t.input} candidates in "
             f"{len(p.rounds)} rounds → {self.run_dir}"
         )
+        if not run.delivered:
+            outcome.headline += " (not written)"
         outcome.details = {
             "run_dir": str(self.run_dir),
             "target": self.cfg.target.count,
