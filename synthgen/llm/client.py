@@ -33,6 +33,7 @@ from synthgen.llm.policy import (
     wrong_model_or_key,
 )
 from synthgen.llm.proxy import upstream_model
+from synthgen.llm.stopping import StopFlag
 from synthgen.llm.stream import LiveRequests, Reply, Streaming, exchange
 from synthgen.llm.tokens import completion_tokens, estimate, messages_tokens
 from synthgen.llm.types import (
@@ -82,10 +83,13 @@ class LLMClient:
         http_client: httpx2.AsyncClient | None = None,
         misses: MissPolicy | None = None,
         live: LiveRequests | None = None,
+        stopping: StopFlag | None = None,
     ) -> None:
         """`clock`, `rng` and `http_client` are for tests: fake time, jitter and transport.
         `misses`: what a request the cache cannot answer does (default: it is sent).
-        `live`: the command's live counters, which its progress line reads."""
+        `live`: the command's live counters, which its progress line reads.
+        `stopping`: the command's stop flag; once set, no request starts (Stopping)."""
+        self.stopping = stopping or StopFlag()
         self._misses = misses or Online()
         import httpx2
         import openai
@@ -307,8 +311,10 @@ class LLMClient:
     async def _once(self, kw: dict[str, Any], tokens: int, retry: bool = False) -> Reply:
         import openai
 
+        self.stopping.check()
         await self.limiter.wait_turn(tokens)
         async with self.limiter.slots:
+            self.stopping.check()  # set while this request waited its turn: it never starts
             if kw.get("n", 1) > 1 and self.caps.get("n", "native") != "native":
                 # Learned while this request waited its turn: don't ask for n again.
                 kw = {k: v for k, v in kw.items() if k != "n"}

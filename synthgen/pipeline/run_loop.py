@@ -40,6 +40,15 @@ from synthgen.stages.filter.tally import Tally
 from synthgen.stages.filter.window import JudgeWindow
 
 
+def _abort_if_cancelled() -> None:
+    """A step that ended "interrupted" because the run was aborted (the second Ctrl-C, or the
+    grace after the first ran out) cancels the run: the earlier run dir stands. One that ended
+    on the first Ctrl-C returns, and the run dir is written as it stands."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 @dataclass
 class RunProgress:
     """What the progress line shows: kept of target, keep rate, spend and its projection."""
@@ -95,6 +104,8 @@ class Pipeline:
             need = self.target - len(self.kept)
             asked = round_size(need, self.totals, self.cfg.generation.per_call)
             candidates, stop = await self.expand(index, asked)
+            if stop is not None and stop.status == "interrupted":
+                _abort_if_cancelled()
             if stop is not None and stop.status == "pending":
                 return stop  # this round's candidates wait for a batch: the next pass goes on
             survivors = [c for c in candidates if self.screened(c)]
@@ -139,13 +150,15 @@ class Pipeline:
         self.shas = rubric_sha, ref_sha
         if not plan.seeds:
             return None
-        from synthgen.errors import BudgetExceeded
+        from synthgen.errors import BudgetExceeded, Interrupted
         from synthgen.llm.client import RequestFailed
 
         try:
             seeds, _ = await calibrate(self.judge, plan, j.max_seed_fail)
         except BudgetExceeded as e:
             return Outcome("stopped_budget", e)
+        except Interrupted as e:  # the first Ctrl-C: nothing is kept yet, the run dir says so
+            return Outcome("interrupted", e)
         except RequestFailed as e:
             return Outcome("failed", e)
         error = seed_stop(seeds, "run")
@@ -225,12 +238,13 @@ class Pipeline:
         )
         end = await window.run(rest)
         if end.status == "interrupted":
-            raise asyncio.CancelledError  # the skeleton's Ctrl-C: the earlier run dir stands
+            _abort_if_cancelled()
         if end.status == "pending":
             return Outcome("pending")
         stop = None if end.status == "complete" else Outcome(end.status, end.error)
         if stop is not None and len(self.kept) >= self.target:
             stop = None  # the cap ran out only on verdicts the target did not need
+        # Interrupted too: every candidate is decided or ledgered, so the counts add up.
         reason = ("surplus", "surplus") if stop is None else ("judge", "not_judged")
         detail = f"target {self.target} reached" if stop is None else "the run stopped first"
         for rec in [*end.uncommitted, *rest]:

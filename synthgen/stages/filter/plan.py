@@ -123,7 +123,12 @@ async def calibrate(
     async def scores(
         items: list[tuple[str, str, str, list[dict[str, str]] | None]],
     ) -> list[Judgement]:
-        return list(await asyncio.gather(*(one(it) for it in items)))
+        # Every request in flight lands (and is cached) before a stop or failure is raised.
+        got = await asyncio.gather(*(one(it) for it in items), return_exceptions=True)
+        for g in got:
+            if isinstance(g, BaseException):
+                raise g
+        return [g for g in got if not isinstance(g, BaseException)]
 
     seeds = None
     if plan.seeds:

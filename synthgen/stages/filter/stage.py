@@ -150,7 +150,7 @@ class FilterStage(Stage):
         try:
             tell = self.on_calibration or (lambda done, total: None)
             self.seeds, self.anchors = await calibrate(judge, self.fplan, jcfg.max_seed_fail, tell)
-        except (BudgetExceeded, RequestFailed, asyncio.CancelledError) as e:
+        except (BudgetExceeded, RequestFailed, Interrupted, asyncio.CancelledError) as e:
             return stop_result(e)
         seeds = self.seeds
         if seeds is None:
