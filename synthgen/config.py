@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from synthgen.configfile import ENV_MAP as ENV_MAP  # re-exported: its old home
 from synthgen.configfile import missing_inputs, read_layers, validation_error
@@ -279,6 +279,14 @@ class Config(Strict):
     gates: GatesConfig = GatesConfig()
     outputs: OutputsConfig = OutputsConfig()
     batch: BatchConfig = BatchConfig()
+    # The config file's folder (None: no file), which its paths are relative to: the hashes
+    # read them from there, so the same config hashes alike from any working directory.
+    _home: Path | None = PrivateAttr(default=None)
+
+    @property
+    def home(self) -> Path | None:
+        """The folder of the config file these settings came from (None: no file)."""
+        return self._home
 
     def redacted(self) -> dict[str, Any]:
         """The resolved config as it may be written down (manifest, `config show`): every
@@ -288,7 +296,7 @@ class Config(Strict):
 
     def sha256(self) -> str:
         """The config's fingerprint for provenance; see synthgen.fingerprint."""
-        return config_sha256(self)
+        return config_sha256(self, self._home)
 
 
 def load_config(
@@ -299,9 +307,11 @@ def load_config(
     """Merge defaults < file < environment < CLI (None values in `cli` mean "not given")."""
     layers = read_layers(file, cli, os.environ if env is None else env)
     try:
-        return Config.model_validate(layers.merged())
+        cfg = Config.model_validate(layers.merged())
     except ValidationError as e:
         raise validation_error(e, layers, Config) from e
+    cfg._home = None if file is None else file.parent
+    return cfg
 
 
 def check_config(file: Path, env: Mapping[str, str] | None = None) -> Config:

@@ -29,7 +29,8 @@ ENV_MAP: dict[str, tuple[str, ...]] = {
 }
 
 # Settings that name files: read relative to the config file's folder. True marks the
-# inputs a run reads, which `config check` makes sure exist; outputs.dir is written.
+# inputs a run reads, which `config check` makes sure exist; outputs.dir and state_dir are
+# written (state_dir's default, too, lies beside the config file: the answers follow it).
 FILE_PATHS: dict[tuple[str, ...], bool] = {
     ("seeds",): True,
     ("filter", "judge", "rubric"): True,
@@ -39,7 +40,9 @@ FILE_PATHS: dict[tuple[str, ...], bool] = {
     ("dedup", "against"): True,
     ("dedup", "decontaminate"): True,
     ("outputs", "dir"): False,
+    ("state_dir",): False,
 }
+STATE_DIR_DEFAULT = ".synthgen"
 
 
 def dotted(loc: Sequence[str | int]) -> str:
@@ -83,6 +86,8 @@ class Layers:
 def read_layers(file: Path | None, cli: Mapping[str, Any], env: Mapping[str, str]) -> Layers:
     """The file, environment and CLI settings as separate trees (None in `cli`: not given)."""
     layers = Layers(file=file, file_tree=read_config_file(file) if file else {})
+    if file is not None:
+        layers.file_tree.setdefault("state_dir", str(file.parent / STATE_DIR_DEFAULT))
     for var, path in ENV_MAP.items():
         if env.get(var):  # a later variable for the same setting wins, as in the merge
             _set(layers.env_tree, path, env[var])

@@ -62,7 +62,8 @@ def state_dir_option(fn: F) -> F:
     return click.option(
         "--state-dir",
         type=click.Path(path_type=Path),
-        help="Cache and run state [default: .synthgen].",
+        help="Cache and run state, relative to the current directory "
+        "[default: .synthgen beside the config file, else here].",
     )(fn)
 
 
