@@ -44,7 +44,7 @@ from synthgen.llm.wire import (
     completion_answers,
     schema_instruction,
 )
-from synthgen.records import StructuredPath
+from synthgen.records import StructuredPath, sha256_hex
 
 if TYPE_CHECKING:
     import httpx2
@@ -93,6 +93,9 @@ class LLMClient:
         self.rng = rng or random.Random(0)  # jitter only; never affects what is asked
         self.limiter = Limiter(cfg.concurrency, cfg.rpm, cfg.tpm, self.clock)
         self.stats = RequestStats()
+        # The stand-in's answer settings (core.runtime.make_client sets them): part of every
+        # cache key, so other settings ask again. Empty, as for every real server: keys as ever.
+        self.answers_from = ""
         # Streamed answers make the timeout the silence between chunks, not the whole answer.
         self.stream = Streaming(capabilities, self.stats, is_local(cfg.base_url), live)
         t = cfg.timeout_s
@@ -116,7 +119,15 @@ class LLMClient:
 
     def key(self, req: ChatRequest, sample: int) -> str:
         """The cache key of one sample of a request; ledger ids of its drops derive from it too."""
-        return request_key(self.endpoint, req.identity(self.model), sample)
+        identity = req.identity(self.model)
+        if self.answers_from:
+            identity = sha256_hex(f"{identity}\nstandin:{self.answers_from}")
+        return request_key(self.endpoint, identity, sample)
+
+    @property
+    def standin(self) -> bool:
+        """Whether this client talks to the bundled stand-in (its answers are made up)."""
+        return bool(self.answers_from)
 
     def cached(self, req: ChatRequest, sample: int = 0) -> bool:
         """Whether a sample is answered in the cache, so planning can count it as free and fast."""

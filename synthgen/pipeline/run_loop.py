@@ -34,6 +34,7 @@ from synthgen.pipeline.rounds import (
 from synthgen.pipeline.screen import Screen
 from synthgen.records import JudgeVerdict, LedgerEntry, Provenance, Record, Seed, ledger_entry
 from synthgen.stages.expand.candidates import RunContext
+from synthgen.stages.filter.calibration import SeedCheck
 from synthgen.stages.filter.judge import Judge, Judgement
 from synthgen.stages.filter.preference import PairOutcome
 from synthgen.stages.filter.tally import Tally
@@ -77,6 +78,7 @@ class Pipeline:
         self.screen = Screen(cfg, seeds)
         self.judge: Judge | None = None
         self.shas: tuple[str, str | None] = ("", None)  # the rubric's, the reference's
+        self.calibration: SeedCheck | None = None
         self.judged = 0
         self.round_started = time.monotonic()
         self.gated = 0  # instructions dropped before their response was asked
@@ -148,7 +150,8 @@ class Pipeline:
             return Outcome("stopped_budget", e)
         except RequestFailed as e:
             return Outcome("failed", e)
-        error = seed_stop(seeds, "run")
+        self.calibration = seeds  # the manifest names the failing seeds, with their reasons
+        error = seed_stop(seeds, "run", self.judge.standin)
         return None if error is None else Outcome("stopped_calibration", error)
 
     async def expand(self, index: int, asked: int) -> tuple[list[Record], Outcome | None]:

@@ -130,6 +130,8 @@ class RunStage(Stage):
             "rounds": [r.model_dump(mode="json") for r in p.rounds],
             "gate": p.gate.model_dump(mode="json") if p.gate else None,
         }
+        if p.calibration is not None:
+            outcome.details["calibration"] = p.calibration.summary()
         if run.delivered and outcome.status != "pending":
             files, warnings = write_outputs(self.cfg, self.seeds, run, outcome, self.run_dir)
             outcome.details["files"] = files
