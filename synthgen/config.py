@@ -10,10 +10,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from synthgen.configfile import ENV_MAP as ENV_MAP  # re-exported: its old home
-from synthgen.configfile import missing_inputs, read_layers, validation_error
+from synthgen.configfile import FILE_PATHS, missing_inputs, read_layers, validation_error
 from synthgen.configfile import read_config_file as read_config_file
 from synthgen.errors import ConfigError, UsageError
-from synthgen.fingerprint import config_sha256
+from synthgen.fingerprint import Origin, config_sha256
 from synthgen.records import Price
 from synthgen.text.urls import is_local, scrub_urls
 
@@ -281,12 +281,17 @@ class Config(Strict):
     batch: BatchConfig = BatchConfig()
     # The config file's folder (None: no file), which its paths are relative to: the hashes
     # read them from there, so the same config hashes alike from any working directory.
-    _home: Path | None = PrivateAttr(default=None)
+    _origin: Origin | None = PrivateAttr(default=None)
 
     @property
     def home(self) -> Path | None:
         """The folder of the config file these settings came from (None: no file)."""
-        return self._home
+        return None if self._origin is None else self._origin.home
+
+    @property
+    def origin(self) -> Origin | None:
+        """The config file's folder and the path settings it gave, for the fingerprints."""
+        return self._origin
 
     def redacted(self) -> dict[str, Any]:
         """The resolved config as it may be written down (manifest, `config show`): every
@@ -296,7 +301,7 @@ class Config(Strict):
 
     def sha256(self) -> str:
         """The config's fingerprint for provenance; see synthgen.fingerprint."""
-        return config_sha256(self, self._home)
+        return config_sha256(self, self._origin)
 
 
 def load_config(
@@ -310,7 +315,9 @@ def load_config(
         cfg = Config.model_validate(layers.merged())
     except ValidationError as e:
         raise validation_error(e, layers, Config) from e
-    cfg._home = None if file is None else file.parent
+    if file is not None:
+        given = frozenset(k for k in FILE_PATHS if layers.source(k) == "file")
+        cfg._origin = Origin(file.parent, given)
     return cfg
 
 

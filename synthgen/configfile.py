@@ -67,6 +67,13 @@ class Layers:
         """The tree to validate: file < environment < CLI."""
         return _merge(_merge(self.file_tree, self.env_tree), self.cli_tree)
 
+    def source(self, loc: Loc) -> str:
+        """Which layer the value at `loc` comes from: "cli", "env", "file" or "default"."""
+        for name, tree in (("cli", self.cli_tree), ("env", self.env_tree)):
+            if _get(tree, loc) is not None:
+                return name
+        return "file" if _get(self.file_tree, loc) is not None else "default"
+
     def where(self, loc: Loc) -> tuple[str, str]:
         """Where the value at `loc` came from, as a message prefix, and how to change it."""
         key = dotted(loc)

@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from synthgen.configfile import FILE_PATHS
 from synthgen.records import canonical_json, sha256_hex
 from synthgen.text.urls import scrub_urls
 
@@ -138,13 +137,22 @@ SETTINGS: dict[str, Setting] = {
 DATA_V1_ALSO = frozenset({"generation.count"})
 
 
-def config_sha256(cfg: BaseModel, home: Path | None = None) -> str:
+@dataclass(frozen=True)
+class Origin:
+    """A config file's folder, which its paths are read from, and the path settings (keys of
+    configfile.FILE_PATHS) whose values the file gave (not the command line or environment)."""
+
+    home: Path
+    paths: frozenset[tuple[str, ...]]
+
+
+def config_sha256(cfg: BaseModel, home: Origin | None = None) -> str:
     """The whole config's fingerprint (stage commands' provenance): every setting but how
-    answers are bought. `home`: the config file's folder, which its paths are read from."""
+    answers are bought. `home`: where the config file's paths are read from."""
     return _digest(_project(cfg, (), lambda p, s: s.kind != "purchase", STAGES, home))
 
 
-def data_sha256(cfg: BaseModel, home: Path | None = None) -> str:
+def data_sha256(cfg: BaseModel, home: Origin | None = None) -> str:
     """The settings that shape the records' content (not where they go, how fast, how many or
     at what cap): run's records' config_sha256, so a larger target or budget, another state dir
     or --offline write the same bytes."""
@@ -155,15 +163,16 @@ def _shapes_data(path: str, setting: Setting) -> bool:
     return setting.kind == "content" or path in DATA_V1_ALSO
 
 
-def home_relative(data: dict[str, Any], home: Path) -> dict[str, Any]:
+def home_relative(data: dict[str, Any], origin: Origin) -> dict[str, Any]:
     """`data` (a dumped Config) with the paths its config file gave spelled the same from any
     working directory: as seen from the folder above the config's (`configs/../seeds/x.jsonl`,
     the spelling every hash had when run from the repository's root), and the state dir from
-    the config's folder (`.synthgen`). Paths from the command line or the environment (not
-    under `home`) and absolute ones stay as given."""
+    the config's folder (`.synthgen`). Paths from the command line or the environment, and
+    absolute ones, stay as given."""
     out = dict(data)  # the nested sections are model_dump's own, fresh copies
+    home = origin.home
     name = PurePath(os.path.abspath(home)).name
-    for keys in FILE_PATHS:
+    for keys in origin.paths:
         parent: Any = out
         for k in keys[:-1]:
             parent = parent.get(k) if isinstance(parent, dict) else None
@@ -220,7 +229,7 @@ def _digest(tree: dict[str, Any]) -> str:
 
 
 def _project(
-    model: BaseModel, path: tuple[str, ...], wanted: Wanted, born: int, home: Path | None = None
+    model: BaseModel, path: tuple[str, ...], wanted: Wanted, born: int, home: Origin | None = None
 ) -> dict[str, Any]:
     """`model`'s settings that `wanted(path, setting)` picks, URLs scrubbed; those younger than
     the fingerprint (`born`) left out while they hold their default."""

@@ -41,7 +41,7 @@ def run_dir_of(cfg: Config) -> Path:
 def data_sha256(cfg: Config) -> str:
     """The settings that shape the records' content: the records' `config_sha256`, so a larger
     target or budget, another state dir or --offline write the same bytes."""
-    return fingerprint.data_sha256(cfg, cfg.home)
+    return fingerprint.data_sha256(cfg, cfg.origin)
 
 
 class RunStage(Stage):

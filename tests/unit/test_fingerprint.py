@@ -324,3 +324,13 @@ def test_the_state_dir_and_run_dir_lie_beside_the_config(tmp_path: Path) -> None
     (tmp_path / "cache.yaml").write_text("state_dir: cache\n")
     assert load_config(tmp_path / "cache.yaml", {}, env={}).state_dir == tmp_path / "cache"
     assert load_config(None, {}, env={}).state_dir == Path(".synthgen")
+
+
+def test_paths_from_the_command_line_hash_as_given_even_beside_the_config(tmp_path: Path) -> None:
+    """Only the paths the config file gave are read from its folder; an option's path is the
+    cwd's, and hashes as it would without the file."""
+    (tmp_path / "empty.yaml").write_text("")
+    cli = {"state_dir": str(tmp_path / "state"), "seeds": [str(tmp_path / "s.jsonl")]}
+    with_file = load_config(tmp_path / "empty.yaml", cli, env={})
+    assert with_file.sha256() == load_config(None, cli, env={}).sha256()
+    assert data_sha256(with_file) == data_sha256(load_config(None, cli, env={}))
