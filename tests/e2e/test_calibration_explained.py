@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from support.helpers import read_jsonl
-from support.runs import SEEDS, THRESHOLD, last_seq, run_cmd, since, synthgen, write_config
+from support.runs import RUBRIC, SEEDS, THRESHOLD, last_seq, run_cmd, since, synthgen, write_config
 
 from synthgen.standin import StandinConfig, run_in_thread
 
@@ -35,23 +35,37 @@ def test_a_failing_calibration_names_its_seeds_and_a_changed_standin_asks_again(
         assert len(failed) == n_seeds and failed[0]["id"] == first_id
         assert failed[0]["score"] == 2 and failed[0]["reason"]
         assert calibration["calibration"]["threshold"] == THRESHOLD
+        assert _chats(since(s, 0)) == n_seeds  # the seeds only: nothing was generated
 
-        # A lower threshold re-reads the cached verdicts: nothing is asked again for them.
-        lower = write_config(
-            tmp_path / "lower.yaml",
-            tmp_path / "run",
-            tmp_path / ".synthgen",
-            {"filter.judge.threshold": 2},
+        def again(config: Path, code: int) -> int:
+            """Run `config`; the chat requests it sent (a failing calibration: seeds only)."""
+            start = last_seq(s)
+            r = synthgen(*run_cmd(config, s.base_url, "--count", "5"))
+            assert r.code == code, r.stderr
+            return _chats(since(s, start))
+
+        assert again(cfg, 3) == 0  # the same settings replay the seeds' verdicts
+
+        # A lower threshold re-reads the cached verdicts, and the seeds pass.
+        lower = {"filter.judge.threshold": 2}
+        lower_cfg = write_config(
+            tmp_path / "lower.yaml", tmp_path / "low", tmp_path / ".synthgen", lower
         )
-        start = last_seq(s)
-        r = synthgen(*run_cmd(lower, s.base_url, "--count", "5", "--json"))
+        r = synthgen(*run_cmd(lower_cfg, s.base_url, "--count", "5", "--json"))
         assert r.code == 0, r.stderr
         assert r.json()["requests"]["cached"] >= n_seeds
-        assert _chats(since(s, start)) > 0  # the candidates, not the seeds
 
-        # The same stand-in (same port) given a passing score: the seeds are asked again.
+        # Another rubric is another question: the seeds are asked again.
+        rubric = tmp_path / "rubric.yaml"
+        rubric.write_text(RUBRIC.read_text().replace("Wrong category", "A wrong category"))
+        reworded = {"filter.judge.rubric": str(rubric)}
+        other = write_config(
+            tmp_path / "other.yaml", tmp_path / "run", tmp_path / ".synthgen", reworded
+        )
+        assert again(other, 3) == n_seeds
+
+        # The same stand-in (same port) with another score: asked again, not replayed.
+        s.set_faults(judge_score=1)
+        assert again(cfg, 3) == n_seeds
         s.set_faults(judge_score=5)
-        start = last_seq(s)
-        r = synthgen(*run_cmd(cfg, s.base_url, "--count", "5", "--json"))
-        assert r.code == 0, r.stderr
-        assert _chats(since(s, start)) >= n_seeds
+        assert again(cfg, 0) >= n_seeds
