@@ -84,7 +84,7 @@ def make_client(
     flag, shared by all its clients."""
     from synthgen.llm.cache import Capabilities, ResponseCache
     from synthgen.llm.client import LLMClient
-    from synthgen.llm.local import first_mention, local_concurrency
+    from synthgen.llm.local import first_mention, local_concurrency, standin_answers
     from synthgen.llm.misses import Offline
     from synthgen.llm.types import endpoint_host, is_local
 
@@ -102,8 +102,21 @@ def make_client(
         ep = ep.model_copy(update={"concurrency": chosen.concurrency})
         if say is not None and first_mention(db, caps.endpoint):
             say(chosen.message(caps.endpoint))
+    standin = ""
+    if is_local(ep.base_url):  # the bundled stand-in's answer settings: another cache space
+        online = not isinstance(misses, Offline)
+        server = Capabilities(db, caps.endpoint, "")  # the server's, whichever model is asked
+        standin = standin_answers(server, ep.base_url or "", api_key, online=online)
     return LLMClient(
-        ep, api_key, ResponseCache(db), caps, budget, misses=misses, live=live, stopping=stopping
+        ep,
+        api_key,
+        ResponseCache(db),
+        caps,
+        budget,
+        misses=misses,
+        live=live,
+        stopping=stopping,
+        answers_from=standin,
     )
 
 

@@ -34,6 +34,7 @@ from synthgen.pipeline.rounds import (
 from synthgen.pipeline.screen import Screen
 from synthgen.records import JudgeVerdict, LedgerEntry, Provenance, Record, Seed, ledger_entry
 from synthgen.stages.expand.candidates import RunContext
+from synthgen.stages.filter.calibration import SeedCheck
 from synthgen.stages.filter.judge import Judge, Judgement
 from synthgen.stages.filter.preference import PairOutcome
 from synthgen.stages.filter.tally import Tally
@@ -61,6 +62,7 @@ class RunProgress:
     projected_cost_usd: float | None
     round: int
     in_round: str  # expand | screen | judge
+    judged: int = 0  # verdicts so far, the run's (they move while a round judges)
 
 
 class Pipeline:
@@ -86,6 +88,7 @@ class Pipeline:
         self.screen = Screen(cfg, seeds)
         self.judge: Judge | None = None
         self.shas: tuple[str, str | None] = ("", None)  # the rubric's, the reference's
+        self.calibration: SeedCheck | None = None
         self.judged = 0
         self.round_started = time.monotonic()
         self.gated = 0  # instructions dropped before their response was asked
@@ -108,8 +111,10 @@ class Pipeline:
                 _abort_if_cancelled()
             if stop is not None and stop.status == "pending":
                 return stop  # this round's candidates wait for a batch: the next pass goes on
+            self.report_progress(index, "screen")
             survivors = [c for c in candidates if self.screened(c)]
-            stop = await self.judge_and_keep(survivors) or stop
+            self.report_progress(index, "judge")
+            stop = await self.judge_and_keep(survivors, index) or stop
             if stop is not None and stop.status == "pending":
                 return stop
             self.end_round(index, asked, candidates)
@@ -161,7 +166,8 @@ class Pipeline:
             return Outcome("interrupted", e)
         except RequestFailed as e:
             return Outcome("failed", e)
-        error = seed_stop(seeds, "run")
+        self.calibration = seeds  # the manifest names the failing seeds, with their reasons
+        error = seed_stop(seeds, "run", self.judge.standin)
         return None if error is None else Outcome("stopped_calibration", error)
 
     async def expand(self, index: int, asked: int) -> tuple[list[Record], Outcome | None]:
@@ -176,7 +182,7 @@ class Pipeline:
             self.ctx,
             self.kept,
             self.weights,
-            lambda: self.report_progress(index, "expand"),
+            lambda made: self.report_progress(index, "expand", made),
             self.instruction_gate if self.gates_instructions else None,
             self.clients.responders,
         )
@@ -207,7 +213,7 @@ class Pipeline:
         self.ledger_record(rec, verdict.stage, verdict.reason, verdict.detail, verdict.match)
         return False
 
-    async def judge_and_keep(self, survivors: list[Record]) -> Outcome | None:
+    async def judge_and_keep(self, survivors: list[Record], index: int = 0) -> Outcome | None:
         """Judge survivors in order through the filter stage's window, asking for another
         verdict only while those in flight may not reach the target at the pass rate so far;
         keep in candidate order. Every decision follows the verdicts alone, so a replay asks
@@ -228,6 +234,7 @@ class Pipeline:
         def commit(rec: Record, verdict: Judgement | PairOutcome | None) -> None:
             self.judged += 1
             self.keep_or_drop(rec, verdict)
+            self.report_progress(index, "judge")  # the line moves verdict by verdict
 
         def may_ask(in_flight: int) -> bool:
             return len(self.kept) + in_flight * self.pass_rate() < self.target
@@ -364,8 +371,9 @@ class Pipeline:
         self.run.sink.extend([], [entry.model_dump(mode="json", exclude_none=True)])
         self.totals.drop(entry.dropped.stage, entry.dropped.reason)
 
-    def report_progress(self, index: int, step: str) -> None:
-        """Kept / target, keep rate, spend and the cost projected to reach the target."""
+    def report_progress(self, index: int, step: str, made: int = 0) -> None:
+        """Kept / target, candidates (with the `made` so far in a round still expanding),
+        verdicts, keep rate, spend and the cost projected to reach the target."""
         t, spent = self.totals, self.run.budget.spent_cost_usd
         projected = None
         if t.kept:
@@ -374,11 +382,12 @@ class Pipeline:
             RunProgress(
                 len(self.kept),
                 self.target,
-                t.input,
+                t.input + made,
                 t.keep_rate,
                 spent,
                 projected,
                 index,
                 step,
+                self.judged,
             )
         )

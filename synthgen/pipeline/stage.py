@@ -34,14 +34,14 @@ class RunSummary(StageSummary):
 
 
 def run_dir_of(cfg: Config) -> Path:
-    """Where the run writes: outputs.dir, else out/<task>."""
-    return cfg.outputs.dir or Path("out") / cfg.task
+    """Where the run writes: outputs.dir, else out/<task> (beside the config file, if any)."""
+    return cfg.outputs.dir or (cfg.home or Path()) / "out" / cfg.task
 
 
 def data_sha256(cfg: Config) -> str:
     """The settings that shape the records' content: the records' `config_sha256`, so a larger
     target or budget, another state dir or --offline write the same bytes."""
-    return fingerprint.data_sha256(cfg)
+    return fingerprint.data_sha256(cfg, cfg.origin)
 
 
 class RunStage(Stage):
@@ -156,6 +156,8 @@ class RunStage(Stage):
         outcome.warnings = [*self.warnings, *outcome.warnings]
         if outcome.details["standin"]:
             run.say("note: synthgen's stand-in answered this run: not useful data")
+        if p.calibration is not None:
+            outcome.details["calibration"] = p.calibration.summary()
         if run.delivered and outcome.status != "pending":
             files, warnings = write_outputs(self.cfg, self.seeds, run, outcome, self.run_dir)
             outcome.details["files"] = files

@@ -159,7 +159,7 @@ class FilterStage(Stage):
             f"calibration: the judge passed {seeds.passed}/{seeds.n} human seeds "
             f"(threshold {jcfg.threshold:g})"
         )
-        error = seed_stop(seeds, "filter")
+        error = seed_stop(seeds, "filter", judge.standin)
         return None if error is None else EngineResult("stopped_calibration", error)
 
     def stopped(self, run: StageRun, error: SynthgenError) -> Outcome:
