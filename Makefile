@@ -53,7 +53,8 @@ lint: install
 	$(VENV)/bin/mypy --strict synthgen
 
 test: lint install-realmodel install-proxy
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --ignore=tests/realmodel --ignore=tests/proxy
+	$(PY) -m pytest -q tests/realmodel tests/proxy
 
 bench: install
 	$(PY) bench/run.py $(SECTIONS)
@@ -70,4 +71,4 @@ report-screenshot: install
 	PYTHONPATH=tests $(PY) tests/e2e/test_report_html.py out/report.png
 
 clean:
-	rm -rf $(VENV) .synthgen out .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .synthgen out configs/.synthgen configs/out .mypy_cache .ruff_cache .pytest_cache

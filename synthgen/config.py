@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from synthgen.configfile import ENV_MAP as ENV_MAP  # re-exported: its old home
-from synthgen.configfile import missing_inputs, read_layers, validation_error
+from synthgen.configfile import FILE_PATHS, missing_inputs, read_layers, validation_error
 from synthgen.configfile import read_config_file as read_config_file
 from synthgen.errors import ConfigError, UsageError
-from synthgen.fingerprint import config_sha256
+from synthgen.fingerprint import Origin, config_sha256
 from synthgen.records import Price
 from synthgen.text.urls import is_local, scrub_urls
 
@@ -310,6 +310,19 @@ class Config(Strict):
     gates: GatesConfig = GatesConfig()
     outputs: OutputsConfig = OutputsConfig()
     batch: BatchConfig = BatchConfig()
+    # The config file's folder (None: no file), which its paths are relative to: the hashes
+    # read them from there, so the same config hashes alike from any working directory.
+    _origin: Origin | None = PrivateAttr(default=None)
+
+    @property
+    def home(self) -> Path | None:
+        """The folder of the config file these settings came from (None: no file)."""
+        return None if self._origin is None else self._origin.home
+
+    @property
+    def origin(self) -> Origin | None:
+        """The config file's folder and the path settings it gave, for the fingerprints."""
+        return self._origin
 
     def redacted(self) -> dict[str, Any]:
         """The resolved config as it may be written down (manifest, `config show`): every
@@ -319,7 +332,7 @@ class Config(Strict):
 
     def sha256(self) -> str:
         """The config's fingerprint for provenance; see synthgen.fingerprint."""
-        return config_sha256(self)
+        return config_sha256(self, self._origin)
 
 
 def load_config(
@@ -330,9 +343,13 @@ def load_config(
     """Merge defaults < file < environment < CLI (None values in `cli` mean "not given")."""
     layers = read_layers(file, cli, os.environ if env is None else env)
     try:
-        return Config.model_validate(layers.merged())
+        cfg = Config.model_validate(layers.merged())
     except ValidationError as e:
         raise validation_error(e, layers, Config) from e
+    if file is not None:
+        given = frozenset(k for k in FILE_PATHS if layers.source(k) == "file")
+        cfg._origin = Origin(file.parent, given)
+    return cfg
 
 
 def check_config(file: Path, env: Mapping[str, str] | None = None) -> Config:

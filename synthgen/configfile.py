@@ -29,7 +29,8 @@ ENV_MAP: dict[str, tuple[str, ...]] = {
 }
 
 # Settings that name files: read relative to the config file's folder. True marks the
-# inputs a run reads, which `config check` makes sure exist; outputs.dir is written.
+# inputs a run reads, which `config check` makes sure exist; outputs.dir and state_dir are
+# written (state_dir's default, too, lies beside the config file: the answers follow it).
 FILE_PATHS: dict[tuple[str, ...], bool] = {
     ("seeds",): True,
     ("filter", "judge", "rubric"): True,
@@ -39,7 +40,9 @@ FILE_PATHS: dict[tuple[str, ...], bool] = {
     ("dedup", "against"): True,
     ("dedup", "decontaminate"): True,
     ("outputs", "dir"): False,
+    ("state_dir",): False,
 }
+STATE_DIR_DEFAULT = ".synthgen"
 
 
 def dotted(loc: Sequence[str | int]) -> str:
@@ -64,6 +67,13 @@ class Layers:
         """The tree to validate: file < environment < CLI."""
         return _merge(_merge(self.file_tree, self.env_tree), self.cli_tree)
 
+    def source(self, loc: Loc) -> str:
+        """Which layer the value at `loc` comes from: "cli", "env", "file" or "default"."""
+        for name, tree in (("cli", self.cli_tree), ("env", self.env_tree)):
+            if _get(tree, loc) is not None:
+                return name
+        return "file" if _get(self.file_tree, loc) is not None else "default"
+
     def where(self, loc: Loc) -> tuple[str, str]:
         """Where the value at `loc` came from, as a message prefix, and how to change it."""
         key = dotted(loc)
@@ -83,6 +93,8 @@ class Layers:
 def read_layers(file: Path | None, cli: Mapping[str, Any], env: Mapping[str, str]) -> Layers:
     """The file, environment and CLI settings as separate trees (None in `cli`: not given)."""
     layers = Layers(file=file, file_tree=read_config_file(file) if file else {})
+    if file is not None:
+        layers.file_tree.setdefault("state_dir", str(file.parent / STATE_DIR_DEFAULT))
     for var, path in ENV_MAP.items():
         if env.get(var):  # a later variable for the same setting wins, as in the merge
             _set(layers.env_tree, path, env[var])

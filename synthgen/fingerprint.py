@@ -4,8 +4,10 @@ stage's job hash all derive from that table."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path, PurePath
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -136,17 +138,65 @@ SETTINGS: dict[str, Setting] = {
 DATA_V1_ALSO = frozenset({"generation.count"})
 
 
-def config_sha256(cfg: BaseModel) -> str:
+@dataclass(frozen=True)
+class Origin:
+    """A config file's folder, which its paths are read from, and the path settings (keys of
+    configfile.FILE_PATHS) whose values the file gave (not the command line or environment)."""
+
+    home: Path
+    paths: frozenset[tuple[str, ...]]
+
+
+def config_sha256(cfg: BaseModel, home: Origin | None = None) -> str:
     """The whole config's fingerprint (stage commands' provenance): every setting but how
-    answers are bought."""
-    return _digest(_project(cfg, (), lambda p, s: s.kind != "purchase", STAGES))
+    answers are bought. `home`: where the config file's paths are read from."""
+    return _digest(_project(cfg, (), lambda p, s: s.kind != "purchase", STAGES, home))
 
 
-def data_sha256(cfg: BaseModel) -> str:
+def data_sha256(cfg: BaseModel, home: Origin | None = None) -> str:
     """The settings that shape the records' content (not where they go, how fast, how many or
     at what cap): run's records' config_sha256, so a larger target or budget, another state dir
     or --offline write the same bytes."""
-    return _digest(_project(cfg, (), lambda p, s: s.kind == "content" or p in DATA_V1_ALSO, RUN))
+    return _digest(_project(cfg, (), _shapes_data, RUN, home))
+
+
+def _shapes_data(path: str, setting: Setting) -> bool:
+    return setting.kind == "content" or path in DATA_V1_ALSO
+
+
+def home_relative(data: dict[str, Any], origin: Origin) -> dict[str, Any]:
+    """`data` (a dumped Config) with the paths its config file gave spelled the same from any
+    working directory: as seen from the folder above the config's (`configs/../seeds/x.jsonl`,
+    the spelling every hash had when run from the repository's root), and the state dir from
+    the config's folder (`.synthgen`). Paths from the command line or the environment, and
+    absolute ones, stay as given."""
+    out = dict(data)  # the nested sections are model_dump's own, fresh copies
+    home = origin.home
+    name = PurePath(os.path.abspath(home)).name
+    for keys in origin.paths:
+        parent: Any = out
+        for k in keys[:-1]:
+            parent = parent.get(k) if isinstance(parent, dict) else None
+        if not isinstance(parent, dict) or parent.get(keys[-1]) is None:
+            continue
+        above = "" if keys == ("state_dir",) else name
+        value = parent[keys[-1]]
+        parent[keys[-1]] = (
+            [_from_home(v, home, above) for v in value]
+            if isinstance(value, list)
+            else _from_home(value, home, above)
+        )
+    return out
+
+
+def _from_home(value: Any, home: Path, above: str) -> Any:
+    if not isinstance(value, str) or Path(value).is_absolute() != home.is_absolute():
+        return value
+    try:
+        rel = Path(value).relative_to(home)  # lexical: configs/../seeds → ../seeds
+    except ValueError:
+        return value  # not from the config file: the command line's, relative to the cwd
+    return (PurePath(above) / rel).as_posix() if above else rel.as_posix()
 
 
 def fingerprint_dump(section: BaseModel, *path: str, keys: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -179,10 +229,14 @@ def _digest(tree: dict[str, Any]) -> str:
     return sha256_hex(body)
 
 
-def _project(model: BaseModel, path: tuple[str, ...], wanted: Wanted, born: int) -> dict[str, Any]:
+def _project(
+    model: BaseModel, path: tuple[str, ...], wanted: Wanted, born: int, home: Origin | None = None
+) -> dict[str, Any]:
     """`model`'s settings that `wanted(path, setting)` picks, URLs scrubbed; those younger than
     the fingerprint (`born`) left out while they hold their default."""
     data = model.model_dump(mode="json")
+    if home is not None:
+        data = home_relative(data, home)
     default = type(model)().model_dump(mode="json")
     picked: dict[str, Any] = scrub_urls(_pick(data, default, ".".join(path), wanted, born))
     return picked

@@ -86,7 +86,8 @@ def state_dir_option(fn: F) -> F:
     return click.option(
         "--state-dir",
         type=click.Path(path_type=Path),
-        help="Cache and run state.",
+        help="Cache and run state: a path given here is relative to the current directory; "
+        "with a config file and none given, .synthgen beside that file.",
         show_default=".synthgen",
     )(fn)
 

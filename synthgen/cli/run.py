@@ -112,7 +112,8 @@ def run_cmd(
         eta = f" · ETA {(p.target - p.kept) / per_s:.0f} s" if p.kept and per_s > 0 else ""
         live.update(
             f"run: {p.kept}/{p.target} kept · round {p.round + 1} {p.in_round} · "
-            f"{p.candidates} candidates · keep rate {rate} · ${p.cost_usd:.4f}{proj}{eta}"
+            f"{p.candidates} candidates · {p.judged} judged · keep rate {rate} · "
+            f"${p.cost_usd:.4f}{proj}{eta}"
         )
 
     with live.ticking():  # requests in flight and tokens/s, even while no round moves

@@ -103,6 +103,8 @@ async def wait_for_batches(queue: BatchQueue, clients: Sequence[LLMClient]) -> N
         if text != shown:
             queue.say(text)
             shown = text
+        if clients and clients[0].stopping.requested:
+            return  # Ctrl-C: the batches go on remotely; the rerun joins them
         if sleep is not None:
             await sleep(queue.cfg.poll_s)
 

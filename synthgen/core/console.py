@@ -53,7 +53,8 @@ class Console:
 
     def request_line(self, line: ProgressLine, text: str) -> LiveLine:
         """A live line that shows this console's requests in flight and tokens per second."""
-        return LiveLine(line, Pulse(self.requests.totals, line.clock).text, text)
+        live = self.requests
+        return LiveLine(line, Pulse(live.totals, line.clock, sent=live.sent).text, text)
 
 
 class ProgressLine:
@@ -70,6 +71,9 @@ class ProgressLine:
         self.console = console
         self.stream = stream or (console.stream if console else sys.stderr)
         self.tty = self.stream.isatty() and not os.environ.get("CI")
+        # NO_COLOR or a dumb terminal: no escape codes; "\r" and padding redraw the line.
+        self.plain = bool(os.environ.get("NO_COLOR")) or os.environ.get("TERM") == "dumb"
+        self.width = 0  # the longest text drawn in place, which padding must cover
         self.clock = clock
         self.interval = interval if interval is not None else (0.2 if self.tty else CI_INTERVAL_S)
         self.last = -1e9
@@ -89,7 +93,9 @@ class ProgressLine:
                 return
             self.last = now
             if self.tty:
-                self.stream.write("\r\x1b[2K" + text)
+                pad = " " * max(0, self.width - len(text)) if self.plain else ""
+                self.width = max(self.width, len(text))
+                self.stream.write(("\r" if self.plain else "\r\x1b[2K") + text + pad)
                 self.open = True
                 if self.console is not None:
                     self.console.open_line = self
@@ -114,9 +120,11 @@ class Pulse:
         read: Callable[[], tuple[int, int]],
         clock: Callable[[], float] = time.monotonic,
         window: float = RATE_WINDOW_S,
+        sent: Callable[[], int] | None = None,
     ) -> None:
-        """`read` gives (requests in flight, tokens received so far)."""
-        self.read, self.clock, self.window = read, clock, window
+        """`read` gives (requests in flight, tokens received so far); `sent`, the requests
+        sent so far, which move even when no answer streams."""
+        self.read, self.clock, self.window, self.sent = read, clock, window, sent
         self.samples: deque[tuple[float, int]] = deque()
 
     def text(self) -> str:
@@ -133,7 +141,8 @@ class Pulse:
         rate = max(0.0, (tokens - k0) / (now - t0)) if now > t0 else 0.0
         if not in_flight and rate <= 0:
             return ""
-        return f"{in_flight} in flight · {rate:.0f} tok/s"
+        sent = f" · {self.sent()} sent" if self.sent is not None else ""
+        return f"{in_flight} in flight · {rate:.0f} tok/s{sent}"
 
 
 class LiveLine:
@@ -163,9 +172,14 @@ class LiveLine:
         return f"{self.text} · {extra}" if extra else self.text
 
     @contextmanager
-    def ticking(self) -> Iterator[None]:
-        """Redraw on a thread while the block runs, so a long wait still shows life."""
-        thread = threading.Thread(target=self._run, name="synthgen-progress", daemon=True)
+    def ticking(self, wait: Callable[[float], bool] | None = None) -> Iterator[None]:
+        """Redraw on a thread while the block runs, so a long wait still shows life: on a
+        terminal several times a second, in a CI log every few seconds (the line's interval).
+        `wait(seconds)` is the timer (True: stop); tests give one that moves a fake clock."""
+        timer = wait or self.stopped.wait
+        thread = threading.Thread(
+            target=self._run, args=(timer,), name="synthgen-progress", daemon=True
+        )
         thread.start()
         try:
             yield
@@ -173,9 +187,9 @@ class LiveLine:
             self.stopped.set()
             thread.join()
 
-    def _run(self) -> None:
+    def _run(self, wait: Callable[[float], bool]) -> None:
         # Twice per interval: the line's own throttle keeps it to one draw per interval.
-        while not self.stopped.wait(self.line.interval / 2):
+        while not wait(self.line.interval / 2) and not self.stopped.is_set():
             self.tick()
 
 

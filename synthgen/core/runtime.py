@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from synthgen.config import Config
     from synthgen.llm.client import LLMClient
     from synthgen.llm.misses import MissPolicy
+    from synthgen.llm.stopping import StopFlag
     from synthgen.llm.stream import LiveRequests
 
 T = TypeVar("T")
@@ -74,14 +75,16 @@ def make_client(
     misses: MissPolicy | None = None,
     say: Callable[[str], None] | None = None,
     live: LiveRequests | None = None,
+    stopping: StopFlag | None = None,
 ) -> LLMClient:
     """A client for `model` (default: the configured one) over the state dir's cache, at
     `base_url` (default: the configured endpoint), with its cache-miss policy for good
     (default: online). A local endpoint given no concurrency gets its server's own (said
-    once via `say`), unless the client sends nothing (offline)."""
+    once via `say`), unless the client sends nothing (offline). `stopping`: the command's stop
+    flag, shared by all its clients."""
     from synthgen.llm.cache import Capabilities, ResponseCache
     from synthgen.llm.client import LLMClient
-    from synthgen.llm.local import first_mention, local_concurrency
+    from synthgen.llm.local import first_mention, local_concurrency, standin_answers
     from synthgen.llm.misses import Offline
     from synthgen.llm.types import endpoint_host, is_local
 
@@ -99,22 +102,74 @@ def make_client(
         ep = ep.model_copy(update={"concurrency": chosen.concurrency})
         if say is not None and first_mention(db, caps.endpoint):
             say(chosen.message(caps.endpoint))
-    return LLMClient(ep, api_key, ResponseCache(db), caps, budget, misses=misses, live=live)
+    standin = ""
+    if is_local(ep.base_url):  # the bundled stand-in's answer settings: another cache space
+        online = not isinstance(misses, Offline)
+        server = Capabilities(db, caps.endpoint, "")  # the server's, whichever model is asked
+        standin = standin_answers(server, ep.base_url or "", api_key, online=online)
+    return LLMClient(
+        ep,
+        api_key,
+        ResponseCache(db),
+        caps,
+        budget,
+        misses=misses,
+        live=live,
+        stopping=stopping,
+        answers_from=standin,
+    )
 
 
-def run_cancellable(main: Callable[[], Awaitable[T]]) -> T:
-    """asyncio.run(main()) with GC tuned, where SIGTERM (a cancelled CI job, `kill`) cancels
-    the main task as cleanly as Ctrl-C does."""
+def run_cancellable(
+    main: Callable[[], Awaitable[T]],
+    stop: StopFlag | None = None,
+    say: Callable[[str], None] | None = None,
+) -> T:
+    """asyncio.run(main()) with GC tuned. Without `stop`, SIGTERM (a cancelled CI job, `kill`)
+    cancels the main task as cleanly as Ctrl-C does. With it, the first SIGINT or SIGTERM
+    sets it (clients start no new request; what is in flight has `stop.grace_s` to land) and
+    says so; the second, or the grace running out, cancels everything. A cancelled main task
+    ends as KeyboardInterrupt, whichever signal cancelled it."""
 
     async def guarded() -> T:
         task = asyncio.current_task()
         if task is not None:
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                _handle_signals(asyncio.get_running_loop(), task, stop, say or (lambda s: None))
         return await main()
 
     with gc_tuned():
-        return asyncio.run(guarded())
+        try:
+            return asyncio.run(guarded())
+        except asyncio.CancelledError:
+            raise KeyboardInterrupt from None
+
+
+def _handle_signals(
+    loop: asyncio.AbstractEventLoop,
+    task: asyncio.Task[T],
+    stop: StopFlag | None,
+    say: Callable[[str], None],
+) -> None:
+    if stop is None:
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        return
+
+    def abort() -> None:
+        if not stop.aborted:
+            stop.aborted = True
+            say("aborted: requests in flight are cancelled; rerun the same command to resume")
+            task.cancel()
+
+    def on_signal() -> None:
+        if stop.request():
+            say("stopping… (Ctrl-C again to abort)")
+            loop.call_later(stop.grace_s, abort)
+        else:
+            abort()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
 
 
 @dataclass(frozen=True)

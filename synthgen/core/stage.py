@@ -34,6 +34,7 @@ from synthgen.errors import Interrupted, SynthgenError
 from synthgen.fingerprint import FINGERPRINT_VERSION
 from synthgen.llm.batching import BatchMisses, BatchQueue
 from synthgen.llm.cost import Budget, Price
+from synthgen.llm.stopping import GRACE_S, StopFlag
 from synthgen.records import RequestCounts, StageSummary, Status, TokenUsage
 
 if TYPE_CHECKING:
@@ -116,6 +117,7 @@ class StageRun:
     batch: BatchQueue | None = None  # batch mode's queue, or the joins an online run made
     roles: Clients = field(default_factory=Clients)  # the same clients, by role
     delivered: bool = False  # the sink's files were moved into place (set at close)
+    stopping: StopFlag = field(default_factory=StopFlag)  # set by the first Ctrl-C or SIGTERM
 
     def defer_misses(self) -> None:
         """End the stage's online phase: in batch mode, from now on requests the cache cannot
@@ -198,6 +200,8 @@ def _run_claimed(
     if plan.batch is not None or (specs and has_open_batches(slot.db)):
         queue = open_batch_queue(slot.db, cfg, say)
     misses = miss_policy(queue, plan.batch, plan.offline)
+    # In-flight answers get the endpoint's timeout to land once stopping, at most GRACE_S.
+    stopping = StopFlag(min(GRACE_S, cfg.endpoint.timeout_s))
     clients = [
         make_client(
             cfg,
@@ -209,21 +213,27 @@ def _run_claimed(
             misses=misses,
             say=say,
             live=live,
+            stopping=stopping,
         )
         for c in specs
     ]
     roles = Clients.by_role([c.role for c in specs], clients)
-    run = StageRun(cfg, slot, sink, budget, clients, say, misses, queue, roles=roles)
+    run = StageRun(
+        cfg, slot, sink, budget, clients, say, misses, queue, roles=roles, stopping=stopping
+    )
 
     async def main() -> Outcome:
         try:
             if run.batch is not None:
                 await before_pass(run.batch, clients, plan.batch)
             outcome = await stage.execute(run)
-            if run.batch is not None and plan.batch is not None:
+            if run.batch is not None and plan.batch is not None and not stopping.requested:
                 stop = await after_pass(run.batch, clients, plan.batch, outcome.status)
                 if stop is not None:
                     outcome.status, outcome.error = "stopped_budget", stop
+            if stopping.requested and outcome.status == "pending":
+                # Stopped: nothing more is submitted or waited for; the rerun continues.
+                outcome.status, outcome.error = "interrupted", _interrupted()
             return outcome
         finally:
             for c in clients:
@@ -231,8 +241,13 @@ def _run_claimed(
 
     started = time.monotonic()
     fatal: SynthgenError | None = None
+    # A stage that sends requests stops sending at the first signal and ends its own way,
+    # writing what it has; one that sends nothing is cancelled at once, as before.
+    stop = stopping if clients else None
+    ended = False  # the execute step returned, even if interrupted: its files are whole
     try:
-        outcome = run_cancellable(main)
+        outcome = run_cancellable(main, stop, say)
+        ended = True
     except SynthgenError as e:
         fatal, outcome = e, stage.stopped(run, e)
     except KeyboardInterrupt:
@@ -244,9 +259,10 @@ def _run_claimed(
         outcome = stage.stopped(run, fatal)
     elapsed = time.monotonic() - started
     # Stopped runs still deliver what they have; the run stays resumable in the state dir.
-    # A stage that cannot resume delivers only what it decided whole (a budget stop still
-    # delivers); an interrupted or failed one leaves the earlier output as it was.
-    keep_going = plan.resumable or (fatal is None and outcome.status != "interrupted")
+    # A stage that cannot resume delivers only what it decided whole (a budget stop, or a
+    # first Ctrl-C it ended on, still delivers); an aborted or failed one leaves the
+    # earlier output as it was.
+    keep_going = plan.resumable or (fatal is None and (ended or outcome.status != "interrupted"))
     if keep_going:
         sink.close(finalise_files=fatal is None)
         run.delivered = fatal is None
@@ -266,6 +282,12 @@ def _run_claimed(
         out_file = slot.out_path if fatal is None else sink.partial
         _write_manifest(cfg, plan, slot, summary, out_file, budget)
     return summary
+
+
+def _interrupted() -> Interrupted:
+    return Interrupted(
+        "interrupted; what was done is written", hint="run the same command to resume"
+    )
 
 
 def _exit_code(outcome: Outcome, fatal: SynthgenError | None) -> int:

@@ -6,7 +6,6 @@ import random
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from synthgen.errors import EndpointConfigError
 from synthgen.llm.cache import Capabilities, ResponseCache, request_key, utc_seconds
 from synthgen.llm.cost import Budget
 from synthgen.llm.limits import Clock, Limiter, retry_after_seconds
@@ -19,6 +18,8 @@ from synthgen.llm.policy import (
     UNREACHABLE_WAIT_S,
     RequestFailed,
     RequestRejected,
+    access_error,
+    access_errors,
     attempt_limit,
     connect_failure,
     invalid_response,
@@ -33,6 +34,7 @@ from synthgen.llm.policy import (
     wrong_model_or_key,
 )
 from synthgen.llm.proxy import upstream_model
+from synthgen.llm.stopping import StopFlag
 from synthgen.llm.stream import LiveRequests, Reply, Streaming, exchange
 from synthgen.llm.tokens import completion_tokens, estimate, messages_tokens
 from synthgen.llm.types import (
@@ -49,7 +51,7 @@ from synthgen.llm.wire import (
     completion_answers,
     schema_instruction,
 )
-from synthgen.records import StructuredPath
+from synthgen.records import StructuredPath, sha256_hex
 
 if TYPE_CHECKING:
     import httpx2
@@ -82,10 +84,15 @@ class LLMClient:
         http_client: httpx2.AsyncClient | None = None,
         misses: MissPolicy | None = None,
         live: LiveRequests | None = None,
+        stopping: StopFlag | None = None,
+        answers_from: str = "",
     ) -> None:
         """`clock`, `rng` and `http_client` are for tests: fake time, jitter and transport.
         `misses`: what a request the cache cannot answer does (default: it is sent).
-        `live`: the command's live counters, which its progress line reads."""
+        `live`: the command's live counters, which its progress line reads.
+        `stopping`: the command's stop flag; once set, no request starts (Stopping).
+        `answers_from`: the stand-in's answer settings, folded into cache keys ("" elsewhere)."""
+        self.stopping = stopping or StopFlag()
         self._misses = misses or Online()
         import httpx2
         import openai
@@ -101,6 +108,9 @@ class LLMClient:
         # Until something answers, a failure to connect means a wrong URL or no server, not a
         # blip: it gets UNREACHABLE_ATTEMPTS quick tries, then the command stops.
         self.connected = False
+        # The stand-in's answer settings (core.runtime.make_client reads them): part of every
+        # cache key, so other settings ask again. Empty, as for every real server: keys as ever.
+        self.answers_from = answers_from
         # Streamed answers make the timeout the silence between chunks, not the whole answer.
         self.stream = Streaming(capabilities, self.stats, is_local(cfg.base_url), live)
         t = cfg.timeout_s
@@ -124,7 +134,15 @@ class LLMClient:
 
     def key(self, req: ChatRequest, sample: int) -> str:
         """The cache key of one sample of a request; ledger ids of its drops derive from it too."""
-        return request_key(self.endpoint, req.identity(self.model), sample)
+        identity = req.identity(self.model)
+        if self.answers_from:
+            identity = sha256_hex(f"{identity}\nstandin:{self.answers_from}")
+        return request_key(self.endpoint, identity, sample)
+
+    @property
+    def standin(self) -> bool:
+        """Whether this client talks to the bundled stand-in (its answers are made up)."""
+        return bool(self.answers_from)
 
     def cached(self, req: ChatRequest, sample: int = 0) -> bool:
         """Whether a sample is answered in the cache, so planning can count it as free and fast."""
@@ -257,21 +275,8 @@ class LLMClient:
                         failure, first_failure = first_failure, None
                         raise failure
                     return await self._once(kw, tokens, retry=True)
-        except openai.AuthenticationError as e:
-            raise EndpointConfigError(
-                f"{self.endpoint} rejected the API key (401): {message(e)}",
-                hint=f"check {self.cfg.api_key_env} (or SYNTHGEN_API_KEY)",
-            ) from e
-        except openai.PermissionDeniedError as e:
-            raise EndpointConfigError(
-                f"{self.endpoint} denied access (403): {message(e)}",
-                hint="check the key's project and model permissions",
-            ) from e
-        except openai.NotFoundError as e:
-            raise EndpointConfigError(
-                f"{self.endpoint}: model {self.model!r} or the chat endpoint was not found (404)",
-                hint="check --model and --base-url (an OpenAI-compatible base URL ends in /v1)",
-            ) from e
+        except access_errors() as e:
+            raise access_error(e, self.endpoint, self.model, self.cfg.api_key_env) from e
         except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
             kind = wrong_model_or_key(e)
             if kind is None:
@@ -307,8 +312,10 @@ class LLMClient:
     async def _once(self, kw: dict[str, Any], tokens: int, retry: bool = False) -> Reply:
         import openai
 
+        self.stopping.check()
         await self.limiter.wait_turn(tokens)
         async with self.limiter.slots:
+            self.stopping.check()  # set while this request waited its turn: it never starts
             if kw.get("n", 1) > 1 and self.caps.get("n", "native") != "native":
                 # Learned while this request waited its turn: don't ask for n again.
                 kw = {k: v for k, v in kw.items() if k != "n"}

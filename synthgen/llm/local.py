@@ -97,3 +97,37 @@ def first_mention(db: sqlite3.Connection, endpoint: str) -> bool:
     db.execute("CREATE TEMP TABLE IF NOT EXISTS local_mentioned (endpoint TEXT PRIMARY KEY)")
     cur = db.execute("INSERT OR IGNORE INTO local_mentioned VALUES (?)", (endpoint,))
     return cur.rowcount == 1
+
+
+def standin_answers(
+    caps: Capabilities,
+    base_url: str,
+    api_key: str | None = None,
+    *,
+    online: bool = True,
+    transport: httpx2.BaseTransport | None = None,
+) -> str:
+    """The bundled stand-in's fingerprint of what decides its answers ("" for any other
+    server), which the client folds into its cache keys, so that a stand-in restarted with
+    another judge_score asks again instead of replaying verdicts it no longer gives. Asked
+    of the server when online (an unlogged admin path); offline, what was learned last."""
+    known = caps.get("standin_answers", "")
+    if not online:
+        return known
+    import httpx2
+
+    url = props_url(base_url).removesuffix("/props") + "/_standin/identity"
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        with httpx2.Client(timeout=PROBE_TIMEOUT_S, trust_env=False, transport=transport) as http:
+            resp = http.get(url, headers=headers)
+        data = resp.json() if resp.status_code == 200 else {}
+    except Exception:  # unreachable: the run will say so; keep what was learned
+        return known
+    seen = data.get("answers") if isinstance(data, dict) and data.get("standin") else None
+    found = seen if isinstance(seen, str) else ""
+    if found != known:
+        caps.learn(
+            "standin_answers", found, "the stand-in's answer settings (GET /_standin/identity)"
+        )
+    return found

@@ -224,3 +224,30 @@ def is_content_filter(e: Exception) -> bool:
     body = getattr(e, "body", None)
     text = orjson.dumps(body).decode() if isinstance(body, dict | list) else str(body)
     return "content_filter" in text or "content_management_policy" in text
+
+
+def access_errors() -> tuple[type[Exception], ...]:
+    """The SDK's errors that `access_error` explains (401, 403, 404)."""
+    import openai
+
+    return (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
+
+
+def access_error(e: Exception, endpoint: str, model: str, key_env: str) -> EndpointConfigError:
+    """A 401, 403 or 404 as what to fix: the key, its permissions, or the model and URL."""
+    import openai
+
+    if isinstance(e, openai.AuthenticationError):
+        return EndpointConfigError(
+            f"{endpoint} rejected the API key (401): {message(e)}",
+            hint=f"check {key_env} (or SYNTHGEN_API_KEY)",
+        )
+    if isinstance(e, openai.PermissionDeniedError):
+        return EndpointConfigError(
+            f"{endpoint} denied access (403): {message(e)}",
+            hint="check the key's project and model permissions",
+        )
+    return EndpointConfigError(
+        f"{endpoint}: model {model!r} or the chat endpoint was not found (404)",
+        hint="check --model and --base-url (an OpenAI-compatible base URL ends in /v1)",
+    )

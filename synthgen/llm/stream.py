@@ -64,6 +64,12 @@ class LiveRequests:
             items = list(self.members)
         return sum(s.stats.in_flight for s in items), sum(s.stats.tokens_streamed for s in items)
 
+    def sent(self) -> int:
+        """Requests sent so far over the registered clients (answers replayed not counted)."""
+        with self.lock:
+            items = list(self.members)
+        return sum(s.stats.sent for s in items)
+
 
 class Streaming:
     """Whether a client streams, and what its endpoint was found not to take.

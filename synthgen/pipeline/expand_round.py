@@ -27,7 +27,7 @@ class RoundInputs:
     ctx: RunContext
     kept: Sequence[Record]
     weights: Sequence[float] | None
-    on_progress: Callable[[], None]
+    on_progress: Callable[[int], None]  # candidates made so far this round, as they come
     # Screens a separately generated instruction before its response is paid for.
     instruction_gate: Callable[[Any], tuple[str, str, str] | None] | None = None
     # The models that answer in turn when K responses are asked (generation.models).
@@ -53,7 +53,7 @@ async def expand_round(
         p.client,
         out,
         dataclasses.replace(p.ctx, gen=gen),
-        lambda prog: p.on_progress(),
+        lambda prog: p.on_progress(prog.written),
         initial_pool=p.kept,
         feed_back=False,
         seed_weights=p.weights,

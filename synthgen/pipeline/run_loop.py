@@ -34,10 +34,20 @@ from synthgen.pipeline.rounds import (
 from synthgen.pipeline.screen import Screen
 from synthgen.records import JudgeVerdict, LedgerEntry, Provenance, Record, Seed, ledger_entry
 from synthgen.stages.expand.candidates import RunContext
+from synthgen.stages.filter.calibration import SeedCheck
 from synthgen.stages.filter.judge import Judge, Judgement
 from synthgen.stages.filter.preference import PairOutcome
 from synthgen.stages.filter.tally import Tally
 from synthgen.stages.filter.window import JudgeWindow
+
+
+def _abort_if_cancelled() -> None:
+    """A step that ended "interrupted" because the run was aborted (the second Ctrl-C, or the
+    grace after the first ran out) cancels the run: the earlier run dir stands. One that ended
+    on the first Ctrl-C returns, and the run dir is written as it stands."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 @dataclass
@@ -52,6 +62,7 @@ class RunProgress:
     projected_cost_usd: float | None
     round: int
     in_round: str  # expand | screen | judge
+    judged: int = 0  # verdicts so far, the run's (they move while a round judges)
 
 
 class Pipeline:
@@ -77,6 +88,7 @@ class Pipeline:
         self.screen = Screen(cfg, seeds)
         self.judge: Judge | None = None
         self.shas: tuple[str, str | None] = ("", None)  # the rubric's, the reference's
+        self.calibration: SeedCheck | None = None
         self.judged = 0
         self.round_started = time.monotonic()
         self.gated = 0  # instructions dropped before their response was asked
@@ -95,10 +107,14 @@ class Pipeline:
             need = self.target - len(self.kept)
             asked = round_size(need, self.totals, self.cfg.generation.per_call)
             candidates, stop = await self.expand(index, asked)
+            if stop is not None and stop.status == "interrupted":
+                _abort_if_cancelled()
             if stop is not None and stop.status == "pending":
                 return stop  # this round's candidates wait for a batch: the next pass goes on
+            self.report_progress(index, "screen")
             survivors = [c for c in candidates if self.screened(c)]
-            stop = await self.judge_and_keep(survivors) or stop
+            self.report_progress(index, "judge")
+            stop = await self.judge_and_keep(survivors, index) or stop
             if stop is not None and stop.status == "pending":
                 return stop
             self.end_round(index, asked, candidates)
@@ -139,16 +155,19 @@ class Pipeline:
         self.shas = rubric_sha, ref_sha
         if not plan.seeds:
             return None
-        from synthgen.errors import BudgetExceeded
+        from synthgen.errors import BudgetExceeded, Interrupted
         from synthgen.llm.client import RequestFailed
 
         try:
             seeds, _ = await calibrate(self.judge, plan, j.max_seed_fail)
         except BudgetExceeded as e:
             return Outcome("stopped_budget", e)
+        except Interrupted as e:  # the first Ctrl-C: nothing is kept yet, the run dir says so
+            return Outcome("interrupted", e)
         except RequestFailed as e:
             return Outcome("failed", e)
-        error = seed_stop(seeds, "run")
+        self.calibration = seeds  # the manifest names the failing seeds, with their reasons
+        error = seed_stop(seeds, "run", self.judge.standin)
         return None if error is None else Outcome("stopped_calibration", error)
 
     async def expand(self, index: int, asked: int) -> tuple[list[Record], Outcome | None]:
@@ -163,7 +182,7 @@ class Pipeline:
             self.ctx,
             self.kept,
             self.weights,
-            lambda: self.report_progress(index, "expand"),
+            lambda made: self.report_progress(index, "expand", made),
             self.instruction_gate if self.gates_instructions else None,
             self.clients.responders,
         )
@@ -194,7 +213,7 @@ class Pipeline:
         self.ledger_record(rec, verdict.stage, verdict.reason, verdict.detail, verdict.match)
         return False
 
-    async def judge_and_keep(self, survivors: list[Record]) -> Outcome | None:
+    async def judge_and_keep(self, survivors: list[Record], index: int = 0) -> Outcome | None:
         """Judge survivors in order through the filter stage's window, asking for another
         verdict only while those in flight may not reach the target at the pass rate so far;
         keep in candidate order. Every decision follows the verdicts alone, so a replay asks
@@ -215,6 +234,7 @@ class Pipeline:
         def commit(rec: Record, verdict: Judgement | PairOutcome | None) -> None:
             self.judged += 1
             self.keep_or_drop(rec, verdict)
+            self.report_progress(index, "judge")  # the line moves verdict by verdict
 
         def may_ask(in_flight: int) -> bool:
             return len(self.kept) + in_flight * self.pass_rate() < self.target
@@ -225,12 +245,13 @@ class Pipeline:
         )
         end = await window.run(rest)
         if end.status == "interrupted":
-            raise asyncio.CancelledError  # the skeleton's Ctrl-C: the earlier run dir stands
+            _abort_if_cancelled()
         if end.status == "pending":
             return Outcome("pending")
         stop = None if end.status == "complete" else Outcome(end.status, end.error)
         if stop is not None and len(self.kept) >= self.target:
             stop = None  # the cap ran out only on verdicts the target did not need
+        # Interrupted too: every candidate is decided or ledgered, so the counts add up.
         reason = ("surplus", "surplus") if stop is None else ("judge", "not_judged")
         detail = f"target {self.target} reached" if stop is None else "the run stopped first"
         for rec in [*end.uncommitted, *rest]:
@@ -350,8 +371,9 @@ class Pipeline:
         self.run.sink.extend([], [entry.model_dump(mode="json", exclude_none=True)])
         self.totals.drop(entry.dropped.stage, entry.dropped.reason)
 
-    def report_progress(self, index: int, step: str) -> None:
-        """Kept / target, keep rate, spend and the cost projected to reach the target."""
+    def report_progress(self, index: int, step: str, made: int = 0) -> None:
+        """Kept / target, candidates (with the `made` so far in a round still expanding),
+        verdicts, keep rate, spend and the cost projected to reach the target."""
         t, spent = self.totals, self.run.budget.spent_cost_usd
         projected = None
         if t.kept:
@@ -360,11 +382,12 @@ class Pipeline:
             RunProgress(
                 len(self.kept),
                 self.target,
-                t.input,
+                t.input + made,
                 t.keep_rate,
                 spent,
                 projected,
                 index,
                 step,
+                self.judged,
             )
         )

@@ -34,14 +34,14 @@ class RunSummary(StageSummary):
 
 
 def run_dir_of(cfg: Config) -> Path:
-    """Where the run writes: outputs.dir, else out/<task>."""
-    return cfg.outputs.dir or Path("out") / cfg.task
+    """Where the run writes: outputs.dir, else out/<task> (beside the config file, if any)."""
+    return cfg.outputs.dir or (cfg.home or Path()) / "out" / cfg.task
 
 
 def data_sha256(cfg: Config) -> str:
     """The settings that shape the records' content: the records' `config_sha256`, so a larger
     target or budget, another state dir or --offline write the same bytes."""
-    return fingerprint.data_sha256(cfg)
+    return fingerprint.data_sha256(cfg, cfg.origin)
 
 
 class RunStage(Stage):
@@ -119,8 +119,16 @@ class RunStage(Stage):
         return await self.pipeline.loop()
 
     def stopped(self, run: StageRun, error: SynthgenError) -> Outcome:
-        """Ctrl-C or a fatal error: the earlier run dir stays as it was; rerun to finish."""
-        return Outcome("interrupted" if isinstance(error, Interrupted) else "failed", error)
+        """An abort (the second Ctrl-C, or in-flight requests past the grace) or a fatal
+        error: the earlier run dir stays as it was; rerun to finish. (The first Ctrl-C ends
+        the loop its own way, and the run dir is written as it stands.)"""
+        if isinstance(error, Interrupted):
+            aborted = Interrupted(
+                "aborted; the run dir was not written (an earlier one stays as it was)",
+                hint="run the same command to finish: every answer received is cached",
+            )
+            return Outcome("interrupted", aborted)
+        return Outcome("failed", error)
 
     def finish(self, run: StageRun, outcome: Outcome) -> Outcome:
         """Counts that add up, the report, the dataset card, exports, and their hashes."""
@@ -133,6 +141,8 @@ class RunStage(Stage):
             f"{t.kept}/{self.cfg.target.count} kept of {t.input} candidates in "
             f"{len(p.rounds)} rounds → {self.run_dir}"
         )
+        if not run.delivered:
+            outcome.headline += " (not written)"
         outcome.details = {
             "run_dir": str(self.run_dir),
             "target": self.cfg.target.count,
@@ -146,6 +156,8 @@ class RunStage(Stage):
         outcome.warnings = [*self.warnings, *outcome.warnings]
         if outcome.details["standin"]:
             run.say("note: synthgen's stand-in answered this run: not useful data")
+        if p.calibration is not None:
+            outcome.details["calibration"] = p.calibration.summary()
         if run.delivered and outcome.status != "pending":
             files, warnings = write_outputs(self.cfg, self.seeds, run, outcome, self.run_dir)
             outcome.details["files"] = files

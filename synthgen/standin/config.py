@@ -6,6 +6,7 @@ make it misbehave the way real OpenAI-compatible endpoints do, so callers can be
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 import time
@@ -14,6 +15,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+# The settings that make an answer's content (the rest are faults a client retries past).
+ANSWER_SETTINGS = ("judge_score", "judge_score_by_length", "judge_low_marker")
 
 
 class StandinConfig(BaseModel):
@@ -171,6 +176,13 @@ class StandinConfig(BaseModel):
     def merged(self, changes: dict[str, Any]) -> StandinConfig:
         """A new validated config with `changes` applied (raises on unknown keys/bad values)."""
         return StandinConfig.model_validate({**self.model_dump(), **changes})
+
+    def answers_sha256(self) -> str:
+        """A fingerprint of the settings that decide what an answer says (the judge's
+        numbers), which clients fold into their cache keys: changed, the cache asks again.
+        Faults a retry gets past (429s, latency, drops) leave it alone, so a resume replays."""
+        picked = {k: getattr(self, k) for k in ANSWER_SETTINGS}
+        return hashlib.sha256(repr(sorted(picked.items())).encode()).hexdigest()
 
     def public_dump(self) -> dict[str, Any]:
         """The config as JSON-able data with the API key masked."""

@@ -325,6 +325,8 @@ class StandinServer:
     def _admin(self, method: str, path: str, body: bytes) -> Resp:
         if path == "/_standin/stats" and method == "GET":
             return 200, [], orjson.dumps(self.stats())
+        if path == "/_standin/identity" and method == "GET":  # unlogged: clients probe it
+            return 200, [], orjson.dumps({"standin": True, "answers": self.config.answers_sha256()})
         if path == "/_standin/faults" and method == "GET":
             return 200, [], orjson.dumps(self.config.public_dump())
         if path == "/_standin/faults" and method == "POST":

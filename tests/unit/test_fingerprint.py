@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from synthgen.config import Config, load_config
 from synthgen.fingerprint import LATE, SETTINGS, config_sha256, fingerprint_dump, undeclared
-from synthgen.pipeline.stage import RunStage, data_sha256
+from synthgen.pipeline.stage import RunStage, data_sha256, run_dir_of
 from synthgen.seeds.reader import read_seeds
 from synthgen.stages.dedup.stage import DedupConfig, DedupStage
 from synthgen.stages.expand.stage import job_sha256 as expand_job
@@ -295,3 +295,42 @@ def _at(model: BaseModel, dotted: str) -> BaseModel:
     for part in dotted.split("."):
         model = getattr(model, part)
     return model
+
+
+@pytest.mark.parametrize("name", ["triage", "chat", "triage-where"])
+def test_a_config_hashes_alike_from_any_working_directory(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its paths are read from the config's folder, so the records' config_sha256 and run id
+    do not depend on where the command was started (the pins above are from the repo root)."""
+    file, cli = CASES[name]
+    assert file is not None
+    for where, spelled in [(tmp_path, ROOT / file), (ROOT / "configs", Path(file).name)]:
+        monkeypatch.chdir(where)
+        cfg = load_config(Path(spelled), cli, env={})
+        assert fingerprints(cfg) == PINNED[name], where
+
+
+def test_the_state_dir_and_run_dir_lie_beside_the_config(tmp_path: Path) -> None:
+    """Unless the command line or the environment says otherwise (those are the cwd's)."""
+    (tmp_path / "task.yaml").write_text("task: mine\n")
+    cfg = load_config(tmp_path / "task.yaml", {}, env={})
+    assert cfg.state_dir == tmp_path / ".synthgen"
+    assert run_dir_of(cfg) == tmp_path / "out" / "mine"
+    given = load_config(tmp_path / "task.yaml", {"state_dir": "here"}, env={})
+    assert given.state_dir == Path("here")
+    env = load_config(tmp_path / "task.yaml", {}, env={"SYNTHGEN_STATE_DIR": "there"})
+    assert env.state_dir == Path("there")
+    (tmp_path / "cache.yaml").write_text("state_dir: cache\n")
+    assert load_config(tmp_path / "cache.yaml", {}, env={}).state_dir == tmp_path / "cache"
+    assert load_config(None, {}, env={}).state_dir == Path(".synthgen")
+
+
+def test_paths_from_the_command_line_hash_as_given_even_beside_the_config(tmp_path: Path) -> None:
+    """Only the paths the config file gave are read from its folder; an option's path is the
+    cwd's, and hashes as it would without the file."""
+    (tmp_path / "empty.yaml").write_text("")
+    cli = {"state_dir": str(tmp_path / "state"), "seeds": [str(tmp_path / "s.jsonl")]}
+    with_file = load_config(tmp_path / "empty.yaml", cli, env={})
+    assert with_file.sha256() == load_config(None, cli, env={}).sha256()
+    assert data_sha256(with_file) == data_sha256(load_config(None, cli, env={}))

@@ -132,7 +132,7 @@ def test_a_cancelled_window_cancels_what_is_in_flight() -> None:
 
 
 def seeds(passed: int, n: int = 10) -> SeedCheck:
-    return SeedCheck(n=n, passed=passed, unscored=0, max_fail=0.2, failed_ids=())
+    return SeedCheck(n=n, passed=passed, unscored=0, max_fail=0.2, failed_ids=(), threshold=4)
 
 
 def test_one_calibration_stop_in_the_words_of_each_command() -> None:
@@ -144,7 +144,8 @@ def test_one_calibration_stop_in_the_words_of_each_command() -> None:
         "cannot be trusted; no candidate was judged"
     )
     assert f.hint == (
-        "check the rubric, --threshold and the judge model; the seeds' verdicts are cached"
+        "check the rubric, --threshold (4) and the judge model; the seeds' verdicts are "
+        "cached (a changed rubric or judge model asks again)"
     )
     r = seed_stop(seeds(7), "run")
     assert r is not None and r.message == (
@@ -152,5 +153,31 @@ def test_one_calibration_stop_in_the_words_of_each_command() -> None:
         "cannot be trusted; no candidate was generated"
     )
     assert r.hint == (
-        "check the rubric, the threshold and the judge model; the seeds' verdicts are cached"
+        "check the rubric, the threshold (4) and the judge model; the seeds' verdicts are "
+        "cached (a changed rubric or judge model asks again)"
     )
+
+
+def test_the_calibration_stop_names_each_failing_seed_and_when_the_judge_is_the_standin() -> None:
+    from synthgen.stages.filter.calibration import SeedFailure
+
+    failures = tuple(
+        SeedFailure(f"s{i}", f"seeds.jsonl:line {i}", 2.0 if i else None, f"why {i}")
+        for i in range(12)
+    )
+    check = SeedCheck(12, 0, 1, 0.2, tuple(f.id for f in failures), 3.0, failures)
+    err = seed_stop(check, "run")
+    assert err is not None
+    assert "s0 (seeds.jsonl:line 0): no verdict: why 0" in err.message
+    assert "s1 (seeds.jsonl:line 1): score 2 < 3: why 1" in err.message
+    assert "s9 " in err.message and "s10 " not in err.message and "and 2 more" in err.message
+    assert "stand-in" not in err.hint and "the threshold (3)" in err.hint
+    standin = seed_stop(check, "filter", standin=True)
+    assert standin is not None and "made up" in standin.hint and "judge_score" in standin.hint
+    assert check.summary()["failed"][1] == {
+        "id": "s1",
+        "where": "seeds.jsonl:line 1",
+        "score": 2.0,
+        "reason": "why 1",
+    }
+    assert seed_stop(SeedCheck(12, 11, 0, 0.2, ("s0",), 3.0, failures[:1]), "run") is None

@@ -95,7 +95,8 @@ class Expander:
         self.records_seen = 0
         per_job = max(1, self.gen.per_call)
         self.max_jobs = 3 * math.ceil(self.gen.count / per_job) + 10
-        self.stopping: Literal["stopped_budget", "failed"] | None = None  # once decided
+        # Once decided; "interrupted": a job's request was not sent as the command is stopping.
+        self.stopping: Literal["stopped_budget", "failed", "interrupted"] | None = None
         self.error: SynthgenError | None = None
         self.consecutive_failures = 0
         self.refused_jobs = 0  # committed jobs whose own request the endpoint refused
@@ -200,6 +201,9 @@ class Expander:
         """Commit one finished job or count its failure; False when the run must stop."""
         if isinstance(got, BudgetExceeded):
             self.stopping, self.error = "stopped_budget", got
+            return False
+        if isinstance(got, Interrupted):  # the first Ctrl-C: commits end at this job
+            self.stopping, self.error = "interrupted", got
             return False
         if isinstance(got, RequestFailed):
             self.consecutive_failures += 1

@@ -129,6 +129,26 @@ def length_bias(
 # --- seeds ----------------------------------------------------------------------------------
 
 
+MANIFEST_FAILURES = 200  # failing seeds a summary names (each with its reason)
+
+
+@dataclass(frozen=True)
+class SeedFailure:
+    """One human seed the judge did not pass: where it is, its score and the judge's reason."""
+
+    id: str
+    where: str  # file:line (or item)
+    score: float | None  # None: no verdict (the reason says why)
+    reason: str
+
+    def line(self, threshold: float) -> str:
+        """The seed as the error lists it."""
+        score = "no verdict" if self.score is None else f"score {self.score:g} < {threshold:g}"
+        reason = " ".join(self.reason.split())
+        reason = reason if len(reason) <= 160 else reason[:157] + "..."
+        return f"{self.id} ({self.where}): {score}: {reason or '(no reason given)'}"
+
+
 @dataclass(frozen=True)
 class SeedCheck:
     """How the judge scored the human seeds, and whether its threshold can be trusted."""
@@ -138,6 +158,8 @@ class SeedCheck:
     unscored: int  # parse failures and rejected requests: they count as not passed
     max_fail: float
     failed_ids: tuple[str, ...]
+    threshold: float = 0.0
+    failures: tuple[SeedFailure, ...] = ()
 
     @property
     def fail_share(self) -> float:
@@ -161,12 +183,29 @@ class SeedCheck:
             "max_fail": self.max_fail,
             "trusted": self.trusted,
             "failed_ids": list(self.failed_ids[:20]),
+            "threshold": self.threshold,
+            "failed": [
+                {"id": f.id, "where": f.where, "score": f.score, "reason": f.reason}
+                for f in self.failures[:MANIFEST_FAILURES]
+            ],
         }
 
 
-def seed_stop(seeds: SeedCheck | None, command: str) -> StoppedError | None:
+SHOWN_FAILURES = 10
+STANDIN_HINT = (
+    "the judge is the bundled stand-in, whose verdicts are made up (placeholder numbers, not "
+    "a reading of the seeds): restart it with a passing score, e.g. `synthgen standin-server "
+    "--faults '{\"judge_score\": 5}'` (or judge_score_by_length: 30; a running one takes "
+    "the same JSON POSTed to /_standin/faults), then rerun: its changed settings are asked "
+    "again, not replayed from the cache"
+)
+
+
+def seed_stop(seeds: SeedCheck | None, command: str, standin: bool = False) -> StoppedError | None:
     """The one calibration stop, for `filter` and `run` alike: a judge that failed more human
-    seeds than allowed is not trusted, and nothing is judged (or generated) after it."""
+    seeds than allowed is not trusted, and nothing is judged (or generated) after it. The
+    message names every failing seed (the first few) with its score and the judge's reason;
+    `standin`: the judge is the stand-in, whose verdicts are made up."""
     if seeds is None or seeds.trusted:
         return None
     run = command == "run"  # a config's names, else the command's flags
@@ -178,11 +217,23 @@ def seed_stop(seeds: SeedCheck | None, command: str) -> StoppedError | None:
             "--threshold",
         )
     )
+    listed = [f"\n  {f.line(seeds.threshold)}" for f in seeds.failures[:SHOWN_FAILURES]]
+    if len(seeds.failures) > SHOWN_FAILURES:
+        more = len(seeds.failures) - SHOWN_FAILURES
+        listed.append(f"\n  and {more} more (the manifest lists them)")
+    hint = (
+        STANDIN_HINT
+        if standin
+        else f"check the rubric, {threshold} ({seeds.threshold:g}) and the judge model; the "
+        "seeds' verdicts are cached (a changed rubric or judge model asks again)"
+    )
     return StoppedError(
         f"the judge failed {seeds.n - seeds.passed} of {seeds.n} human seeds "
         f"({seeds.fail_share:.0%} > {max_fail} {seeds.max_fail:.0%}): its threshold cannot "
-        f"be trusted; no candidate was {'generated' if run else 'judged'}",
-        hint=f"check the rubric, {threshold} and the judge model; the seeds' verdicts are cached",
+        f"be trusted; no candidate was {'generated' if run else 'judged'}"
+        + (":" if listed else "")
+        + "".join(listed),
+        hint=hint,
     )
 
 

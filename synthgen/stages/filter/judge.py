@@ -197,6 +197,11 @@ class Judge:
         """The judge models, in panel order."""
         return [c.model for c in self.clients]
 
+    @property
+    def standin(self) -> bool:
+        """Whether a judge is the bundled stand-in, whose verdicts are made up."""
+        return any(c.standin for c in self.clients)
+
     def request(
         self,
         instruction: str,

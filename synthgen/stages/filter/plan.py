@@ -15,7 +15,13 @@ from synthgen.fingerprint import fingerprint_dump
 from synthgen.llm.cost import Price
 from synthgen.llm.types import endpoint_host
 from synthgen.records import Seed, canonical_json, sha256_hex
-from synthgen.stages.filter.calibration import Anchor, SeedCheck, agreement, read_anchors
+from synthgen.stages.filter.calibration import (
+    Anchor,
+    SeedCheck,
+    SeedFailure,
+    agreement,
+    read_anchors,
+)
 from synthgen.stages.filter.judge import (
     Judge,
     Judgement,
@@ -104,6 +110,18 @@ def _turns(seed: Seed) -> list[dict[str, str]] | None:
     return [t.model_dump() for t in seed.messages] if seed.messages else None
 
 
+def seed_failure(seed: Seed, jg: Judgement) -> SeedFailure:
+    """A failed seed as the calibration stop names it: where, what score, the judge's why."""
+    src = seed.source
+    pos = f"item {src['item']}" if src.get("item") is not None else f"line {src.get('line')}"
+    where = f"{src['file']}:{pos}" if src.get("file") else pos
+    reasons = [
+        o.verdict.rationale if o.verdict else f"{o.error}: {o.detail}".rstrip(": ")
+        for o in jg.opinions
+    ]
+    return SeedFailure(seed.id, where, jg.score, " | ".join(r for r in reasons if r))
+
+
 async def calibrate(
     judge: Judge,
     plan: Plan,
@@ -123,19 +141,28 @@ async def calibrate(
     async def scores(
         items: list[tuple[str, str, str, list[dict[str, str]] | None]],
     ) -> list[Judgement]:
-        return list(await asyncio.gather(*(one(it) for it in items)))
+        # Every request in flight lands (and is cached) before a stop or failure is raised.
+        got = await asyncio.gather(*(one(it) for it in items), return_exceptions=True)
+        for g in got:
+            if isinstance(g, BaseException):
+                raise g
+        return [g for g in got if not isinstance(g, BaseException)]
 
     seeds = None
     if plan.seeds:
         # a conversation seed is graded whole, as the candidates it calibrates for
         js = await scores([(s.instruction, s.input, s.output, _turns(s)) for s in plan.seeds])
-        failed = tuple(s.id for s, jg in zip(plan.seeds, js, strict=True) if not jg.passed)
+        failures = tuple(
+            seed_failure(s, jg) for s, jg in zip(plan.seeds, js, strict=True) if not jg.passed
+        )
         seeds = SeedCheck(
             n=len(js),
             passed=sum(1 for jg in js if jg.passed),
             unscored=sum(1 for jg in js if jg.error),
             max_fail=max_seed_fail,
-            failed_ids=failed,
+            failed_ids=tuple(f.id for f in failures),
+            threshold=judge.threshold,
+            failures=failures,
         )
     anchors = None
     if plan.anchors:

@@ -150,7 +150,7 @@ class FilterStage(Stage):
         try:
             tell = self.on_calibration or (lambda done, total: None)
             self.seeds, self.anchors = await calibrate(judge, self.fplan, jcfg.max_seed_fail, tell)
-        except (BudgetExceeded, RequestFailed, asyncio.CancelledError) as e:
+        except (BudgetExceeded, RequestFailed, Interrupted, asyncio.CancelledError) as e:
             return stop_result(e)
         seeds = self.seeds
         if seeds is None:
@@ -159,7 +159,7 @@ class FilterStage(Stage):
             f"calibration: the judge passed {seeds.passed}/{seeds.n} human seeds "
             f"(threshold {jcfg.threshold:g})"
         )
-        error = seed_stop(seeds, "filter")
+        error = seed_stop(seeds, "filter", judge.standin)
         return None if error is None else EngineResult("stopped_calibration", error)
 
     def stopped(self, run: StageRun, error: SynthgenError) -> Outcome:

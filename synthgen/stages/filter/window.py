@@ -4,6 +4,8 @@ at a time, and every decision is committed strictly in the order the items were 
 Decisions follow the answers, never their timing, so a rerun walks the same items, replays
 the answered requests from the cache and decides the same. A request already in flight when
 the window stops was paid for: it is let to land in the cache (unless the run is cancelled).
+Once the command is stopping (the first Ctrl-C), a request not yet started raises Interrupted
+instead of being sent: the window ends there as "interrupted", and what was in flight lands.
 """
 
 from __future__ import annotations
@@ -35,7 +37,10 @@ class WindowEnd(Generic[T]):
 
 
 def stop_error(e: BaseException) -> tuple[Status, SynthgenError]:
-    """(status, error) of a budget stop, a request that kept failing, or a cancellation."""
+    """(status, error) of a budget stop, a request that kept failing, a request not sent
+    because the command is stopping, or a cancellation."""
+    if isinstance(e, Interrupted):
+        return "interrupted", e
     if isinstance(e, BudgetExceeded):
         return "stopped_budget", e
     if isinstance(e, RequestFailed):
@@ -110,7 +115,7 @@ class JudgeWindow(Generic[T, V]):
                         self.on_wait()
                     try:
                         verdict = await head.task
-                    except (BudgetExceeded, RequestFailed) as e:
+                    except (BudgetExceeded, RequestFailed, Interrupted) as e:
                         status, error = stop_error(e)
                         end = WindowEnd(status, error, tuple(s.item for s in pending))
                         break
@@ -151,6 +156,6 @@ class JudgeWindow(Generic[T, V]):
                     await head.task
                 except Deferred:
                     waiting += 1
-                except (BudgetExceeded, RequestFailed):
+                except (BudgetExceeded, RequestFailed, Interrupted):
                     pass  # decided when this item is committed, by a later pass
         return WindowEnd("pending", None, tuple(taken), waiting)
