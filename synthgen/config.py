@@ -258,7 +258,7 @@ HF_TASK_CATEGORIES = frozenset(_HF_TASKS.split())
 class OutputsConfig(Strict):
     """What `run` writes beside data.jsonl: exports, a split and the dataset card's facts."""
 
-    dir: Path | None = None  # default: out/<task>
+    dir: Path | None = None  # default: out/<task> beside the config file
     formats: list[ExportFormat] = Field(default_factory=list)
     split: dict[str, float] = Field(default_factory=dict)  # e.g. {validation: 0.05}
     split_seed: int = 0

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     "--output",
     type=click.Path(path_type=Path),
     help="Run dir (outputs.dir).",
-    show_default="out/<task>",
+    show_default="out/<task> beside the config file",
 )
 @click.option("--out", "out_alias", type=click.Path(path_type=Path), hidden=True)
 @click.option("-n", "--count", type=int, help="Records to keep (target.count).")
@@ -68,9 +68,10 @@ def run_cmd(
 ) -> None:
     """Generate, rule, dedup and judge in rounds until exactly N records are kept.
 
-    Writes the run dir (default out/<task>/): data.jsonl (kept records with provenance),
-    dropped.jsonl (every dropped candidate and why), manifest.json, report.html, README.md
-    (a dataset card) and the configured exports. Stops at the target, at the budget (exit
+    Writes the run dir (default out/<task>/ beside CONFIG, where its state dir .synthgen/
+    lies too): data.jsonl (kept records with provenance), dropped.jsonl (every dropped
+    candidate and why), manifest.json, report.html, README.md (a dataset card) and the
+    configured exports. Stops at the target, at the budget (exit
     3; rerun with more to continue) or at a quality gate (exit 3, naming it). Rerunning
     replays every answer from the cache: nothing is paid twice, and the records come out
     the same, byte for byte (--offline proves it with no endpoint at all).
