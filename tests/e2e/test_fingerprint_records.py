@@ -47,7 +47,7 @@ PINNED: dict[str, list[str]] = {
 }
 
 # config → sha256 of the sorted hashes of every request body that run sent. Changed once, on
-# purpose: the judge's verdict schema v2 bounds `flags` (README: Changelog); the generation
+# purpose: the judge's verdict schema v2 bounds `flags` (docs/changelog.md); the generation
 # requests, and so the records above, are as they were.
 ASKED = {
     "support-chat.yaml": "6d8699ac422a7e68d84ae462fb61b0f3f9975a1a926708569334d396d770b542",

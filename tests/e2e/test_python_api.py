@@ -1,4 +1,4 @@
-"""The Python API: the README's example runs as written, and the stages behave as the CLI."""
+"""The Python API: the example in docs/api.md runs as written, and the stages behave as the CLI."""
 
 from __future__ import annotations
 
@@ -15,18 +15,18 @@ import synthgen
 from synthgen.standin import StandinHandle
 
 
-def _readme_example() -> str:
-    text = (REPO / "README.md").read_text()
+def _api_example() -> str:
+    text = (REPO / "docs" / "api.md").read_text()
     m = re.search(r"<!-- python-api-example:[^>]*-->\n```python\n(.*?)```", text, re.S)
-    assert m, "README.md lost its Python API example"
+    assert m, "docs/api.md lost its Python API example"
     return m.group(1)
 
 
-def test_readme_example_runs_as_written(tmp_path: Path) -> None:
+def test_api_example_runs_as_written(tmp_path: Path) -> None:
     shutil.copytree(REPO / "seeds", tmp_path / "seeds")
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}
     done = subprocess.run(
-        [sys.executable, "-c", _readme_example()],
+        [sys.executable, "-c", _api_example()],
         cwd=tmp_path,
         env=env,
         capture_output=True,

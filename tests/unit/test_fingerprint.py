@@ -85,7 +85,7 @@ CASES: dict[str, tuple[str | None, dict[str, Any]]] = {
 }
 
 # filter_job changed once, on purpose: the judge's verdict schema v2 (bounded flags) is part of
-# the judge template's hash (README: Changelog). Every other hash is as it was.
+# the judge template's hash (docs/changelog.md). Every other hash is as it was.
 PINNED: dict[str, dict[str, str]] = {
     "chat": {
         "config_sha256": "b539ae6c9577e0ca0a1c86f55c3552af7ca2d44827f0964ba47285365a48b077",
