@@ -499,10 +499,14 @@ def test_plain_alpaca_without_provenance(tmp_path: Path, seeds: Path) -> None:
     path.write_text(json.dumps(rows), encoding="utf-8")  # a JSON array, as alpaca ships
     res = run(["report", str(path), "--seeds", str(seeds)])
     assert res.code == 0, res.stderr
+
     # The console wraps at 80 columns, a long temporary path anywhere: compare without spaces.
-    said = "".join(res.stderr.split())
-    assert "".join(f"{path}: 100 records (alpaca) · 25 seeds".split()) in said
-    assert "".join("no provenance: lineage, methods and judge sections need".split()) in said
+    def squash(text: str) -> str:
+        return "".join(text.split())
+
+    said = squash(res.stderr)
+    assert squash(f"{path}: 100 records (alpaca) · 25 seeds") in said
+    assert squash("no provenance: lineage, methods and judge sections need") in said
     out = run(["report", str(path), "--seeds", str(seeds), "--json"]).json()
     assert out["coverage"] is None and out["judge"] is None and out["drift"] is not None
     assert out["metrics"]["distinct_2"] is not None and out["warnings"] == []

@@ -153,7 +153,7 @@ def test_verify_names_the_file_when_one_byte_changes(
 
 
 def _as(fmt: str, rec: dict[str, Any]) -> dict[str, Any]:
-    """A record in an export format, as README describes it (the prompt is the instruction,
+    """A record in an export format, as docs/export.md describes it (the prompt is the instruction,
     then the input after a blank line when there is one)."""
     prompt = rec["instruction"] + (f"\n\n{rec['input']}" if rec["input"] else "")
     return {
