@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +14,6 @@ import httpx2
 import pytest
 
 from synthgen.config import EndpointConfig
-from synthgen.core.store import migrate
 from synthgen.errors import EndpointConfigError, EndpointUnreachable
 from synthgen.llm.cache import Capabilities, ResponseCache
 from synthgen.llm.client import (
@@ -121,14 +120,6 @@ class Rig:
 
     async def _chat(self, req: ChatRequest) -> list[Answer]:
         return await self.client.chat(req)
-
-
-@pytest.fixture
-def db() -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(":memory:", isolation_level=None)
-    migrate(conn)
-    yield conn
-    conn.close()
 
 
 MakeRig = Callable[..., Rig]

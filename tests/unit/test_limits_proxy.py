@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
 from typing import Any
 
 import httpx2
@@ -14,7 +13,6 @@ import pytest
 from support.ratesim import Endpoint, simulate
 
 from synthgen.config import EndpointConfig
-from synthgen.core.store import migrate
 from synthgen.errors import EXIT_USAGE, EndpointConfigError
 from synthgen.llm.cache import Capabilities, ResponseCache
 from synthgen.llm.client import LLMClient, RequestRejected
@@ -168,14 +166,6 @@ INVALID_MODEL = (
     "/chat/completions: Invalid model name passed in model=nosuch. "
     "Call `/v1/models` to view available models for your key."
 )
-
-
-@pytest.fixture
-def db() -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(":memory:", isolation_level=None)
-    migrate(conn)
-    yield conn
-    conn.close()
 
 
 class Scripted:

@@ -17,7 +17,6 @@ import pytest
 from synthgen.config import BatchConfig, EndpointConfig
 from synthgen.core.batchrun import BatchMode, miss_policy
 from synthgen.core.stage import EXIT_BY_STATUS
-from synthgen.core.store import migrate
 from synthgen.errors import UsageError
 from synthgen.llm.batching import BatchMisses, BatchQueue, Deferred
 from synthgen.llm.batchstore import BatchStore
@@ -33,14 +32,6 @@ PKG = Path(__file__).resolve().parents[2] / "synthgen"
 URL = "http://fake.test/v1"  # remote: answers come whole, not streamed
 REQ = ChatRequest(messages=[{"role": "user", "content": "Say hi."}], max_tokens=16)
 REPAIR = ChatRequest(messages=[{"role": "user", "content": "Fix it."}], max_tokens=16)
-
-
-@pytest.fixture
-def db() -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(":memory:", isolation_level=None)
-    migrate(conn)
-    yield conn
-    conn.close()
 
 
 class Endpoint:

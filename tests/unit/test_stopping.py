@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from support.fakes import FakeClient, Reply, as_llm_client, tasks_reply
 from synthgen.config import Config, EndpointConfig
 from synthgen.core.runtime import run_cancellable
 from synthgen.core.sink import Sink
-from synthgen.core.store import migrate
 from synthgen.errors import Interrupted
 from synthgen.llm.cache import Capabilities, ResponseCache
 from synthgen.llm.client import LLMClient
@@ -117,14 +115,6 @@ def _completion(content: str) -> httpx2.Response:
         "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
     }
     return httpx2.Response(200, json=body)
-
-
-@pytest.fixture
-def db() -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(":memory:", isolation_level=None)
-    migrate(conn)
-    yield conn
-    conn.close()
 
 
 class Endpoint:

@@ -7,7 +7,7 @@ import asyncio
 import io
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,14 +157,6 @@ class Endpoint:
         if isinstance(step, Exception):
             raise step
         return step()
-
-
-@pytest.fixture
-def db() -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(":memory:", isolation_level=None)
-    migrate(conn)
-    yield conn
-    conn.close()
 
 
 def make_client(

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
 
 import httpx2
 import pytest
 
 from synthgen.config import EndpointConfig
-from synthgen.core.store import migrate
 from synthgen.llm.cache import Capabilities, ResponseCache
 from synthgen.llm.client import LLMClient
 from synthgen.llm.cost import Budget, Price
@@ -43,14 +41,6 @@ def test_one_choice_or_empty_others_are_never_estimated() -> None:
 
 def test_no_reported_usage_estimates_every_choice_as_before() -> None:
     assert completion_tokens(None, TEXTS) == (60, False)
-
-
-@pytest.fixture
-def db() -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(":memory:", isolation_level=None)
-    migrate(conn)
-    yield conn
-    conn.close()
 
 
 def ask(db: sqlite3.Connection, reported: int) -> tuple[list[Answer], LLMClient, Budget]:
