@@ -55,7 +55,10 @@ lint: install
 # Two pytest-xdist workers for everything but the real-model suite, which then runs alone:
 # llama.cpp needs both cores (beside a second worker SmolLM2 wrote 11-39 tok/s and its
 # timeouts fired).
-test: lint install-realmodel install-proxy
+# The set-up steps run side by side (a sub-make with -j): LiteLLM's venv downloads while the
+# main venv installs and mypy runs, which saves about a minute on a fresh clone.
+test:
+	$(MAKE) --no-print-directory -j4 -Otarget lint install-realmodel install-proxy
 	$(PY) -m pytest -q -n 2 --ignore=tests/realmodel
 	$(PY) -m pytest -q tests/realmodel
 
