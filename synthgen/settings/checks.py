@@ -7,6 +7,12 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 CHECK_NAMES = ("sql", "json_schema", "python")
+# Every reason a check drops with, by check (docs/checks.md explains each); the report reads it.
+CHECK_REASONS = {
+    "sql": ("sql_error", "sql_not_readonly", "sql_timeout", "sql_empty_result"),
+    "json_schema": ("schema_mismatch",),
+    "python": ("code_error", "tests_failed", "code_timeout"),
+}
 
 
 class _Strict(BaseModel):

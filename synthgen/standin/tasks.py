@@ -145,9 +145,10 @@ def sql_fault(fault: str, rng: random.Random, tables: tuple[Table, ...], good: s
     """`good` (a query that runs) turned into the fault's kind of bad answer."""
     t = tables[0]
     cols = [c for c, _ in t.columns[1:]]
-    if fault == "sql_missing_column":
-        col = rng.choice(cols)
-        typo = col[:-1] if len(col) > 4 and col[:-1] not in cols else col + "_total"
+    if fault == "sql_missing_column":  # a column the query names, misspelt
+        names = {n for tb in tables for n in (tb.name, *(c for c, _ in tb.columns))}
+        col = rng.choice([c for c in cols if re.search(rf"\b{c}\b", good)])
+        typo = col[:-1] if len(col) > 4 and col[:-1] not in names else col + "_total"
         return re.sub(rf"\b{col}\b", typo, good, count=1)
     if fault == "sql_delete":
         return (

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -136,3 +136,35 @@ def describe(error: Any) -> str:
     else:
         what = error.message
     return f"{error.json_path}: {what}"[:300]
+
+
+def output_schema(paths: Sequence[Path], fmt: str | None) -> dict[str, Any] | None:
+    """The schema inferred from the outputs of the seed files at `paths` (None: not JSON)."""
+    from synthgen.seeds.reader import read_seeds
+
+    seeds = read_seeds(list(paths), fmt)  # type: ignore[arg-type]
+    return infer_schema([s.output for s in seeds if not s.messages]) if seeds else None
+
+
+def emit(schema: dict[str, Any] | None, path: Path, say: Callable[[str], object]) -> None:
+    """Write `schema` for the user to edit (exit 2 when the outputs gave none)."""
+    if schema is None:
+        raise UsageError(
+            "no JSON Schema to write: the seeds' outputs are not all JSON objects",
+            hint="the json_schema check is for tasks whose outputs are JSON objects",
+        )
+    path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    say(f"wrote the outputs' JSON Schema to {path}: edit it, then set it as")
+    say("filter.checks.json_schema.schema_file (docs/checks.md)")
+
+
+def schema_lines(schema: dict[str, Any]) -> list[str]:
+    """The top-level keys of an inferred schema in plain words, for the terminal."""
+    props: dict[str, Any] = schema.get("properties") or {}
+    required = set(schema.get("required") or [])
+    out = []
+    for key, sub in props.items():
+        kind = sub.get("type", "any")
+        what = f"one of {', '.join(map(str, sub['enum']))}" if "enum" in sub else str(kind)
+        out.append(f"  {key}{'' if key in required else ' (optional)'}: {what}")
+    return out

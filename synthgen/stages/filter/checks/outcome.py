@@ -5,12 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-# Every reason a check drops with, by check (docs/checks.md explains each).
-REASONS = {
-    "sql": ("sql_error", "sql_not_readonly", "sql_timeout", "sql_empty_result"),
-    "json_schema": ("schema_mismatch",),
-    "python": ("code_error", "tests_failed", "code_timeout"),
-}
+from synthgen.settings.checks import CHECK_REASONS
+
+REASONS = CHECK_REASONS  # by check
 
 
 @dataclass(frozen=True)
