@@ -3,8 +3,9 @@ first, then on every record that passed the rules; tallies pass rates and messag
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,12 +25,19 @@ class CheckStats:
     run: int = 0
     passed: int = 0
     messages: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0  # spent executing (bench: the checks' share of a run's wall time)
 
     def as_json(self, top: int = 5) -> dict[str, Any]:
         """The counts, the pass rate and the `top` most common messages."""
         rate = round(self.passed / self.run, 4) if self.run else None
         common = [{"message": m, "count": n} for m, n in self.messages.most_common(top)]
-        return {"run": self.run, "passed": self.passed, "pass_rate": rate, "top_messages": common}
+        return {
+            "run": self.run,
+            "passed": self.passed,
+            "pass_rate": rate,
+            "top_messages": common,
+            "seconds": round(self.seconds, 4),
+        }
 
 
 def build(cfg: ChecksConfig, seeds: Sequence[Seed] = ()) -> list[Executor]:
@@ -75,8 +83,13 @@ def tests_of(meta: Mapping[str, Any] | None, key: str = "tests") -> str:
 class Checks:
     """The configured checks, run in order on one output; the first failure names the drop."""
 
-    def __init__(self, cfg: ChecksConfig, seeds: Sequence[Seed] = ()) -> None:
-        self.cfg = cfg
+    def __init__(
+        self,
+        cfg: ChecksConfig,
+        seeds: Sequence[Seed] = (),
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.cfg, self.clock = cfg, clock
         self.executors = build(cfg, seeds)
         self.stats = {e.name: CheckStats() for e in self.executors}
         self.tests_key = cfg.python.tests_key if cfg.python is not None else "tests"
@@ -93,9 +106,11 @@ class Checks:
     def check(self, subject: Subject, count: bool = True) -> Failure | None:
         """The first check `subject` fails, as (check, reason, detail); None: passed all."""
         for ex in self.executors:
+            started = self.clock()
             failed: CheckFailure | None = ex.run(subject)
             if count:
                 st = self.stats[ex.name]
+                st.seconds += self.clock() - started
                 st.run += 1
                 if failed is None:
                     st.passed += 1
