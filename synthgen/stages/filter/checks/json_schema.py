@@ -89,9 +89,21 @@ def read_schema(path: Path) -> dict[str, Any]:
     return checked(schema, str(path))
 
 
+def _jsonschema() -> Any:
+    """The jsonschema library, or a usage error saying how to install it."""
+    try:
+        import jsonschema
+    except ImportError:
+        raise UsageError(
+            "the json_schema check needs the jsonschema library",
+            hint="pip install 'synthgen[checks]'",
+        ) from None
+    return jsonschema
+
+
 def checked(schema: Any, where: str) -> dict[str, Any]:
     """`schema` if it is a valid JSON Schema, else a UsageError naming `where`."""
-    import jsonschema
+    jsonschema = _jsonschema()
 
     if not isinstance(schema, dict):
         raise UsageError(f"{where}: a JSON Schema must be an object", hint="fix the schema")
@@ -110,8 +122,7 @@ class JsonSchemaExecutor:
     name = "json_schema"
 
     def __init__(self, schema: dict[str, Any]) -> None:
-        import jsonschema
-
+        jsonschema = _jsonschema()
         self.schema = schema
         self.validator = jsonschema.validators.validator_for(schema)(schema)
         self.executor = f"jsonschema {version('jsonschema')}"

@@ -101,7 +101,13 @@ class SqlExecutor:
         self.schema = _read(cfg.schema_file, "filter.checks.sql.schema_file")
         self.fixtures = _read(cfg.fixtures, "filter.checks.sql.fixtures")
         if cfg.dialect:
-            import sqlglot
+            try:
+                import sqlglot
+            except ImportError:
+                raise UsageError(
+                    "filter.checks.sql.dialect needs the sqlglot library",
+                    hint="pip install 'synthgen[checks]'",
+                ) from None
 
             try:
                 sqlglot.Dialect.get_or_raise(cfg.dialect)
