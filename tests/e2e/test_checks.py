@@ -68,6 +68,8 @@ def test_run_text_to_sql_keeps_n_queries_that_run_and_ledgers_each_fault(
     checked_out = [d for d in dropped if d["dropped"]["stage"] == "checks"]
     assert not {_sha(d["output"]) for d in checked_out} & judged
     manifest = json.loads((out / "manifest.json").read_text())
+    ran = manifest["checks"]["sql"]
+    assert ran["run"] - ran["passed"] == len(checked_out) and ran["top_messages"]
     assert manifest["counts"]["dropped"]["checks"] == Counter(
         d["dropped"]["reason"] for d in checked_out
     )
