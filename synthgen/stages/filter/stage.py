@@ -138,6 +138,8 @@ class FilterStage(Stage):
         )
         self.engine.min_margin = jcfg.min_margin
         self.engine.checks = fplan.checks
+        if fplan.checks is not None:
+            fplan.checks.reset()  # a --wait loop runs this again over the same rows
         if judge is not None and (fplan.seeds or fplan.anchors):
             stop = await self._calibrate(judge, say)
             if stop is not None:

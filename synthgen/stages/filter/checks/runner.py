@@ -120,6 +120,10 @@ class Checks:
                 return ex.name, failed.reason, failed.detail
         return None
 
+    def reset(self) -> None:
+        """Start the counts afresh (a pass that walks the same rows again)."""
+        self.stats = {e.name: CheckStats() for e in self.executors}
+
     def provenance(self) -> list[dict[str, str]]:
         """`provenance.checks` of a record that passed: each check and what executed it."""
         return [{"check": e.name, "executor": e.executor} for e in self.executors]
