@@ -141,3 +141,34 @@ def test_a_seed_that_fails_a_check_stops_the_run_before_anything_is_sent(
     assert r.code == 2
     assert "seed sql_07" in r.stderr and "no such column: e.salry" in r.stderr
     assert standin.stats()["log"] == []
+
+
+def test_filter_check_python_runs_each_answer_against_the_tests_it_carries(
+    tmp_path: Path,
+) -> None:
+    def row(i: int, code: str) -> dict[str, Any]:
+        tests = ["assert add(2, 3) == 5", "assert add(-1, 1) == 0"]
+        return {
+            "instruction": f"Write add(a, b), case {i}.",
+            "output": code,
+            "meta": {"tests": tests},
+        }
+
+    rows = [
+        row(1, "def add(a, b):\n    return a + b\n"),
+        row(2, "def add(a, b):\n    return a - b\n"),
+        row(3, "def add(a, b):\n    return a + b\nraise ValueError('boom')\n"),
+    ]
+    data = tmp_path / "code.jsonl"
+    data.write_text("".join(json.dumps(x) + "\n" for x in rows))
+    out = tmp_path / "kept.jsonl"
+    r = run(["filter", str(data), "-o", str(out), "--no-judge", "--check", "python", "--json"])
+    assert r.code == 0, r.stderr
+    (kept,) = read_jsonl(out)
+    assert kept["output"] == rows[0]["output"]
+    assert kept["provenance"]["checks"][0]["check"] == "python"
+    drops = {
+        d["dropped"]["reason"]: d["dropped"]["detail"]
+        for d in read_jsonl(tmp_path / "kept.ledger.jsonl")
+    }
+    assert drops == {"tests_failed": "AssertionError", "code_error": "ValueError: boom"}

@@ -73,8 +73,11 @@ def build(cfg: ChecksConfig, seeds: Sequence[Seed] = ()) -> list[Executor]:
 
 
 def tests_of(meta: Mapping[str, Any] | None, key: str = "tests") -> str:
-    """The tests a record carries in meta[key]: code, or a list of assert lines."""
-    value = (meta or {}).get(key)
+    """The tests a record carries in meta[key]: code, or a list of assert lines. A row read
+    from a plain file has its whole object as meta, so its own `meta` is looked in too."""
+    meta = meta or {}
+    inner = meta.get("meta")
+    value = meta.get(key, inner.get(key) if isinstance(inner, Mapping) else None)
     if isinstance(value, list):
         return "\n".join(str(v) for v in value)
     return value if isinstance(value, str) else ""
