@@ -15,6 +15,7 @@ from synthgen.configfile import read_config_file as read_config_file
 from synthgen.errors import ConfigError, UsageError
 from synthgen.fingerprint import Origin, config_sha256
 from synthgen.records import Price
+from synthgen.settings.checks import ChecksConfig
 from synthgen.text.urls import is_local, scrub_urls
 
 
@@ -205,6 +206,7 @@ class FilterConfig(Strict):
 
     rules: RulesConfig = RulesConfig()
     judge: JudgeConfig = JudgeConfig()
+    checks: ChecksConfig = ChecksConfig()  # that execute (synthgen/settings/checks.py)
 
 
 class DedupSettings(Strict):

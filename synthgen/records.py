@@ -188,6 +188,7 @@ class Provenance(Open):
     judge: dict[str, Any] | None = None
     dedup: dict[str, Any] | None = None
     preference: dict[str, Any] | None = None
+    checks: list[dict[str, str]] | None = None  # that execute, passed: check and executor
 
 
 class Response(Open):

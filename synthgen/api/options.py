@@ -73,6 +73,7 @@ class FilterOptions(EndpointOptions, total=False):
     labels: Many | None
     output_regex: str | None
     disable_rule: Many | None
+    check: Many | None  # checks that execute: sql, json_schema, python (filter.checks)
 
 
 class RunOptions(EndpointOptions, total=False):
@@ -243,10 +244,26 @@ def filter_config(
                 "--seeds, --anchors, --reference and --rubric need the judge",
                 hint="drop --no-judge, or drop those options",
             )
+    checks = options.pop("check", None)
     values = config_values("filter", options, FILTER_OPTIONS)
     values["filter.judge.enabled"] = None if judge else False
     values["filter.rules.enabled"] = None if rules else False
-    return load(config, values)
+    cfg = load(config, values)
+    if not checks:
+        return cfg
+    from synthgen.settings.checks import CHECK_NAMES
+
+    names = [checks] if isinstance(checks, str | Path) else [str(c) for c in checks]
+    unknown = sorted(set(map(str, names)) - set(CHECK_NAMES))
+    if unknown:
+        raise UsageError(
+            f"unknown check: {', '.join(unknown)}", hint=f"checks: {', '.join(CHECK_NAMES)}"
+        )
+    # A check the config file already sets up keeps its settings; the others take defaults.
+    on: dict[str, Any] = {
+        f"filter.checks.{n}": {} for n in map(str, names) if getattr(cfg.filter.checks, n) is None
+    }
+    return load(config, {**values, **on}) if on else cfg
 
 
 def run_config(config: PathLike, *, judge: bool = True, **options: Unpack[RunOptions]) -> Config:

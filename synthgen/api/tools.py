@@ -100,16 +100,34 @@ def show_config(file: PathLike | None = None) -> dict[str, Any]:
 
 
 def inspect_seeds(
-    files: Iterable[PathLike], *, format: str | None = None, console: Console | None = None
+    files: Iterable[PathLike],
+    *,
+    format: str | None = None,
+    console: Console | None = None,
+    emit_schema: PathLike | None = None,
 ) -> SeedReport:
-    """Counts, format, length stats, duplicates and problems of seed files; rendered to
-    `console` when one is given."""
+    """Counts, format, length stats, duplicates and problems of seed files, and the JSON
+    Schema their outputs share (written to `emit_schema`, to edit for the json_schema check);
+    rendered to `console` when one is given."""
+    from rich.markup import escape
+
     from synthgen.seeds.inspect import inspect_seeds as inspect
     from synthgen.seeds.inspect import render_report
+    from synthgen.stages.filter.checks.json_schema import emit, output_schema, schema_lines
 
-    report = inspect([Path(f) for f in files], format)  # type: ignore[arg-type]
+    paths = [Path(f) for f in files]
+    report = inspect(paths, format)  # type: ignore[arg-type]
+    schema = output_schema(paths, format) if not report.problems else None
+    report = report.model_copy(update={"output_schema": schema})
     if console is not None:
         render_report(report, console)
+        if schema is not None:  # what the json_schema check would infer from these seeds
+            console.print("[bold]Outputs[/bold]: JSON objects, as the json_schema check infers")
+            for line in schema_lines(schema):
+                console.print(escape(line))
+    if emit_schema is not None:
+        console_say = console.print if console is not None else _quiet
+        emit(schema, Path(emit_schema), console_say)
     return report
 
 

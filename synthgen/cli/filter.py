@@ -76,6 +76,13 @@ def _csv(value: str | None) -> list[str] | None:
 @click.option("--labels", help="Comma-separated labels for --output-format label.")
 @click.option("--output-regex", help="Regex every output must match (--output-format regex).")
 @click.option("--disable-rule", "disable", multiple=True, help="Skip a rule by name; repeatable.")
+@click.option(
+    "--check",
+    "checks",
+    multiple=True,
+    type=click.Choice(["sql", "json_schema", "python"]),
+    help="Execute outputs after the rules (docs/checks.md); repeatable.",
+)
 @endpoint_options
 @batch_options
 @click.option("--dry-run", is_flag=True, help="Count rule drops and judge cost; send nothing.")
@@ -101,6 +108,7 @@ def filter_cmd(
     labels: str | None,
     output_regex: str | None,
     disable: tuple[str, ...],
+    checks: tuple[str, ...],
     endpoint: EndpointOptions,
     config_file: Path | None,
     batch: BatchFlags,
@@ -125,6 +133,8 @@ def filter_cmd(
       synthgen filter alpaca.json -o kept.jsonl --no-judge --min-words 3
 
       synthgen filter raw.jsonl -o kept.jsonl --judge-model a --judge-model b
+
+      synthgen filter sql.jsonl -o kept.jsonl --no-judge --check sql
     """
     import synthgen.api as api
     from synthgen.core.console import Console
@@ -146,6 +156,7 @@ def filter_cmd(
         "labels": _csv(labels),
         "output_regex": output_regex,
         "disable_rule": list(disable) or None,
+        "check": list(checks) or None,
         **endpoint,
     }
     judge, rules = not no_judge, not no_rules

@@ -17,8 +17,15 @@ def seeds_group() -> None:
 @seeds_group.command("inspect")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "seed_format", help="Force the seed format (else autodetected).")
+@click.option(
+    "--emit-schema",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the JSON Schema the outputs share (json_schema check) to this file.",
+)
 @json_option
-def seeds_inspect(files: tuple[Path, ...], seed_format: str | None, as_json: bool) -> None:
+def seeds_inspect(
+    files: tuple[Path, ...], seed_format: str | None, emit_schema: Path | None, as_json: bool
+) -> None:
     """Counts, format, length stats, duplicates and problems of seed FILES. Exit 2 when a
     problem made a record unreadable (after the report: every problem is listed).
 
@@ -27,13 +34,15 @@ def seeds_inspect(files: tuple[Path, ...], seed_format: str | None, as_json: boo
       synthgen seeds inspect seeds/support_triage.jsonl
 
       synthgen seeds inspect data/*.jsonl --json
+
+      synthgen seeds inspect seeds/support_triage.jsonl --emit-schema triage.schema.json
     """
     from rich.console import Console
 
     import synthgen.api as api
 
     console = None if as_json else Console(stderr=True)
-    report = api.inspect_seeds(files, format=seed_format, console=console)
+    report = api.inspect_seeds(files, format=seed_format, console=console, emit_schema=emit_schema)
     if as_json:
         emit_json(report.model_dump(mode="json"))
     if any(p.severity == "error" for p in report.problems):

@@ -269,6 +269,7 @@ class Pipeline:
     def keep_or_drop(self, rec: Record, jg: Judgement | PairOutcome | None) -> None:
         """A judged (or unjudged, without a judge) survivor: kept, below threshold or surplus."""
         prov: dict[str, Any] = {"dedup": {"nearest": None, "similarity": 0.0}}
+        prov |= self.screen.stamp(rec)  # the checks it passed, if any ran
         if isinstance(jg, PairOutcome):  # K responses: the pair is kept, or why not
             pair, (stage, reason, detail) = pair_kept(rec, jg)
             if pair is None or stage:

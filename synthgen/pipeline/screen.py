@@ -1,6 +1,7 @@
-"""The cheap decisions `run` makes before the judge is paid: filter's rules, then dedup's own
-decisions (stages/dedup/incremental.py) against the evaluation sets, the seeds, the `against`
-sets and every candidate admitted so far, so `run` and `synthgen dedup` cannot disagree."""
+"""The cheap decisions `run` makes before the judge is paid: filter's rules, then the checks
+that execute (stages/filter/checks), then dedup's own decisions (stages/dedup/incremental.py)
+against the evaluation sets, the seeds, the `against` sets and every candidate admitted so
+far, so `run` and `synthgen dedup` cannot disagree."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from synthgen.config import Config
 from synthgen.records import Record, Seed, dedup_fields, sha256_hex
 from synthgen.stages.dedup.corpus import AGAINST, CONTAM
 from synthgen.stages.dedup.incremental import Decision, IncrementalDedup, Ref
+from synthgen.stages.filter.checks.runner import Checks
 from synthgen.stages.filter.rules import Candidate, Rules
 from synthgen.text.normalise import normalise
 
@@ -35,6 +37,8 @@ class Screen:
     def __init__(self, cfg: Config, seeds: list[Seed], embed: Embedder | None = None) -> None:
         d = cfg.dedup
         self.rules = Rules(cfg.filter.rules)
+        # The seeds already passed them (filter's plan ran them before anything was paid).
+        self.checks = Checks(cfg.filter.checks, seeds) if cfg.filter.checks.enabled else None
         fields = tuple(d.fields) if d.fields else None
         self.dedup = IncrementalDedup(d.method, d.threshold, fields, embed=embed)
         self.method, self.fields = d.method, self.dedup.fields
@@ -88,9 +92,32 @@ class Screen:
             )
         if failed is not None:
             return Verdict("rules", failed[0], failed[1])
+        executed = self.execute(rec)
+        if executed is not None:
+            return executed
         if deduplicated:
             return None
         return _verdict(self.dedup.check(rec.id, _texts(*_fields(rec))))
+
+    def _checked(self, rec: Record) -> bool:
+        return self.checks is not None and not rec.messages and not rec.responses
+
+    def execute(self, rec: Record) -> Verdict | None:
+        """The checks that execute (a query against its schema, JSON against its schema,
+        code against its tests), on a single-turn record the rules passed."""
+        if self.checks is None or not self._checked(rec):
+            return None
+        meta = rec.meta
+        failed = self.checks.check(
+            self.checks.subject(rec.instruction, rec.input, rec.output, meta)
+        )
+        return None if failed is None else Verdict("checks", failed[1], failed[2])
+
+    def stamp(self, rec: Record) -> dict[str, Any]:
+        """What a kept record's provenance says of the checks it passed ({} without any)."""
+        if self.checks is None or not self._checked(rec):
+            return {}
+        return {"checks": self.checks.provenance()}
 
 
 def _verdict(decision: Decision | None) -> Verdict | None:

@@ -158,6 +158,8 @@ class RunStage(Stage):
             run.say("note: synthgen's stand-in answered this run: not useful data")
         if p.calibration is not None:
             outcome.details["calibration"] = p.calibration.summary()
+        if p.screen.checks is not None:  # pass rates and messages of the checks that execute
+            outcome.details["checks"] = p.screen.checks.report()
         if run.delivered and outcome.status != "pending":
             files, warnings = write_outputs(self.cfg, self.seeds, run, outcome, self.run_dir)
             outcome.details["files"] = files

@@ -81,6 +81,11 @@ class SeedReport(Frozen):
         default=None,
         description="multi-turn seeds: how many, exchanges min/median/max, with a system prompt",
     )
+    output_schema: dict[str, Any] | None = Field(
+        default=None,
+        description="a JSON Schema every output satisfies, when all are JSON objects (keys, "
+        "types, labels seen): the json_schema check's, written by --emit-schema",
+    )
 
 
 def _conversations(seeds: Sequence[Seed]) -> dict[str, float] | None:

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from synthgen.standin.tasks import TaskFault
+
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
@@ -64,6 +66,8 @@ class StandinConfig(BaseModel):
         default=None, min_length=1, description="the error body's message; default the reason"
     )
 
+    # Task-shaped answers that fail when executed (standin/tasks.py): fault → probability.
+    task_faults: dict[TaskFault, Probability] = Field(default_factory=dict)
     p_truncate: Probability = 0.0
     p_malformed: Probability = 0.0
     p_content_filter: Probability = 0.0

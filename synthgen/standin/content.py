@@ -238,6 +238,10 @@ class Writer:
         """A short placeholder phrase."""
         return " ".join(self._np()[1:] if self.rng.random() < 0.5 else self._np())
 
+    def input_text(self, min_length: int = 0) -> str:
+        """An input-like field's value: prose, or (30%) none when it may be empty."""
+        return "" if min_length == 0 and self.rng.random() < 0.3 else self.text(8, 25)
+
     def output(self) -> str:
         """An output-like field's value: prose here; `shapes.ShapedWriter` shapes it."""
         return self.text(10, 60)

@@ -27,6 +27,7 @@ from synthgen.standin.http11 import DropConnection, Resp, error, reason, serve_c
 from synthgen.standin.schema import reply_content
 from synthgen.standin.shapes import ShapedWriter, output_shape
 from synthgen.standin.sse import StreamedAnswer, StreamingWriter, stream_refusal
+from synthgen.standin.tasks import judged_sha256
 
 LOG_LIMIT = 10_000
 _ROUTES = {"/v1/chat/completions": "POST", "/v1/models": "GET", "/v1/embeddings": "POST"}
@@ -278,13 +279,15 @@ class StandinServer:
         json_wanted, schema = C.find_schema(req)
         key, topics = C.canonical_key(req), C.prompt_words(messages)
         shape = output_shape(messages)  # what the prompt's example outputs look like
+        entry["judged_sha256"] = judged_sha256(messages)  # what a judge was asked about
         pin = C.judge_pin(
             messages, cfg.judge_score, cfg.judge_score_by_length, cfg.judge_low_marker
         )
         choices: list[dict[str, Any]] = []
         completion_chars = 0
         for i in range(1 if cfg.ignore_n else n):
-            writer = ShapedWriter(C.choice_rng(key, i), topics, pin, shape)
+            faults = {str(k): v for k, v in cfg.task_faults.items()}
+            writer = ShapedWriter(C.choice_rng(key, i), topics, pin, shape, faults)
             text = reply_content(json_wanted, schema, writer)
             finish = "stop"
             f_cf, f_tr, f_mal = rng.random(), rng.random(), rng.random()

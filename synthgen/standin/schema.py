@@ -21,7 +21,7 @@ def string_for(name: str, w: Writer, min_length: int = 0) -> str:
     if keys & {"instruction", "prompt", "question", "task", "query", "user"}:
         return w.instruction()
     if keys & {"input", "context"}:
-        return "" if min_length == 0 and w.rng.random() < 0.3 else w.text(8, 25)
+        return w.input_text(min_length)  # an SQL task's: a schema (shapes.py)
     if keys & {"output", "response", "answer", "completion", "solution", "assistant"}:
         return w.output()  # shaped like the prompt's example outputs (see shapes.py)
     if keys & {"rationale", "reason", "reasoning", "explanation", "critique", "justification"}:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from synthgen.standin.content import NOUNS, Pin, Writer, message_text
+from synthgen.standin.tasks import Table, json_fault, make_schema, pick, query, sql_fault
 
 # Share of shaped outputs left as word salad (drawn from the choice's own RNG).
 OFF_SHAPE_RATE = 0.05
@@ -98,10 +100,24 @@ class ShapedWriter(Writer):
     """A Writer whose output-like fields take the task's shape (prose when there is none)."""
 
     def __init__(
-        self, rng: random.Random, topics: list[str], pin: Pin | None, shape: Shape | None
+        self,
+        rng: random.Random,
+        topics: list[str],
+        pin: Pin | None,
+        shape: Shape | None,
+        faults: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__(rng, topics, pin)
         self.shape = shape
+        self.faults = faults or {}  # StandinConfig.task_faults (tasks.py)
+        self.tables: tuple[Table, ...] | None = None  # the schema this answer's input shows
+
+    def input_text(self, min_length: int = 0) -> str:
+        """An SQL task's input: a small schema its output query runs against (tasks.py)."""
+        if self.shape is None or self.shape.kind != "sql":
+            return super().input_text(min_length)
+        self.tables = make_schema(self.rng, self.topics)
+        return "\n".join(t.ddl() for t in self.tables)
 
     def output(self) -> str:
         """An output shaped like the prompt's example outputs (JSON, SQL or prose)."""
@@ -111,9 +127,19 @@ class ShapedWriter(Writer):
             return super().output()
         if shape.kind == "json":
             value = _object(list(shape.examples), self, 0)
+            fault = pick(self.faults, "json", self.rng)
+            if fault is not None:
+                value = json_fault(fault, self.rng, value, list(shape.examples))
             seps = (",", ":") if shape.compact else (", ", ": ")
             return json.dumps(value, ensure_ascii=False, separators=seps)
-        return _sql(shape, self)
+        if self.tables is None:  # no schema shown beside it: a statement of the examples' kind
+            return _sql(shape, self)
+        model = self.rng.choice(shape.examples) if shape.examples else ""
+        text = query(self.rng, self.tables, len(model) if model else self.rng.randint(80, 200))
+        fault = pick(self.faults, "sql", self.rng)
+        if fault is not None:
+            text = sql_fault(fault, self.rng, self.tables, text)
+        return text + (";" if shape.semicolon else "")
 
 
 def _object(examples: list[dict[str, Any]], w: Writer, depth: int) -> dict[str, Any]:

@@ -18,7 +18,9 @@ from synthgen.standin import StandinHandle
 
 REPO = Path(__file__).resolve().parents[2]
 
-# config → the ids of the records a six-record run writes, in file order
+# config → the ids of the records a six-record run writes, in file order. text-to-sql's changed
+# once, on purpose (issue 22): its seeds lost their two writing queries, and the stand-in now
+# answers an SQL task with a schema as input and a query that runs against it.
 PINNED: dict[str, list[str]] = {
     "support-chat.yaml": [
         "sg_5137452cec14ccb65882224dbd51888e",
@@ -37,22 +39,22 @@ PINNED: dict[str, list[str]] = {
         "sg_998a7bc85424dc1358cf29cf4a6ee91b",
     ],
     "text-to-sql.yaml": [
-        "sg_d9f51624ee2d52c11acf648ec4f5de37",
-        "sg_cbbc87c4860893b38ea30cfd42d9cb46",
-        "sg_74eebfe5ba2548b97fb2eae21b132d15",
-        "sg_a560a7ea2561db6487233643ff509c93",
-        "sg_42459f97a5c0f2bcdd4aa14c7128125c",
-        "sg_4275d29a8edc76540e39ddc3a9770c93",
+        "sg_27e23efb02757b0d0f8ee8256a3c0575",
+        "sg_4ca5efe8be10bbabffc240706b707227",
+        "sg_e60ba0dec2d9f5c13624a2de3f227f4e",
+        "sg_43c2e555e9bc17d8acb402211cd0f5a5",
+        "sg_aec7f4ea6958f23fe96e11e9bb6bff00",
+        "sg_1830baf7cc586434df4479a02af93080",
     ],
 }
 
 # config → sha256 of the sorted hashes of every request body that run sent. Changed once, on
 # purpose: the judge's verdict schema v2 bounds `flags` (docs/changelog.md); the generation
-# requests, and so the records above, are as they were.
+# requests, and so the records above, are as they were. text-to-sql's changed with its records.
 ASKED = {
     "support-chat.yaml": "6d8699ac422a7e68d84ae462fb61b0f3f9975a1a926708569334d396d770b542",
     "support-triage.yaml": "07568da8c4673ec422c145af22fe5b65c4fceef32b9289d4ddc5aeb7972c2ec5",
-    "text-to-sql.yaml": "4550d38a57c521f8db526b4455c74f8b09d23649e80e359773feb888ea66c6ea",
+    "text-to-sql.yaml": "7510d6654e4ae5a95e3374f54758b17959914915026e853c59709a76bc5a645f",
 }
 
 

@@ -117,11 +117,14 @@ def test_a_few_outputs_stay_off_shape_and_replies_are_deterministic(
 
 
 @pytest.mark.parametrize(
-    ("config", "rule"),
-    [("support-triage.yaml", "output_not_json"), ("text-to-sql.yaml", "output_regex_mismatch")],
+    ("config", "stage", "rule"),
+    [
+        ("support-triage.yaml", "rules", "output_not_json"),
+        ("text-to-sql.yaml", "checks", "sql_error"),  # its sql check runs every query
+    ],
 )
 def test_run_with_a_bundled_config_reaches_its_target(
-    standin: StandinHandle, tmp_path: Path, config: str, rule: str
+    standin: StandinHandle, tmp_path: Path, config: str, stage: str, rule: str
 ) -> None:
     # Judge scores grow with the judged response's length (1 + one per 30 characters on the
     # rubrics' 1-5 scale), so the human seeds pass calibration at threshold 4, as in the demo.
@@ -132,6 +135,6 @@ def test_run_with_a_bundled_config_reaches_its_target(
     assert r.code == 0, r.stderr
     lines = (out / "data.jsonl").read_text().splitlines()
     assert len(lines) == 60
-    # The off-shape few are still there, and the config's format rule catches them.
-    caught = sum(rnd["dropped"].get("rules", {}).get(rule, 0) for rnd in r.json()["rounds"])
+    # The off-shape few are still there, and the config's format rule (or check) catches them.
+    caught = sum(rnd["dropped"].get(stage, {}).get(rule, 0) for rnd in r.json()["rounds"])
     assert caught >= 1, r.json()["rounds"]

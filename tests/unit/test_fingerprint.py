@@ -85,7 +85,9 @@ CASES: dict[str, tuple[str | None, dict[str, Any]]] = {
 }
 
 # filter_job changed once, on purpose: the judge's verdict schema v2 (bounded flags) is part of
-# the judge template's hash (docs/changelog.md). Every other hash is as it was.
+# the judge template's hash (docs/changelog.md). The sql and triage cases changed once more, on
+# purpose: their bundled configs turned on filter.checks (issue 22), and sql's seeds lost their
+# two writing queries (expand_job reads the seeds). Every other hash is as it was.
 PINNED: dict[str, dict[str, str]] = {
     "chat": {
         "config_sha256": "b539ae6c9577e0ca0a1c86f55c3552af7ca2d44827f0964ba47285365a48b077",
@@ -130,53 +132,53 @@ PINNED: dict[str, dict[str, str]] = {
         "run_job": "21352ec0118b6053b2da5e0208688defdb02eec363da1a454135b3046191a3b5",
     },
     "sql": {
-        "config_sha256": "45deb4dbb2255370f3453de441e3f5640373f60aa4bcded04b6ce588cf69b9f2",
-        "data_sha256": "54b3feb90556439954574695613d4bab96a15d850a40b636baecd2f039152425",
-        "expand_job": "93fb145deba9424ccf0313b5a62e16bc2b771ea8a3fd9a66d34bc4f7c775e409",
-        "filter_job": "ed108686af921523fbd287269df5a10bac8abd5a1dd0503dae1af2dcfb0ea0d4",
-        "run_job": "2ace0f15b10d188907713dc23c3ddcdde0a47aa5c10ab22000d7670902fdf295",
+        "config_sha256": "fd5aa9ab3b3dd7f84e062b93febc06eb3c31739953085a5f7b89a1532b7a82fc",
+        "data_sha256": "b3a5161a832f0cfd594f88fa6e7d223ea3c33b1378ed3f78d1aeee3359ee7de6",
+        "expand_job": "a6ad545fa758a363ebc610883d50cddfdbaa3060516693864cf26c8706e3c7af",
+        "filter_job": "f1f94c9e7bce5ae6ee8615959bf85bc07afc42643d2bec8dd26d1a5a88e30d79",
+        "run_job": "aa7cac11788233dbcb57e1c903ef0162f6587c13a129f6e01c8afe368819df07",
     },
     "sql-judge": {
-        "config_sha256": "e0c33eba3aacff575da6c801f48e8f0f0552c59fd7e76442853661e62c066919",
-        "data_sha256": "e1a3b59598ef298378331358f612da6d19691307673a8e4959f200cc034bf47e",
-        "expand_job": "93fb145deba9424ccf0313b5a62e16bc2b771ea8a3fd9a66d34bc4f7c775e409",
-        "filter_job": "b2e20398151a19ecf587659381fbfcda9cf230ef6b151d88abe02affb3c903e1",
-        "run_job": "ba933620e4f39edc5e4c39a9a8ec222cedf44fce440cf69486bace2ce5d5628a",
+        "config_sha256": "c49c021093780916f2367eb25db55bb4a03d5506fd62fde7386f48482ac376e3",
+        "data_sha256": "7176adc18238e652cc40e544bff1361c8d461544afbfa805696200b565a12fa8",
+        "expand_job": "a6ad545fa758a363ebc610883d50cddfdbaa3060516693864cf26c8706e3c7af",
+        "filter_job": "3e03f9dc9040228d5f8205cb8cc53832a94d2cba9dfdeb42d1a760985d90b5e9",
+        "run_job": "ec3255729c3758de52d16cb06356ceb88ce4371f9d84db1dff1077609acaa9d0",
     },
     "triage": {
-        "config_sha256": "f719c20ab713dab8caaf4b6daf32a72b28055af940e61b8ab4c291294641d6b7",
-        "data_sha256": "17ee4e12234b8b57850d81f227d66781ced41dc3cebe5e05d7b8d07643f63151",
+        "config_sha256": "a7787db9eb52b376822bbdad0e6c3bbe9a96532c6acaf445504879ccb25e7628",
+        "data_sha256": "4447f3b491fd227ca3dd3158e8fe08e5f71e4832e5b7ce19a2fddc24a7fe0a90",
         "expand_job": "969ca0c0fd975742a9c4fce5b6d8add16220af76eac0cdc22876e3dcc1fece6e",
-        "filter_job": "05c2e7c59184fcb7deb9878d0954a8de7b87b70c34ef9b3d554ae86c53cf7533",
-        "run_job": "f01656a23cfce003de26ff12fb8b721901fdc35eeefe9f03d0386bbaef104ec7",
+        "filter_job": "51dc20b5ffc6fa2f877811bd91bc9c2164a3aa33a94d6c153916433a7e2687a2",
+        "run_job": "e684aca50eabd1952a97b8d487ce148ca5cbdad25876cd05988960b057590d10",
     },
     "triage-batch": {
-        "config_sha256": "f719c20ab713dab8caaf4b6daf32a72b28055af940e61b8ab4c291294641d6b7",
-        "data_sha256": "17ee4e12234b8b57850d81f227d66781ced41dc3cebe5e05d7b8d07643f63151",
+        "config_sha256": "a7787db9eb52b376822bbdad0e6c3bbe9a96532c6acaf445504879ccb25e7628",
+        "data_sha256": "4447f3b491fd227ca3dd3158e8fe08e5f71e4832e5b7ce19a2fddc24a7fe0a90",
         "expand_job": "969ca0c0fd975742a9c4fce5b6d8add16220af76eac0cdc22876e3dcc1fece6e",
-        "filter_job": "05c2e7c59184fcb7deb9878d0954a8de7b87b70c34ef9b3d554ae86c53cf7533",
-        "run_job": "f01656a23cfce003de26ff12fb8b721901fdc35eeefe9f03d0386bbaef104ec7",
+        "filter_job": "51dc20b5ffc6fa2f877811bd91bc9c2164a3aa33a94d6c153916433a7e2687a2",
+        "run_job": "e684aca50eabd1952a97b8d487ce148ca5cbdad25876cd05988960b057590d10",
     },
     "triage-k2": {
-        "config_sha256": "78e941a98dfba13fadfe78b2af2452af327e27f8dfe80c8421093324d9794685",
-        "data_sha256": "51955526d6f535dc37b1cb79f9dc7cfab5fc10fb90cec04995850e3a1b0f1315",
+        "config_sha256": "a3db81f9ae47e9fdafe9cbf92cc241abbb7da340dd9018df7db534d24996c045",
+        "data_sha256": "e0d9c3b8f3f5f93e6f07bf45da95ca83a380a55b6996d1924ed75eb65c7b7a36",
         "expand_job": "ff8f2be33c5c00a293bfa09260042e83f65bb7f5fdde7de7969eb5b13c1e200a",
-        "filter_job": "05c2e7c59184fcb7deb9878d0954a8de7b87b70c34ef9b3d554ae86c53cf7533",
-        "run_job": "79fb919e25776304c11d6623ebba6a628765cd9ab08a53795e4306923fcc38a3",
+        "filter_job": "51dc20b5ffc6fa2f877811bd91bc9c2164a3aa33a94d6c153916433a7e2687a2",
+        "run_job": "9eecbeca7ebd1e813904c0befc7a3557635cfb9c8f65c5302f10f3a78ef909d8",
     },
     "triage-separate": {
-        "config_sha256": "3d391167923b02792ec9c2bc69565a8b487a3a1eb4ad61970f3f7b9c56f001d3",
-        "data_sha256": "b041d7ac4828fb4755160fd041ae4430e5ee0b17af4825b8fcc8ee5e24a19b6b",
+        "config_sha256": "2b51f325a7fccc41d2070ffb18abebba71548330cdf574d8b518b7bc6af6c069",
+        "data_sha256": "59fb4499159967197bc05cdfe49775bf31823eee4fe406a7c7ae6ca54d127da5",
         "expand_job": "24f8ac50b6c55ea29f276d3e8407fd0a571517dd7e5eae89b1b8233092461fb1",
-        "filter_job": "05c2e7c59184fcb7deb9878d0954a8de7b87b70c34ef9b3d554ae86c53cf7533",
-        "run_job": "4b84e3083fb7aeaac84ea153d6a7bb0e3ebd2b848cc271485339bf3a73446e0b",
+        "filter_job": "51dc20b5ffc6fa2f877811bd91bc9c2164a3aa33a94d6c153916433a7e2687a2",
+        "run_job": "480a21820e600d38ad96983dbcb47a4a9113db4e5beb5abe393a5c769bd88fe0",
     },
     "triage-where": {
-        "config_sha256": "77673c22f19735c8e7eb022eae22ea2c2d6b75e2d054fe6b403449f4c71d04ef",
-        "data_sha256": "e0218d2e6f3b5f9f9b83379aa053774a9774dbf982bdbb6c48e0c433bc2679c8",
+        "config_sha256": "ac903c6600998ecb3cfcc337cb956cde271ec5dac12f156086128f8621370bc6",
+        "data_sha256": "d74f99b6ef9cdc420f5d8c26a35e8a4759ef89ada8bb951b04d904b4969d7f1b",
         "expand_job": "7f0fd356bd5bca90526b2886c0b2cb373bba66331afedd84f4fc5c97399356c6",
-        "filter_job": "9bbf5183660a95efc34a5d08cae78073c7022b91bb1c29390fba984237f7cc6e",
-        "run_job": "70a9ae37ce6ca2fc6893f9f478af3fd7d80291be5f941d39926ea7c1c8248201",
+        "filter_job": "0309d65a2a0c0f5e2ba326d37d6cf90fb11d5cf16565f0fc2b28908b02e0c2c1",
+        "run_job": "a0a215ad24e74f3b6b5cfadc5bfff05a51f41a80594fb427192a7dacdee415d0",
     },
 }
 

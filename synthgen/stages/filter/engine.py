@@ -16,6 +16,7 @@ from synthgen.errors import SynthgenError
 from synthgen.records import JudgeVerdict, Status, ledger_id, ledger_line
 from synthgen.seeds.dataset import SYNTHGEN, Row, record_dict, to_record
 from synthgen.stages.filter.calibration import known_as
+from synthgen.stages.filter.checks.runner import Checks
 from synthgen.stages.filter.judge import Judge, Judgement
 from synthgen.stages.filter.preference import PairOutcome, has_responses, judge_pair
 from synthgen.stages.filter.rules import Candidate, Rules
@@ -44,6 +45,7 @@ class Item:
     ordinal: int  # position in the input stream: a self-instruct line holds several rows
     obj: dict[str, Any]
     failure: tuple[str, str] | None = None
+    stage: str = "rules"  # whose failure: the rules', or a check's that executes ("checks")
     # the judge's verdict: a Judgement, or a PairOutcome for K responses; None: not asked
     request: Awaitable[Judgement | PairOutcome] | None = None
 
@@ -87,6 +89,7 @@ class FilterEngine:
         self.read = 0
         self.min_margin = 1.0  # preference pairs: filter.judge.min_margin
         self.waiting = 0  # batch mode: rows whose verdict waits for a batch
+        self.checks: Checks | None = None  # that execute: after the rules, before the judge
 
     def prepare(self, row: Row) -> Item:
         """Take in one row: check it against the rules, and ask the judge if it passes."""
@@ -130,8 +133,23 @@ class FilterEngine:
             else self.rules.check(cand, task_name)
         )
         item = Item(row, self.read, obj, failure)
+        if failure is None and self.checks and not row.messages:
+            item = self._check(item)
         if item.failure is None and self.judge is not None:
             item.request = self.judge.judge(row.instruction, row.input, row.output, row.messages)
+        return item
+
+    def _check(self, item: Item) -> Item:
+        """The checks that execute, on a row the rules passed: a failure is the check's."""
+        assert self.checks is not None
+        row, meta = item.row, item.obj.get("meta")
+        subject = self.checks.subject(row.instruction, row.input, row.output, meta)
+        failed = self.checks.check(subject)
+        if failed is None:
+            checks = self.checks.provenance()
+            item.obj = {**item.obj, "provenance": {**item.obj["provenance"], "checks": checks}}
+            return item
+        item.failure, item.stage = (failed[1], failed[2]), "checks"
         return item
 
     async def run(self) -> EngineResult:
@@ -154,7 +172,7 @@ class FilterEngine:
         if isinstance(judgement, PairOutcome):
             return self._commit_pair(item, judgement)
         if item.failure is not None:
-            return self._drop(item, "rules", *item.failure)
+            return self._drop(item, item.stage, *item.failure)
         if judgement is not None:
             if judgement.error:
                 detail, raw = judgement.failure_detail()

@@ -22,6 +22,7 @@ from synthgen.stages.filter.calibration import (
     agreement,
     read_anchors,
 )
+from synthgen.stages.filter.checks.runner import Checks, for_config, job_part
 from synthgen.stages.filter.judge import (
     Judge,
     Judgement,
@@ -43,6 +44,7 @@ class Plan:
     reference: Reference | None
     seeds: list[Seed]
     anchors: list[Anchor]
+    checks: Checks | None = None  # that execute, already run on the human seeds
 
 
 def make_plan(cfg: Config) -> Plan:
@@ -52,7 +54,7 @@ def make_plan(cfg: Config) -> Plan:
     j = cfg.filter.judge
     rules = Rules(cfg.filter.rules)
     if not j.enabled:  # a config's judge settings rest; the CLI refuses them with --no-judge
-        return Plan(rules, [], None, None, [], [])
+        return Plan(rules, [], None, None, [], [], for_config(cfg))
     models = list(dict.fromkeys(j.models or [cfg.endpoint.model]))
     rubric = load_rubric(j.rubric)
     if not rubric.scale.min <= j.threshold <= rubric.scale.max:
@@ -64,7 +66,8 @@ def make_plan(cfg: Config) -> Plan:
     reference = read_reference(j.reference) if j.reference else None
     seeds = read_seeds(j.seeds, j.seed_format) if j.seeds else []  # type: ignore[arg-type]
     anchors = read_anchors(j.anchors) if j.anchors else []
-    return Plan(rules, models, rubric, reference, seeds, anchors)
+    checks = for_config(cfg)  # before the judge is paid, even for the seeds
+    return Plan(rules, models, rubric, reference, seeds, anchors, checks)
 
 
 # The judge's settings its job hash reads as they are; models, rubric and reference enter
@@ -81,6 +84,7 @@ def job_sha256(cfg: Config, plan: Plan, input_sha: str | None) -> str:
             {
                 "input": input_sha,
                 "rules": fingerprint_dump(cfg.filter.rules, "filter", "rules"),
+                **job_part(cfg),
                 "judge": None
                 if plan.rubric is None
                 else {

@@ -137,6 +137,9 @@ class FilterStage(Stage):
             check_independence,
         )
         self.engine.min_margin = jcfg.min_margin
+        self.engine.checks = fplan.checks
+        if fplan.checks is not None:
+            fplan.checks.reset()  # a --wait loop runs this again over the same rows
         if judge is not None and (fplan.seeds or fplan.anchors):
             stop = await self._calibrate(judge, say)
             if stop is not None:
@@ -215,6 +218,7 @@ class FilterStage(Stage):
             outcome.counts["pairs"] = tally.pairs  # rows with K responses, kept or ledgered
         outcome.details = {
             "judge": block,
+            **({"checks": fplan.checks.report()} if fplan.checks else {}),
             "capabilities": {c.model: dict(c.caps.values) for c in run.clients},
         }
         return outcome

@@ -10,6 +10,7 @@ from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from synthgen.errors import InputError
 from synthgen.records import Frozen
+from synthgen.stages.report.checks import checks_block
 from synthgen.stages.report.collect import Collected, collect_rows, collect_texts, read_ledger
 from synthgen.stages.report.conversations import conversations_block
 from synthgen.stages.report.metrics import METRIC_INFO, diversity, entropy, quantiles
@@ -41,6 +42,7 @@ class Report(Frozen):
     judge: dict[str, Any] | None = None
     human: dict[str, Any] | None = None
     ledger: dict[str, Any] | None = None
+    checks: dict[str, Any] | None = None  # only when checks that execute ran (report/checks.py)
     warnings: list[ReportWarning] = Field(default_factory=list)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     compare: dict[str, Any] | None = None
@@ -50,7 +52,7 @@ class Report(Frozen):
         """No `conversations` or `preference` key at all in a report on data without them:
         its JSON stays as it was."""
         out: dict[str, Any] = handler(self)
-        for key in ("conversations", "preference"):
+        for key in ("conversations", "preference", "checks"):
             if out.get(key) is None:
                 out.pop(key, None)
         return out
@@ -204,6 +206,7 @@ def build_report(inp: ReportInputs, thresholds: Thresholds) -> Built:
         "judge": judge,
         "human": human,
         "ledger": ledger,
+        "checks": checks_block(inp.data, lpath),
     }
     sections["warnings"] = find_warnings(sections, thresholds)
     sections["thresholds"] = thresholds

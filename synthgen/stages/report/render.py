@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from synthgen.stages.report.build import Report
+from synthgen.stages.report.checks import checks_lines
 from synthgen.stages.report.conversations import conversations_line
 from synthgen.stages.report.preference import preference_line
 from synthgen.stages.report.shapes import describe
@@ -204,6 +205,10 @@ def render_report(r: Report, console: Console) -> None:
         )
     if r.preference:
         console.print(f"[bold]Preference pairs[/bold]: {preference_line(r.preference)}")
+    if r.checks:
+        console.print("[bold]Checks that execute[/bold]")
+        for line in checks_lines(r.checks):
+            console.print(escape(line))
     _diversity(r, console)
     _lengths(r, console)
     _coverage(r, console)

@@ -1,0 +1,1 @@
+"""Config sections that live beside config.py, so config.py stays small; config imports them."""

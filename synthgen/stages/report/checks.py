@@ -1,0 +1,76 @@
+"""The report's block on the checks that execute: each check's pass rate among the records
+it ran on (kept, or dropped later by dedup or the judge) and its most common messages."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from synthgen.settings.checks import CHECK_REASONS
+
+_CHECK_OF = {reason: check for check, reasons in CHECK_REASONS.items() for reason in reasons}
+TOP = 5
+
+
+def _lines(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open("rb") as fh:
+        for line in fh:
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue  # the report's own pass over the data says what is malformed
+            if isinstance(obj, dict):
+                yield obj
+
+
+def _passed(obj: dict[str, Any], passed: Counter[str]) -> None:
+    prov = obj.get("provenance")
+    for c in (prov.get("checks") if isinstance(prov, dict) else None) or []:
+        if isinstance(c, dict) and isinstance(c.get("check"), str):
+            passed[c["check"]] += 1
+
+
+def checks_block(data: Path, ledger: Path | None) -> dict[str, Any] | None:
+    """Per check: records run, passed, pass rate and top messages; None when none ran."""
+    if str(data) == "-" or not data.is_file():
+        return None
+    passed: Counter[str] = Counter()
+    failed: Counter[str] = Counter()
+    messages: dict[str, Counter[str]] = {}
+    for obj in _lines(data):
+        _passed(obj, passed)
+    if ledger is not None and ledger.is_file():
+        for obj in _lines(ledger):
+            drop = obj.get("dropped") or {}
+            check = _CHECK_OF.get(str(drop.get("reason")))
+            if drop.get("stage") == "checks" and check is not None:
+                failed[check] += 1
+                messages.setdefault(check, Counter())[str(drop.get("detail", ""))[:120]] += 1
+            else:
+                _passed(obj, passed)
+    if not passed and not failed:
+        return None
+    out: dict[str, Any] = {}
+    for check in [c for c in CHECK_REASONS if passed[c] or failed[c]]:
+        n = passed[check] + failed[check]
+        top = (messages.get(check) or Counter()).most_common(TOP)
+        out[check] = {
+            "run": n,
+            "passed": passed[check],
+            "pass_rate": round(passed[check] / n, 4),
+            "top_messages": [{"message": m, "count": k} for m, k in top],
+        }
+    return out
+
+
+def checks_lines(block: dict[str, Any]) -> list[str]:
+    """The block in plain words for the terminal, one line per check and per message."""
+    out = []
+    for check, b in block.items():
+        out.append(f"{check}: {b['passed']}/{b['run']} passed ({b['pass_rate'] * 100:.0f}%)")
+        out += [f"  {m['count']}× {m['message']}" for m in b["top_messages"]]
+    return out
