@@ -98,7 +98,7 @@ def scan(paths: Sequence[Path | str], *, base: Path) -> Scan:
     for shown, real in files:
         try:
             parsed = parse(shown, real)
-        except InputError as e:
+        except UsageError as e:  # unreadable, unsupported, or its parser is not installed
             result.problems.append(Problem(shown, e.message.removeprefix(f"{shown}: "), e.hint))
             continue
         if not parsed.text.strip():
