@@ -178,3 +178,22 @@ def test_the_self_instruct_seed_texts_tile(shared_data: Path) -> None:
         check_tiles(whole, limit=150, minimum=20)
         for d in docs:
             check_tiles(d, limit=40, minimum=5)
+
+
+def test_the_work_stays_linear_in_the_text() -> None:
+    """Characters handed to the counter, for text that needs every fallback (one paragraph
+    with no sentence end, thousands of one-line sections): a bounded multiple of the text,
+    not its square."""
+    work: list[int] = []
+
+    def counting(s: str) -> int:
+        work.append(len(s))
+        return estimate(s)
+
+    words = " ".join(f"w{i}" for i in range(60_000))  # about 400 kB, no sentence end
+    sections = "".join(f"### T{i}\n\nx\n\n" for i in range(20_000))
+    for text in (words, sections):
+        work.clear()
+        got = spans(text, 400, 50, counting)
+        assert got[-1].end == len(text)
+        assert sum(work) < 12 * len(text), sum(work) / len(text)

@@ -82,6 +82,11 @@ def test_html_without_main_uses_the_body_its_title_and_its_declared_charset(
     assert text == "# Café\n\nMenú del día.\n"
 
 
+def test_html_list_items_keep_their_marker_around_paragraphs(tmp_path: Path) -> None:
+    page = "<ol><li><p>First <em>step</em>.</p></li><li></li><li>Then</li></ol><p>After.</p>"
+    assert one(tmp_path, "l.html", page)[2] == "1. First step.\n\n1. Then\n\nAfter.\n"
+
+
 def test_pdf_pages_come_out_in_order(tmp_path: Path) -> None:
     data = pdf_bytes(["Pump manual", "Page two says (hello).\nSecond line."])
     parser, version, text = one(tmp_path, "m.pdf", data)
@@ -150,6 +155,16 @@ def test_folders_globs_and_every_problem_named_at_once(tmp_path: Path) -> None:
     assert "docs" not in err.render().replace("docs/", "")
     problems = scan(["empty.md"], base=tmp_path).problems
     assert [p.path for p in problems] == ["empty.md"]
+
+
+def test_a_glob_under_a_folder_whose_name_has_glob_characters(tmp_path: Path) -> None:
+    base = tmp_path / "[draft] notes"
+    (base / "d").mkdir(parents=True)
+    (base / "d" / "x.md").write_text("# X\n\nx\n")
+    corpus = load_corpus(["d/*.md", "**/*.md"], base=base)
+    assert [d.path for d in corpus.documents] == ["d/x.md"]
+    absolute = load_corpus([str(base / "d" / "x.md")], base=tmp_path)
+    assert corpus.documents[0].sha256 == absolute.documents[0].sha256
 
 
 def test_the_text_store_keeps_texts_once_and_exactly(tmp_path: Path) -> None:
