@@ -141,6 +141,13 @@ def test_sentences_are_not_cut_after_abbreviations_or_initials() -> None:
     assert [para[:c].rstrip()[-5:] for c in cuts] == (["umps.", " Who?", " Yes!"] * 3)[:-1]
 
 
+def test_setext_headings_count_and_front_matter_is_not_one() -> None:
+    text = "---\ntitle: x\n---\n\nManual\n======\n\nIntro text.\n\nSetup\n-----\n\nPlug in.\n"
+    got = spans(text, 400, 0, estimate)
+    assert [g.path for g in got] == [(), ("Manual",), ("Manual", "Setup")]
+    assert text[got[1].start :].startswith("Manual\n===")
+
+
 def test_degenerate_texts() -> None:
     assert spans("", 100, 10, estimate) == []
     for text in ["x", "\n\n\n", "# only a heading", "```\nunclosed fence\n\nstill code", "|a|\n"]:
