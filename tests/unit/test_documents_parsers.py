@@ -119,6 +119,19 @@ def test_docx_headings_come_from_paragraph_styles(tmp_path: Path) -> None:
     assert ("Installation", "Pressure") in {c.heading_path for c in corpus.chunks}
 
 
+@pytest.mark.parametrize("pdfium", [True, False])
+def test_a_broken_pdf_or_docx_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pdfium: bool
+) -> None:
+    if not pdfium:
+        monkeypatch.setitem(sys.modules, "pypdfium2", None)
+    (tmp_path / "x.pdf").write_bytes(b"%PDF-1.4 then nothing")
+    (tmp_path / "y.docx").write_bytes(b"PK\x03\x04 not really a zip")
+    err = fails(tmp_path, ["x.pdf", "y.docx"])
+    assert "x.pdf: not a readable PDF" in err.render()
+    assert "y.docx: not a readable DOCX" in err.render()
+
+
 @pytest.mark.parametrize(
     ("name", "modules"),
     [
