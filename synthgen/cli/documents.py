@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from synthgen.cli.common import SuggestingGroup, emit_json, exit_with, json_option
@@ -13,35 +15,41 @@ def documents_group() -> None:
 
 
 @documents_group.command("inspect")
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1)
 @click.option(
-    "--chunk-tokens", type=int, default=400, show_default=True, help="Chunk size in tokens."
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    help="Inspect this run config's documents: section too (its paths and sizes).",
 )
+@click.option("--chunk-tokens", type=int, help="Chunk size in tokens (else the config's, or 400).")
 @click.option(
     "--min-chunk-tokens",
     type=int,
-    default=50,
-    show_default=True,
-    help="Smaller chunks are merged into a neighbour.",
+    help="Smaller chunks are merged into a neighbour (else the config's, or 50).",
 )
 @click.option("--chunks", "list_chunks", is_flag=True, help="List every chunk too.")
 @json_option
 def documents_inspect(
     paths: tuple[str, ...],
-    chunk_tokens: int,
-    min_chunk_tokens: int,
+    config_file: Path | None,
+    chunk_tokens: int | None,
+    min_chunk_tokens: int | None,
     list_chunks: bool,
     as_json: bool,
 ) -> None:
     """Parser, extracted characters, chunks and their sizes, and headings of each document
-    in PATHS (files, folders, or quoted globs; .md .txt .html .pdf .docx). Exit 2 naming
-    every empty, unreadable or unsupported file (after the report).
+    in PATHS (files, folders, or quoted globs; .md .txt .html .pdf .docx) and in a run
+    config's documents: section (--config). Exit 2 naming every empty, unreadable or
+    unsupported file (after the report).
 
     Examples:
 
       synthgen documents inspect examples/documents
 
       synthgen documents inspect 'manuals/**/*.pdf' --chunk-tokens 300 --json
+
+      synthgen documents inspect --config configs/grounded.yaml --chunks
     """
     from rich.console import Console
 
@@ -50,6 +58,7 @@ def documents_inspect(
     console = None if as_json else Console(stderr=True)
     report = api.documents_inspect(
         paths,
+        config=config_file,
         chunk_tokens=chunk_tokens,
         min_chunk_tokens=min_chunk_tokens,
         console=console,

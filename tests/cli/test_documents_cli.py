@@ -93,3 +93,24 @@ def test_the_documents_section_of_a_run_config(tmp_path: Path) -> None:
     cfg.write_text("documents: {path: [a.md]}\n")
     with pytest.raises(ConfigError, match=r"documents\.path"):
         load_config(cfg, {})
+
+
+def test_inspect_a_configs_documents_from_another_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "configs").mkdir()
+    cfg = tmp_path / "configs" / "g.yaml"
+    cfg.write_text(f"documents: {{paths: ['{EXAMPLE}/*.md'], chunk_tokens: 200}}\n")
+    monkeypatch.chdir(tmp_path)
+    r = run(["documents", "inspect", "--config", "configs/g.yaml", "--json"])
+    assert r.code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert len(out["documents"]) == 3 and out["chunk_tokens"] == 200
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("# A\n\ntext\n")
+    cfg.write_text("documents: [../docs]\n")
+    r = run(["documents", "inspect", "--config", str(cfg), "--json", "--chunk-tokens", "99"])
+    out = json.loads(r.stdout)
+    assert [d["path"] for d in out["documents"]] == ["docs/a.md"] and out["chunk_tokens"] == 99
+    r = run(["documents", "inspect"])
+    assert r.code == 2 and "no documents to inspect" in r.stderr
