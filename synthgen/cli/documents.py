@@ -49,7 +49,7 @@ def documents_inspect(
 
       synthgen documents inspect 'manuals/**/*.pdf' --chunk-tokens 300 --json
 
-      synthgen documents inspect --config configs/grounded.yaml --chunks
+      synthgen documents inspect --config my-run.yaml --chunks
     """
     from rich.console import Console
 
