@@ -94,6 +94,14 @@ def test_pdf_pages_come_out_in_order(tmp_path: Path) -> None:
     assert text == "Pump manual\n\nPage two says (hello).\nSecond line.\n"
 
 
+def test_pdf_text_loses_layout_debris_but_keeps_line_end_hyphens() -> None:
+    from synthgen.documents.pdf_text import _clean
+
+    assert _clean("\r\nPump hy\x02\r\nphen\x00 at 40\x0c kPa  \r\n\tnext\r\n") == (
+        "Pump hy-\nphen at 40 kPa\n\tnext"
+    )
+
+
 def test_pdf_falls_back_to_pypdf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pypdfium2", None)  # as if not installed
     _, version, text = one(tmp_path, "m.pdf", pdf_bytes(["One line", "Two"]))
