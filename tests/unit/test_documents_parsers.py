@@ -167,6 +167,7 @@ def test_folders_globs_and_every_problem_named_at_once(tmp_path: Path) -> None:
     (tmp_path / "docs" / "image.png").write_bytes(b"\x89PNG")
     corpus = load_corpus(["docs", "docs/*.md"], base=tmp_path)
     assert [d.path for d in corpus.documents] == ["docs/b.md", "docs/sub/a.txt"]
+    assert load_corpus("docs", base=tmp_path).documents == corpus.documents
     assert corpus.duplicates == ("docs/sub/copy.txt",)
     (tmp_path / "empty.md").write_text("  \n\n")
     (tmp_path / "x.rtf").write_text("{\\rtf1}")
