@@ -39,7 +39,7 @@ def documents_inspect(
     from synthgen.errors import UsageError
 
     here = Path.cwd() if base is None else Path(base)
-    named: list[Path | str] = list(paths)
+    named: list[Path | str] = [paths] if isinstance(paths, str | Path) else list(paths)
     settings = DocumentsSettings()
     if config is not None:
         from synthgen.config import load_config

@@ -80,6 +80,7 @@ def test_the_python_api_returns_the_typed_report() -> None:
     assert [c.id for c in corpus.chunks] == [c.id for d in report.documents for c in d.chunks]
     with pytest.raises(UsageError):
         api.documents_inspect([EXAMPLE], min_chunk_tokens=500)
+    assert len(api.documents_inspect(str(EXAMPLE)).documents) == 4
 
 
 def test_the_documents_section_of_a_run_config(tmp_path: Path) -> None:
