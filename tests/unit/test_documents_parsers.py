@@ -204,6 +204,7 @@ def test_the_text_store_keeps_texts_once_and_exactly(tmp_path: Path) -> None:
     stored.write_text("changed")
     with pytest.raises(SynthgenError, match="changed"):
         store.get(digest)
+    assert store.put(text) == digest and store.get(digest) == text  # written again
     with pytest.raises(SynthgenError, match="missing"):
         store.get("1" * 64)
     with pytest.raises(ValueError):
