@@ -140,6 +140,20 @@ def test_a_broken_pdf_or_docx_is_named(
     assert "y.docx: not a readable DOCX" in err.render()
 
 
+def test_a_parser_that_chokes_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from synthgen.documents import parse
+
+    def choke(shown: str, data: bytes) -> None:
+        raise AttributeError("'NoneType' object has no attribute 'rels'")
+
+    monkeypatch.setitem(parse.PARSERS, "docx", choke)
+    (tmp_path / "odd.docx").write_bytes(b"PK")
+    err = fails(tmp_path, ["odd.docx"])
+    assert "odd.docx: the docx parser failed on it (AttributeError" in err.render()
+
+
 @pytest.mark.parametrize(
     ("name", "modules"),
     [
