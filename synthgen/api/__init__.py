@@ -39,6 +39,7 @@ from synthgen.api.tools import verify as verify
 from synthgen.api.views import AuditOutcome as AuditOutcome
 from synthgen.api.views import ReportShown as ReportShown
 from synthgen.api.views import audit as audit
+from synthgen.api.views import review as review
 from synthgen.api.views import show_report as show_report
 from synthgen.errors import UsageError
 
