@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from synthgen.stages.expand.engine import Progress as Progress
     from synthgen.stages.filter.tally import Tally as Tally
     from synthgen.stages.report.build import Report
+    from synthgen.webui.server import ReviewHandle as ReviewHandle
 
 Say = Callable[[str], None]
 PathLike = str | Path

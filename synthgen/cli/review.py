@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from synthgen.webui.server import ReviewHandle
+    from synthgen.api import ReviewHandle
 
 
 @click.command("review")

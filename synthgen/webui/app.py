@@ -5,43 +5,22 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthgen.errors import SynthgenError
-from synthgen.webui.labels import AuditBook
-from synthgen.webui.seedsbook import SeedsBook
+from synthgen.webui.state import TEMPLATES, Review
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
 
-HERE = Path(__file__).parent
-STATIC = HERE / "static"
 SAFE_METHODS = ("GET", "HEAD")
 # Defence in depth behind the escaping: no inline script, nothing fetched from elsewhere.
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
-
-
-@dataclass
-class Review:
-    """What one review serves: the runs or datasets, the audit sample, the seed file."""
-
-    paths: tuple[Path, ...]
-    audit: AuditBook
-    seeds: SeedsBook | None
-    token: str
-    port: int
-
-    @property
-    def cookie(self) -> str:
-        """The token's cookie, named per port (cookies ignore ports; two reviews may run)."""
-        return f"synthgen_review_{self.port}"
 
 
 def _same_origin(request: Request) -> bool:
@@ -81,7 +60,7 @@ def build_app(review: Review) -> Starlette:
     from synthgen.webui import routes
 
     env = Environment(
-        loader=FileSystemLoader(HERE / "templates"),
+        loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
 

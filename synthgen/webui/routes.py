@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import HTMLResponse, Response
 
-    from synthgen.webui.app import Review
+    from synthgen.webui.state import Review
 
 Page = Callable[..., "HTMLResponse"]
 Endpoint = Callable[["Request"], Awaitable["Response"]]
@@ -92,7 +92,7 @@ def table(review: Review, page: Page) -> list[tuple[str, Endpoint, list[str]]]:
     from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 
     from synthgen.webui import runview
-    from synthgen.webui.app import STATIC
+    from synthgen.webui.state import STATIC
 
     names = [p.name for p in review.paths]
     shipped = {p.name for p in STATIC.iterdir() if p.is_file()}

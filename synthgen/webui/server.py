@@ -93,10 +93,11 @@ def start(
     check_extra()
     import uvicorn
 
-    from synthgen.webui.app import Review, build_app
+    from synthgen.webui.app import build_app
     from synthgen.webui.labels import AuditBook
     from synthgen.webui.runview import seeds_of_run
     from synthgen.webui.seedsbook import SeedsBook
+    from synthgen.webui.state import Review
 
     if not 1 <= len(paths) <= 2:
         raise UsageError("review takes one PATH, or two to compare", hint="synthgen review A B")
