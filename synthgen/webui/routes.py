@@ -94,7 +94,7 @@ def table(review: Review, page: Page) -> list[tuple[str, Endpoint, list[str]]]:
     from synthgen.webui import runview
     from synthgen.webui.state import STATIC
 
-    names = [p.name for p in review.paths]
+    names = runview.names(review.paths)
     shipped = {p.name for p in STATIC.iterdir() if p.is_file()}
 
     async def audit_page(request: Request) -> Response:
@@ -107,7 +107,11 @@ def table(review: Review, page: Page) -> list[tuple[str, Endpoint, list[str]]]:
         return page("seeds", names=names, seeds=str(seeds.path) if seeds else None)
 
     async def drift_page(request: Request) -> Response:
-        return page("drift", names=names, runs=[runview.drift(p) for p in review.paths])
+        return page(
+            "drift",
+            names=names,
+            runs=[runview.drift(p, n) for p, n in zip(review.paths, names, strict=True)],
+        )
 
     async def ledger_page(request: Request) -> Response:
         q = request.query_params
@@ -115,6 +119,7 @@ def table(review: Review, page: Page) -> list[tuple[str, Endpoint, list[str]]]:
         raw_page = q.get("page", "1")
         view = runview.ledger(
             review.paths[k],
+            names[k],
             q.get("stage", ""),
             q.get("reason", ""),
             q.get("q", "")[:200],

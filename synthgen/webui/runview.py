@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from synthgen.errors import SynthgenError
 from synthgen.webui.charts import Chart, line_chart
 
 PAGE = 20  # ledger entries per page
@@ -25,6 +26,14 @@ def _manifest(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def names(paths: tuple[Path, ...]) -> list[str]:
+    """How the pages name each path: its own name, with its parent's when two share it."""
+    short = [p.resolve().name for p in paths]
+    if len(set(short)) == len(short):
+        return short
+    return [f"{p.resolve().parent.name}/{p.resolve().name}" for p in paths]
 
 
 def seeds_of_run(path: Path) -> Path | None:
@@ -47,7 +56,7 @@ class Drift:
     metrics: tuple[tuple[str, str, str], ...]
 
 
-def drift(path: Path) -> Drift:
+def drift(path: Path, name: str) -> Drift:
     """The drift view of a run dir (rounds from its manifest) or a dataset (metrics only)."""
     from synthgen.core.datasets import dataset_of, ledger_of
     from synthgen.stages.report.build import ReportInputs, build_report
@@ -78,18 +87,25 @@ def drift(path: Path) -> Drift:
         )
     seeds = seeds_of_run(path)
     data = dataset_of(path)
-    report = build_report(
-        ReportInputs(data, seed_files=(seeds,) if seeds else (), ledger=ledger_of(data)),
-        Thresholds(),
-    ).report
+    notes = []
+    try:
+        report = build_report(
+            ReportInputs(data, seed_files=(seeds,) if seeds else (), ledger=ledger_of(data)),
+            Thresholds(),
+        ).report
+    except SynthgenError as e:  # seeds edited since the run: the data's own metrics still show
+        if seeds is None:
+            raise
+        notes.append(f"seeds not compared ({e.message})")
+        report = build_report(ReportInputs(data, ledger=ledger_of(data)), Thresholds()).report
     metrics = tuple(
         (name, "–" if value is None else f"{value:.4g}", METRIC_INFO.get(name, ("", ""))[0])
         for name, value in report.metrics.items()
     )
-    warnings = [str(w) for w in man.get("warnings") or []]
+    warnings = [*notes, *(str(w) for w in man.get("warnings") or [])]
     warnings += [f"{w.code}: {w.message}" for w in report.warnings if w.message not in warnings]
     return Drift(
-        path.name or str(path),
+        name,
         str(man.get("headline") or f"{report.records} records in {data.name}"),
         tuple(charts),
         tuple(rounds),
@@ -110,7 +126,7 @@ class LedgerView:
     pages: int
 
 
-def ledger(path: Path, stage: str, reason: str, query: str, page: int) -> LedgerView:
+def ledger(path: Path, name: str, stage: str, reason: str, query: str, page: int) -> LedgerView:
     """Entries of the ledger beside `path`, filtered by stage, reason and a text search."""
     from synthgen.core.datasets import ledger_of
     from synthgen.core.jsonl import iter_jsonl
@@ -142,7 +158,7 @@ def ledger(path: Path, stage: str, reason: str, query: str, page: int) -> Ledger
     pages = max(1, -(-len(hits) // PAGE))
     page = min(max(page, 1), pages)
     return LedgerView(
-        path.name or str(path),
+        name,
         {s: dict(c.most_common()) for s, c in sorted(counts.items())},
         tuple(hits[(page - 1) * PAGE : page * PAGE]),
         len(hits),

@@ -199,6 +199,11 @@ def screenshots(out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         a = review_run(Path(tmp) / "run-a", rounds=4)
         b = review_run(Path(tmp) / "run-b", rounds=6)
+        seeds = Path(tmp) / "run-a" / "seeds.jsonl"  # a duplicate and an outlier to find
+        lines = seeds.read_text().splitlines()
+        long = {**json.loads(lines[3]), "id": "s13", "output": "A long answer. " * 40}
+        twin = {**json.loads(lines[1]), "id": "s14"}
+        seeds.write_text("\n".join([*lines, json.dumps(twin), json.dumps(long)]) + "\n")
         handle = synthgen.review(a, b, sample=0)
         driver = start_driver()
         try:

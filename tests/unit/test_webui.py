@@ -386,6 +386,18 @@ def test_drift_shows_rounds_as_svg_and_two_runs_side_by_side(tmp_path: Path) -> 
         handle.stop()
 
 
+def test_drift_still_shows_when_the_seeds_no_longer_read(run: Path) -> None:
+    seeds = run.parent / "seeds.jsonl"
+    first = seeds.read_text().splitlines()[0]
+    seeds.write_text(seeds.read_text() + first + "\n")  # a duplicate id: strict reading fails
+    handle = synthgen.review(run, sample=5)
+    try:
+        status, body = Client(handle).authed("/drift")
+        assert status == 200 and b"seeds not compared" in body and b"duplicate id" in body
+    finally:
+        handle.stop()
+
+
 def test_other_hosts_need_an_explicit_token_and_get_a_warning(run: Path) -> None:
     with pytest.raises(UsageError, match="needs an explicit --token"):
         synthgen.review(run, host="0.0.0.0")

@@ -289,7 +289,7 @@ async function loadSeeds() {
       card.appendChild(el("h4", key));
       const area = el("textarea");
       area.value = value;
-      area.rows = Math.min(8, 1 + value.split("\n").length + Math.floor(value.length / 120));
+      area.rows = Math.max(1, Math.min(8, value.split("\n").length + Math.floor(value.length / 110)));
       area.dataset.field = key;
       area.addEventListener("input", invalidateDiff);
       card.appendChild(area);
