@@ -209,7 +209,7 @@ def review(
     """Serve the review web app for a run dir or dataset (and `compare`, side by side);
     return its handle (`.url` with the token, `.stop()`); `wait` blocks until Ctrl-C,
     after `on_ready` (the CLI prints the URL there)."""
-    from synthgen.webui.server import is_loopback, start
+    from synthgen.webui.server import is_loopback, open_in_browser, start
 
     handle = start(
         [Path(path), *([Path(compare)] if compare is not None else [])],
@@ -230,9 +230,7 @@ def review(
     if on_ready is not None:
         on_ready(handle)
     if open_browser:
-        import webbrowser
-
-        webbrowser.open(handle.url)
+        open_in_browser(handle.url)
     if wait:
         try:
             handle.wait()

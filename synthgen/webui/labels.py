@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from synthgen.errors import UsageError
+from synthgen.errors import InputError, UsageError
 from synthgen.stages.audit.agreement import between_reviewers
 from synthgen.stages.audit.review import AuditItem, draw_sample, summary
 from synthgen.stages.audit.store import (
@@ -59,6 +59,12 @@ class AuditBook:
 
         self.data = dataset_of(data)
         self.ledger = ledger_of(self.data)
+        if include_dropped and self.ledger is None:
+            raise InputError(
+                str(data),
+                "has no ledger of dropped candidates to sample from",
+                hint="drop --include-dropped, or pass the dataset a stage or run wrote",
+            )
         self.items = draw_sample(
             self.data, sample or ALL, seed, None, self.ledger if include_dropped else None
         )

@@ -84,7 +84,8 @@ class SeedsBook:
         return out
 
     def rows(self) -> list[dict[str, Any]]:
-        """Each non-blank line: its number, its editable text fields and its findings."""
+        """Each non-blank line: its number, its editable text fields, the rest (a
+        conversation's turns, say) shown as JSON, and its findings."""
         found = self.findings()
         rows = []
         for n, raw in enumerate(self.lines, 1):
@@ -94,12 +95,13 @@ class SeedsBook:
                 obj = json.loads(raw)
             except ValueError:
                 obj = None
-            fields = (
-                {k: v for k, v in obj.items() if isinstance(v, str)}
-                if isinstance(obj, dict)
-                else {}
-            )
-            rows.append({"line": n, "fields": fields, "raw": raw, "findings": found.get(n, [])})
+            fields: dict[str, str] = {}
+            rest = raw
+            if isinstance(obj, dict):
+                fields = {k: v for k, v in obj.items() if isinstance(v, str)}
+                other = {k: v for k, v in obj.items() if not isinstance(v, str)}
+                rest = json.dumps(other, ensure_ascii=False, indent=1) if other else ""
+            rows.append({"line": n, "fields": fields, "rest": rest, "findings": found.get(n, [])})
         return rows
 
     def edited(self, edits: dict[str, Any]) -> list[str]:

@@ -28,6 +28,22 @@ def check_extra() -> None:
         )
 
 
+def open_in_browser(url: str) -> bool:
+    """Open the page where a desktop is there to show it; a bare terminal's text browser
+    would take the terminal over, so there the printed URL is enough."""
+    import os
+    import sys
+    import webbrowser
+
+    if (
+        sys.platform in ("darwin", "win32")
+        or os.environ.get("DISPLAY")
+        or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        return webbrowser.open(url)
+    return False
+
+
 def is_loopback(host: str) -> bool:
     """Whether only this machine can reach `host`."""
     if host == "localhost":
@@ -99,6 +115,8 @@ def start(
     from synthgen.webui.seedsbook import SeedsBook
     from synthgen.webui.state import Review
 
+    if sample < 0:
+        raise UsageError("--sample must be 0 (every record) or more", hint="e.g. --sample 50")
     if not 1 <= len(paths) <= 2:
         raise UsageError("review takes one PATH, or two to compare", hint="synthgen review A B")
     if not is_loopback(host) and not token:

@@ -26,6 +26,7 @@ from support.helpers import run as run_cli
 from support.review_data import review_run
 
 import synthgen
+from synthgen.stages.audit.store import read_verdicts
 
 BROWSER = ("chromium", "chromium-browser")
 DRIVER = "chromedriver"
@@ -109,6 +110,18 @@ def driver() -> Iterator[Any]:
         d.quit()
 
 
+def test_without_the_browser_it_skips_saying_why_but_fails_under_ci(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "tools", lambda: (None, "/usr/bin/chromedriver"))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="make install-browser"):
+        start_driver()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must run the browser test"):
+        start_driver()
+
+
 def label_twenty(driver: Any) -> list[str]:
     """Accept or reject (with a reason) the first 20 records by keyboard; the verdicts given."""
     from selenium.webdriver.common.keys import Keys
@@ -119,7 +132,8 @@ def label_twenty(driver: Any) -> list[str]:
         if k % 3 == 1:
             press(driver, "r")
             wait_for(driver, lambda d: d.switch_to.active_element.get_attribute("id") == "reason")
-            press(driver, "off_task" + Keys.ENTER)
+            # the first reject takes the ledger's first reason by its number, the rest typed
+            press(driver, "1" if k == 1 else "off_task" + Keys.ENTER)
             given.append("reject")
         else:
             press(driver, "a")
@@ -150,6 +164,8 @@ def test_label_reload_kappa_seeds_and_no_script_runs(driver: Any, tmp_path: Path
             press(driver, "\ue012")
             wait_for(driver, lambda d, k=k: f"record {k} of" in text(d, "#position"))
             assert text(driver, "#label").startswith(f"your label: {given[k - 1]}")
+        notes = {v["note"] for v in read_verdicts(run / "data.verdicts.jsonl").values()}
+        assert notes == {"", "off_task", "near_duplicate"}  # near_duplicate: the ledger's first
         printed = run_cli(["audit", str(run), "--summary"])
         assert printed.code == 0, printed.stderr
         kappa = re.search(r"Cohen's kappa (\S+) over (\d+)", printed.stderr)

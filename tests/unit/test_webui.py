@@ -410,6 +410,15 @@ def test_other_hosts_need_an_explicit_token_and_get_a_warning(run: Path) -> None
         handle.stop()
 
 
+def test_a_negative_sample_or_dropped_without_a_ledger_are_usage_errors(run: Path) -> None:
+    with pytest.raises(UsageError, match="--sample"):
+        synthgen.review(run, sample=-1)
+    (run / "dropped.jsonl").unlink()
+    with pytest.raises(UsageError, match="no ledger") as e:
+        synthgen.review(run, include_dropped=True)
+    assert e.value.exit_code == 2
+
+
 def test_a_missing_extra_is_a_usage_error_naming_it(
     run: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

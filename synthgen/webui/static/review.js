@@ -203,9 +203,15 @@ function closeOverlays() {
 function auditKeys(ev) {
   const reasonOpen = !document.getElementById("reason-box").hidden;
   if (reasonOpen) {
-    if (ev.key === "Enter") {
+    const input = document.getElementById("reason");
+    const pick = audit.reasons[Number(ev.key) - 1];
+    if (/^[1-9]$/.test(ev.key) && !input.value && pick) {
       ev.preventDefault();
-      const note = document.getElementById("reason").value.trim();
+      closeOverlays();
+      decide("reject", pick);
+    } else if (ev.key === "Enter") {
+      ev.preventDefault();
+      const note = input.value.trim();
       closeOverlays();
       decide("reject", note);
     } else if (ev.key === "Escape") {
@@ -295,11 +301,17 @@ async function loadSeeds() {
       card.appendChild(area);
       areas[key] = area;
     }
-    if (!Object.keys(row.fields).length) card.appendChild(el("pre", row.raw));
+    if (row.rest) card.appendChild(el("pre", row.rest));  // turns and other non-text fields
     drop.addEventListener("change", () => { card.classList.toggle("dropped", drop.checked); invalidateDiff(); });
     box.appendChild(card);
     seeds.rows.push({line: row.line, fields: row.fields, areas: areas, drop: drop});
   }
+  const only = document.getElementById("only-findings");
+  only.addEventListener("change", () => {
+    data.rows.forEach((row) => {
+      document.getElementById("seed-" + row.line).hidden = only.checked && !row.findings.length;
+    });
+  });
   const name = document.getElementById("save-name");
   if (!name.value) name.value = data.file.replace(/\.jsonl$/, "") + ".curated.jsonl";
   name.addEventListener("input", invalidateDiff);
