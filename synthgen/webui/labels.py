@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from synthgen.errors import InputError, UsageError
-from synthgen.stages.audit.agreement import between_reviewers
+from synthgen.stages.audit.agreement import DECIDED, between_reviewers
 from synthgen.stages.audit.review import AuditItem, draw_sample, summary
 from synthgen.stages.audit.store import (
     VERDICTS,
@@ -108,10 +108,15 @@ class AuditBook:
             self._refresh()
             lines = verdicts_by_auditor(self.store.path)
         return {
-            rid: {"verdict": line["verdict"], "note": line.get("note", ""), **self.judge(rid)}
+            rid: self._label(rid, line["verdict"], line.get("note", ""))
             for (who, rid), line in lines.items()
             if who == reviewer and rid in self.by_id
         }
+
+    def _label(self, rid: str, verdict: str, note: str) -> dict[str, Any]:
+        """A label as the page shows it; a skip is no decision, so the judge stays hidden."""
+        shown = self.judge(rid) if verdict in DECIDED else {}
+        return {"verdict": verdict, "note": note, **shown}
 
     def judge(self, rid: str) -> dict[str, Any]:
         """The judge's verdict on one record (shown only once a reviewer decided it)."""
@@ -138,7 +143,7 @@ class AuditBook:
             self._refresh()
             self.store.add(line)
             self._size = self._file_size()
-        return {"verdict": verdict, "note": note, **self.judge(rid)}
+        return self._label(rid, verdict, note)
 
     def agreement(self) -> dict[str, Any]:
         """`synthgen audit`'s summary over the same verdict file, and agreement between

@@ -215,7 +215,8 @@ def test_labels_land_in_the_audit_store_and_the_numbers_match_audit(
         assert status == 200 and body["label"]["judge"]["passed"] == (k % 2 == 0)
     for rid in rids[:12]:
         assert c.label("bob", rid, "accept")[0] == 200
-    assert c.label("bob", rids[12], "skip")[0] == 200
+    status, skipped = c.label("bob", rids[12], "skip")
+    assert status == 200 and "judge" not in skipped["label"]  # a skip decides nothing
     page = c.json("/api/agreement")
     printed = synthgen.audit(run, summary_only=True, sample=5).summary
     assert printed is not None
@@ -417,6 +418,32 @@ def test_a_negative_sample_or_dropped_without_a_ledger_are_usage_errors(run: Pat
     with pytest.raises(UsageError, match="no ledger") as e:
         synthgen.review(run, include_dropped=True)
     assert e.value.exit_code == 2
+
+
+def test_a_dataset_file_and_conversations_are_reviewed_too(tmp_path: Path) -> None:
+    from support.report_data import record, write_jsonl
+
+    turns = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi <b>there</b>"},
+        {"role": "assistant", "content": "Hello."},
+        {"role": "user", "content": "Bye"},
+        {"role": "assistant", "content": "Bye."},
+    ]
+    talk = record(0, {"instruction": "Hi <b>there</b>", "input": "", "output": "Hello."}, score=5)
+    data = write_jsonl(tmp_path / "talks.jsonl", [{**talk, "messages": turns}])
+    handle = synthgen.review(data)
+    try:
+        c = Client(handle)
+        (item,) = c.json("/api/audit")["items"]
+        assert item["messages"] == turns and "source" not in item
+        status, body = c.authed("/drift")
+        assert status == 200 and b"no rounds: a dataset file" in body and b"1 records" in body
+        assert b"no ledger beside this data" in c.authed("/ledger")[1]
+        status, _ = c.label("ann", item["id"], "accept")
+        assert status == 200 and (tmp_path / "talks.verdicts.jsonl").is_file()
+    finally:
+        handle.stop()
 
 
 def test_a_missing_extra_is_a_usage_error_naming_it(

@@ -117,7 +117,8 @@ function renderRecord() {
     judge.appendChild(el("p", "Judge: " + (j.score === null ? "–" : j.score) + " (" + passed + ")"));
     if (j.rationale) judge.appendChild(el("p", j.rationale, "dim"));
   } else {
-    judge.appendChild(el("p", "the judge's verdict is hidden until you decide", "dim"));
+    judge.appendChild(el("p", "the judge's verdict is hidden until you decide" +
+      (label ? " (a skip is not a decision)" : ""), "dim"));
   }
   box.appendChild(judge);
 }
@@ -174,10 +175,10 @@ async function decide(verdict, note) {
     audit.labels[item.id] = res.label;
     renderAgreement(res.agreement);
     const j = res.label.judge;
-    const last = document.getElementById("last");
-    last.replaceChildren(el("h3", "Last decision"),
-      el("p", "#" + item.k + " " + verdict + " · judge " + (j.score === null ? "–" : j.score) +
-        " (" + (j.passed === true ? "passed" : j.passed === false ? "failed" : "?") + ")"));
+    const judged = j ? "judge " + (j.score === null ? "–" : j.score) + " (" +
+      (j.passed === true ? "passed" : j.passed === false ? "failed" : "?") + ")" : "judge still hidden";
+    document.getElementById("last").replaceChildren(el("h3", "Last decision"),
+      el("p", "#" + item.k + " " + verdict + " · " + judged));
     if (audit.at < audit.items.length - 1) audit.at += 1;
     renderRecord();
     say("saved");
