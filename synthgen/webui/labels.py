@@ -72,17 +72,11 @@ class AuditBook:
         self.grounded = _grounding(self.data, set(self.by_id)) if self.items else {}
         self.store = VerdictStore(verdicts_path_for(self.data))
         self._lock = threading.Lock()
-        self._size = self._file_size()
-
-    def _file_size(self) -> int:
-        return self.store.path.stat().st_size if self.store.path.exists() else 0
 
     def _refresh(self) -> None:
-        """Re-read the verdict file when another writer (a terminal audit) appended to it."""
-        size = self._file_size()
-        if size != self._size:
-            self.store.latest = read_verdicts(self.store.path)
-            self._size = size
+        """Re-read the verdict file: another writer (a terminal audit, a second review) may
+        have appended to it; reading it whole is cheap beside a person's pace."""
+        self.store.latest = read_verdicts(self.store.path)
 
     def item_view(self, k: int, item: AuditItem) -> dict[str, Any]:
         """What the page shows of one record before the reviewer decides (no judge: blind)."""
@@ -105,7 +99,6 @@ class AuditBook:
     def labels_of(self, reviewer: str) -> dict[str, dict[str, Any]]:
         """This reviewer's latest label per record, with the judge's view now that it is decided."""
         with self._lock:
-            self._refresh()
             lines = verdicts_by_auditor(self.store.path)
         return {
             rid: self._label(rid, line["verdict"], line.get("note", ""))
@@ -139,10 +132,8 @@ class AuditBook:
         if not reviewer.strip():
             raise UsageError("a label needs the reviewer's name", hint="type it in the page")
         line = verdict_line(item.record(), verdict, note, reviewer.strip(), item.judge_score)
-        with self._lock:
-            self._refresh()
+        with self._lock:  # one append at a time: concurrent reviewers never interleave lines
             self.store.add(line)
-            self._size = self._file_size()
         return self._label(rid, verdict, note)
 
     def agreement(self) -> dict[str, Any]:
