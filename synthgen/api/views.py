@@ -196,7 +196,7 @@ def review(
     *,
     seeds: PathLike | None = None,
     host: str = "127.0.0.1",
-    port: int = 0,
+    port: int | None = None,
     token: str | None = None,
     sample: int = 50,
     seed: int = 0,
@@ -207,7 +207,8 @@ def review(
     on_ready: Callable[[ReviewHandle], None] | None = None,
 ) -> ReviewHandle:
     """Serve the review web app for a run dir or dataset (and `compare`, side by side);
-    return its handle (`.url` with the token, `.stop()`); `wait` blocks until Ctrl-C,
+    return its handle (`.url` with the token, `.stop()`); `port` None: 8765 if free, else
+    any; `wait` blocks until Ctrl-C,
     after `on_ready` (the CLI prints the URL there)."""
     from synthgen.webui.server import is_loopback, open_in_browser, start
 

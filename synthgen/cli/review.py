@@ -20,7 +20,12 @@ if TYPE_CHECKING:
     help="Seed file for the Seeds page.",
     show_default="a run dir's own seeds",
 )
-@click.option("--port", type=int, default=0, show_default="a free port", help="Port to listen on.")
+@click.option(
+    "--port",
+    type=int,
+    show_default="8765 if free, else any",
+    help="Port to listen on (0: any free one).",
+)
 @click.option(
     "--host",
     default="127.0.0.1",
@@ -46,7 +51,7 @@ def review_cmd(
     path: Path,
     compare: Path | None,
     seeds: Path | None,
-    port: int,
+    port: int | None,
     host: str,
     token: str | None,
     sample: int,
@@ -65,7 +70,7 @@ def review_cmd(
 
       synthgen review out/run
 
-      synthgen review out/run --seeds seeds/support_triage.jsonl --port 8765
+      synthgen review out/run --seeds seeds/support_triage.jsonl --port 9000
 
       synthgen review out/run-a out/run-b
     """

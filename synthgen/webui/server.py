@@ -13,6 +13,7 @@ from typing import Any
 from synthgen.errors import UsageError
 
 EXTRA = "review"
+DEFAULT_PORT = 8765
 NEEDS = ("starlette", "uvicorn", "jinja2", "multipart")
 
 
@@ -78,20 +79,26 @@ class ReviewHandle:
             self._thread.join(timeout=0.5)
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int | None) -> socket.socket:
+    """Listen on `port`; with None, on DEFAULT_PORT if free (the page's origin, and with it
+    the reviewer's name the browser keeps, stays the same across restarts), else any."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as e:
-        sock.close()
-        raise UsageError(
-            f"cannot listen on {host}:{port} ({e.strerror})",
-            hint="pick another --port (0 picks a free one)",
-        ) from e
-    sock.listen(128)
-    return sock
+    for attempt in (port,) if port is not None else (DEFAULT_PORT, 0):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, attempt))
+        except OSError as e:
+            sock.close()
+            if port is None and attempt == DEFAULT_PORT:
+                continue
+            raise UsageError(
+                f"cannot listen on {host}:{attempt} ({e.strerror})",
+                hint="pick another --port (0 picks a free one)",
+            ) from e
+        sock.listen(128)
+        return sock
+    raise AssertionError("unreachable: port 0 always binds or raises")
 
 
 def start(
@@ -99,7 +106,7 @@ def start(
     *,
     seeds: Path | None,
     host: str,
-    port: int,
+    port: int | None,
     token: str | None,
     sample: int,
     seed: int,
@@ -132,13 +139,13 @@ def start(
     book = AuditBook(paths[0], sample=sample, seed=seed, include_dropped=include_dropped)
     seed_file = seeds or seeds_of_run(paths[0])
     sock = _bind(host, port)
-    port = sock.getsockname()[1]
+    bound = int(sock.getsockname()[1])
     review = Review(
         tuple(paths),
         book,
         SeedsBook(seed_file) if seed_file else None,
         token or secrets.token_urlsafe(24),
-        port,
+        bound,
     )
     server = uvicorn.Server(
         uvicorn.Config(build_app(review), log_level="warning", lifespan="off", access_log=False)
@@ -146,5 +153,5 @@ def start(
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{port}/audit?token={review.token}"
-    return ReviewHandle(url, host, port, review.token, server, thread, book.close)
+    url = f"http://{shown}:{bound}/audit?token={review.token}"
+    return ReviewHandle(url, host, bound, review.token, server, thread, book.close)

@@ -455,3 +455,33 @@ def test_a_missing_extra_is_a_usage_error_naming_it(
     with pytest.raises(UsageError, match=r"optional extra \[review\]") as e:
         synthgen.review(run)
     assert e.value.exit_code == 2 and "synthgen[review]" in (e.value.hint or "")
+
+
+def test_the_default_port_is_kept_across_restarts_unless_taken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One port by default keeps the page's origin, and the name the browser remembers."""
+    import socket
+
+    import synthgen.webui.server as server
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    busy = taken.getsockname()[1]
+    try:
+        monkeypatch.setattr(server, "DEFAULT_PORT", busy)
+        other = server._bind("127.0.0.1", None)  # taken: any free port instead
+        assert other.getsockname()[1] not in (busy, 0)
+        other.close()
+        with pytest.raises(UsageError, match=f"cannot listen on 127.0.0.1:{busy}"):
+            server._bind("127.0.0.1", busy)  # asked for by name: an error, not another port
+    finally:
+        taken.close()
+    free = server._bind("127.0.0.1", 0)
+    port = free.getsockname()[1]
+    free.close()
+    monkeypatch.setattr(server, "DEFAULT_PORT", port)
+    again = server._bind("127.0.0.1", None)
+    assert again.getsockname()[1] == port
+    again.close()
