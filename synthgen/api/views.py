@@ -201,6 +201,7 @@ def review(
     sample: int = 50,
     seed: int = 0,
     include_dropped: bool = False,
+    blind: bool = True,
     open_browser: bool = False,
     wait: bool = False,
     say: Callable[[str], None] | None = None,
@@ -221,6 +222,7 @@ def review(
         sample=sample,
         seed=seed,
         include_dropped=include_dropped,
+        blind=blind,
     )
     tell = say or (lambda _m: None)
     if not is_loopback(host):

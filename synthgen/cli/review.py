@@ -46,6 +46,11 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Also sample candidates the judge dropped, as `synthgen audit`.",
 )
+@click.option(
+    "--show-judge",
+    is_flag=True,
+    help="Show the judge's verdict before you decide (by default it is hidden until then).",
+)
 @click.option("--no-open", is_flag=True, help="Do not open a browser.")
 def review_cmd(
     path: Path,
@@ -57,6 +62,7 @@ def review_cmd(
     sample: int,
     seed: int,
     include_dropped: bool,
+    show_judge: bool,
     no_open: bool,
 ) -> None:
     """Review in the browser: curate the seeds, audit a sample with the keyboard (blind to
@@ -86,6 +92,7 @@ def review_cmd(
         sample=sample,
         seed=seed,
         include_dropped=include_dropped,
+        blind=not show_judge,
         open_browser=not no_open,
         wait=True,
         say=_say,

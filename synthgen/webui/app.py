@@ -50,7 +50,7 @@ Handler = Callable[["Request"], Awaitable["Response"]]
 
 def build_app(review: Review) -> Starlette:
     """The Starlette app of one review."""
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -62,6 +62,7 @@ def build_app(review: Review) -> Starlette:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,  # a name a template expects but is not given fails loudly
     )
 
     async def guard(request: Request, call_next: RequestResponseEndpoint) -> Response:

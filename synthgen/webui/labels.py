@@ -54,7 +54,9 @@ def _grounding(path: Path, ids: set[str]) -> dict[str, dict[str, Any]]:
 class AuditBook:
     """One dataset's sample and its labels; writes are serialised, other writers are seen."""
 
-    def __init__(self, data: Path, *, sample: int, seed: int, include_dropped: bool) -> None:
+    def __init__(
+        self, data: Path, *, sample: int, seed: int, include_dropped: bool, blind: bool = True
+    ) -> None:
         from synthgen.core.datasets import dataset_of, ledger_of
 
         self.data = dataset_of(data)
@@ -72,6 +74,7 @@ class AuditBook:
         self.grounded = _grounding(self.data, set(self.by_id)) if self.items else {}
         self.store = VerdictStore(verdicts_path_for(self.data))
         self._lock = threading.Lock()
+        self.blind = blind
 
     def _refresh(self) -> None:
         """Re-read the verdict file: another writer (a terminal audit, a second review) may
@@ -79,7 +82,8 @@ class AuditBook:
         self.store.latest = read_verdicts(self.store.path)
 
     def item_view(self, k: int, item: AuditItem) -> dict[str, Any]:
-        """What the page shows of one record before the reviewer decides (no judge: blind)."""
+        """What the page shows of one record before the reviewer decides (the judge only
+        when not blind)."""
         return {
             "k": k,
             "id": item.id,
@@ -90,6 +94,7 @@ class AuditBook:
             "output": item.output,
             "messages": [{"role": r, "content": c} for r, c in item.messages or ()],
             **self.grounded.get(item.id, {}),
+            **({} if self.blind else self.judge(item.id)),
         }
 
     def items_view(self) -> list[dict[str, Any]]:

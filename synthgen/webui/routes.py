@@ -98,8 +98,9 @@ def table(review: Review, page: Page) -> list[tuple[str, Endpoint, list[str]]]:
     shipped = {p.name for p in STATIC.iterdir() if p.is_file()}
 
     async def audit_page(request: Request) -> Response:
+        book = review.audit
         return page(
-            "audit", names=names, data=str(review.audit.data), total=len(review.audit.items)
+            "audit", names=names, data=str(book.data), total=len(book.items), blind=book.blind
         )
 
     async def seeds_page(request: Request) -> Response:

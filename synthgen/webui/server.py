@@ -111,6 +111,7 @@ def start(
     sample: int,
     seed: int,
     include_dropped: bool,
+    blind: bool = True,
 ) -> ReviewHandle:
     """Serve a review of `paths` (one, or two to compare) in a background thread."""
     check_extra()
@@ -136,7 +137,9 @@ def start(
     for p in paths:
         if not p.exists():
             raise UsageError(f"{p} does not exist", hint="pass a run dir or a dataset file")
-    book = AuditBook(paths[0], sample=sample, seed=seed, include_dropped=include_dropped)
+    book = AuditBook(
+        paths[0], sample=sample, seed=seed, include_dropped=include_dropped, blind=blind
+    )
     seed_file = seeds or seeds_of_run(paths[0])
     sock = _bind(host, port)
     bound = int(sock.getsockname()[1])

@@ -130,6 +130,7 @@ def test_the_first_visit_sets_a_cookie_that_later_pages_use(
         and "script-src 'self'" in r.headers["Content-Security-Policy"]
     )
     assert c.get("/drift", {"Cookie": cookie.split(";")[0]})[0] == 200
+    assert "blind: the judge's verdict shows once you decide" in page
     assert f'<meta name="synthgen-token" content="{c.token}">' in page
 
 
@@ -442,6 +443,17 @@ def test_a_dataset_file_and_conversations_are_reviewed_too(tmp_path: Path) -> No
         assert b"no ledger beside this data" in c.authed("/ledger")[1]
         status, _ = c.label("ann", item["id"], "accept")
         assert status == 200 and (tmp_path / "talks.verdicts.jsonl").is_file()
+    finally:
+        handle.stop()
+
+
+def test_show_judge_unblinds_the_records(run: Path) -> None:
+    handle = synthgen.review(run, sample=4, blind=False)
+    try:
+        items = Client(handle).json("/api/audit")["items"]
+        assert len(items) == 4
+        assert all(i["judge"]["passed"] == (int(i["id"][-6:]) % 2 == 0) for i in items)
+        assert b"(--show-judge)" in Client(handle).authed("/audit")[1]
     finally:
         handle.stop()
 

@@ -111,8 +111,9 @@ function renderRecord() {
   if (item.source) box.appendChild(sourceBlock(item));
   const judge = el("div", undefined, "judge");
   judge.id = "judge";
-  if (label && label.judge) {
-    const j = label.judge;
+  const shown = (label && label.judge) || item.judge;  // item.judge: --show-judge
+  if (shown) {
+    const j = shown;
     const passed = j.passed === true ? "passed" : j.passed === false ? "failed" : "?";
     judge.appendChild(el("p", "Judge: " + (j.score === null ? "–" : j.score) + " (" + passed + ")"));
     if (j.rationale) judge.appendChild(el("p", j.rationale, "dim"));
