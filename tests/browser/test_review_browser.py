@@ -209,6 +209,33 @@ def save_edited_seeds(driver: Any, base: str, folder: Path) -> None:
     not_pwned(driver)
 
 
+def shrink(png: Path) -> None:
+    """A palette PNG: a page of flat colours loses nothing visible, the file a few times less."""
+    from PIL import Image
+
+    with Image.open(png) as img:
+        small = img.convert("RGB").quantize(colors=64)
+    small.save(png, optimize=True)
+
+
+def second_reviewer(base: str, token: str, n: int) -> None:
+    """bob labels the first n records through the page's API (for the agreement table)."""
+    import urllib.request
+
+    def call(path: str, body: dict[str, str] | None = None) -> Any:
+        req = urllib.request.Request(
+            base + path,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"X-Synthgen-Token": token, "Origin": base},
+        )
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read())
+
+    for k, item in enumerate(call("/api/audit")["items"][:n]):
+        verdict = "reject" if k % 2 else "accept"
+        call("/api/label", {"reviewer": "bob", "id": item["id"], "verdict": verdict})
+
+
 def screenshots(out: Path) -> None:
     """A screenshot of each page over the test data, for README (make review-screenshots)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -227,13 +254,20 @@ def screenshots(out: Path) -> None:
             driver.get(handle.url)
             driver.execute_script("localStorage.setItem('synthgen-reviewer', 'ann')")
             ready(driver, base + "/audit")
-            for k in range(6):
-                press(driver, "a" if k % 3 else "s")
+            for k in range(8):
+                press(driver, {1: "r", 3: "s"}.get(k % 4, "a"))
+                if k % 4 == 1:
+                    wait_for(driver, lambda d: d.switch_to.active_element.get_attribute("id"))
+                    press(driver, "1")
                 wait_for(driver, lambda d, n=k + 1: f"· {n} labelled" in text(d, "#position"))
+            second_reviewer(base, handle.token, 8)
+            ready(driver, base + "/audit")
             for page in ("audit", "seeds", "drift", "ledger"):
                 if page != "audit":
                     ready(driver, f"{base}/{page}")
-                driver.save_screenshot(str(out / f"review-{page}.png"))
+                png = out / f"review-{page}.png"
+                driver.save_screenshot(str(png))
+                shrink(png)
         finally:
             driver.quit()
             handle.stop()

@@ -56,8 +56,9 @@ function sourceBlock(item) {
   const text = [chunk.text, src.text, src.chunk_text].find((t) => typeof t === "string");
   const base = Array.isArray(chunk.span) ? chunk.span[0] : (Array.isArray(src.span) ? src.span[0] : 0);
   const box = el("section", undefined, "source");
+  const chunkId = typeof src.chunk === "string" ? src.chunk : chunk.id || src.chunk_id;
   const where = [src.document, src.heading_path && [].concat(src.heading_path).join(" › "),
-    chunk.id || src.chunk_id].filter(Boolean).join(" · ");
+    chunkId].filter(Boolean).join(" · ");
   box.appendChild(el("h3", "Source" + (where ? ": " + where : "")));
   const evidence = (item.evidence || []).filter((e) => e && typeof e === "object");
   if (typeof text === "string") {
