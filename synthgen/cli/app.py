@@ -28,6 +28,7 @@ LAZY_COMMANDS = {
     "config": "synthgen.cli.config:config_group",
     "export": "synthgen.cli.export:export_cmd",
     "verify": "synthgen.cli.verify:verify_cmd",
+    "review": "synthgen.cli.review:review_cmd",
     "batch": "synthgen.cli.batch:batch_group",
 }
 

@@ -79,3 +79,49 @@ def test_a_directory_that_is_not_a_run_is_exit_2(tmp_path: Path) -> None:
     for command in ("report", "audit"):
         r = synthgen(command, tmp_path)
         assert r.code == 2 and "is a directory without data.jsonl" in r.stderr, r.stderr
+
+
+def test_review_serves_a_run_dir_and_its_labels_are_what_audit_counts(
+    done: Done, tmp_path: Path
+) -> None:
+    """`synthgen review` over this run: its rounds as charts, its own seeds, its ledger, and
+    labels given in the page (judge drops included) counted by `synthgen audit`."""
+    import json
+    import re
+    import urllib.request
+
+    from support.runs import SEEDS
+
+    import synthgen as api
+
+    run_dir = shutil.copytree(done.run_dir, tmp_path / "run")  # its own verdict file
+    handle = api.review(run_dir, sample=100, include_dropped=True)
+    try:
+        base = handle.url.split("/audit")[0]
+
+        def call(path: str, body: dict[str, str] | None = None) -> bytes:
+            req = urllib.request.Request(
+                base + path,
+                data=None if body is None else json.dumps(body).encode(),
+                headers={"X-Synthgen-Token": handle.token, "Origin": base},
+            )
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return bytes(r.read())
+
+        drift = call("/drift").decode()
+        assert drift.count("<svg") == 2 and "keep rate and distinct-2 per round" in drift
+        assert json.loads(call("/api/seeds"))["file"] == SEEDS.name
+        assert "judge" in call("/ledger?stage=judge").decode()
+        items = json.loads(call("/api/audit"))["items"]
+        assert len(items) == 20 + _judge_drops(run_dir) and items[-1]["dropped"]
+        for k, item in enumerate(items):  # reject the judge's drops, and two it kept
+            verdict = "reject" if item["dropped"] or k < 2 else "accept"
+            call("/api/label", {"reviewer": "ann", "id": item["id"], "verdict": verdict})
+        page = json.loads(call("/api/agreement"))
+    finally:
+        handle.stop()
+    printed = synthgen("audit", run_dir, "--summary")
+    assert printed.code == 0, printed.stderr
+    shown = re.search(r"Cohen's kappa (\S+) over (\d+)", printed.stderr)
+    assert shown is not None and shown.groups() == (page["kappa_text"], str(len(items)))
+    assert page["kappa"] is not None and 0 < page["kappa"] < 1

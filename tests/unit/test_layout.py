@@ -146,7 +146,7 @@ def test_the_run_loop_does_not_import_its_parent() -> None:
 def test_no_subpackage_hides_an_api_function() -> None:
     """Importing synthgen.X.y sets synthgen.X to the subpackage: it would replace the API's
     function of that name (synthgen.expand, .filter, .dedup, .report, .run)."""
-    api = {"expand", "filter", "dedup", "report", "run"}
+    api = {"expand", "filter", "dedup", "report", "run", "review"}
     clashes = sorted(api & {p.name for p in PKG.iterdir() if p.is_dir()})
     assert not clashes, clashes
 
@@ -216,6 +216,20 @@ def test_the_cli_is_a_face_over_the_api() -> None:
         for d in deps
         if _area(d) != "cli" and d not in CLI_MAY_IMPORT
     ]
+    assert not bad, "\n".join(sorted(bad))
+
+
+def test_the_review_app_is_a_face_over_the_stages() -> None:
+    """webui/ (`synthgen review`) reads the stages' own code; the API starts it, so it
+    imports neither the API, the CLI nor the run loop."""
+    bad = [
+        f"{m} imports {d}"
+        for m, deps in GRAPH.items()
+        if _area(m) == "webui"
+        for d in deps
+        if _area(d) in ("api", "cli", "pipeline")
+    ]
+    assert {_area(m) for m in MODULES} >= {"webui"}
     assert not bad, "\n".join(sorted(bad))
 
 

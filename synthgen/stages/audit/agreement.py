@@ -42,3 +42,33 @@ def human_agreement(
         else None,
         "judge_pass_rate_on_rejected": sum(known) / len(known) if known else None,
     }
+
+
+def between_reviewers(lines: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict[str, Any]:
+    """Inter-annotator agreement from each reviewer's latest verdict per record: for every
+    pair of reviewers, Cohen's kappa and raw agreement over the records both decided."""
+    from itertools import combinations
+
+    from synthgen.text.stats import cohen_kappa
+
+    by_auditor: dict[str, dict[str, str]] = {}
+    for (auditor, rid), line in lines.items():
+        if line.get("verdict") in DECIDED:
+            by_auditor.setdefault(auditor, {})[rid] = line["verdict"]
+    pairs = []
+    for a, b in combinations(sorted(by_auditor), 2):
+        shared = sorted(by_auditor[a].keys() & by_auditor[b].keys())
+        x = [by_auditor[a][i] == "accept" for i in shared]
+        y = [by_auditor[b][i] == "accept" for i in shared]
+        pairs.append(
+            {
+                "a": a,
+                "b": b,
+                "shared": len(shared),
+                "agreement": sum(p == q for p, q in zip(x, y, strict=True)) / len(shared)
+                if shared
+                else None,
+                "kappa": cohen_kappa(x, y, labels=[True, False]) if shared else None,
+            }
+        )
+    return {"reviewers": sorted(by_auditor), "pairs": pairs}

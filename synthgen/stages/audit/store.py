@@ -45,6 +45,19 @@ def read_verdicts(path: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+def verdicts_by_auditor(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """Each auditor's latest verdict per record id, keyed (auditor, id): what several
+    reviewers sharing one verdict file said, for agreement between them."""
+    from synthgen.core.jsonl import iter_jsonl
+
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    if path.exists():
+        for _, obj in iter_jsonl(path):
+            if obj.get("verdict") in VERDICTS and isinstance(obj.get("id"), str):
+                out[(str(obj.get("auditor") or ""), obj["id"])] = obj
+    return out
+
+
 def verdict_line(
     record: dict[str, Any], verdict: str, note: str, auditor: str, judge_score: float | None
 ) -> dict[str, Any]:
