@@ -56,8 +56,8 @@ def test_a_writing_query_is_refused_and_changes_nothing(
     dumps: list[list[str]] = []
     orig = ex._query
 
-    def query_then_dump(con: sqlite3.Connection, q: str, seeded: bool) -> object:
-        out = orig(con, q, seeded)
+    def query_then_dump(con: sqlite3.Connection, q: str) -> object:
+        out = orig(con, q)
         dumps.append(list(con.iterdump()))
         return out
 
@@ -92,12 +92,42 @@ def test_sql_fixtures_flag_an_empty_result_and_dialects_translate(tmp_path: Path
     rows.write_text(
         "INSERT INTO employees VALUES (1, 'ada', 10);\nINSERT INTO other_table VALUES (1);\n"
     )
+    assert _sql("SELECT name FROM employees WHERE salary > 50", fixtures=rows) is None
     assert _sql("SELECT name FROM employees WHERE salary > 5", fixtures=rows) is None
-    failed = _sql("SELECT name FROM employees WHERE salary > 50", fixtures=rows)
-    assert failed == ("sql_empty_result", "no rows on the fixtures' data")
     assert _sql("SELECT name::TEXT FROM employees LIMIT 2", dialect="postgres") is None
     with pytest.raises(UsageError, match="dialect"):
         SqlExecutor(SqlCheck(dialect="no-such-dialect"))
+
+
+def _seed(id: str, schema: str, query: str) -> Seed:
+    return Seed(id=id, instruction="q", input=schema, output=query, source={})
+
+
+def test_sql_empty_result_flags_only_where_a_seed_of_the_same_schema_has_rows(
+    tmp_path: Path,
+) -> None:
+    rows = tmp_path / "rows.sql"
+    rows.write_text("INSERT INTO employees VALUES (1, 'ada', 10);\n")
+    other = "CREATE TABLE depts (id INTEGER PRIMARY KEY, title TEXT);"
+    seeds = [
+        _seed("s-empty", SCHEMA, "SELECT name FROM employees WHERE salary > 99"),
+        _seed("s-rows", "  " + SCHEMA.upper(), "SELECT name FROM employees"),
+        _seed("s-depts", other, "SELECT title FROM depts"),
+    ]
+    ex = SqlExecutor(SqlCheck(fixtures=rows), seeds)
+    assert ex.seed_rows == {" ".join(SCHEMA.split()).lower(): "s-rows"}
+
+    def run(schema: str, query: str) -> tuple[str, str] | None:
+        failed = ex.run(Subject("q", schema, query))
+        return None if failed is None else (failed.reason, failed.detail)
+
+    assert run(SCHEMA, "SELECT name FROM employees WHERE salary > 5") is None
+    assert run(SCHEMA, "SELECT name FROM employees WHERE salary > 50") == (
+        "sql_empty_result",
+        "no rows on the fixtures' data, where seed s-rows has rows",
+    )
+    # no seed of this schema returns rows (the fixtures hold none for it): nothing to compare
+    assert run(other, "SELECT title FROM depts WHERE id > 5") is None
 
 
 def test_every_bundled_seed_query_runs_against_its_schema() -> None:

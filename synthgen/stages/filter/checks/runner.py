@@ -47,7 +47,7 @@ def build(cfg: ChecksConfig, seeds: Sequence[Seed] = ()) -> list[Executor]:
     if cfg.sql is not None:
         from synthgen.stages.filter.checks.sql import SqlExecutor
 
-        out.append(SqlExecutor(cfg.sql))
+        out.append(SqlExecutor(cfg.sql, seeds))
     if cfg.json_schema is not None:
         from synthgen.stages.filter.checks.json_schema import (
             JsonSchemaExecutor,
