@@ -24,6 +24,7 @@ from synthgen.standin.batches import BatchStore, batch_step, is_batch_path
 from synthgen.standin.config import RateLimiter, StandinConfig
 from synthgen.standin.embeddings import embeddings_response
 from synthgen.standin.http11 import DropConnection, Resp, error, reason, serve_connection
+from synthgen.standin.repairs import is_check_repair, shown_tables
 from synthgen.standin.schema import reply_content
 from synthgen.standin.shapes import ShapedWriter, output_shape
 from synthgen.standin.sse import StreamedAnswer, StreamingWriter, stream_refusal
@@ -285,9 +286,12 @@ class StandinServer:
         )
         choices: list[dict[str, Any]] = []
         completion_chars = 0
+        repair = is_check_repair(messages)  # answered without the fault (repairs.py)
         for i in range(1 if cfg.ignore_n else n):
-            faults = {str(k): v for k, v in cfg.task_faults.items()}
+            faults = {} if repair else {str(k): v for k, v in cfg.task_faults.items()}
             writer = ShapedWriter(C.choice_rng(key, i), topics, pin, shape, faults)
+            if repair and shape is not None and shape.kind == "sql":
+                writer.tables = shown_tables(messages)
             text = reply_content(json_wanted, schema, writer)
             finish = "stop"
             f_cf, f_tr, f_mal = rng.random(), rng.random(), rng.random()

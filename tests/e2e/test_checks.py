@@ -35,6 +35,11 @@ def _judged(standin: StandinHandle) -> set[str]:
     return {e["judged_sha256"] for e in log if e.get("judged_sha256")}
 
 
+def _chats(standin: StandinHandle) -> list[dict[str, Any]]:
+    log: list[dict[str, Any]] = standin.stats()["log"]  # type: ignore[assignment]
+    return [e for e in log if e["path"].endswith("/chat/completions")]
+
+
 def _reasons(out: Path) -> Counter[str]:
     return Counter(d["dropped"]["reason"] for d in read_jsonl(out / "dropped.jsonl"))
 
@@ -172,3 +177,57 @@ def test_filter_check_python_runs_each_answer_against_the_tests_it_carries(
         for d in read_jsonl(tmp_path / "kept.ledger.jsonl")
     }
     assert drops == {"tests_failed": "AssertionError", "code_error": "ValueError: boom"}
+
+
+def test_filter_repair_fixes_planted_columns_over_http_and_a_rerun_replays_it(
+    standin: StandinHandle, tmp_path: Path
+) -> None:
+    rows, planted = _sql_seeds(), {"sql_03", "sql_11", "sql_20"}
+    for row in rows:
+        if row["id"] in planted:
+            row["output"] = row["output"].replace("SELECT ", "SELECT hallucinated_col, ", 1)
+    bad = tmp_path / "planted.jsonl"
+    bad.write_text("".join(json.dumps(x) + "\n" for x in rows))
+    cfg = tmp_path / "repair.yaml"
+    cfg.write_text("filter:\n  checks:\n    sql: {}\n    repair: 1\n")
+    base = ["filter", str(bad), "--config", str(cfg), "--no-judge", "--check", "sql"]
+    args = [*base, "--base-url", standin.base_url, "--state-dir", str(tmp_path / "s"), "--json"]
+    out = tmp_path / "kept.jsonl"
+    r = run([*args, "-o", str(out)])
+    assert r.code == 0, r.stderr
+    assert len(_chats(standin)) == 3  # one repair request per failed record, nothing else
+    kept = read_jsonl(out)
+    assert len(kept) == 25  # 22 without repair: the yield went up
+    repaired = [k for k in kept if "repair" in k["provenance"]]
+    assert len(repaired) == 3
+    for rec in repaired:  # each repaired query runs against its own schema, re-executed here
+        db = sqlite3.connect(":memory:")
+        db.executescript(rec["input"])
+        db.execute(rec["output"].rstrip().rstrip(";")).fetchmany(5)
+        note = rec["provenance"]["repair"]
+        assert note["check"] == "sql" and note["result"] == "passed"
+        assert note["first_failure"] == "no such column: hallucinated_col"
+        assert note["usage"]["completion_tokens"] > 0
+        assert rec["provenance"]["checks"][0]["check"] == "sql"
+    ledger = read_jsonl(tmp_path / "kept.ledger.jsonl")
+    assert {d["provenance"]["source"]["id"] for d in ledger} == planted
+    assert {d["dropped"]["reason"] for d in ledger} == {"repaired"}
+    assert {d["provenance"]["repair"]["into"] for d in ledger} == {k["id"] for k in repaired}
+    summary = r.json()
+    assert summary["counts"]["input"] == 28  # 25 rows and 3 repaired answers
+    assert summary["checks"]["sql"]["passed"] == 22  # first attempts only
+    assert summary["checks"]["repairs"] == {
+        "asked": 3,
+        "repaired": 3,
+        "by_check": {"sql": {"asked": 3, "repaired": 3}},
+    }
+    # the repairs are cached like any request: a rerun replays them, the same records again
+    again = tmp_path / "again.jsonl"
+    r = run([*args, "-o", str(again)])
+    assert r.code == 0, r.stderr
+    replayed = read_jsonl(again)
+    assert [(k["id"], k["output"]) for k in replayed] == [(k["id"], k["output"]) for k in kept]
+    assert [k["provenance"].get("repair") for k in replayed] == [
+        k["provenance"].get("repair") for k in kept
+    ]
+    assert len(_chats(standin)) == 3

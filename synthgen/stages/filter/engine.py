@@ -8,15 +8,16 @@ requests from the cache and claims what is already on disk instead of writing it
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from synthgen.core.sink import Sink
 from synthgen.errors import SynthgenError
-from synthgen.records import JudgeVerdict, Status, ledger_id, ledger_line
+from synthgen.records import JudgeVerdict, Status, ledger_id, ledger_line, record_id
 from synthgen.seeds.dataset import SYNTHGEN, Row, record_dict, to_record
 from synthgen.stages.filter.calibration import known_as
-from synthgen.stages.filter.checks.runner import Checks
+from synthgen.stages.filter.checks.repair import Repair, Repairer
+from synthgen.stages.filter.checks.runner import Checks, Failure
 from synthgen.stages.filter.judge import Judge, Judgement
 from synthgen.stages.filter.preference import PairOutcome, has_responses, judge_pair
 from synthgen.stages.filter.rules import Candidate, Rules
@@ -47,7 +48,9 @@ class Item:
     failure: tuple[str, str] | None = None
     stage: str = "rules"  # whose failure: the rules', or a check's that executes ("checks")
     # the judge's verdict: a Judgement, or a PairOutcome for K responses; None: not asked
-    request: Awaitable[Judgement | PairOutcome] | None = None
+    request: Awaitable[Judgement | PairOutcome | None] | None = None
+    checked: Failure | None = None  # the check it failed: (check, reason, detail)
+    repair: Repair | None = None  # filter.checks.repair: the one repair's outcome
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class FilterEngine:
         self.min_margin = 1.0  # preference pairs: filter.judge.min_margin
         self.waiting = 0  # batch mode: rows whose verdict waits for a batch
         self.checks: Checks | None = None  # that execute: after the rules, before the judge
+        self.repairer: Repairer | None = None  # filter.checks.repair: 1
 
     def prepare(self, row: Row) -> Item:
         """Take in one row: check it against the rules, and ask the judge if it passes."""
@@ -135,7 +139,9 @@ class FilterEngine:
         item = Item(row, self.read, obj, failure)
         if failure is None and self.checks and not row.messages:
             item = self._check(item)
-        if item.failure is None and self.judge is not None:
+        if item.checked is not None and self.repairer is not None:
+            item.request = self._repaired(item)
+        elif item.failure is None and self.judge is not None:
             item.request = self.judge.judge(row.instruction, row.input, row.output, row.messages)
         return item
 
@@ -149,12 +155,52 @@ class FilterEngine:
             checks = self.checks.provenance()
             item.obj = {**item.obj, "provenance": {**item.obj["provenance"], "checks": checks}}
             return item
-        item.failure, item.stage = (failed[1], failed[2]), "checks"
+        item.failure, item.stage, item.checked = (failed[1], failed[2]), "checks", failed
         return item
+
+    async def _repaired(self, item: Item) -> Judgement | None:
+        """The one repair request, then the judge for a repaired answer that passes."""
+        assert self.repairer is not None and item.checked is not None
+        row = item.row
+        rep = await self.repairer.repair(
+            row.instruction, row.input, row.output, item.obj.get("meta"), item.checked
+        )
+        item.repair = rep
+        if rep.output is None or rep.failure is not None or self.judge is None:
+            return None
+        return await self.judge.judge(row.instruction, row.input, rep.output, row.messages)
+
+    def _swap_in_repair(self, item: Item) -> Item | None:
+        """A repaired row: its failed first attempt goes to the ledger (reason `repaired`),
+        and the repaired record, a new candidate, takes its place (None: the repair failed,
+        and the row is dropped under its check's reason with the repair noted)."""
+        rep, obj = item.repair, item.obj
+        assert rep is not None and item.failure is not None and self.checks is not None
+        prov = {**obj["provenance"], "repair": rep.note}
+        if not rep.passed:
+            item.obj = {**obj, "provenance": prov}
+            reason, detail = item.failure
+            item.failure = (reason, f"{detail[:300]} · repair asked: {rep.note['result']}")
+            return None
+        assert rep.output is not None
+        row = item.row
+        new_id = record_id(row.instruction, row.input, rep.output)
+        check, reason, detail = item.checked or ("", "", "")
+        item.obj = {**obj, "provenance": {**prov, "repair": {**rep.note, "into": new_id}}}
+        said = f"{check} {reason}: {detail[:300]} · repaired into {new_id}"
+        self._drop(item, "checks", "repaired", said)
+        usage = dict(prov.get("usage") or {})
+        for k, v in rep.note["usage"].items():
+            usage[k] = round(usage.get(k, 0) + v, 8) if k == "cost_usd" else usage.get(k, 0) + v
+        prov.update(usage=usage, checks=self.checks.provenance())
+        new_row = replace(row, id=new_id, output=rep.output)
+        new_obj = {**obj, "id": new_id, "output": rep.output, "provenance": prov}
+        self.tally.input += 1  # the repaired answer is a candidate of its own
+        return Item(new_row, item.ordinal, new_obj, request=item.request)
 
     async def run(self) -> EngineResult:
         """Commit every row in input order, judging a window ahead, until the input ends."""
-        window: JudgeWindow[Item, Judgement | PairOutcome] = JudgeWindow(
+        window: JudgeWindow[Item, Judgement | PairOutcome | None] = JudgeWindow(
             lambda item: item.request, self.commit, self.window, on_wait=self.sink.flush
         )
         try:
@@ -167,10 +213,12 @@ class FilterEngine:
 
     def commit(self, item: Item, judgement: Judgement | PairOutcome | None) -> None:
         """Keep one row, with its verdict, or ledger it; count it either way."""
-        t, row, obj = self.tally, item.row, item.obj
-        t.input += 1
+        self.tally.input += 1
         if isinstance(judgement, PairOutcome):
             return self._commit_pair(item, judgement)
+        if item.repair is not None:
+            item = self._swap_in_repair(item) or item
+        t, row, obj = self.tally, item.row, item.obj
         if item.failure is not None:
             return self._drop(item, item.stage, *item.failure)
         if judgement is not None:

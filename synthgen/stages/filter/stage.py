@@ -66,7 +66,10 @@ class FilterStage(Stage):
         reads += [("a --seeds", p) for p in jcfg.seeds]
         named = {"anchors": jcfg.anchors, "reference": jcfg.reference, "rubric": jcfg.rubric}
         reads += [(f"the --{n}", p) for n, p in named.items() if p is not None]
-        models = self.fplan.models
+        # filter.checks.repair: the generator (the endpoint's model) answers repair requests,
+        # as a client after the judges'.
+        self.repairs = bool(cfg.filter.checks.repair and self.fplan.checks)
+        models = [*self.fplan.models, *([cfg.endpoint.model] if self.repairs else [])]
         self.plan = StagePlan(
             command="filter",
             output=output,
@@ -102,11 +105,12 @@ class FilterStage(Stage):
                 f"continuing {run.slot.run_id}: {sink.count} kept, "
                 f"{len(sink.ledger_ids)} ledgered so far"
             )
+        judges = run.clients[: len(fplan.models)]
         judge = None
         if fplan.rubric is not None:
             judge = Judge(
                 fplan.rubric,
-                run.clients,
+                judges,
                 jcfg.threshold,
                 jcfg.max_new_tokens,
                 fplan.reference,
@@ -138,6 +142,11 @@ class FilterStage(Stage):
         )
         self.engine.min_margin = jcfg.min_margin
         self.engine.checks = fplan.checks
+        if self.repairs and fplan.checks is not None:
+            from synthgen.stages.filter.checks.repair import Repairer
+
+            gen = run.clients[len(fplan.models)]
+            self.engine.repairer = Repairer(fplan.checks, gen, cfg.generation)
         if fplan.checks is not None:
             fplan.checks.reset()  # a --wait loop runs this again over the same rows
         if judge is not None and (fplan.seeds or fplan.anchors):
@@ -218,10 +227,19 @@ class FilterStage(Stage):
             outcome.counts["pairs"] = tally.pairs  # rows with K responses, kept or ledgered
         outcome.details = {
             "judge": block,
-            **({"checks": fplan.checks.report()} if fplan.checks else {}),
+            **({"checks": self._checks_block()} if fplan.checks else {}),
             "capabilities": {c.model: dict(c.caps.values) for c in run.clients},
         }
         return outcome
+
+    def _checks_block(self) -> dict[str, Any]:
+        """Each check's pass rate and messages; with repair on, what the repairs did."""
+        assert self.fplan.checks is not None
+        block = self.fplan.checks.report()
+        repairer = self.engine.repairer if self.engine is not None else None
+        if repairer is not None:
+            block = {**block, "repairs": repairer.stats.as_json()}
+        return block
 
 
 def run_filter(

@@ -29,6 +29,8 @@ def _lines(path: Path) -> Iterator[dict[str, Any]]:
 
 def _passed(obj: dict[str, Any], passed: Counter[str]) -> None:
     prov = obj.get("provenance")
+    if isinstance(prov, dict) and isinstance(prov.get("repair"), dict):
+        return  # a repaired answer: its check's count is its first attempt's (a failure)
     for c in (prov.get("checks") if isinstance(prov, dict) else None) or []:
         if isinstance(c, dict) and isinstance(c.get("check"), str):
             passed[c["check"]] += 1
@@ -47,9 +49,14 @@ def checks_block(data: Path, ledger: Path | None) -> dict[str, Any] | None:
         for obj in _lines(ledger):
             drop = obj.get("dropped") or {}
             check = _CHECK_OF.get(str(drop.get("reason")))
-            if drop.get("stage") == "checks" and check is not None:
+            detail = str(drop.get("detail", ""))
+            repair = (obj.get("provenance") or {}).get("repair")
+            if isinstance(repair, dict) and drop.get("stage") == "checks":
+                # a repair was asked: the first attempt failed `check` with this message
+                check, detail = repair.get("check"), str(repair.get("first_failure", ""))
+            if drop.get("stage") == "checks" and check in CHECK_REASONS:
                 failed[check] += 1
-                messages.setdefault(check, Counter())[str(drop.get("detail", ""))[:120]] += 1
+                messages.setdefault(check, Counter())[detail[:120]] += 1
             else:
                 _passed(obj, passed)
     if not passed and not failed:

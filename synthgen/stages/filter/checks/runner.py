@@ -162,11 +162,6 @@ def for_config(cfg: Config, seeds: Sequence[Seed] | None = None) -> Checks | Non
     else those the config names (the task's, else the judge's calibration seeds)."""
     if not cfg.filter.checks.enabled:
         return None
-    if cfg.filter.checks.repair:
-        raise UsageError(
-            "filter.checks.repair is not built yet: a failing record is ledgered, not repaired",
-            hint="remove filter.checks.repair (or set it to 0)",
-        )
     if seeds is None:
         from synthgen.seeds.reader import read_seeds
 
