@@ -346,9 +346,11 @@ class Pipeline:
         judge: dict[str, Any] | None = None,
     ) -> None:
         """A dropped candidate, with its provenance and why."""
-        prov: Provenance = (
-            rec.provenance if judge is None else rec.provenance.model_copy(update={"judge": judge})
-        )
+        update = {
+            **self.screen.stamp_passed(rec),
+            **({"judge": judge} if judge is not None else {}),
+        }
+        prov: Provenance = rec.provenance.model_copy(update=update) if update else rec.provenance
         extra: dict[str, Any] = {} if match is None else {"match": match}
         entry = ledger_entry(
             rec.id,

@@ -39,6 +39,7 @@ class Screen:
         self.rules = Rules(cfg.filter.rules)
         # The seeds already passed them (filter's plan ran them before anything was paid).
         self.checks = Checks(cfg.filter.checks, seeds) if cfg.filter.checks.enabled else None
+        self.passed_checks: set[str] = set()  # ids: their ledger lines say so (report's rates)
         fields = tuple(d.fields) if d.fields else None
         self.dedup = IncrementalDedup(d.method, d.threshold, fields, embed=embed)
         self.method, self.fields = d.method, self.dedup.fields
@@ -95,6 +96,8 @@ class Screen:
         executed = self.execute(rec)
         if executed is not None:
             return executed
+        if self.checks is not None and self._checked(rec):
+            self.passed_checks.add(rec.id)
         if deduplicated:
             return None
         return _verdict(self.dedup.check(rec.id, _texts(*_fields(rec))))
@@ -118,6 +121,11 @@ class Screen:
         if self.checks is None or not self._checked(rec):
             return {}
         return {"checks": self.checks.provenance()}
+
+    def stamp_passed(self, rec: Record) -> dict[str, Any]:
+        """`stamp`, for a candidate that passed the checks and was dropped later (dedup, the
+        judge, surplus): its ledger line counts as a pass, as the manifest counts it."""
+        return self.stamp(rec) if rec.id in self.passed_checks else {}
 
 
 def _verdict(decision: Decision | None) -> Verdict | None:

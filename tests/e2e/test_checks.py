@@ -78,6 +78,14 @@ def test_run_text_to_sql_keeps_n_queries_that_run_and_ledgers_each_fault(
     assert manifest["counts"]["dropped"]["checks"] == Counter(
         d["dropped"]["reason"] for d in checked_out
     )
+    # The report counts every checked candidate (kept, deduplicated, judged below the
+    # threshold, surplus) as the manifest does, in its JSON and in report.html alike.
+    rep = run(["report", str(out), "--json"])
+    assert rep.code == 0, rep.stderr
+    block = {k: {**v, "seconds": None} for k, v in manifest["checks"].items()}
+    assert {k: {**v, "seconds": None} for k, v in rep.json()["checks"].items()} == block
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Checks that execute" in page and f"{ran['passed']}/{ran['run']}" in page
 
 
 def test_run_triage_drops_labels_outside_the_seeds_and_missing_keys(

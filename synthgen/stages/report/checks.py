@@ -3,6 +3,7 @@ it ran on (kept, or dropped later by dedup or the judge) and its most common mes
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,3 +82,26 @@ def checks_lines(block: dict[str, Any]) -> list[str]:
         out.append(f"{check}: {b['passed']}/{b['run']} passed ({b['pass_rate'] * 100:.0f}%)")
         out += [f"  {m['count']}× {m['message']}" for m in b["top_messages"]]
     return out
+
+
+def checks_html(block: dict[str, Any] | None) -> str:
+    """The HTML report's checks block: per check its pass rate and most common messages
+    ("" when no check ran), the same numbers as the terminal's and the JSON's."""
+    if not block:
+        return ""
+    rows = []
+    for check, b in block.items():
+        common = "".join(
+            f"<li>{m['count']}× <code>{html.escape(m['message'])}</code></li>"
+            for m in b["top_messages"]
+        )
+        rows.append(
+            f"<tr><td>{html.escape(check)}</td><td class=n>{b['passed']}/{b['run']}</td>"
+            f"<td class=n>{b['pass_rate'] * 100:.0f}%</td><td><ul>{common}</ul></td></tr>"
+        )
+    return (
+        "<h2>Checks that execute</h2><table><tr><th>check</th><th>passed</th>"
+        "<th>pass rate</th><th>most common messages</th></tr>" + "".join(rows) + "</table>"
+        "<p class=dim>Records a check ran on: kept, and ledgered at any stage after it; a "
+        "repaired record counts as its failed first attempt.</p>"
+    )

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthgen.stages.report.build import Built, Report
+from synthgen.stages.report.checks import checks_html
 from synthgen.stages.report.conversations import conversations_html
 from synthgen.stages.report.metrics import METRIC_INFO
 from synthgen.stages.report.preference import preference_html
@@ -204,6 +205,7 @@ def _metrics_table(r: Report) -> str:
 def _facts(r: Report) -> str:
     """Conversations, preference pairs, lineage, judge, audit, ledger and compare, in short."""
     out = [conversations_html(r.conversations), preference_html(r.preference)]
+    out.append(checks_html(r.checks))
     cov, j, h, led = r.coverage, r.judge, r.human, r.ledger
     if cov:
         out.append(
