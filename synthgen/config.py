@@ -71,6 +71,7 @@ class GenerationConfig(Strict):
     # (empty: the endpoint's model), so pairs are not one model against itself.
     responses_per_instruction: int = Field(default=1, ge=1, le=16)
     models: list[str] = Field(default_factory=list)
+    with_tests: bool = False  # code tasks: tests beside each answer (also on with checks.python)
 
     @model_validator(mode="after")
     def _pairs_need_self_instruct(self) -> GenerationConfig:

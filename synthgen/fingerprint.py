@@ -76,6 +76,7 @@ SETTINGS: dict[str, Setting] = {
     "generation.operators": C,
     "generation.responses_per_instruction": C_LATE,
     "generation.models": C_LATE,
+    "generation.with_tests": C_LATE,
     "budget.max_cost_usd": R,
     "budget.max_tokens": R,
     "prices": R,

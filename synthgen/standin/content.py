@@ -234,6 +234,10 @@ class Writer:
             out += f" Mention the {self.noun()} and the {self.noun()}."
         return out
 
+    def tests_text(self) -> str:
+        """A `tests` field: a phrase here; a code task's asserts in ShapedWriter."""
+        return self.phrase()
+
     def phrase(self) -> str:
         """A short placeholder phrase."""
         return " ".join(self._np()[1:] if self.rng.random() < 0.5 else self._np())

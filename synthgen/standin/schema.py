@@ -24,6 +24,8 @@ def string_for(name: str, w: Writer, min_length: int = 0) -> str:
         return w.input_text(min_length)  # an SQL task's: a schema (shapes.py)
     if keys & {"output", "response", "answer", "completion", "solution", "assistant"}:
         return w.output()  # shaped like the prompt's example outputs (see shapes.py)
+    if keys & {"test"}:
+        return w.tests_text()  # a code task's asserts (shapes.py)
     if keys & {"rationale", "reason", "reasoning", "explanation", "critique", "justification"}:
         return w.text(6, 18)
     return w.phrase()

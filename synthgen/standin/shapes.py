@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from synthgen.standin.code import code_answer
 from synthgen.standin.content import NOUNS, Pin, Writer, message_text
 from synthgen.standin.tasks import Table, json_fault, make_schema, pick, query, sql_fault
 
@@ -25,6 +26,7 @@ OFF_SHAPE_RATE = 0.05
 # to the prompt's closing request.
 _OUTPUT_RE = re.compile(r"^Output: (.*?)(?=\n\n(?:Example \d+:|Write |Reply )|\Z)", re.M | re.S)
 _SQL_START_RE = re.compile(r"\s*(SELECT|WITH|INSERT|UPDATE|DELETE)\b", re.I)
+_CODE_START_RE = re.compile(r"\s*(def|class|import|from)\s", re.I)
 _TASK_RE = re.compile(r"^Task: (.*)$", re.M)
 # Evol prompts show no outputs; a task about SQL, or a schema as input, still wants SQL.
 _SQL_TASK_RE = re.compile(r"\bSQL\b", re.I)
@@ -49,7 +51,7 @@ _SQL_KINDS = ("SELECT",) * 7 + ("WITH", "UPDATE", "DELETE")
 class Shape:
     """How a task's outputs look: "json" (objects like `examples`) or "sql" (statements)."""
 
-    kind: Literal["json", "sql"]
+    kind: Literal["json", "sql", "code"]
     examples: tuple[Any, ...] = ()
     compact: bool = False  # JSON written without spaces after "," and ":"
     semicolon: bool = True  # SQL statements end with ";"
@@ -89,6 +91,8 @@ def _from_outputs(outputs: list[str]) -> Shape | None:
     if 2 * len(objects) > len(outputs):
         spaced = any('": ' in raw for raw, _ in objects)
         return Shape("json", tuple(obj for _, obj in objects), compact=not spaced)
+    if 2 * sum(bool(_CODE_START_RE.match(o)) for o in outputs) > len(outputs):
+        return Shape("code", tuple(outputs))
     sql = [o for o in outputs if _SQL_START_RE.match(o)]
     if 2 * len(sql) > len(outputs):
         ends = sum(o.rstrip().endswith(";") for o in sql)
@@ -111,6 +115,7 @@ class ShapedWriter(Writer):
         self.shape = shape
         self.faults = faults or {}  # StandinConfig.task_faults (tasks.py)
         self.tables: tuple[Table, ...] | None = None  # the schema this answer's input shows
+        self.tests: str | None = None  # a code answer's asserts (code.py), for its tests field
 
     def input_text(self, min_length: int = 0) -> str:
         """An SQL task's input: a small schema its output query runs against (tasks.py)."""
@@ -119,12 +124,19 @@ class ShapedWriter(Writer):
         self.tables = make_schema(self.rng, self.topics)
         return "\n".join(t.ddl() for t in self.tables)
 
+    def tests_text(self) -> str:
+        """A code answer's asserts (written with it), else the base's placeholder."""
+        return self.tests if self.tests is not None else super().tests_text()
+
     def output(self) -> str:
         """An output shaped like the prompt's example outputs (JSON, SQL or prose)."""
         shape = self.shape
         # No draw without a shape, so prose tasks get exactly the replies they always got.
         if shape is None or self.rng.random() < OFF_SHAPE_RATE:
             return super().output()
+        if shape.kind == "code":
+            source, self.tests = code_answer(self.rng, pick(self.faults, "code", self.rng))
+            return source
         if shape.kind == "json":
             value = _object(list(shape.examples), self, 0)
             fault = pick(self.faults, "json", self.rng)

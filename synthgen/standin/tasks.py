@@ -25,6 +25,10 @@ TaskFault = Literal[
     "sql_loop",
     "json_enum",
     "json_missing_key",
+    "code_fails_tests",
+    "code_loop",
+    "code_alloc",
+    "code_raise",
 ]
 TASK_FAULTS: tuple[str, ...] = get_args(TaskFault)
 _IDENT_RE = re.compile(r"[a-z][a-z_]{2,20}")

@@ -239,3 +239,65 @@ def test_filter_repair_fixes_planted_columns_over_http_and_a_rerun_replays_it(
         k["provenance"].get("repair") for k in kept
     ]
     assert len(_chats(standin)) == 3
+
+
+CODE_SEEDS = [
+    (
+        "Write add(a, b) that returns the sum of two numbers.",
+        "def add(a, b):\n    return a + b\n",
+        ["assert add(2, 3) == 5"],
+    ),
+    (
+        "Write square(n) that returns n squared.",
+        "def square(n):\n    return n * n\n",
+        ["assert square(4) == 16"],
+    ),
+    (
+        "Write last(items) that returns the last item of a list.",
+        "def last(items):\n    return items[-1]\n",
+        ["assert last([1, 2]) == 2"],
+    ),
+]
+CODE_FAULTS = {"code_fails_tests": 0.25, "code_loop": 0.15, "code_alloc": 0.15, "code_raise": 0.15}
+
+
+def test_run_code_task_asks_for_tests_and_ledgers_each_code_fault(
+    standin: StandinHandle, tmp_path: Path
+) -> None:
+    seeds = tmp_path / "code.jsonl"
+    seeds.write_text(
+        "".join(
+            json.dumps({"instruction": i, "output": o, "meta": {"tests": t}}) + "\n"
+            for i, o, t in CODE_SEEDS
+        )
+    )
+    cfg = tmp_path / "code.yaml"
+    cfg.write_text(
+        f"task: python-functions\nseeds: [{seeds}]\n"
+        "generation: {strategy: self-instruct, per_call: 4, seed: 1}\n"
+        "filter:\n  judge: {enabled: false}\n"
+        "  checks:\n    python: {cpu_s: 1, timeout_s: 1, memory_mb: 256}\n"
+        "dedup: {method: exact}\n"
+    )
+    standin.set_faults(task_faults=CODE_FAULTS)
+    out = tmp_path / "out"
+    args = ["run", str(cfg), "--base-url", standin.base_url, "--count", "3"]
+    r = run([*args, "--out", str(out), "--state-dir", str(tmp_path / "s")])
+    assert r.code == 0, r.stderr
+    kept = read_jsonl(out / "data.jsonl")
+    assert len(kept) == 3
+    # the reply schema had a tests field (python is configured), which the stand-in fills
+    for rec in kept:  # each carries the tests it was generated with, and they pass here
+        assert rec["meta"]["tests"].startswith("assert ")
+        namespace: dict[str, Any] = {}
+        exec(rec["output"] + "\n" + rec["meta"]["tests"], namespace)
+        assert rec["provenance"]["checks"][0]["check"] == "python"
+    reasons = _reasons(out)
+    assert {"tests_failed", "code_timeout", "code_error"} <= set(reasons), reasons
+    details = {
+        d["dropped"]["detail"]
+        for d in read_jsonl(out / "dropped.jsonl")
+        if d["dropped"]["stage"] == "checks"
+    }
+    assert any(x.startswith("MemoryError") for x in details), details
+    assert any(x.startswith("ValueError: invalid literal") for x in details), details

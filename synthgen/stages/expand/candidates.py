@@ -321,7 +321,7 @@ class Builder:
                 instruction=task.instruction,
                 input=task.input,
                 output=task.output,
-                meta={"task": self.ctx.task},
+                meta={"task": self.ctx.task, **({"tests": task.tests} if task.tests else {})},
                 provenance=prov,
             )
         )

@@ -24,7 +24,7 @@ from synthgen.llm.client import LLMClient, RequestFailed
 from synthgen.records import Record, Seed, Status, ledger_entry, ledger_id
 from synthgen.stages.expand.candidates import Builder, JobOutcome, RunContext
 from synthgen.stages.expand.consumer import Consumer
-from synthgen.stages.expand.strategies import Job, PoolView, Task, make_job
+from synthgen.stages.expand.strategies import Job, PoolView, Task, generation_of, make_job
 
 FEEDBACK_LAG = 64  # jobs; fixed so that changing --concurrency never changes a prompt
 MAX_CONSECUTIVE_FAILURES = 10
@@ -81,7 +81,7 @@ class Expander:
         instruction_gate: Callable[[Task], tuple[str, str, str] | None] | None = None,
         responders: Sequence[LLMClient] = (),
     ) -> None:
-        self.cfg, self.gen, self.seeds = cfg, cfg.generation, seeds
+        self.cfg, self.gen, self.seeds = cfg, generation_of(cfg), seeds
         # `run` shows every job the records kept in earlier rounds and keeps its own
         # (unjudged) candidates out of the prompts; plain expand feeds its records back.
         self.feeds_back, self.seed_weights = feed_back, seed_weights

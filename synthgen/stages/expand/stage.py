@@ -19,13 +19,14 @@ from synthgen.llm.types import endpoint_host
 from synthgen.records import Seed, StageSummary, Status, canonical_json, sha256_hex
 from synthgen.stages.expand.candidates import RunContext
 from synthgen.stages.expand.engine import Expander, ExpandResult, Progress, summary_counts
+from synthgen.stages.expand.strategies import generation_of
 
 TEMPLATES = ("self_instruct", "self_instruct_no_output", "paraphrase", "respond", "repair")
 
 
 def job_sha256(cfg: Config, seeds: list[Seed]) -> str:
     """What determines the records; count, budget and throughput settings do not."""
-    gen = fingerprint_dump(cfg.generation, "generation")
+    gen = fingerprint_dump(generation_of(cfg), "generation")
     templates = sorted((n, prompts.load(n).sha256) for n in TEMPLATES)
     return sha256_hex(
         canonical_json(

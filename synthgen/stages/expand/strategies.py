@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from typing import Any, overload
 from pydantic import BaseModel, ConfigDict, Field
 
 from synthgen import prompts
-from synthgen.config import GenerationConfig
+from synthgen.config import Config, GenerationConfig
 from synthgen.llm.types import ChatRequest
 from synthgen.records import PromptRef, Record, Seed
 
@@ -24,12 +25,24 @@ class Task(BaseModel):
     instruction: str = Field(min_length=1)
     input: str = ""
     output: str = ""
+    tests: str = ""  # generation.with_tests: Python asserts that check the output's code
 
 
-def _task_schema(with_output: bool) -> dict[str, Any]:
+def generation_of(cfg: Config) -> GenerationConfig:
+    """The generation settings as expand asks: tests beside each answer when the python
+    check is configured, even without `generation.with_tests`."""
+    gen = cfg.generation
+    if cfg.filter.checks.python is not None and not gen.with_tests:
+        return gen.model_copy(update={"with_tests": True})
+    return gen
+
+
+def _task_schema(with_output: bool, with_tests: bool = False) -> dict[str, Any]:
     props: dict[str, Any] = {"instruction": {"type": "string"}, "input": {"type": "string"}}
     if with_output:
         props["output"] = {"type": "string"}
+    if with_output and with_tests:
+        props["tests"] = {"type": "string"}
     return {
         "type": "object",
         "properties": props,
@@ -38,14 +51,14 @@ def _task_schema(with_output: bool) -> dict[str, Any]:
     }
 
 
-def tasks_schema(k: int, with_output: bool) -> dict[str, Any]:
+def tasks_schema(k: int, with_output: bool, with_tests: bool = False) -> dict[str, Any]:
     """The JSON schema of a reply holding exactly `k` tasks."""
     return {
         "type": "object",
         "properties": {
             "tasks": {
                 "type": "array",
-                "items": _task_schema(with_output),
+                "items": _task_schema(with_output, with_tests),
                 "minItems": k,
                 "maxItems": k,
             }
@@ -137,6 +150,26 @@ def make_job(
     description: str = "",
     weights: Sequence[float] | None = None,
 ) -> Job:
+    """Job `index` of the configured strategy (`_make_job`); with `gen.with_tests`, the
+    request also asks for tests beside each answer (a `tests` field, prompts/with_tests.txt)."""
+    job = _make_job(index, gen, seeds, pool, task, description, weights)
+    if not gen.with_tests or not job.with_output or job.shape == "conversations":
+        return job
+    msgs = [dict(m) for m in job.request.messages]
+    ask = prompts.load("with_tests").user.strip()
+    msgs[-1]["content"] = f"{msgs[-1]['content']}\n\n{ask}"
+    return dataclasses.replace(job, request=job.request.model_copy(update={"messages": msgs}))
+
+
+def _make_job(
+    index: int,
+    gen: GenerationConfig,
+    seeds: list[Seed],
+    pool: Sequence[Record],
+    task: str,
+    description: str = "",
+    weights: Sequence[float] | None = None,
+) -> Job:
     """Job `index` of the configured strategy, drawing examples from seeds and `pool`
     (human seeds by `weights` when given: `run` leans toward under-used seeds)."""
     rng = job_rng(gen.seed, index)
@@ -169,7 +202,7 @@ def make_job(
         req = ChatRequest(
             messages=msgs,
             seed=job_seed,
-            json_schema=tasks_schema(gen.per_call, not separate),
+            json_schema=tasks_schema(gen.per_call, not separate, gen.with_tests),
             schema_name="tasks",
             **base,
         )
@@ -186,7 +219,7 @@ def make_job(
         req = ChatRequest(
             messages=msgs,
             seed=job_seed,
-            json_schema=tasks_schema(gen.per_call, True),
+            json_schema=tasks_schema(gen.per_call, True, gen.with_tests),
             schema_name="tasks",
             **base,
         )
@@ -204,7 +237,7 @@ def make_job(
     req = ChatRequest(
         messages=msgs,
         seed=job_seed,
-        json_schema=_task_schema(True),
+        json_schema=_task_schema(True, gen.with_tests),
         schema_name="task",
         n=gen.per_call,
         **base,
