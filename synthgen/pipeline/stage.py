@@ -15,7 +15,7 @@ from synthgen.core.batchrun import BatchMode
 from synthgen.core.runtime import RunSlot
 from synthgen.core.sink import Sink
 from synthgen.core.stage import ClientSpec, Outcome, Stage, StagePlan, StageRun, run_stage
-from synthgen.errors import Interrupted, SynthgenError
+from synthgen.errors import Interrupted, SynthgenError, UsageError
 from synthgen.llm.stream import LiveRequests
 from synthgen.llm.types import endpoint_host
 from synthgen.pipeline.outputs import answered_by_standin, write_outputs
@@ -62,6 +62,12 @@ class RunStage(Stage):
         self.seeds: list[Seed] = read_seeds(cfg.seeds, cfg.seed_format)  # type: ignore[arg-type]
         self.run_dir = run_dir_of(cfg)
         fplan = make_plan(cfg)  # checks rubric, threshold, reference before anything is sent
+        if cfg.filter.checks.repair:
+            raise UsageError(
+                "filter.checks.repair is built for `filter`, not yet for `run`",
+                hint="remove filter.checks.repair from the run's config (a failing candidate "
+                "is ledgered and the run makes another), or repair with `synthgen filter`",
+            )
         judge_url = cfg.filter.judge.base_url
         judges = [ClientSpec(m, judge_url, "judge") for m in fplan.models]
         self.data_sha = data_sha256(cfg)
