@@ -2,17 +2,19 @@
 the budget is spent or a quality gate trips.
 
 Cheap before dear: no candidate that fails a rule or copies something already seen reaches
-the judge. Each round is sized from the keep rate seen so far; kept records are shown to the
-next rounds' prompts beside the human seeds (never instead of them). Nothing here is state
-but the response cache: a rerun replays every answer already received, so it makes the same
-records in the same order and pays for none of them twice.
+the judge. Generation is windowed as judging is: a round asks only for the calls whose
+expected keeps (at the keep rate seen so far) the target may still need, at most what
+`concurrency` keeps busy, so the surplus at the target is at most one round. Kept records
+are shown to the next rounds' prompts beside the human seeds (never instead of them); they
+live on disk, and memory holds only kept.py's compact state. Nothing here is state but the
+response cache: a rerun replays every answer already received, so it makes the same records
+in the same order and pays for none of them twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,14 +22,18 @@ from typing import Any
 from synthgen.config import Config
 from synthgen.core.stage import Outcome, StageRun
 from synthgen.errors import StoppedError
+from synthgen.pipeline.kept import Kept
 from synthgen.pipeline.pairs import pair_kept
 from synthgen.pipeline.pairs import verdict as ask_verdict
 from synthgen.pipeline.rounds import (
-    MAX_ROUNDS,
     GateTrip,
     RoundRecord,
+    below_floor,
     check_gates,
     distinct_2,
+    exhausted_error,
+    floor_error,
+    max_candidates,
     round_size,
     seed_weights,
 )
@@ -38,7 +44,7 @@ from synthgen.stages.filter.calibration import SeedCheck
 from synthgen.stages.filter.judge import Judge, Judgement
 from synthgen.stages.filter.preference import PairOutcome
 from synthgen.stages.filter.tally import Tally
-from synthgen.stages.filter.window import JudgeWindow
+from synthgen.stages.filter.window import JudgeWindow, short_of
 
 
 def _abort_if_cancelled() -> None:
@@ -81,8 +87,7 @@ class Pipeline:
         self.on_progress = on_progress or (lambda p: None)
         self.totals = Tally()  # input: every candidate
         self.rounds: list[RoundRecord] = []
-        self.kept: list[Record] = []
-        self.parents: Counter[str] = Counter()
+        self.kept = Kept(cfg.generation.seed)
         self.weights: list[float] | None = None
         self.gate: GateTrip | None = None
         self.screen = Screen(cfg, seeds)
@@ -100,12 +105,14 @@ class Pipeline:
         stop = await self.calibrate()
         if stop is None:
             self.run.defer_misses()  # batch mode: from here on, misses wait for a batch
-        for index in range(MAX_ROUNDS):
-            if stop is not None or len(self.kept) >= self.target:
-                break
+        per_call, window = self.cfg.generation.per_call, self.cfg.endpoint.concurrency
+        limit = max_candidates(self.target, per_call * window)
+        index = -1
+        while stop is None and self.totals.kept < self.target and self.totals.input < limit:
+            index += 1
             self.round_started = time.monotonic()
-            need = self.target - len(self.kept)
-            asked = round_size(need, self.totals, self.cfg.generation.per_call)
+            need = self.target - self.totals.kept
+            asked = round_size(need, self.totals, per_call, window)
             candidates, stop = await self.expand(index, asked)
             if stop is not None and stop.status == "interrupted":
                 _abort_if_cancelled()
@@ -121,17 +128,8 @@ class Pipeline:
             stop = stop or self.gate_stop(final=False)
         if stop is None:
             stop = self.gate_stop(final=True)
-        if stop is None and len(self.kept) < self.target:
-            from synthgen.errors import EndpointError
-
-            stop = Outcome(
-                "exhausted",
-                EndpointError(
-                    f"{len(self.kept)} of {self.target} records after {len(self.rounds)} rounds",
-                    hint="the keep rate is too low to reach the target: check the report and "
-                    "the ledger (dropped.jsonl) for why candidates are dropped",
-                ),
-            )
+        if stop is None and self.totals.kept < self.target:
+            stop = Outcome("exhausted", exhausted_error(self.totals, self.target, len(self.rounds)))
         return stop or Outcome("complete")
 
     async def calibrate(self) -> Outcome | None:
@@ -180,7 +178,7 @@ class Pipeline:
             self.seeds,
             self.clients.generator,
             self.ctx,
-            self.kept,
+            self.kept.pool,
             self.weights,
             lambda made: self.report_progress(index, "expand", made),
             self.instruction_gate if self.gates_instructions else None,
@@ -237,7 +235,7 @@ class Pipeline:
             self.report_progress(index, "judge")  # the line moves verdict by verdict
 
         def may_ask(in_flight: int) -> bool:
-            return len(self.kept) + in_flight * self.pass_rate() < self.target
+            return short_of(self.target, self.totals.kept, in_flight, self.pass_rate())
 
         rest = iter(survivors)
         window: JudgeWindow[Record, Judgement | PairOutcome] = JudgeWindow(
@@ -249,7 +247,7 @@ class Pipeline:
         if end.status == "pending":
             return Outcome("pending")
         stop = None if end.status == "complete" else Outcome(end.status, end.error)
-        if stop is not None and len(self.kept) >= self.target:
+        if stop is not None and self.totals.kept >= self.target:
             stop = None  # the cap ran out only on verdicts the target did not need
         # Interrupted too: every candidate is decided or ledgered, so the counts add up.
         reason = ("surplus", "surplus") if stop is None else ("judge", "not_judged")
@@ -289,19 +287,17 @@ class Pipeline:
                     rec, "judge", "below_threshold", detail, judge=prov["judge"]
                 )
         kept = rec.model_copy(update={"provenance": rec.provenance.model_copy(update=prov)})
-        if len(self.kept) >= self.target:
+        if self.totals.kept >= self.target:
             return self.ledger_record(kept, "surplus", "surplus", f"target {self.target} reached")
-        self.kept.append(kept)
+        self.kept.add(kept)
         self.totals.kept += 1
-        self.parents.update(p for p in rec.provenance.parents if p.startswith("seed:"))
         self.run.sink.extend([kept.model_dump(mode="json", exclude_none=True)], [])
 
     def end_round(self, index: int, asked: int, candidates: list[Record]) -> None:
         """Record the round; lean seed sampling toward under-used seeds if lineage skews."""
-        before = sum(r.kept for r in self.rounds)
-        kept_now = self.kept[before:]
+        kept_now = self.kept.end_round()
         adjustment = None
-        found = seed_weights(self.seeds, self.parents)
+        found = seed_weights(self.seeds, self.kept.parents)
         if found is not None:
             self.weights, share = found
             adjustment = {"seed_weights": "toward under-used seeds", "top3_share": round(share, 4)}
@@ -313,7 +309,7 @@ class Pipeline:
                 kept=len(kept_now),
                 dropped=self.totals.by_stage(),
                 keep_rate=self.totals.keep_rate,
-                distinct_2=distinct_2([r.instruction.lower() for r in kept_now]),
+                distinct_2=distinct_2(kept_now),
                 adjustment=adjustment,
                 seconds=round(time.monotonic() - self.round_started, 3),
             )
@@ -323,6 +319,11 @@ class Pipeline:
     def gate_stop(self, final: bool) -> Outcome | None:
         """A tripped gate stops the run (exit 3), naming the gate, threshold and value."""
         trip = check_gates(self.cfg.gates, self.totals, final)
+        if trip is None and not final:
+            trip = below_floor(self.cfg.gates, self.totals)
+            if trip is not None:
+                self.gate = trip
+                return Outcome("stopped_gate", floor_error(self.totals))
         if trip is None:
             return None
         self.gate = trip
@@ -380,7 +381,7 @@ class Pipeline:
             projected = spent / t.kept * self.target
         self.on_progress(
             RunProgress(
-                len(self.kept),
+                t.kept,
                 self.target,
                 t.input + made,
                 t.keep_rate,

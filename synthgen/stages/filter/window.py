@@ -53,6 +53,13 @@ def stop_error(e: BaseException) -> tuple[Status, SynthgenError]:
     )
 
 
+def short_of(target: int, kept: int, in_flight: float, rate: float) -> bool:
+    """The windows' rule (`run`'s generation and judge windows): one more request may go out
+    while the kept plus the expected keeps of those in flight, at `rate`, may not reach the
+    target, so what is in flight when the target is reached bounds the surplus."""
+    return kept + in_flight * rate < target
+
+
 def _always(in_flight: int) -> bool:
     return True
 
