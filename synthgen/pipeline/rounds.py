@@ -88,6 +88,8 @@ def below_floor(g: GatesConfig, t: Tally) -> GateTrip | None:
 _FIXES = {
     "judge": "the judge's bar (filter.judge.threshold, filter.judge.min_margin for preference "
     "pairs) or the judge itself (filter.judge.model, the rubric)",
+    "preference": "the judge's bar (filter.judge.min_margin, filter.judge.threshold) or the "
+    "judge itself (filter.judge.model, the rubric): its scores must tell the responses apart",
     "dedup": "dedup's threshold or fields, or the generation's variety (temperature, seeds)",
     "rules": "the rules (filter.rules) or the prompt they reject",
     "expand": "the generator (endpoint.model) or its replies' format",
