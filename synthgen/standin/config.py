@@ -18,7 +18,7 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 # The settings that make an answer's content (the rest are faults a client retries past).
-ANSWER_SETTINGS = ("judge_score", "judge_score_by_length", "judge_low_marker")
+ANSWER_SETTINGS = ("judge_score", "judge_score_by_length", "judge_low_marker", "reply_variants")
 
 
 class StandinConfig(BaseModel):
@@ -106,6 +106,13 @@ class StandinConfig(BaseModel):
         default=None,
         min_length=1,
         description="every number = the schema minimum when the judged text contains this",
+    )
+    # A workload whose duplicates are exact (bench): replies repeat word for word.
+    reply_variants: int | None = Field(
+        default=None,
+        ge=1,
+        description="every request gets one of this many replies (chosen by its hash, without "
+        "the prompt's words), so replies and the candidates in them repeat exactly",
     )
 
     # Files and Batches API (batches.py): a batch advances only when it is retrieved.
