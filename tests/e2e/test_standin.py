@@ -472,3 +472,16 @@ def test_bad_faults_json_exits_2() -> None:
     cmd = [sys.executable, "-m", "synthgen.standin", "--faults-json", '{"bogus": 1}']
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=20)
     assert done.returncode == 2 and "bogus" in done.stderr
+
+
+def test_reply_variants_repeat_replies_word_for_word_across_prompts(
+    standin: StandinHandle,
+) -> None:
+    c = client(standin)
+    prompts = [f"Write task number {i} about {w}." for i, w in enumerate(("tea", "ships", "rain"))]
+    assert len({chat(c, p, seed=1).choices[0].message.content for p in prompts}) == 3
+    standin.set_faults(reply_variants=1)  # one reply for every request
+    assert len({chat(c, p, seed=i).choices[0].message.content for i, p in enumerate(prompts)}) == 1
+    standin.set_faults(reply_variants=64)
+    replies = [chat(c, USER, seed=i).choices[0].message.content for i in range(200)]
+    assert 40 <= len(set(replies)) <= 64  # drawn from 64, so most of them met, and repeated

@@ -1,11 +1,21 @@
-"""A run that keeps nothing stops on its own: K = 3 responses and a judge that scores every
-response alike (ties everywhere), no gate configured, over real HTTP against the stand-in."""
+"""`run`'s generation window and its keep-rate floor, over real HTTP against the stand-in:
+rounds of at most one window, a surplus at N of at most concurrency × per_call, and a run
+that keeps nothing (K = 3 responses, a judge that scores every response alike) stopping on
+its own."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from support.runs import ledger_counts, manifest, run_cmd, synthgen, write_config
+from support.runs import (
+    complete_run,
+    ledger_counts,
+    manifest,
+    run_cmd,
+    standin,
+    synthgen,
+    write_config,
+)
 
 from synthgen.pipeline.rounds import FLOOR_AFTER, FLOOR_RATE
 from synthgen.standin import StandinConfig, run_in_thread
@@ -44,3 +54,27 @@ def test_a_judge_that_scores_everything_alike_stops_the_run_on_the_floor(tmp_pat
     assert top1.startswith("preference/") and f"{top1} {n1}, {top2} {n2}" in r.stderr
     assert "filter.judge.threshold" in r.stderr and "min_margin" in r.stderr
     assert manifest(tmp_path / "run")["gate"]["gate"] == "keep_rate_floor"
+
+
+def test_rounds_ask_one_window_at_most_and_the_surplus_at_n_is_bounded_by_it(
+    tmp_path: Path,
+) -> None:
+    concurrency, per_call, target = 4, 5, 23
+    changes = {
+        "endpoint.concurrency": concurrency,
+        "generation.per_call": per_call,
+        "target.count": target,
+        "outputs.formats": [],
+    }
+    with standin() as s:
+        done = complete_run(tmp_path, s.base_url, changes=changes)
+    summary, window = done.summary, concurrency * per_call
+    assert summary["counts"]["kept"] == target
+    rounds = summary["rounds"]
+    # the first round: what concurrency keeps busy, not N ÷ prior (46 candidates)
+    assert rounds[0]["asked"] == window and len(rounds) >= 2
+    assert all(per_call <= r["asked"] <= window and r["asked"] % per_call == 0 for r in rounds)
+    surplus = ledger_counts(done.run_dir).get("surplus", {}).get("surplus", 0)
+    assert surplus <= window and surplus == summary["counts"]["dropped"].get("surplus", {}).get(
+        "surplus", 0
+    )
