@@ -18,7 +18,9 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 # The settings that make an answer's content (the rest are faults a client retries past).
-ANSWER_SETTINGS = ("judge_score", "judge_score_by_length", "judge_low_marker", "reply_variants")
+ANSWER_SETTINGS = ("judge_score", "judge_score_by_length", "judge_low_marker")
+# Answer settings added later: in the fingerprint only when set, so earlier ones stay valid.
+LATER_ANSWER_SETTINGS = ("reply_variants",)
 
 
 class StandinConfig(BaseModel):
@@ -189,6 +191,7 @@ class StandinConfig(BaseModel):
         numbers), which clients fold into their cache keys: changed, the cache asks again.
         Faults a retry gets past (429s, latency, drops) leave it alone, so a resume replays."""
         picked = {k: getattr(self, k) for k in ANSWER_SETTINGS}
+        picked |= {k: v for k in LATER_ANSWER_SETTINGS if (v := getattr(self, k)) is not None}
         return hashlib.sha256(repr(sorted(picked.items())).encode()).hexdigest()
 
     def public_dump(self) -> dict[str, Any]:
