@@ -21,6 +21,8 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 # The settings that make an answer's content (the rest are faults a client retries past).
 ANSWER_SETTINGS = ("judge_score", "judge_score_by_length", "judge_low_marker")
+# Answer settings added later: in the fingerprint only when set, so earlier ones stay valid.
+LATER_ANSWER_SETTINGS = ("reply_variants",)
 
 
 class StandinConfig(BaseModel):
@@ -111,6 +113,13 @@ class StandinConfig(BaseModel):
         min_length=1,
         description="every number = the schema minimum when the judged text contains this",
     )
+    # A workload whose duplicates are exact (bench): replies repeat word for word.
+    reply_variants: int | None = Field(
+        default=None,
+        ge=1,
+        description="every request gets one of this many replies (chosen by its hash, without "
+        "the prompt's words), so replies and the candidates in them repeat exactly",
+    )
 
     # Files and Batches API (batches.py): a batch advances only when it is retrieved.
     batch_polls: int = Field(
@@ -186,6 +195,7 @@ class StandinConfig(BaseModel):
         numbers), which clients fold into their cache keys: changed, the cache asks again.
         Faults a retry gets past (429s, latency, drops) leave it alone, so a resume replays."""
         picked = {k: getattr(self, k) for k in ANSWER_SETTINGS}
+        picked |= {k: v for k in LATER_ANSWER_SETTINGS if (v := getattr(self, k)) is not None}
         return hashlib.sha256(repr(sorted(picked.items())).encode()).hexdigest()
 
     def public_dump(self) -> dict[str, Any]:

@@ -278,6 +278,8 @@ class StandinServer:
         prompt_tokens, max_tokens = tokens
         json_wanted, schema = C.find_schema(req)
         key, topics = C.canonical_key(req), C.prompt_words(messages)
+        if cfg.reply_variants:
+            key, topics = C.variant_key(key, cfg.reply_variants), []
         shape = output_shape(messages)  # what the prompt's example outputs look like
         entry["judged_sha256"] = judged_sha256(messages)  # what a judge was asked about
         pin = C.judge_pin(
