@@ -17,8 +17,17 @@ from pydantic import BaseModel, ConfigDict, Field
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
+GroundedFault = Literal[
+    "empty", "malformed", "fabricated", "short", "elsewhere", "number", "unanswerable", "copy"
+]
+
 # The settings that make an answer's content (the rest are faults a client retries past).
-ANSWER_SETTINGS = ("judge_score", "judge_score_by_length", "judge_low_marker")
+ANSWER_SETTINGS = (
+    "judge_score",
+    "judge_score_by_length",
+    "judge_low_marker",
+    "grounded_faults",
+)
 
 
 class StandinConfig(BaseModel):
@@ -101,6 +110,11 @@ class StandinConfig(BaseModel):
         ge=1,
         description="every number = the schema minimum + one per this many characters of the "
         "judged text (the last <response>...</response> block, else the last user message)",
+    )
+    grounded_faults: list[GroundedFault] = Field(
+        default_factory=list,
+        description="faults of grounded replies (standin/grounded.py FAULTS): empty, malformed, "
+        "fabricated, short, elsewhere, number, unanswerable, copy",
     )
     judge_low_marker: str | None = Field(
         default=None,

@@ -19,6 +19,7 @@ import orjson
 from pydantic import ValidationError
 
 import synthgen.standin.content as C
+import synthgen.standin.grounded as G
 from synthgen.llm.types import STANDIN_HEADER
 from synthgen.standin.batches import BatchStore, batch_step, is_batch_path
 from synthgen.standin.config import RateLimiter, StandinConfig
@@ -286,6 +287,8 @@ class StandinServer:
         for i in range(1 if cfg.ignore_n else n):
             writer = ShapedWriter(C.choice_rng(key, i), topics, pin, shape)
             text = reply_content(json_wanted, schema, writer)
+            if schema is not None and G.is_grounded(messages, schema):
+                text = G.grounded_reply(messages, schema, i, cfg.grounded_faults)
             finish = "stop"
             f_cf, f_tr, f_mal = rng.random(), rng.random(), rng.random()
             if f_cf < cfg.p_content_filter:

@@ -1,0 +1,118 @@
+"""The stand-in's grounded mode: a prompt holding <chunk> blocks and asking for quoted answers
+gets task-shaped JSON whose quotes are sentences of the chunk it was given, and, on demand,
+the faults a real model makes (each one a reason the faithfulness checks must name).
+
+NOTHING HERE IS USEFUL DATA: questions are templates around the chunk's own words.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+# The faults `grounded_faults` may list. Reply-wide: "empty" ({"items": []}), "malformed"
+# (cut-off JSON, again on the repair re-ask); per item: the rest.
+REPLY_FAULTS = ("empty", "malformed")
+ITEM_FAULTS = ("fabricated", "short", "elsewhere", "number", "unanswerable", "copy")
+FAULTS = REPLY_FAULTS + ITEM_FAULTS
+
+_CHUNK = re.compile(r'<chunk id="([^"]*)"[^>]*>\n(.*?)\n</chunk>', re.S)
+_EXAMPLE_QUOTE = re.compile(r'^Quote: "(.+)"$', re.M)
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
+_NUMBER = re.compile(r"\d+")
+_FILLER = (
+    "quiet harbor engines rarely follow the seasonal budget of a careful orchestra",
+    "every remote lighthouse keeps a detailed journal of unusual bakery festivals",
+    "the narrow vineyard predicts a generous marathon beside the ancient glacier",
+)
+
+
+def is_grounded(messages: list[Any], schema: dict[str, Any] | None) -> bool:
+    """Whether a request is a grounded prompt: a chunk in the prompt, quotes in the schema."""
+    if not schema or "quotes" not in orjson.dumps(schema).decode():
+        return False
+    return any(_CHUNK.search(_text(m)) for m in messages if isinstance(m, dict))
+
+
+def _text(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    return content if isinstance(content, str) else ""
+
+
+def _first_user(messages: list[Any]) -> str:
+    """The grounded prompt itself: a repair re-ask repeats it, so it draws the same fault."""
+    for m in messages:
+        if isinstance(m, dict) and m.get("role") == "user":
+            return _text(m)
+    return ""
+
+
+def _max_items(schema: dict[str, Any]) -> int:
+    items = schema.get("properties", {}).get("items", {})
+    return int(items.get("maxItems", 1)) if isinstance(items, dict) else 1
+
+
+def grounded_reply(
+    messages: list[Any], schema: dict[str, Any], choice: int, faults: Sequence[str]
+) -> str:
+    """The content of choice `choice`: quoted answers from the prompt's chunk, faults drawn
+    (per reply, then per item) from `faults` by a hash of the prompt."""
+    prompt = _first_user(messages)
+    digest = hashlib.sha256(f"{prompt}#{choice}".encode()).digest()
+    rng = random.Random(int.from_bytes(digest, "big"))
+    chunks = [text for _, text in _CHUNK.findall(prompt)]
+    elsewhere = _EXAMPLE_QUOTE.findall(prompt)
+    reply_faults = [f for f in faults if f in REPLY_FAULTS]
+    item_faults = [f for f in faults if f in ITEM_FAULTS]
+    # Each reply-wide fault hits one reply in six; clean items outnumber each item fault 3:1.
+    draw = rng.random()
+    wide = reply_faults[int(draw * 6)] if draw * 6 < len(reply_faults) else None
+    if wide == "empty":
+        return '{"items": []}'
+    items = []
+    for _ in range(rng.randint(1, max(1, _max_items(schema)))):
+        modes = ["clean"] * 3 + item_faults
+        items.append(_item(rng, chunks, elsewhere, modes[rng.randrange(len(modes))]))
+    text = orjson.dumps({"items": items}).decode()
+    return text[: len(text) // 2] if wide == "malformed" else text
+
+
+def _sentences(text: str) -> list[str]:
+    found = [s.strip() for s in _SENTENCE.findall(text)]
+    return [s for s in found if len(s.split()) >= 6] or [text.strip()]
+
+
+def _item(rng: random.Random, chunks: list[str], elsewhere: list[str], mode: str) -> dict[str, Any]:
+    """One question, its answer and quotes; `mode` names the fault it carries, if any."""
+    chunk = chunks[rng.randrange(len(chunks))] if chunks else ""
+    quote = _sentences(chunk)[rng.randrange(len(_sentences(chunk)))]
+    words = [w.strip(".,;:!?\"'()") for w in quote.split()]
+    topic = " ".join(w.lower() for w in words[1:5] if w)
+    item: dict[str, Any] = {
+        "instruction": f"What does the passage say about {topic}?",
+        "answer": f"It says: {quote}",
+        "quotes": [quote],
+        "answerable": True,
+    }
+    if mode == "fabricated":
+        item["quotes"] = [rng.choice(_FILLER)]
+    elif mode == "short":
+        item["quotes"] = [" ".join(quote.split()[:3])]
+    elif mode == "elsewhere":
+        item["quotes"] = [rng.choice(elsewhere) if elsewhere else rng.choice(_FILLER)]
+    elif mode == "number":
+        taken = {int(n) for n in _NUMBER.findall(" ".join(chunks))}
+        n = next(k for k in range(1009, 10**6, 7) if k not in taken)
+        item["answer"] = f"It says: {quote} This happened {n} times."
+    elif mode == "unanswerable":
+        item["instruction"] = "What colour was the author's first bicycle?"
+        item["answer"] = "The passage does not say."
+        item["answerable"] = False
+    elif mode == "copy":
+        item["answer"] = " ".join(chunks)
+    return item
