@@ -100,7 +100,7 @@ def locate(quote: str, text: str, fuzzy_min: float = FUZZY_MIN_SCORE) -> Located
         return Located(*nt.span(at, at + len(nq)), "normalised")
     if fuzzy_min > 100:
         return None
-    from rapidfuzz.fuzz import partial_ratio_alignment, ratio
+    from rapidfuzz.fuzz import partial_ratio_alignment
 
     got = partial_ratio_alignment(nq, nt.text, score_cutoff=fuzzy_min)
     if got is None or got.dest_end <= got.dest_start:
@@ -108,10 +108,40 @@ def locate(quote: str, text: str, fuzzy_min: float = FUZZY_MIN_SCORE) -> Located
     # The alignment may end mid-word: the span is widened to whole words, and it is the
     # widened span that must score, as verify recomputes exactly that.
     s, e = _widen(nt.text, got.dest_start, got.dest_end)
-    score = ratio(nq, nt.text[s:e])
+    # The window is the quote's length: a quote with a misspelt word may start or end a
+    # word beyond it, so the word boundaries around it are tried too.
+    score, s, e = _best(nq, nt.text, _near(nt.text, s), _near(nt.text, e))
     if score < fuzzy_min:
         return None
     return Located(*nt.span(s, e), "fuzzy", round(score, 1))
+
+
+def _near(text: str, at: int, words: int = 2) -> list[int]:
+    """Word boundaries within `words` words either side of `at` (itself included)."""
+    found = {at}
+    for step in (-1, 1):
+        i, seen = at, 0
+        while 0 < i < len(text) and seen < words:
+            i += step
+            if 0 < i < len(text) and text[i] == " ":
+                found |= {i, i + 1}  # the end of one word, the start of the next
+                seen += 1
+    return sorted(found)
+
+
+def _best(quote: str, text: str, starts: list[int], ends: list[int]) -> tuple[float, int, int]:
+    """The (score, start, end) of the best-scoring span with ends among the candidates."""
+    from rapidfuzz.fuzz import ratio
+
+    best = (-1.0, 0, 0)
+    for a in starts:
+        for b in ends:
+            if a < b:
+                s, e = _widen(text, a, b)
+                score = ratio(quote, text[s:e])
+                if score > best[0]:
+                    best = (score, s, e)
+    return best
 
 
 def _widen(text: str, start: int, end: int) -> tuple[int, int]:
