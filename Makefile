@@ -30,7 +30,7 @@ install-proxy: $(LITELLM_VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,tokens,semantic]'
+	$(PY) -m pip install --quiet -e '.[dev,tokens,semantic,documents]'
 	touch $(STAMP)
 
 # Order-only on the venv (for its pip): a change of pyproject.toml does not fetch it again.

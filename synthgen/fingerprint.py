@@ -131,6 +131,9 @@ SETTINGS: dict[str, Setting] = {
     "batch.max_mb": P,
     "batch.poll_s": P,
     "batch.max_attempts": P,
+    "documents.paths": C_LATE,  # relative to the config's folder, as written (globs too)
+    "documents.chunk_tokens": C_LATE,
+    "documents.min_chunk_tokens": C_LATE,
 }
 
 # Version 1 of run's data hash read all of `generation`, so it reads this runtime setting too

@@ -10,6 +10,7 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[2] / "synthgen"
 STAGES = ("expand", "filter", "dedup", "report", "audit")
 SHARED = ("core", "llm", "text", "seeds", "records", "config", "errors", "prompts", "rubrics")
+SHARED += ("documents",)
 
 
 def _modules() -> dict[str, Path]:
