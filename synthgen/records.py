@@ -188,6 +188,7 @@ class Provenance(Open):
     judge: dict[str, Any] | None = None
     dedup: dict[str, Any] | None = None
     preference: dict[str, Any] | None = None
+    evidence: list[dict[str, Any]] | None = None  # grounded: quotes, spans (expand/faithful.py)
 
 
 class Response(Open):

@@ -82,6 +82,13 @@ def grounded_reply(
     return text[: len(text) // 2] if wide == "malformed" else text
 
 
+def _retold(quote: str) -> str:
+    """An answer in the quote's words, never seven of them in a row (so not a copy)."""
+    words = quote.rstrip(".!?").split()
+    parts = [" ".join(words[i : i + 5]) for i in range(0, len(words), 5)]
+    return "In short: " + "; ".join(parts) + "."
+
+
 def _sentences(text: str) -> list[str]:
     found = [s.strip() for s in _SENTENCE.findall(text)]
     return [s for s in found if len(s.split()) >= 6] or [text.strip()]
@@ -95,7 +102,7 @@ def _item(rng: random.Random, chunks: list[str], elsewhere: list[str], mode: str
     topic = " ".join(w.lower() for w in words[1:5] if w)
     item: dict[str, Any] = {
         "instruction": f"What does the passage say about {topic}?",
-        "answer": f"It says: {quote}",
+        "answer": _retold(quote),
         "quotes": [quote],
         "answerable": True,
     }
@@ -108,7 +115,7 @@ def _item(rng: random.Random, chunks: list[str], elsewhere: list[str], mode: str
     elif mode == "number":
         taken = {int(n) for n in _NUMBER.findall(" ".join(chunks))}
         n = next(k for k in range(1009, 10**6, 7) if k not in taken)
-        item["answer"] = f"It says: {quote} This happened {n} times."
+        item["answer"] = f"{_retold(quote)} This happened {n} times."
     elif mode == "unanswerable":
         item["instruction"] = "What colour was the author's first bicycle?"
         item["answer"] = "The passage does not say."

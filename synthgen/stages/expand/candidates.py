@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -233,6 +234,12 @@ class Builder:
             usage = a.usage + a2.usage
             info = self._gen_info(req, a2, repaired=True)
             prov = self._prov(job, info, usage, received_at=a2.received_at)
+        if job.grounding is not None:  # checked against its chunk, cheapest check first
+            from synthgen.stages.expand.faithful import grounded_records
+
+            ledger = functools.partial(self._drop, out, a.key)
+            out.records += grounded_records(items, job.grounding, prov, self.ctx.task, ledger)
+            return None
         share = Usage(
             prompt_tokens=prov.usage.prompt_tokens // len(items),
             completion_tokens=prov.usage.completion_tokens // len(items),

@@ -1,0 +1,135 @@
+"""Faithfulness, cheapest first, for the answers of a grounded job: each quote located in
+its chunk (or found to come from elsewhere), the answer's numbers and names looked up in
+the chunk, copying measured; a record that passes carries its source and evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from synthgen.documents.grounding import GroundingSettings
+from synthgen.records import Provenance, Record, Usage, record_id
+from synthgen.stages.expand.grounded import GroundedItem, Grounding
+from synthgen.stages.expand.strategies import Task
+from synthgen.text.entities import unsupported
+from synthgen.text.quotes import copied_share, locate, word_count
+
+STAGE = "faithfulness"
+# (item index, reason, detail, provenance, raw JSON, the item, stage) → one ledger entry
+Drop = Callable[[int, str, str, Provenance, str | None, Task | None, str], None]
+
+
+def source_block(g: Grounding) -> dict[str, Any]:
+    """`provenance.source` of a grounded record: the document, its extracted text and the
+    chunk, each by hash, so anyone can recompute the spans (a second chunk under `hop`)."""
+    doc, first = g.document, g.chunks[0]
+    block: dict[str, Any] = {
+        "document": doc.path,
+        "document_sha256": doc.sha256,
+        "parser": doc.parser,
+        "parser_version": doc.parser_version,
+        "text_sha256": doc.text_sha256,
+        **_chunk_fields(first),
+    }
+    if len(g.chunks) > 1:
+        block["hop"] = _chunk_fields(g.chunks[1])
+    return block
+
+
+def _chunk_fields(c: Any) -> dict[str, Any]:
+    return {
+        "chunk_id": c.id,
+        "chunk_span": [c.start, c.end],
+        "chunk_sha256": c.sha256,
+        "heading_path": list(c.heading_path),
+    }
+
+
+def check_item(
+    item: GroundedItem, g: Grounding, s: GroundingSettings
+) -> tuple[str, str] | list[dict[str, Any]]:
+    """(reason, detail) for an answer that fails a check, else its evidence: each quote
+    with its span in the document's extracted text, match type and score."""
+    if not item.answerable:
+        return "unanswerable", f"the model says the chunk does not answer: {item.instruction}"
+    if not item.answer.strip():
+        return "empty_output", "the answer is empty"
+    evidence: list[dict[str, Any]] = []
+    ids = {c.id for c in g.chunks}
+    for quote in item.quotes:
+        n = word_count(quote)
+        if n < s.min_quote_words:
+            return "quote_not_found", f"too short to prove anything ({n} words): {quote!r}"
+        hit = None
+        for chunk in g.chunks:
+            got = locate(quote, chunk.text, s.fuzzy_min_score)
+            if got is not None:
+                hit = (chunk, got)
+                break
+        if hit is None:
+            other = g.sources.find_elsewhere(quote, ids)
+            if other is not None:
+                return "quote_from_elsewhere", f"in chunk {other.id}, not this one: {quote!r}"
+            return "quote_not_found", f"not in the chunk: {quote!r}"
+        chunk, got = hit
+        found = {"quote": quote, "chunk_id": chunk.id, "start": chunk.start + got.start}
+        found |= {"end": chunk.start + got.end, "match": got.match}
+        if got.match == "fuzzy":
+            found["score"] = got.score
+        evidence.append(found)
+    texts = [c.text for c in g.chunks]
+    if s.check_entities:
+        missing = unsupported(item.answer, *texts, item.instruction)
+        if missing:
+            return "unsupported_entity", "not in the chunk: " + ", ".join(missing)
+    share = max(copied_share(item.answer, t) for t in texts)
+    if share > s.max_copied_share:
+        limit = s.max_copied_share
+        return "copies_source", f"the answer copies {share:.0%} of its chunk (limit {limit:.0%})"
+    return evidence
+
+
+def grounded_records(
+    items: list[Any], g: Grounding, prov: Provenance, task: str, drop: Drop
+) -> list[Record]:
+    """The records of one reply that pass every check; every other item ledgered by `drop`
+    (an empty reply too: the chunk yielded nothing, which coverage counts)."""
+    if not items:
+        ids = ", ".join(c.id for c in g.chunks)
+        said = f"the model wrote no question for chunk {ids}"
+        drop(0, "no_questions", said, prov, None, None, "expand")
+        return []
+    n = len(items)
+    share = Usage(
+        prompt_tokens=prov.usage.prompt_tokens // n,
+        completion_tokens=prov.usage.completion_tokens // n,
+        cost_usd=prov.usage.cost_usd / n,
+    )
+    base = prov.model_copy(update={"usage": share, "source": source_block(g)})
+    kept: list[Record] = []
+    for idx, raw in enumerate(items, 1):
+        try:
+            item = GroundedItem.model_validate(raw)
+        except ValidationError as e:
+            detail = e.errors()[0]["msg"]
+            drop(idx, "invalid_item", detail, base, orjson.dumps(raw).decode(), None, "expand")
+            continue
+        got = check_item(item, g, g.settings)
+        if isinstance(got, tuple):
+            stage = "expand" if got[0] == "empty_output" else STAGE
+            what = Task(instruction=item.instruction, output=item.answer)
+            drop(idx, got[0], got[1], base, None, what, stage)
+            continue
+        kept.append(
+            Record(
+                id=record_id(item.instruction, "", item.answer),
+                instruction=item.instruction,
+                output=item.answer,
+                meta={"task": task},
+                provenance=base.model_copy(update={"evidence": got}),
+            )
+        )
+    return kept
