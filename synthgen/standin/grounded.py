@@ -60,26 +60,35 @@ def _max_items(schema: dict[str, Any]) -> int:
 def grounded_reply(
     messages: list[Any], schema: dict[str, Any], choice: int, faults: Sequence[str]
 ) -> str:
-    """The content of choice `choice`: quoted answers from the prompt's chunk, faults drawn
-    (per reply, then per item) from `faults` by a hash of the prompt."""
+    """The content of choice `choice`: quoted answers from the prompt's chunk, as many as
+    the schema allows. With `faults`, the chunk's index picks one (or none) in turn, so a
+    document of a few chunks shows every fault, a repair re-ask repeats its reply's fault,
+    and a chunk with a reply-wide fault never yields (as a real dud chunk would not)."""
     prompt = _first_user(messages)
     digest = hashlib.sha256(f"{prompt}#{choice}".encode()).digest()
     rng = random.Random(int.from_bytes(digest, "big"))
-    chunks = [text for _, text in _CHUNK.findall(prompt)]
-    elsewhere = _EXAMPLE_QUOTE.findall(prompt)
-    reply_faults = [f for f in faults if f in REPLY_FAULTS]
-    item_faults = [f for f in faults if f in ITEM_FAULTS]
-    # Each reply-wide fault hits one reply in six; clean items outnumber each item fault 3:1.
-    draw = rng.random()
-    wide = reply_faults[int(draw * 6)] if draw * 6 < len(reply_faults) else None
-    if wide == "empty":
+    found = _CHUNK.findall(prompt)
+    chunks = [text for _, text in found]
+    elsewhere = [q for q in _EXAMPLE_QUOTE.findall(prompt) if q not in " ".join(chunks)]
+    listed = [f for f in FAULTS if f in faults]
+    modes = [*listed, "clean", "clean"] if listed else ["clean"]
+    index = _chunk_index(found[0][0]) if found else 0
+    mode = modes[index % len(modes)]
+    if mode == "empty":
         return '{"items": []}'
     items = []
-    for _ in range(rng.randint(1, max(1, _max_items(schema)))):
-        modes = ["clean"] * 3 + item_faults
-        items.append(_item(rng, chunks, elsewhere, modes[rng.randrange(len(modes))]))
+    first = rng.randrange(1000)  # items quote different sentences while the chunk has them
+    for i in range(max(1, _max_items(schema))):
+        fault = mode if i == 0 and mode in ITEM_FAULTS else "clean"
+        items.append(_item(rng, chunks, elsewhere, fault, first + i))
     text = orjson.dumps({"items": items}).decode()
-    return text[: len(text) // 2] if wide == "malformed" else text
+    return text[: len(text) // 2] if mode == "malformed" else text
+
+
+def _chunk_index(chunk_id: str) -> int:
+    """The index in a chunk id ("<text sha256 prefix>#<index>"); 0 when it has none."""
+    tail = chunk_id.rpartition("#")[2]
+    return int(tail) if tail.isdigit() else 0
 
 
 def _retold(quote: str) -> str:
@@ -94,10 +103,14 @@ def _sentences(text: str) -> list[str]:
     return [s for s in found if len(s.split()) >= 6] or [text.strip()]
 
 
-def _item(rng: random.Random, chunks: list[str], elsewhere: list[str], mode: str) -> dict[str, Any]:
-    """One question, its answer and quotes; `mode` names the fault it carries, if any."""
-    chunk = chunks[rng.randrange(len(chunks))] if chunks else ""
-    quote = _sentences(chunk)[rng.randrange(len(_sentences(chunk)))]
+def _item(
+    rng: random.Random, chunks: list[str], elsewhere: list[str], mode: str, nth: int
+) -> dict[str, Any]:
+    """One question, its answer and quotes from the chunk's `nth` sentence (round the
+    chunk); `mode` names the fault it carries, if any."""
+    chunk = chunks[nth % len(chunks)] if chunks else ""
+    sentences = _sentences(chunk)
+    quote = sentences[nth % len(sentences)]
     words = [w.strip(".,;:!?\"'()") for w in quote.split()]
     topic = " ".join(w.lower() for w in words[1:5] if w)
     item: dict[str, Any] = {
