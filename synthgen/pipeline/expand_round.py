@@ -15,6 +15,7 @@ from synthgen.records import LedgerEntry, Provenance, Record, Seed
 from synthgen.stages.expand.candidates import RunContext
 from synthgen.stages.expand.consumer import Collected
 from synthgen.stages.expand.engine import Expander
+from synthgen.stages.expand.grounded import Grounding
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class RoundInputs:
     instruction_gate: Callable[[Any], tuple[str, str, str] | None] | None = None
     # The models that answer in turn when K responses are asked (generation.models).
     responders: Sequence[LLMClient] = ()
+    # grounded: job number → its chunk(s), this round's (stages/expand/coverage.py)
+    ground: Callable[[int], Grounding] | None = None
 
 
 ROUND_SEED_STEP = 1_000_003  # each round draws from its own random stream
@@ -59,6 +62,7 @@ async def expand_round(
         seed_weights=p.weights,
         instruction_gate=p.instruction_gate,
         responders=p.responders,
+        ground=p.ground,
     )
     result = await expander.run()
     records = [_canonical(r) for r in out.records]

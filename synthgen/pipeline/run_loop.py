@@ -173,6 +173,7 @@ class Pipeline:
     async def expand(self, index: int, asked: int) -> tuple[list[Record], Outcome | None]:
         """One round's candidates from the generator; its own drops go to the ledger."""
         from synthgen.pipeline.expand_round import RoundInputs, expand_round
+        from synthgen.stages.expand.coverage import round_plan
 
         assert self.clients.generator is not None  # RunStage's plan names it first
         inputs = RoundInputs(
@@ -185,6 +186,7 @@ class Pipeline:
             lambda made: self.report_progress(index, "expand", made),
             self.instruction_gate if self.gates_instructions else None,
             self.clients.responders,
+            round_plan(self.cfg, self.ctx.sources, self.run.sink.partial),
         )
         recs, drops, outcome = await expand_round(inputs, index, asked)
         for entry in drops:

@@ -18,6 +18,7 @@ from synthgen.core.stage import ClientSpec, Outcome, Stage, StagePlan, StageRun,
 from synthgen.errors import Interrupted, SynthgenError
 from synthgen.llm.stream import LiveRequests
 from synthgen.llm.types import endpoint_host
+from synthgen.pipeline.grounding import finish_grounded, run_job_suffix, run_sources
 from synthgen.pipeline.outputs import answered_by_standin, write_outputs
 from synthgen.pipeline.rounds import GateTrip, RoundRecord, run_counts
 from synthgen.pipeline.run_loop import Pipeline, RunProgress
@@ -65,13 +66,16 @@ class RunStage(Stage):
         judge_url = cfg.filter.judge.base_url
         judges = [ClientSpec(m, judge_url, "judge") for m in fplan.models]
         self.data_sha = data_sha256(cfg)
+        self.sources = run_sources(cfg)  # grounded: the documents, read and chunked
         reads: list[tuple[str, str | Path]] = [("a seed", p) for p in cfg.seeds]
         reads += [("a dedup reference", p) for p in (*cfg.dedup.against, *cfg.dedup.decontaminate)]
         self.plan = StagePlan(
             command="run",
             output=str(self.run_dir / "data.jsonl"),
             ledger=self.run_dir / "dropped.jsonl",
-            job_sha256=sha256_hex(f"run\n{self.data_sha}\n{cfg.target.count}"),
+            job_sha256=sha256_hex(
+                f"run\n{self.data_sha}\n{cfg.target.count}" + run_job_suffix(cfg, self.sources)
+            ),
             reads=reads,
             inputs=[*cfg.seeds, *cfg.dedup.against, *cfg.dedup.decontaminate],
             # the generator, its judges, then the models answering in turn (K responses)
@@ -114,6 +118,7 @@ class RunStage(Stage):
             cfg.generation,
             cfg.endpoint.model,
             endpoint_host(cfg.endpoint.base_url),
+            sources=self.sources,
         )
         self.pipeline = Pipeline(cfg, self.seeds, run, ctx, self.on_progress)
         return await self.pipeline.loop()
@@ -164,6 +169,7 @@ class RunStage(Stage):
             for w in warnings:
                 run.say(f"report warning: {w}")
             outcome.warnings = [*outcome.warnings, *warnings]
+        finish_grounded(self.cfg, self.sources, run, outcome, self.run_dir)
         return outcome
 
 

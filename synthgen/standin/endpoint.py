@@ -288,7 +288,7 @@ class StandinServer:
             writer = ShapedWriter(C.choice_rng(key, i), topics, pin, shape)
             text = reply_content(json_wanted, schema, writer)
             if schema is not None and G.is_grounded(messages, schema):
-                text = G.grounded_reply(messages, schema, i, cfg.grounded_faults)
+                text = G.grounded_reply(messages, schema, i, cfg.grounded_faults, req.get("seed"))
             finish = "stop"
             f_cf, f_tr, f_mal = rng.random(), rng.random(), rng.random()
             if f_cf < cfg.p_content_filter:

@@ -25,6 +25,13 @@ _CHUNK = re.compile(r'<chunk id="([^"]*)"[^>]*>\n(.*?)\n</chunk>', re.S)
 _EXAMPLE_QUOTE = re.compile(r'^Quote: "(.+)"$', re.M)
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
 _NUMBER = re.compile(r"\d+")
+_QUESTIONS = (
+    "What does the passage say about {topic}?",
+    "According to the text, what is true of {topic}?",
+    "What detail does the document give on {topic}?",
+    "Which fact about {topic} does the source record?",
+    "How does the text describe {topic}?",
+)
 _FILLER = (
     "quiet harbor engines rarely follow the seasonal budget of a careful orchestra",
     "every remote lighthouse keeps a detailed journal of unusual bakery festivals",
@@ -58,14 +65,20 @@ def _max_items(schema: dict[str, Any]) -> int:
 
 
 def grounded_reply(
-    messages: list[Any], schema: dict[str, Any], choice: int, faults: Sequence[str]
+    messages: list[Any],
+    schema: dict[str, Any],
+    choice: int,
+    faults: Sequence[str],
+    seed: object = None,
 ) -> str:
     """The content of choice `choice`: quoted answers from the prompt's chunk, as many as
     the schema allows. With `faults`, the chunk's index picks one (or none) in turn, so a
     document of a few chunks shows every fault, a repair re-ask repeats its reply's fault,
     and a chunk with a reply-wide fault never yields (as a real dud chunk would not)."""
     prompt = _first_user(messages)
-    digest = hashlib.sha256(f"{prompt}#{choice}".encode()).digest()
+    # The request's seed too, as a model samples anew with another seed; a repair re-ask
+    # keeps its request's seed and prompt, so it draws the same.
+    digest = hashlib.sha256(f"{prompt}#{seed}#{choice}".encode()).digest()
     rng = random.Random(int.from_bytes(digest, "big"))
     found = _CHUNK.findall(prompt)
     chunks = [text for _, text in found]
@@ -114,7 +127,7 @@ def _item(
     words = [w.strip(".,;:!?\"'()") for w in quote.split()]
     topic = " ".join(w.lower() for w in words[1:5] if w)
     item: dict[str, Any] = {
-        "instruction": f"What does the passage say about {topic}?",
+        "instruction": rng.choice(_QUESTIONS).format(topic=topic),
         "answer": _retold(quote),
         "quotes": [quote],
         "answerable": True,

@@ -20,6 +20,7 @@ _QUOTE_CHARS = str.maketrans(
 _DROPPED = {"\u00ad", "\u200b", "\u200c", "\u200d", "\ufeff"}  # soft hyphen, zero widths
 _HYPHEN_BREAK = re.compile(r"(?<=\w)-[ \t]*\r?\n\s*(?=\w)")  # "exam-\nple" → "example"
 _WORD = re.compile(r"\w+")
+_DIGITS = re.compile(r"\d+")
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,9 @@ def locate(quote: str, text: str, fuzzy_min: float = FUZZY_MIN_SCORE) -> Located
     # The window is the quote's length: a quote with a misspelt word may start or end a
     # word beyond it, so the word boundaries around it are tried too.
     score, s, e = _best(nq, nt.text, _near(nt.text, s), _near(nt.text, e))
-    if score < fuzzy_min:
+    # A near-verbatim quote may differ in spelling, never in a number: "every 15 minutes"
+    # is not "every 19 minutes", however close the strings are.
+    if score < fuzzy_min or _DIGITS.findall(nq) != _DIGITS.findall(nt.text[s:e]):
         return None
     return Located(*nt.span(s, e), "fuzzy", round(score, 1))
 
@@ -168,7 +171,7 @@ def holds(quote: str, original: str, match: str, fuzzy_min: float = FUZZY_MIN_SC
     if match == "fuzzy":
         from rapidfuzz.fuzz import ratio
 
-        return bool(a) and ratio(a, b) >= fuzzy_min
+        return bool(a) and ratio(a, b) >= fuzzy_min and _DIGITS.findall(a) == _DIGITS.findall(b)
     return False
 
 

@@ -87,12 +87,12 @@ def test_every_fault_ends_under_its_reason_and_what_is_kept_holds(
     standin: StandinHandle, tmp_path: Path
 ) -> None:
     standin.set_faults(grounded_faults=list(FAULTS))
-    args = _args(tmp_path, standin.base_url, 12)
+    args = _args(tmp_path, standin.base_url, 30)  # enough calls to visit every chunk
     first = run([*args, "--json"])
     assert first.code == 0, first.stderr
     out = tmp_path / "out.jsonl"
     recs = read_jsonl(out)
-    assert len(recs) == 12 and len({r["id"] for r in recs}) == 12
+    assert len(recs) == 30 and len({r["id"] for r in recs}) == 30
     drops = read_jsonl(tmp_path / "out.ledger.jsonl")
     reasons = {d["dropped"]["reason"] for d in drops}
     assert set(REASONS.values()) <= reasons, reasons
@@ -169,3 +169,57 @@ def test_multi_hop_questions_rest_on_two_chunks_of_one_document(
         for ev in r["provenance"]["evidence"]:
             assert any(s <= ev["start"] < ev["end"] <= e for s, e in spans)
     assert run(["verify", str(tmp_path / "out.jsonl")]).code == 0
+
+
+def _run_config(root: Path, n: int, extra: str = "") -> Path:
+    _seeds(root)
+    _documents(root)
+    cfg = root / "grounded.yaml"
+    cfg.write_text(
+        "task: rail-qa\nseeds: [seeds.jsonl]\ndocuments: [handbook.md]\n"
+        "endpoint: {model: standin-fake, concurrency: 2}\n"
+        "generation: {strategy: grounded, per_call: 3, seed: 5}\n"
+        f"target: {{count: {n}}}\nfilter: {{judge: {{enabled: false}}}}\n"
+        # exact dedup: the handbook's sections are alike by design, word for word
+        "dedup: {method: exact}\noutputs: {dir: out, formats: []}\nstate_dir: .sg\n" + extra,
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def test_run_spreads_over_chunks_reports_coverage_and_verifies(
+    standin: StandinHandle, tmp_path: Path
+) -> None:
+    standin.set_faults(grounded_faults=list(FAULTS))
+    cfg = _run_config(tmp_path, 20)
+    got = run(["run", str(cfg), "--base-url", standin.base_url, "--json"])
+    assert got.code == 0, got.stderr
+    run_dir = tmp_path / "out"
+    recs = read_jsonl(run_dir / "data.jsonl")
+    assert len(recs) == 20
+    cov = got.json()["coverage"]
+    assert cov["chunks"] == 12  # the title joins the first station's chunk
+    # Round robin, fewest kept first: no chunk gets far ahead; the chunks whose every reply
+    # is empty or malformed yield none, and are the ones listed as yielding nothing.
+    kept = {c["chunk_id"]: c["kept"] for c in cov["per_chunk"]}
+    assert cov["empty_chunks"] == [c for c, k in kept.items() if not k]
+    assert len(cov["empty_chunks"]) == 4 and max(kept.values()) <= 3
+    assert cov["chunk_coverage"] == round(8 / 12, 4) and 0 < cov["evidence_coverage"] < 1
+    empty = {c["chunk_id"]: c["dropped"] for c in cov["per_chunk"] if not c["kept"]}
+    assert {r for d in empty.values() for r in d} == {"no_questions", "invalid_json"}
+    assert cov["documents"][0]["kept"] == 20
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert any(name.startswith("documents/") for name in manifest["files"])
+    assert run(["verify", str(run_dir)]).code == 0
+    before = (run_dir / "data.jsonl").read_bytes()
+    again = run(["run", str(cfg), "--base-url", standin.base_url, "--offline"])
+    assert again.code == 0, again.stderr
+    assert (run_dir / "data.jsonl").read_bytes() == before
+
+
+def test_chunk_coverage_gate_stops_with_3(standin: StandinHandle, tmp_path: Path) -> None:
+    standin.set_faults(grounded_faults=list(FAULTS))
+    cfg = _run_config(tmp_path, 4, "grounding: {min_chunk_coverage: 0.9}\n")
+    got = run(["run", str(cfg), "--base-url", standin.base_url, "--json"])
+    assert got.code == 3, got.stderr
+    assert "min_chunk_coverage" in got.stderr

@@ -43,6 +43,12 @@ def test_close_alignment_is_fuzzy_and_widened_to_words() -> None:
     assert holds(quote, SOURCE[got.start : got.end], "fuzzy")
 
 
+def test_a_close_quote_with_another_number_is_not_found() -> None:
+    # one digit apart scores high, but it states another fact
+    assert locate("It burned for four days and destroyed 13,900 houses", SOURCE) is None
+    assert not holds("destroyed 13,900 houses", "destroyed 13,200 houses", "fuzzy")
+
+
 def test_a_quote_that_is_not_there_is_not_found() -> None:
     assert locate("quiet harbor engines rarely follow the seasonal budget", SOURCE) is None
     assert locate("   ", SOURCE) is None

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import ValidationError
@@ -32,6 +32,9 @@ from synthgen.records import (
 from synthgen.stages.expand.strategies import Job, Task, respond_request
 from synthgen.version import __version__
 
+if TYPE_CHECKING:
+    from synthgen.stages.expand.sources import Sources
+
 
 @dataclass(frozen=True)
 class RunContext:
@@ -43,6 +46,7 @@ class RunContext:
     gen: GenerationConfig
     model: str
     endpoint: str
+    sources: Sources | None = None  # grounded: the documents (run builds each round's plan)
 
 
 @dataclass
@@ -159,6 +163,7 @@ class Builder:
             parents=job.parents,
             prompt=prompt or job.prompt,
             generator=gen,
+            source=job.grounding.source() if job.grounding else None,  # grounded: the chunk
             response_generator=resp,
             usage=usage,
         )

@@ -5,8 +5,13 @@ past its quota while another is below it."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping
+from pathlib import Path
 
+import orjson
+
+from synthgen.config import Config
 from synthgen.documents.grounding import GroundingSettings
 from synthgen.documents.model import Chunk
 from synthgen.stages.expand.grounded import Grounding
@@ -26,13 +31,18 @@ class ChunkPlan:
         self.sources, self.settings = sources, settings
         kept = kept or {}
         chunks = list(sources.chunks)
-        # The per-chunk quota: an even share of the target; chunks at it wait for the rest.
-        quota = math.ceil(target / len(chunks)) if target and chunks else None
+        # The per-chunk quota, an even share of the target: a chunk at it waits behind every
+        # chunk below it, and chunks are taken fewest kept first, so one that yielded nothing
+        # leads the next round. Never excluded: a chunk that never yields must not starve
+        # the round of the chunks that do.
+        quota = max(1, math.ceil(target / len(chunks))) if target and chunks else 1
         position = {c.id: i for i, c in enumerate(chunks)}
-        order = sorted(chunks, key=lambda c: (kept.get(c.id, 0), position[c.id]))
-        if quota is not None:
-            order = [c for c in order if kept.get(c.id, 0) < quota] or order
-        self.order: list[Chunk] = order
+
+        def rank(c: Chunk) -> tuple[bool, int, int]:
+            n = kept.get(c.id, 0)
+            return n >= quota, n, position[c.id]
+
+        self.order: list[Chunk] = sorted(chunks, key=rank)
 
     def __call__(self, index: int) -> Grounding:
         """The chunk(s) of job `index`: its own, and for multi-hop the next of its document."""
@@ -45,3 +55,28 @@ class ChunkPlan:
                 other = siblings[at + 1] if at + 1 < len(siblings) else siblings[at - 1]
                 chunks = tuple(sorted((chunk, other), key=lambda c: c.index))
         return Grounding(chunks, self.sources.document(chunk), self.sources, self.settings)
+
+
+def kept_by_chunk(data: Path) -> Counter[str]:
+    """Records kept per chunk id in a JSONL file of records (streamed; none when absent)."""
+    counts: Counter[str] = Counter()
+    if not data.exists():
+        return counts
+    with data.open("rb") as fh:
+        for line in fh:
+            if b'"chunk_id"' not in line:
+                continue
+            try:
+                source = orjson.loads(line)["provenance"]["source"]
+                counts[source["chunk_id"]] += 1
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                continue  # a torn last line: the next round reads it whole
+    return counts
+
+
+def round_plan(cfg: Config, sources: Sources | None, data: Path) -> ChunkPlan | None:
+    """`run`'s plan for its next round: chunks with the fewest records kept so far (in
+    `data`) first, none past its share of the target while another is below it."""
+    if sources is None:
+        return None
+    return ChunkPlan(sources, cfg.grounding, kept_by_chunk(data), cfg.target.count)

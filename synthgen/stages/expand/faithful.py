@@ -22,32 +22,6 @@ STAGE = "faithfulness"
 Drop = Callable[[int, str, str, Provenance, str | None, Task | None, str], None]
 
 
-def source_block(g: Grounding) -> dict[str, Any]:
-    """`provenance.source` of a grounded record: the document, its extracted text and the
-    chunk, each by hash, so anyone can recompute the spans (a second chunk under `hop`)."""
-    doc, first = g.document, g.chunks[0]
-    block: dict[str, Any] = {
-        "document": doc.path,
-        "document_sha256": doc.sha256,
-        "parser": doc.parser,
-        "parser_version": doc.parser_version,
-        "text_sha256": doc.text_sha256,
-        **_chunk_fields(first),
-    }
-    if len(g.chunks) > 1:
-        block["hop"] = _chunk_fields(g.chunks[1])
-    return block
-
-
-def _chunk_fields(c: Any) -> dict[str, Any]:
-    return {
-        "chunk_id": c.id,
-        "chunk_span": [c.start, c.end],
-        "chunk_sha256": c.sha256,
-        "heading_path": list(c.heading_path),
-    }
-
-
 def check_item(
     item: GroundedItem, g: Grounding, s: GroundingSettings
 ) -> tuple[str, str] | list[dict[str, Any]]:
@@ -108,7 +82,7 @@ def grounded_records(
         completion_tokens=prov.usage.completion_tokens // n,
         cost_usd=prov.usage.cost_usd / n,
     )
-    base = prov.model_copy(update={"usage": share, "source": source_block(g)})
+    base = prov.model_copy(update={"usage": share})
     kept: list[Record] = []
     for idx, raw in enumerate(items, 1):
         try:

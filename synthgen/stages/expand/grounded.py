@@ -42,6 +42,32 @@ class Grounding:
     sources: Sources
     settings: GroundingSettings
 
+    def source(self) -> dict[str, Any]:
+        """`provenance.source` of what the job yields (its drops too): the document, its
+        extracted text and the chunk, each by hash, so anyone can recompute the spans (a
+        second chunk under `hop`)."""
+        doc = self.document
+        block: dict[str, Any] = {
+            "document": doc.path,
+            "document_sha256": doc.sha256,
+            "parser": doc.parser,
+            "parser_version": doc.parser_version,
+            "text_sha256": doc.text_sha256,
+            **_chunk_fields(self.chunks[0]),
+        }
+        if len(self.chunks) > 1:
+            block["hop"] = _chunk_fields(self.chunks[1])
+        return block
+
+
+def _chunk_fields(c: Chunk) -> dict[str, Any]:
+    return {
+        "chunk_id": c.id,
+        "chunk_span": [c.start, c.end],
+        "chunk_sha256": c.sha256,
+        "heading_path": list(c.heading_path),
+    }
+
 
 def grounded_schema(k: int) -> dict[str, Any]:
     """The reply's JSON schema: up to `k` questions, each with its answer and 1-3 quotes."""
