@@ -10,9 +10,61 @@ from synthgen.text.quotes import normalise
 # 1,250 · 3.5 · 1998 · 42% · 2024-05-01 (a date is its numbers, each checked)
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
 # A capitalised word (or a run of them) that does not open a sentence: "Marie Curie", "NASA".
-_NAME = re.compile(r"\b[A-Z][\w'\-]*(?:\s+[A-Z][\w'\-]*)*")
+_NAME = re.compile(
+    r"\b[A-Z][\w'\-]*(?:\s+(?:(?:von|van|de|der|den|da|di|du|la|le|del|bin|al)\s+)*[A-Z][\w'\-]*)*"
+)
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n]\s*|[\"'(\[]\s*)$")
 _IGNORED = frozenset({"I", "I'm", "I've", "I'd", "I'll", "OK", "A", "An", "The"})
+# Words that open sentences; capitalised there, they are not part of a name that follows.
+_OPENERS = frozenset(
+    [
+        "The",
+        "A",
+        "An",
+        "In",
+        "On",
+        "At",
+        "It",
+        "Its",
+        "This",
+        "That",
+        "These",
+        "Those",
+        "He",
+        "She",
+        "They",
+        "We",
+        "You",
+        "His",
+        "Her",
+        "Their",
+        "Our",
+        "For",
+        "From",
+        "By",
+        "With",
+        "After",
+        "Before",
+        "During",
+        "When",
+        "While",
+        "According",
+        "Yes",
+        "No",
+        "And",
+        "But",
+        "Or",
+        "So",
+        "As",
+        "If",
+        "Then",
+        "There",
+        "Since",
+        "Until",
+        "Of",
+        "To",
+    ]
+)
 
 
 def answer_entities(answer: str) -> list[str]:
@@ -22,8 +74,10 @@ def answer_entities(answer: str) -> list[str]:
         found.append(m.group().rstrip(".,"))
     for m in _NAME.finditer(answer):
         words = m.group().split()
-        if _SENTENCE_START.search(answer[: m.start()]):
-            words = words[1:]  # the first word is capitalised because it opens a sentence
+        if _SENTENCE_START.search(answer[: m.start()]) and (
+            len(words) == 1 or words[0] in _OPENERS
+        ):
+            words = words[1:]  # capitalised because it opens the sentence, not as a name
         name = " ".join(w for w in words if w not in _IGNORED)
         if name:
             found.append(name)
