@@ -24,5 +24,8 @@ class GroundingSettings(BaseModel):
     check_entities: bool = True
     # an answer repeating more than this share of its chunk verbatim is `copies_source`
     max_copied_share: float = Field(default=0.5, gt=0.0, le=1.0)
+    # last, for answers every check above passed: the model reads the raw chunk, question
+    # and answer ({supported, contradicts, answerable}); calibrated on the seeds first
+    verdict: bool = True
     # `run`: stop with exit 3 when fewer than this share of chunks kept a record (CI gate)
     min_chunk_coverage: float | None = Field(default=None, ge=0.0, le=1.0)

@@ -9,7 +9,7 @@ from synthgen.config import Config
 from synthgen.core.manifest import file_sha256
 from synthgen.core.stage import Outcome, StageRun
 from synthgen.errors import StoppedError, UsageError
-from synthgen.records import canonical_json, sha256_hex
+from synthgen.records import Seed, canonical_json, sha256_hex
 from synthgen.stages.expand.sources import Sources, grounded_identity, load_sources, store_texts
 
 DOCUMENTS_DIR = "documents"  # in the run dir: <text sha256>.txt, one per document
@@ -69,3 +69,21 @@ def finish_grounded(
             "threshold": floor,
             "measured": measured,
         }
+
+
+async def calibrate_verdict(
+    cfg: Config, sources: Sources | None, seeds: list[Seed], run: StageRun
+) -> Outcome | None:
+    """The grounded verdict's calibration on the seeds (stages/expand/verdict.py) before
+    anything is generated; a stop when it cannot tell a seed's chunk from another."""
+    from synthgen.stages.expand.verdict import calibrate
+
+    generator = run.roles.generator
+    if sources is None or not cfg.grounding.verdict or generator is None:
+        return None
+    try:
+        summary = await calibrate(generator, seeds, sources)
+    except StoppedError as e:
+        return Outcome("stopped_calibration", e)
+    run.say(f"grounded verdict: {summary['right']} of {summary['pairs']} calibration pairs right")
+    return None

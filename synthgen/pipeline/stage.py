@@ -18,7 +18,12 @@ from synthgen.core.stage import ClientSpec, Outcome, Stage, StagePlan, StageRun,
 from synthgen.errors import Interrupted, SynthgenError
 from synthgen.llm.stream import LiveRequests
 from synthgen.llm.types import endpoint_host
-from synthgen.pipeline.grounding import finish_grounded, run_job_suffix, run_sources
+from synthgen.pipeline.grounding import (
+    calibrate_verdict,
+    finish_grounded,
+    run_job_suffix,
+    run_sources,
+)
 from synthgen.pipeline.outputs import answered_by_standin, write_outputs
 from synthgen.pipeline.rounds import GateTrip, RoundRecord, run_counts
 from synthgen.pipeline.run_loop import Pipeline, RunProgress
@@ -120,6 +125,9 @@ class RunStage(Stage):
             endpoint_host(cfg.endpoint.base_url),
             sources=self.sources,
         )
+        stop = await calibrate_verdict(cfg, self.sources, self.seeds, run)
+        if stop is not None:  # grounded: the verdict could not tell a seed's chunk apart
+            return stop
         self.pipeline = Pipeline(cfg, self.seeds, run, ctx, self.on_progress)
         return await self.pipeline.loop()
 

@@ -287,8 +287,8 @@ class StandinServer:
         for i in range(1 if cfg.ignore_n else n):
             writer = ShapedWriter(C.choice_rng(key, i), topics, pin, shape)
             text = reply_content(json_wanted, schema, writer)
-            if schema is not None and G.is_grounded(messages, schema):
-                text = G.grounded_reply(messages, schema, i, cfg.grounded_faults, req.get("seed"))
+            grounded = G.reply(messages, schema, i, cfg.grounded_faults, req.get("seed"))
+            text = grounded if grounded is not None else text
             finish = "stop"
             f_cf, f_tr, f_mal = rng.random(), rng.random(), rng.random()
             if f_cf < cfg.p_content_filter:

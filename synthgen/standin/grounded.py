@@ -23,6 +23,7 @@ FAULTS = REPLY_FAULTS + ITEM_FAULTS
 
 _CHUNK = re.compile(r'<chunk id="([^"]*)"[^>]*>\n(.*?)\n</chunk>', re.S)
 _EXAMPLE_QUOTE = re.compile(r'^Quote: "(.+)"$', re.M)
+_ANSWER = re.compile(r"^Answer: (.*)$", re.M)
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
 _NUMBER = re.compile(r"\d+")
 _QUESTIONS = (
@@ -44,6 +45,38 @@ def is_grounded(messages: list[Any], schema: dict[str, Any] | None) -> bool:
     if not schema or "quotes" not in orjson.dumps(schema).decode():
         return False
     return any(_CHUNK.search(_text(m)) for m in messages if isinstance(m, dict))
+
+
+def reply(
+    messages: list[Any],
+    schema: dict[str, Any] | None,
+    choice: int,
+    faults: Sequence[str],
+    seed: object,
+) -> str | None:
+    """The content for a grounded prompt or a grounded verdict; None for any other request."""
+    if schema is None:
+        return None
+    props = schema.get("properties", {})
+    if "supported" in props and any(
+        _CHUNK.search(_text(m)) for m in messages if isinstance(m, dict)
+    ):
+        return verdict_reply(messages)
+    if is_grounded(messages, schema):
+        return grounded_reply(messages, schema, choice, faults, seed)
+    return None
+
+
+def verdict_reply(messages: list[Any]) -> str:
+    """A verdict that reads the chunk as a stand-in can: the answer is supported when every
+    number and every longer word in it is in the chunk, contradicted when a number is not."""
+    prompt = _first_user(messages)
+    chunk = " ".join(text for _, text in _CHUNK.findall(prompt)).lower()
+    answer = (_ANSWER.findall(prompt) or [""])[-1].lower()
+    numbers = set(_NUMBER.findall(answer)) - set(_NUMBER.findall(chunk))
+    words = {w for w in re.findall(r"[a-z]{5,}", answer)} - set(re.findall(r"[a-z]{5,}", chunk))
+    verdict = {"supported": not numbers and not words, "contradicts": bool(numbers)}
+    return orjson.dumps({**verdict, "answerable": True}).decode()
 
 
 def _text(message: dict[str, Any]) -> str:
@@ -108,7 +141,7 @@ def _retold(quote: str) -> str:
     """An answer in the quote's words, never seven of them in a row (so not a copy)."""
     words = quote.rstrip(".!?").split()
     parts = [" ".join(words[i : i + 5]) for i in range(0, len(words), 5)]
-    return "In short: " + "; ".join(parts) + "."
+    return "; ".join(parts) + "."
 
 
 def _sentences(text: str) -> list[str]:

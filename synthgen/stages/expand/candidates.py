@@ -243,7 +243,8 @@ class Builder:
             from synthgen.stages.expand.faithful import grounded_records
 
             ledger = functools.partial(self._drop, out, a.key)
-            out.records += grounded_records(items, job.grounding, prov, self.ctx.task, ledger)
+            g, name = job.grounding, self.ctx.task
+            out.records += await grounded_records(items, g, prov, name, ledger, self.client)
             return None
         share = Usage(
             prompt_tokens=prov.usage.prompt_tokens // len(items),

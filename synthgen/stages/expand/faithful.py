@@ -4,6 +4,7 @@ the chunk, copying measured; a record that passes carries its source and evidenc
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -11,9 +12,11 @@ import orjson
 from pydantic import ValidationError
 
 from synthgen.documents.grounding import GroundingSettings
+from synthgen.llm.client import LLMClient
 from synthgen.records import Provenance, Record, Usage, record_id
 from synthgen.stages.expand.grounded import GroundedItem, Grounding
 from synthgen.stages.expand.strategies import Task
+from synthgen.stages.expand.verdict import Verdict, ask, failure
 from synthgen.text.entities import unsupported
 from synthgen.text.quotes import copied_share, locate, word_count
 
@@ -66,11 +69,12 @@ def check_item(
     return evidence
 
 
-def grounded_records(
-    items: list[Any], g: Grounding, prov: Provenance, task: str, drop: Drop
+async def grounded_records(
+    items: list[Any], g: Grounding, prov: Provenance, task: str, drop: Drop, client: LLMClient
 ) -> list[Record]:
-    """The records of one reply that pass every check; every other item ledgered by `drop`
-    (an empty reply too: the chunk yielded nothing, which coverage counts)."""
+    """The records of one reply that pass every check, the model's verdict last (only for
+    answers every deterministic check passed); every other item ledgered by `drop` (an
+    empty reply too: the chunk yielded nothing, which coverage counts)."""
     if not items:
         ids = ", ".join(c.id for c in g.chunks)
         said = f"the model wrote no question for chunk {ids}"
@@ -83,7 +87,7 @@ def grounded_records(
         cost_usd=prov.usage.cost_usd / n,
     )
     base = prov.model_copy(update={"usage": share})
-    kept: list[Record] = []
+    passed: list[tuple[int, GroundedItem, list[dict[str, Any]]]] = []
     for idx, raw in enumerate(items, 1):
         try:
             item = GroundedItem.model_validate(raw)
@@ -94,16 +98,35 @@ def grounded_records(
         got = check_item(item, g, g.settings)
         if isinstance(got, tuple):
             stage = "expand" if got[0] == "empty_output" else STAGE
-            what = Task(instruction=item.instruction, output=item.answer)
-            drop(idx, got[0], got[1], base, None, what, stage)
+            drop(idx, got[0], got[1], base, None, _task(item), stage)
             continue
+        passed.append((idx, item, got))
+    verdicts: list[tuple[Verdict | str, Usage]] = [("", Usage())] * len(passed)
+    if g.settings.verdict and passed:
+        chunks = list(g.chunks)
+        verdicts = await asyncio.gather(
+            *(ask(client, chunks, it.instruction, it.answer) for _, it, _ in passed)
+        )
+    kept: list[Record] = []
+    for (idx, item, evidence), (verdict, cost) in zip(passed, verdicts, strict=True):
+        p = base.model_copy(update={"evidence": evidence, "usage": share + cost})
+        failed = failure(verdict) if g.settings.verdict else None
+        if failed is not None:
+            drop(idx, failed[0], failed[1], p, None, _task(item), STAGE)
+            continue
+        rec_id = record_id(item.instruction, "", item.answer)
         kept.append(
             Record(
-                id=record_id(item.instruction, "", item.answer),
+                id=rec_id,
                 instruction=item.instruction,
                 output=item.answer,
                 meta={"task": task},
-                provenance=base.model_copy(update={"evidence": got}),
+                provenance=p,
             )
         )
     return kept
+
+
+def _task(item: GroundedItem) -> Task:
+    """A grounded item as the ledger shows a candidate: its question and answer."""
+    return Task(instruction=item.instruction, output=item.answer)

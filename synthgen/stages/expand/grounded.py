@@ -102,7 +102,7 @@ def _example(seed: Seed, n: int) -> str:
     return "\n".join(lines)
 
 
-def _chunk_block(chunk: Chunk) -> str:
+def chunk_block(chunk: Chunk) -> str:
     """A chunk as the prompt shows it; its heading path orients, outside the quotable text."""
     where = " > ".join(chunk.heading_path)
     head = f"Section: {where}\n" if where else ""
@@ -133,7 +133,7 @@ def grounded_request(
         task=task_line,
         examples="\n\n".join(_example(s, i + 1) for i, s in enumerate(examples)),
         where=where,
-        chunks="\n\n".join(_chunk_block(c) for c in grounding.chunks),
+        chunks="\n\n".join(chunk_block(c) for c in grounding.chunks),
         k=str(k),
     )
     req = ChatRequest(

@@ -11,7 +11,7 @@ from synthgen.core.batchrun import BatchMode
 from synthgen.core.runtime import RunSlot, price_of
 from synthgen.core.sink import Sink
 from synthgen.core.stage import Outcome, Stage, StagePlan, StageRun, run_stage
-from synthgen.errors import Interrupted, SynthgenError, UsageError
+from synthgen.errors import Interrupted, StoppedError, SynthgenError, UsageError
 from synthgen.fingerprint import fingerprint_dump
 from synthgen.llm.cost import Price
 from synthgen.llm.stream import LiveRequests
@@ -124,6 +124,14 @@ class ExpandStage(Stage):
         run.defer_misses()
         generator, *responders = run.clients  # then the models answering in turn (K responses)
         ground = None
+        if self.sources is not None and cfg.grounding.verdict:
+            from synthgen.stages.expand.verdict import calibrate
+
+            try:  # the verdict must tell a seed's own chunk from another before it decides
+                calib = await calibrate(generator, self.seeds, self.sources)
+            except StoppedError as e:
+                return Outcome("stopped_calibration", e)
+            run.say(f"grounded verdict: {calib['right']} of {calib['pairs']} calibration pairs")
         if self.sources is not None:
             if not run.slot.to_stdout:  # the texts every span refers to, for `verify`
                 store_texts(self.sources, documents_dir(run.slot.out_path))
