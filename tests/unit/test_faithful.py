@@ -3,16 +3,24 @@ hand-made chunks (no endpoint, no files but the ledger's)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
+from support.fakes import FakeClient, as_llm_client
 
 from synthgen.documents.grounding import GroundingSettings
 from synthgen.documents.model import Chunk, Corpus, Document
-from synthgen.records import sha256_hex
+from synthgen.errors import StoppedError
+from synthgen.llm.types import ChatRequest
+from synthgen.records import Seed, sha256_hex
 from synthgen.stages.expand.coverage import ChunkPlan, kept_by_chunk
 from synthgen.stages.expand.faithful import check_item
 from synthgen.stages.expand.grounded import GroundedItem, Grounding
 from synthgen.stages.expand.sources import Sources
+from synthgen.stages.expand.verdict import Verdict, calibrate, failure
 from synthgen.stages.report.coverage import coverage
 from synthgen.standin.grounded import grounded_reply
 
@@ -163,3 +171,53 @@ def test_standin_quotes_its_chunk_and_repeats_a_fault_for_a_repair() -> None:
 
 def ids_of(i: int) -> str:
     return f"{TSHA[:12]}#{i}"
+
+
+def _verdict_client(says: Callable[[str, str], dict[str, bool]]) -> FakeClient:
+    """A verdict model that answers by looking at the chunk and the answer in the prompt."""
+
+    def script(req: ChatRequest, call: int) -> str:
+        prompt = req.messages[-1]["content"]
+        answer = prompt.split("Answer: ", 1)[1].split("\n", 1)[0]
+        return json.dumps(says(prompt.split("</chunk>", 1)[0], answer))
+
+    return FakeClient(script)
+
+
+SEEDS = [
+    Seed(
+        id="s1", instruction="How much honey?", output="25 kg.", meta={"quotes": [PARTS[2][12:60]]}
+    ),
+    Seed(
+        id="s2",
+        instruction="How many eggs?",
+        output="2,000 a day.",
+        meta={"quotes": [PARTS[1][12:50]]},
+    ),
+]
+
+
+def test_calibration_passes_a_verdict_that_reads_the_chunk_and_stops_one_that_does_not() -> None:
+    def reads(chunk: str, answer: str) -> dict[str, bool]:
+        ok = answer.split()[0] in chunk
+        return {"supported": ok, "contradicts": False, "answerable": True}
+
+    summary = asyncio.run(calibrate(as_llm_client(_verdict_client(reads)), SEEDS, SOURCES))
+    assert summary["pairs"] == 4 and summary["right"] == 4
+
+    def agrees(chunk: str, answer: str) -> dict[str, bool]:
+        return {"supported": True, "contradicts": False, "answerable": True}
+
+    with pytest.raises(StoppedError, match="2 of 4 calibration pairs"):
+        asyncio.run(calibrate(as_llm_client(_verdict_client(agrees)), SEEDS, SOURCES))
+
+
+def test_verdict_reasons_worst_first() -> None:
+    def v(s: bool, c: bool, a: bool) -> Verdict:
+        return Verdict(supported=s, contradicts=c, answerable=a)
+
+    assert failure(v(True, False, True)) is None
+    assert failure(v(False, True, False))[0] == "contradicts_source"  # type: ignore[index]
+    assert failure(v(False, False, False))[0] == "unanswerable"  # type: ignore[index]
+    assert failure(v(False, False, True))[0] == "unsupported"  # type: ignore[index]
+    assert failure("no usable verdict: 'x'")[0] == "invalid_verdict"  # type: ignore[index]
