@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
+from synthgen.api.documents import documents_inspect as documents_inspect
 from synthgen.api.options import ENDPOINT_OPTIONS as ENDPOINT_OPTIONS
 from synthgen.api.options import EXPAND_OPTIONS as EXPAND_OPTIONS
 from synthgen.api.options import FILTER_OPTIONS as FILTER_OPTIONS

@@ -23,6 +23,7 @@ LAZY_COMMANDS = {
     "audit": "synthgen.cli.audit:audit_cmd",
     "run": "synthgen.cli.run:run_cmd",
     "seeds": "synthgen.cli.seeds:seeds_group",
+    "documents": "synthgen.cli.documents:documents_group",
     "standin-server": "synthgen.cli.standin:standin_server",
     "config": "synthgen.cli.config:config_group",
     "export": "synthgen.cli.export:export_cmd",

@@ -15,6 +15,7 @@ Kind = Literal["heading", "text", "whole"]
 _HEADING = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*#*[ \t]*\r?\n?\Z")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 _DELIMITER = re.compile(r"\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*")
+_SETEXT = re.compile(r" {0,3}(=+|-+)[ \t]*\r?\n?")
 _LIST_ITEM = re.compile(r" {0,3}(?:[-*+]|\d{1,9}[.)])[ \t]")
 
 
@@ -77,13 +78,21 @@ def blocks(text: str) -> list[Block]:
     while i < len(lines):
         start, line = lines[i]
         start = start if found else 0
-        h = heading(line)
+        if not found and (j := _front_matter(lines, i)):
+            while j < len(lines) and not lines[j][1].strip():
+                j += 1
+            found.append(Block(0, lines[j][0] if j < len(lines) else len(text), "text", ()))
+            i = j
+            continue
+        h, j = heading(line), i + 1
+        if h is None and (under := _setext(lines, i)):
+            h, j = (under, line.strip()), i + 2
         fence = _FENCE.match(line)
         kind: Kind = "text"
         if h:
             level, title = h
             stack = [s for s in stack if s[0] < level] + [(level, title)]
-            kind, j = "heading", i + 1
+            kind = "heading"
         elif fence:
             kind, j = "whole", _fence_end(lines, i, fence.group(1))
         elif _is_table(lines, i):
@@ -103,6 +112,27 @@ def blocks(text: str) -> list[Block]:
     if not found and text:
         found.append(Block(0, len(text), "text", ()))
     return found
+
+
+def _front_matter(lines: list[tuple[int, str]], i: int) -> int:
+    """The line after a YAML front matter block (--- … --- or ...) opening the file, else 0;
+    its keys are not setext headings."""
+    if lines[i][1].rstrip() != "---":
+        return 0
+    for j in range(i + 1, min(len(lines), i + 200)):
+        if lines[j][1].rstrip() in ("---", "..."):
+            return j + 1
+    return 0
+
+
+def _setext(lines: list[tuple[int, str]], i: int) -> int:
+    """A setext heading's level (a line underlined by === or ---), else 0."""
+    if i + 1 >= len(lines) or not lines[i][1].strip() or _starts_block(lines, i):
+        return 0
+    if is_list_item(lines[i][1]) or lines[i][1].startswith((" " * 4, "\t", ">")):
+        return 0
+    m = _SETEXT.fullmatch(lines[i + 1][1])
+    return 0 if m is None else (1 if m.group(1)[0] == "=" else 2)
 
 
 def _starts_block(lines: list[tuple[int, str]], j: int) -> bool:

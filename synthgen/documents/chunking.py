@@ -63,18 +63,27 @@ def _list_items(text: str, start: int, end: int) -> list[int]:
 def _words(text: str, start: int, end: int, limit: int, count: Count) -> list[int]:
     """Cut points after whitespace so each piece stays under `limit` tokens; a run with no
     whitespace longer than that is cut every 4 * limit characters."""
-    cuts, s, good = [], start, None
+    cuts: list[int] = []
+    s, good, approx = start, None, 0
+    prev = start
     for m in _SPACE.finditer(text, start, end):
         c = m.end()
         if c >= end:
             break
-        if count(text[s:c]) <= limit:
+        # Summing the words' counts overestimates a little; the piece is counted whole only
+        # when that sum passes the limit, so the work stays linear in the text.
+        approx += count(text[prev:c])
+        prev = c
+        if approx > limit:
+            approx = count(text[s:c])
+        if approx <= limit:
             good = c
             continue
         cut = good if good is not None and good > s else c
         cuts.append(cut)
         s = cut
-        good = c if c > cut and count(text[s:c]) <= limit else None
+        approx = count(text[s:c]) if c > s else 0
+        good = c if c > s and approx <= limit else None
     if good is not None and good > s and count(text[s:end]) > limit:
         cuts.append(good)
     out: set[int] = set(cuts)
@@ -110,15 +119,15 @@ def _pack(pieces: list[Piece], limit: int) -> list[list[Piece]]:
     so a group holds one section (or the headings that lead into the next)."""
     groups: list[list[Piece]] = []
     cur: list[Piece] = []
-    tokens = 0
+    tokens, has_content = 0, False
     for p in pieces:
-        has_content = any(q.kind != "heading" for q in cur)
         # Headings with nothing under them yet stay with what follows them.
         if has_content and (p.kind == "heading" or tokens + p.tokens > limit):
             groups.append(cur)
-            cur, tokens = [], 0
+            cur, tokens, has_content = [], 0, False
         cur.append(p)
         tokens += p.tokens
+        has_content = has_content or p.kind != "heading"
     if cur:
         groups.append(cur)
     return groups
@@ -126,24 +135,28 @@ def _pack(pieces: list[Piece], limit: int) -> list[list[Piece]]:
 
 def _merge_tiny(groups: list[list[Piece]], limit: int, minimum: int) -> list[list[Piece]]:
     """Groups under `minimum` tokens joined to the next group (else the one before) when the
-    two still fit in `limit`."""
+    two still fit in `limit`; one pass."""
+    out: list[list[Piece]] = []
+    sizes: list[int] = []
 
-    def size(g: list[Piece]) -> int:
-        return sum(p.tokens for p in g)
+    def settle() -> None:
+        # The last group is tiny and the next did not fit: it joins the one before.
+        if len(out) > 1 and sizes[-1] < minimum and sizes[-2] + sizes[-1] <= limit:
+            last, size = out.pop(), sizes.pop()
+            out[-1].extend(last)
+            sizes[-1] += size
 
-    i = 0
-    while i < len(groups):
-        g = groups[i]
-        if size(g) < minimum and len(groups) > 1:
-            if i + 1 < len(groups) and size(g) + size(groups[i + 1]) <= limit:
-                groups[i : i + 2] = [g + groups[i + 1]]
-                continue
-            if i > 0 and size(groups[i - 1]) + size(g) <= limit:
-                groups[i - 1 : i + 1] = [groups[i - 1] + g]
-                i -= 1
-                continue
-        i += 1
-    return groups
+    for g in groups:
+        size = sum(p.tokens for p in g)
+        if out and sizes[-1] < minimum and sizes[-1] + size <= limit:
+            out[-1].extend(g)
+            sizes[-1] += size
+            continue
+        settle()
+        out.append(list(g))
+        sizes.append(size)
+    settle()
+    return out
 
 
 @dataclass(frozen=True)

@@ -38,13 +38,6 @@ class Scan:
     problems: list[Problem] = field(default_factory=list)
 
 
-def _shown(p: Path, base: Path) -> str:
-    try:
-        return p.relative_to(base).as_posix()
-    except ValueError:
-        return p.as_posix()
-
-
 def expand_paths(
     paths: Sequence[Path | str], base: Path
 ) -> tuple[list[tuple[str, Path]], list[Problem]]:
@@ -78,13 +71,14 @@ def expand_paths(
         elif real.exists() or not (_GLOB_CHARS & set(name)):
             add(name, real)
         else:
-            pattern = name if Path(name).is_absolute() else str(base / name)
-            matches = sorted(Path(m) for m in globlib.glob(pattern, recursive=True))
-            files = [m for m in matches if m.is_file() and supported(m)]
+            # root_dir: the base's own name may hold glob characters ("[draft]").
+            root = None if Path(name).is_absolute() else base
+            matches = sorted(globlib.glob(name, root_dir=root, recursive=True))
+            files = [m for m in matches if supported(Path(m)) and (base / m).is_file()]
             if not files:
                 problems.append(Problem(name, "no supported document matches this pattern"))
-            for f in files:
-                add(_shown(f, base) if not Path(name).is_absolute() else f.as_posix(), f)
+            for m in files:
+                add(Path(m).as_posix(), base / m)
     return out, problems
 
 
@@ -97,8 +91,8 @@ def scan(paths: Sequence[Path | str], *, base: Path) -> Scan:
     texts: set[str] = set()
     for shown, real in files:
         try:
-            parsed = parse(shown, real)
-        except InputError as e:
+            parsed, file_sha = parse(shown, real)
+        except UsageError as e:  # unreadable, unsupported, or its parser is not installed
             result.problems.append(Problem(shown, e.message.removeprefix(f"{shown}: "), e.hint))
             continue
         if not parsed.text.strip():
@@ -113,7 +107,7 @@ def scan(paths: Sequence[Path | str], *, base: Path) -> Scan:
         texts.add(text_sha)
         doc = Document(
             path=shown,
-            sha256=sha256_hex(real.read_bytes()),
+            sha256=file_sha,
             parser=parsed.parser,
             parser_version=parsed.parser_version,
             text_sha256=text_sha,

@@ -61,10 +61,10 @@ class _Walker:
     def flush(self) -> None:
         """End the current paragraph (or list item), if it has any text."""
         text = _squash("".join(self.buf))
-        if text:
-            self.out.append(self.prefix + text)
         self.buf.clear()
-        self.prefix = ""
+        if text:  # a list item's marker waits for its first text (<li><p>…</p></li>)
+            self.out.append(self.prefix + text)
+            self.prefix = ""
 
     def block(self, text: str) -> None:
         """A block written as a whole (heading, table, code), after the paragraph before."""
@@ -93,6 +93,7 @@ class _Walker:
                 self.prefix = "1. " if node.tag == "ol" else "- "
                 self.walk(child)
                 self.flush()
+                self.prefix = ""
             elif tag in BLOCK:
                 self.flush()
                 self.walk(child)

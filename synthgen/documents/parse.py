@@ -7,6 +7,7 @@ from pathlib import Path
 
 from synthgen.documents.parsed import Parsed, decode
 from synthgen.errors import InputError
+from synthgen.records import sha256_hex
 
 TEXT_SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown"}
 SUFFIXES = {**TEXT_SUFFIXES, ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx"}
@@ -56,8 +57,9 @@ PARSERS: dict[str, Callable[[str, bytes], Parsed]] = {
 }
 
 
-def parse(shown: str, path: Path) -> Parsed:
-    """Read and parse one file; InputError (exit 2) when it is unreadable or unsupported."""
+def parse(shown: str, path: Path) -> tuple[Parsed, str]:
+    """Read and parse one file: its text and the sha256 of its bytes; InputError (exit 2)
+    when it is unreadable or unsupported."""
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise InputError(
@@ -69,4 +71,4 @@ def parse(shown: str, path: Path) -> Parsed:
         data = path.read_bytes()
     except OSError as e:
         raise InputError(shown, f"cannot read: {e.strerror}", hint="check the path") from e
-    return PARSERS[kind](shown, data)
+    return PARSERS[kind](shown, data), sha256_hex(data)

@@ -45,7 +45,7 @@ def _pypdf(shown: str, data: bytes) -> list[str]:
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
         return [page.extract_text() or "" for page in reader.pages]
-    except pypdf.errors.PyPdfError as e:
+    except (pypdf.errors.PyPdfError, ValueError, KeyError, IndexError, TypeError) as e:
         raise InputError(shown, f"not a readable PDF ({e})", hint="check the file opens") from e
 
 
