@@ -36,11 +36,13 @@ class ChunkPlan:
         # leads the next round. Never excluded: a chunk that never yields must not starve
         # the round of the chunks that do.
         quota = max(1, math.ceil(target / len(chunks))) if target and chunks else 1
-        position = {c.id: i for i, c in enumerate(chunks)}
+        # Documents interleaved (the first chunk of each, then the second of each...), so a
+        # round that ends early has still drawn on every document.
+        docs = {d: i for i, d in enumerate(dict.fromkeys(c.document for c in chunks))}
 
-        def rank(c: Chunk) -> tuple[bool, int, int]:
+        def rank(c: Chunk) -> tuple[bool, int, int, int]:
             n = kept.get(c.id, 0)
-            return n >= quota, n, position[c.id]
+            return n >= quota, n, c.index, docs[c.document]
 
         self.order: list[Chunk] = sorted(chunks, key=rank)
 
