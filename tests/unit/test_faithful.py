@@ -221,3 +221,26 @@ def test_verdict_reasons_worst_first() -> None:
     assert failure(v(False, False, False))[0] == "unanswerable"  # type: ignore[index]
     assert failure(v(False, False, True))[0] == "unsupported"  # type: ignore[index]
     assert failure("no usable verdict: 'x'")[0] == "invalid_verdict"  # type: ignore[index]
+
+
+def test_decontaminate_takes_a_document_and_drops_a_record_sharing_a_13_gram(
+    tmp_path: Path,
+) -> None:
+    from synthgen.api import dedup
+
+    doc = tmp_path / "eval.md"
+    doc.write_text(TEXT, encoding="utf-8")
+    leak = "Bees make honey from nectar by evaporation and enzymes. A strong colony stores lots."
+    rows = [
+        {"instruction": "How is honey made?", "output": leak},
+        {"instruction": "Name a pollinator.", "output": "The honey bee, among many others."},
+    ]
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "kept.jsonl"
+    summary = dedup(data, output=out, method="exact", decontaminate=[doc], state_dir=tmp_path)
+    kept = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["instruction"] for r in kept] == ["Name a pollinator."]
+    drop = json.loads((tmp_path / "kept.ledger.jsonl").read_text().splitlines()[0])
+    assert drop["dropped"]["reason"] == "contaminated"
+    assert summary.ok
