@@ -223,3 +223,11 @@ def test_chunk_coverage_gate_stops_with_3(standin: StandinHandle, tmp_path: Path
     got = run(["run", str(cfg), "--base-url", standin.base_url, "--json"])
     assert got.code == 3, got.stderr
     assert "min_chunk_coverage" in got.stderr
+
+
+def test_dry_run_shows_a_grounded_prompt_and_sends_nothing(tmp_path: Path) -> None:
+    args = [*_args(tmp_path, "http://127.0.0.1:9/v1", 6), "--dry-run"]
+    got = run(args)
+    assert got.code == 0, got.stderr
+    assert '<chunk id="' in got.stderr and "shape, not facts" in got.stderr
+    assert not (tmp_path / "out.jsonl").exists()
