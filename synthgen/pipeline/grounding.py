@@ -36,21 +36,26 @@ def run_job_suffix(cfg: Config, sources: Sources | None) -> str:
     return "\n" + sha256_hex(canonical_json(grounded_identity(cfg, sources)))
 
 
+def store_run_texts(sources: Sources | None, run: StageRun, run_dir: Path) -> dict[str, str]:
+    """Each document's extracted text in the run dir's documents/ (when the run dir is
+    written), as {name: sha256} for the manifest's files."""
+    if sources is None or not run.delivered:
+        return {}
+    root = run_dir / DOCUMENTS_DIR
+    store_texts(sources, root)
+    names = (f"{doc.text_sha256}.txt" for doc in sources.corpus.documents)
+    return {f"{DOCUMENTS_DIR}/{n}": file_sha256(root / n) or "" for n in names}
+
+
 def finish_grounded(
     cfg: Config, sources: Sources | None, run: StageRun, outcome: Outcome, run_dir: Path
 ) -> None:
-    """Store the texts (when the run dir is written), add the coverage block to the run's
-    details, and stop a complete run whose chunk coverage is under the gate (exit 3)."""
+    """Add the coverage block to the run's details, and stop a complete run whose chunk
+    coverage is under the gate (exit 3)."""
     from synthgen.stages.report.coverage import coverage
 
     if sources is None:
         return
-    if run.delivered and isinstance(outcome.details.get("files"), dict):
-        root = run_dir / DOCUMENTS_DIR
-        store_texts(sources, root)
-        for doc in sources.corpus.documents:
-            path = root / f"{doc.text_sha256}.txt"
-            outcome.details["files"][f"{DOCUMENTS_DIR}/{path.name}"] = file_sha256(path) or ""
     docs, chunks = sources.corpus.documents, sources.chunks
     block = coverage(run.slot.out_path, run.slot.ledger_path, docs, chunks)
     outcome.details["coverage"] = block.model_dump(mode="json")

@@ -23,6 +23,7 @@ from synthgen.pipeline.grounding import (
     finish_grounded,
     run_job_suffix,
     run_sources,
+    store_run_texts,
 )
 from synthgen.pipeline.outputs import answered_by_standin, write_outputs
 from synthgen.pipeline.rounds import GateTrip, RoundRecord, run_counts
@@ -171,9 +172,10 @@ class RunStage(Stage):
             run.say("note: synthgen's stand-in answered this run: not useful data")
         if p.calibration is not None:
             outcome.details["calibration"] = p.calibration.summary()
+        stored = store_run_texts(self.sources, run, self.run_dir)  # before the report reads
         if run.delivered and outcome.status != "pending":
             files, warnings = write_outputs(self.cfg, self.seeds, run, outcome, self.run_dir)
-            outcome.details["files"] = files
+            outcome.details["files"] = files | stored
             for w in warnings:
                 run.say(f"report warning: {w}")
             outcome.warnings = [*outcome.warnings, *warnings]

@@ -51,8 +51,8 @@ class Coverage(Frozen):
     empty_chunks: list[str]  # chunks with no kept record, in corpus order
 
 
-def _lines(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.exists():
+def _lines(path: Path | None) -> Iterator[dict[str, Any]]:
+    if path is None or not path.exists():
         return
     with path.open("rb") as fh:
         for raw in fh:
@@ -82,7 +82,7 @@ def _union(spans: list[tuple[int, int]]) -> int:
 
 
 def coverage(
-    data: Path, ledger: Path, documents: Sequence[Document], chunks: Sequence[Chunk]
+    data: Path, ledger: Path | None, documents: Sequence[Document], chunks: Sequence[Chunk]
 ) -> Coverage:
     """The coverage of the records in `data` and the drops in `ledger` over the corpus."""
     kept: Counter[str] = Counter()
@@ -140,4 +140,59 @@ def coverage(
         documents=docs,
         per_chunk=per_chunk,
         empty_chunks=[pc.chunk_id for pc in per_chunk if not pc.kept],
+    )
+
+
+def seen_coverage(data: Path, ledger: Path | None) -> dict[str, Any] | None:
+    """The coverage block `synthgen report` can compute without the documents: over the
+    chunks its records and drops name (a run ledgers every chunk it asked about, `[]`
+    included), with the stored texts' sizes when they are beside the data. None when the
+    data is not grounded."""
+    chunks: dict[str, Chunk] = {}
+    docs: dict[str, Document] = {}
+    store = data.parent / "documents" if data.name == "data.jsonl" else None
+    store = store or data.with_name(data.name + ".documents")
+    for path in (data, ledger):
+        for obj in _lines(path):
+            src = _source(obj)
+            if src is None or src["chunk_id"] in chunks:
+                continue
+            start, end = (int(x) for x in src["chunk_span"])
+            sha = str(src.get("text_sha256"))
+            text = store / f"{sha}.txt"
+            chars = len(text.read_text(encoding="utf-8")) if text.is_file() else 0
+            docs.setdefault(sha, _document(src, chars))
+            chunks[src["chunk_id"]] = _chunk(src, start, end)
+    if not chunks:
+        return None
+    order = sorted(chunks.values(), key=lambda c: (c.document, c.index))
+    block = coverage(data, ledger, list(docs.values()), order)
+    return {"scope": "chunks the run asked about", **block.model_dump(mode="json")}
+
+
+def _document(src: dict[str, Any], chars: int) -> Document:
+    return Document(
+        path=str(src.get("document")),
+        sha256=str(src.get("document_sha256")),
+        parser=str(src.get("parser")),
+        parser_version=str(src.get("parser_version")),
+        text_sha256=str(src.get("text_sha256")),
+        chars=chars,
+    )
+
+
+def _chunk(src: dict[str, Any], start: int, end: int) -> Chunk:
+    cid = str(src["chunk_id"])
+    index = cid.rpartition("#")[2]
+    return Chunk(
+        id=cid,
+        document=str(src.get("document")),
+        text_sha256=str(src.get("text_sha256")),
+        index=int(index) if index.isdigit() else 0,
+        start=start,
+        end=end,
+        sha256=str(src.get("chunk_sha256")),
+        heading_path=tuple(src.get("heading_path") or ()),
+        text="",
+        tokens=0,
     )
