@@ -31,9 +31,10 @@ def test_grounded_expand_keeps_only_verified_quotes(llama: LlamaServer, tmp_path
     )
     out = tmp_path / "grounded.jsonl"
     r = sg(["expand", str(SEEDS), "--documents", str(doc), "-o", str(out), "-n", "1",
-            "--per-call", "1", "--human-examples", "1", "--json",
+            "--per-call", "1", "--human-examples", "1", "--max-tokens", "2500", "--json",
             *endpoint_args(llama, cfg, tmp_path / ".synthgen")])  # fmt: skip
-    assert r.code in (0, 1), r.stderr  # 1: a 135M model's answers may yield too few
+    # 1: a 135M model's answers may yield too few; 3: the token cap (a few calls) ran out
+    assert r.code in (0, 1, 3), r.stderr
     recs, ledger = read_jsonl(out), read_jsonl(side_files(out)[0])
     store = tmp_path / "grounded.jsonl.documents"
     for rec in recs:
