@@ -11,7 +11,7 @@ RUN="$OUT/documents-qa"
 mkdir -p "$OUT"
 rm -rf "$OUT/port" "$RUN"
 
-"$PY" -m synthgen standin-server --port 0 --port-file "$OUT/port" --faults '{"grounded_faults":
+"$PY" -m synthgen standin-server --port 0 --port-file "$OUT/port" --faults '{"judge_score_by_length": 20, "grounded_faults":
   ["empty", "malformed", "fabricated", "short", "elsewhere", "number", "unanswerable", "copy"]}' &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
