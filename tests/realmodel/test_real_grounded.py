@@ -25,13 +25,13 @@ def test_grounded_expand_keeps_only_verified_quotes(llama: LlamaServer, tmp_path
     cfg = tmp_path / "grounded.yaml"
     # no verdict: a 135M model cannot pass its calibration, and the quote checks need none
     cfg.write_text(
-        "generation: {max_new_tokens: 160}\ndocuments: {chunk_tokens: 80}\n"
+        "generation: {max_new_tokens: 120}\ndocuments: {chunk_tokens: 80}\n"
         "grounding: {verdict: false}\n",
         encoding="utf-8",
     )
     out = tmp_path / "grounded.jsonl"
     r = sg(["expand", str(SEEDS), "--documents", str(doc), "-o", str(out), "-n", "1",
-            "--per-call", "1", "--human-examples", "1", "--max-tokens", "2500", "--json",
+            "--per-call", "1", "--human-examples", "1", "--max-tokens", "1500", "--json",
             *endpoint_args(llama, cfg, tmp_path / ".synthgen")])  # fmt: skip
     # 1: a 135M model's answers may yield too few; 3: the token cap (a few calls) ran out
     assert r.code in (0, 1, 3), r.stderr
