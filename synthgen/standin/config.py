@@ -195,7 +195,8 @@ class StandinConfig(BaseModel):
         """A fingerprint of the settings that decide what an answer says (the judge's
         numbers), which clients fold into their cache keys: changed, the cache asks again.
         Faults a retry gets past (429s, latency, drops) leave it alone, so a resume replays."""
-        picked = {k: getattr(self, k) for k in ANSWER_SETTINGS}
+        # grounded_faults only when set, so the hash of every earlier setting stays as it was
+        picked = {k: getattr(self, k) for k in ANSWER_SETTINGS if getattr(self, k) != []}
         return hashlib.sha256(repr(sorted(picked.items())).encode()).hexdigest()
 
     def public_dump(self) -> dict[str, Any]:
