@@ -98,12 +98,13 @@ def run() -> tuple[bool, str]:
     rng = random.Random(21)
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        (d / "manual.pdf").write_bytes(make_pdf(rng))
+        pdf_data = make_pdf(rng)
+        (d / "manual.pdf").write_bytes(pdf_data)
         (d / "big.md").write_text(make_markdown(MARKDOWN_MB * 1_000_000, rng), encoding="utf-8")
         base = _child(d)
         pdf = _child(d, "manual.pdf")
         md = _child(d, "big.md")
-    pdf_kb = len(make_pdf(random.Random(21))) / 1e3
+    pdf_kb = len(pdf_data) / 1e3
     print(f"  baseline (imports only)   peak {base['peak_mb']:.0f} MB")
     print(
         f"  {PAGES}-page PDF ({pdf_kb:.0f} KB)    {pdf['seconds']:.2f} s, peak "

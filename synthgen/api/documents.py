@@ -39,7 +39,7 @@ def documents_inspect(
     from synthgen.errors import UsageError
 
     here = Path.cwd() if base is None else Path(base)
-    named: list[Path | str] = list(paths)
+    named: list[Path | str] = [paths] if isinstance(paths, str | Path) else list(paths)
     settings = DocumentsSettings()
     if config is not None:
         from synthgen.config import load_config
@@ -55,12 +55,11 @@ def documents_inspect(
             hint="name files, folders or globs, or a config with a documents: section",
         )
     # The config's own checks on the sizes, so both say the same about a bad size.
-    sizes = {
-        "chunk_tokens": settings.chunk_tokens if chunk_tokens is None else chunk_tokens,
-        "min_chunk_tokens": settings.min_chunk_tokens
-        if min_chunk_tokens is None
-        else min_chunk_tokens,
-    }
+    sizes = {"chunk_tokens": settings.chunk_tokens if chunk_tokens is None else chunk_tokens}
+    if min_chunk_tokens is not None or chunk_tokens is None:
+        sizes["min_chunk_tokens"] = (
+            settings.min_chunk_tokens if min_chunk_tokens is None else min_chunk_tokens
+        )
     try:
         settings = DocumentsSettings.model_validate(sizes)
     except ValidationError as e:

@@ -26,7 +26,8 @@ def documents_group() -> None:
 @click.option(
     "--min-chunk-tokens",
     type=int,
-    help="Smaller chunks are merged into a neighbour (else the config's, or 50).",
+    help="Smaller chunks are merged into a neighbour (else the config's, or 50, or a quarter "
+    "of --chunk-tokens if smaller).",
 )
 @click.option("--chunks", "list_chunks", is_flag=True, help="List every chunk too.")
 @json_option

@@ -84,6 +84,8 @@ def expand_paths(
 
 def scan(paths: Sequence[Path | str], *, base: Path) -> Scan:
     """Parse every named document, collecting every problem rather than stopping at one."""
+    if isinstance(paths, str | Path):
+        paths = [paths]  # one path, not a sequence of characters
     files, problems = expand_paths(paths, base)
     result = Scan(problems=problems)
     if not paths:

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from synthgen.documents.corpus import chunk_document, scan
-from synthgen.documents.model import Chunk
 from synthgen.llm.tokens import estimate
 from synthgen.records import Frozen
 
@@ -93,7 +92,7 @@ class DocumentsReport(Frozen):
     problems: list[DocumentProblem]
 
 
-def _headings(chunks: Sequence[Chunk], text: str) -> list[tuple[str, ...]]:
+def _headings(text: str) -> list[tuple[str, ...]]:
     """Every distinct heading path of the document, in the order they open."""
     from synthgen.documents.blocks import blocks
 
@@ -131,7 +130,7 @@ def inspect_documents(
                 chars=doc.chars,
                 tokens=TokenStats.of(sizes),
                 over_size=sum(1 for s in sizes if s > chunk_tokens),
-                headings=_headings(chunks, parsed.text),
+                headings=_headings(parsed.text),
                 chunks=[ChunkInfo.model_validate(c, from_attributes=True) for c in chunks],
             )
         )

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from synthgen.documents.parsed import Parsed, decode
-from synthgen.errors import InputError
+from synthgen.errors import InputError, SynthgenError
 from synthgen.records import sha256_hex
 
 TEXT_SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown"}
@@ -71,4 +71,15 @@ def parse(shown: str, path: Path) -> tuple[Parsed, str]:
         data = path.read_bytes()
     except OSError as e:
         raise InputError(shown, f"cannot read: {e.strerror}", hint="check the path") from e
-    return PARSERS[kind](shown, data), sha256_hex(data)
+    try:
+        parsed = PARSERS[kind](shown, data)
+    except SynthgenError:
+        raise
+    except Exception as e:
+        # A malformed file a parser chokes on is the file's problem, named, not a traceback.
+        raise InputError(
+            shown,
+            f"the {kind} parser failed on it ({type(e).__name__}: {e})",
+            hint="check the file opens; convert it (e.g. to Markdown with docling) if it does",
+        ) from e
+    return parsed, sha256_hex(data)

@@ -14,9 +14,14 @@ from synthgen.errors import InputError
 PAGE_BREAK = "\n\n"
 
 
+# pdfium marks a hyphen it found at a line's end with U+0002: it is shown as a hyphen. Other
+# control characters (but tab and newline) are layout debris, not text.
+_CONTROLS = {c: None for c in range(32) if chr(c) not in "\t\n\r"} | {2: "-"}
+
+
 def _clean(page: str) -> str:
-    # pdfium ends lines with "\r\n" and may leave NULs or trailing spaces per line.
-    lines = page.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").split("\n")
+    # pdfium ends lines with "\r\n" and may leave trailing spaces on a line.
+    lines = page.replace("\r\n", "\n").replace("\r", "\n").translate(_CONTROLS).split("\n")
     return "\n".join(line.rstrip() for line in lines).strip("\n")
 
 

@@ -19,6 +19,7 @@ class DocumentsSettings(BaseModel):
     # in provenance.
     paths: list[str] = Field(default_factory=list)
     chunk_tokens: int = Field(default=DEFAULT_CHUNK_TOKENS, ge=16, le=100_000)
+    # Default: 50, or a quarter of chunk_tokens when that is smaller.
     min_chunk_tokens: int = Field(default=DEFAULT_MIN_CHUNK_TOKENS, ge=0)
 
     @model_validator(mode="before")
@@ -26,7 +27,13 @@ class DocumentsSettings(BaseModel):
     def _plain_list(cls, data: Any) -> Any:
         if isinstance(data, str):
             return {"paths": [data]}
-        return {"paths": data} if isinstance(data, list) else data
+        if isinstance(data, list):
+            return {"paths": data}
+        size = data.get("chunk_tokens") if isinstance(data, dict) else None
+        if isinstance(size, int) and "min_chunk_tokens" not in data:
+            # Small chunks get a small minimum rather than an error about the default.
+            return {**data, "min_chunk_tokens": min(DEFAULT_MIN_CHUNK_TOKENS, size // 4)}
+        return data
 
     @model_validator(mode="after")
     def _min_below_size(self) -> DocumentsSettings:

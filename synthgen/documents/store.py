@@ -25,12 +25,18 @@ class TextStore:
         return self.root / f"{text_sha256}.txt"
 
     def put(self, text: str) -> str:
-        """Store `text` unless it is there already; its sha256."""
-        digest = sha256_hex(text)
+        """Store `text` unless it is there already (a stored copy that no longer matches its
+        name is written again); its sha256."""
+        data = text.encode("utf-8")
+        digest = sha256_hex(data)
         target = self.path(digest)
-        if not target.exists():
+        try:
+            intact = sha256_hex(target.read_bytes()) == digest
+        except OSError:
+            intact = False
+        if not intact:
             # Bytes, not text mode: newlines are kept as they are, so offsets stay exact.
-            write_atomic(target, text.encode("utf-8"))
+            write_atomic(target, data)
         return digest
 
     def get(self, text_sha256: str) -> str:

@@ -64,6 +64,8 @@ def test_the_report_names_every_file_that_cannot_be_used_and_exits_2(tmp_path: P
 def test_a_bad_chunk_size_is_a_usage_error() -> None:
     r = run(["documents", "inspect", str(EXAMPLE), "--chunk-tokens", "4"])
     assert r.code == 2 and "chunk_tokens" in r.stderr and "Traceback" not in r.stderr
+    r = run(["documents", "inspect", str(EXAMPLE), "--chunk-tokens", "30", "--json"])
+    assert r.code == 0 and json.loads(r.stdout)["min_chunk_tokens"] == 7
 
 
 def test_the_python_api_returns_the_typed_report() -> None:
@@ -78,6 +80,7 @@ def test_the_python_api_returns_the_typed_report() -> None:
     assert [c.id for c in corpus.chunks] == [c.id for d in report.documents for c in d.chunks]
     with pytest.raises(UsageError):
         api.documents_inspect([EXAMPLE], min_chunk_tokens=500)
+    assert len(api.documents_inspect(str(EXAMPLE)).documents) == 4
 
 
 def test_the_documents_section_of_a_run_config(tmp_path: Path) -> None:
@@ -90,6 +93,11 @@ def test_the_documents_section_of_a_run_config(tmp_path: Path) -> None:
     # Content-shaping: other documents, other records; no documents, the hashes of before.
     assert loaded.sha256() != load_config(None, {}).sha256()
     assert Config().sha256() == Config(documents={"paths": []}).sha256()  # type: ignore[arg-type]
+    cfg.write_text("documents: {paths: [a.md], chunk_tokens: 40}\n")
+    assert load_config(cfg, {}).documents.min_chunk_tokens == 10  # a quarter, not 50
+    cfg.write_text("documents: {paths: [a.md], chunk_tokens: 40, min_chunk_tokens: 41}\n")
+    with pytest.raises(ConfigError, match="above chunk_tokens"):
+        load_config(cfg, {})
     cfg.write_text("documents: {path: [a.md]}\n")
     with pytest.raises(ConfigError, match=r"documents\.path"):
         load_config(cfg, {})

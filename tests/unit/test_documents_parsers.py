@@ -94,6 +94,14 @@ def test_pdf_pages_come_out_in_order(tmp_path: Path) -> None:
     assert text == "Pump manual\n\nPage two says (hello).\nSecond line.\n"
 
 
+def test_pdf_text_loses_layout_debris_but_keeps_line_end_hyphens() -> None:
+    from synthgen.documents.pdf_text import _clean
+
+    assert _clean("\r\nPump hy\x02\r\nphen\x00 at 40\x0c kPa  \r\n\tnext\r\n") == (
+        "Pump hy-\nphen at 40 kPa\n\tnext"
+    )
+
+
 def test_pdf_falls_back_to_pypdf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pypdfium2", None)  # as if not installed
     _, version, text = one(tmp_path, "m.pdf", pdf_bytes(["One line", "Two"]))
@@ -132,6 +140,20 @@ def test_a_broken_pdf_or_docx_is_named(
     assert "y.docx: not a readable DOCX" in err.render()
 
 
+def test_a_parser_that_chokes_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from synthgen.documents import parse
+
+    def choke(shown: str, data: bytes) -> None:
+        raise AttributeError("'NoneType' object has no attribute 'rels'")
+
+    monkeypatch.setitem(parse.PARSERS, "docx", choke)
+    (tmp_path / "odd.docx").write_bytes(b"PK")
+    err = fails(tmp_path, ["odd.docx"])
+    assert "odd.docx: the docx parser failed on it (AttributeError" in err.render()
+
+
 @pytest.mark.parametrize(
     ("name", "modules"),
     [
@@ -159,6 +181,7 @@ def test_folders_globs_and_every_problem_named_at_once(tmp_path: Path) -> None:
     (tmp_path / "docs" / "image.png").write_bytes(b"\x89PNG")
     corpus = load_corpus(["docs", "docs/*.md"], base=tmp_path)
     assert [d.path for d in corpus.documents] == ["docs/b.md", "docs/sub/a.txt"]
+    assert load_corpus("docs", base=tmp_path).documents == corpus.documents
     assert corpus.duplicates == ("docs/sub/copy.txt",)
     (tmp_path / "empty.md").write_text("  \n\n")
     (tmp_path / "x.rtf").write_text("{\\rtf1}")
@@ -195,6 +218,7 @@ def test_the_text_store_keeps_texts_once_and_exactly(tmp_path: Path) -> None:
     stored.write_text("changed")
     with pytest.raises(SynthgenError, match="changed"):
         store.get(digest)
+    assert store.put(text) == digest and store.get(digest) == text  # written again
     with pytest.raises(SynthgenError, match="missing"):
         store.get("1" * 64)
     with pytest.raises(ValueError):
