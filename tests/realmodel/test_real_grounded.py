@@ -31,7 +31,7 @@ def test_grounded_expand_keeps_only_verified_quotes(llama: LlamaServer, tmp_path
     )
     out = tmp_path / "grounded.jsonl"
     r = sg(["expand", str(SEEDS), "--documents", str(doc), "-o", str(out), "-n", "1",
-            "--per-call", "1", "--human-examples", "1", "--max-tokens", "1500", "--json",
+            "--per-call", "1", "--human-examples", "1", "--max-tokens", "1200", "--json",
             *endpoint_args(llama, cfg, tmp_path / ".synthgen")])  # fmt: skip
     # 1: a 135M model's answers may yield too few; 3: the token cap (a few calls) ran out
     assert r.code in (0, 1, 3), r.stderr
@@ -46,5 +46,6 @@ def test_grounded_expand_keeps_only_verified_quotes(llama: LlamaServer, tmp_path
             assert holds(ev["quote"], text[ev["start"] : ev["end"]], ev["match"])
     assert sg(["verify", str(out)]).code == 0
     why = reasons(ledger)
-    checked = len(recs) + sum(n for k, n in why.items() if k not in ("invalid_json",))
+    unparsed = ("invalid_json", "truncated", "empty_reply", "request_rejected")
+    checked = len(recs) + sum(n for k, n in why.items() if k not in unparsed)
     print(f"\ngrounding rate: {len(recs)} of {checked} parsed answers kept; drops: {why}")
