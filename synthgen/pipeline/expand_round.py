@@ -17,6 +17,7 @@ from synthgen.llm.client import LLMClient
 from synthgen.records import LedgerEntry, Provenance, Record, Seed
 from synthgen.stages.expand.candidates import RunContext
 from synthgen.stages.expand.engine import Expander
+from synthgen.stages.expand.grounded import Grounding
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class RoundInputs:
     instruction_gate: Callable[[Any], tuple[str, str, str] | None] | None = None
     # The models that answer in turn when K responses are asked (generation.models).
     responders: Sequence[LLMClient] = ()
+    # grounded: job number → its chunk(s), this round's (stages/expand/coverage.py)
+    ground: Callable[[int], Grounding] | None = None
 
 
 ROUND_SEED_STEP = 1_000_003  # each round draws from its own random stream
@@ -112,6 +115,7 @@ async def _expand(p: RoundInputs, index: int, asked: int, out: RoundStream) -> O
         seed_weights=p.weights,
         instruction_gate=p.instruction_gate,
         responders=p.responders,
+        ground=p.ground,
     )
     result = await expander.run()
     if result.status == "pending":

@@ -191,6 +191,7 @@ class Pipeline:
     async def expand(self, index: int, asked: int, out: Any) -> Outcome | None:
         """One round's candidates from the generator, committed into `out` as they come."""
         from synthgen.pipeline.expand_round import RoundInputs, expand_round
+        from synthgen.stages.expand.coverage import round_plan
 
         assert self.clients.generator is not None  # RunStage's plan names it first
         inputs = RoundInputs(
@@ -203,6 +204,7 @@ class Pipeline:
             lambda made: self.report_progress(index, "expand"),
             self.instruction_gate if self.gates_instructions else None,
             self.clients.responders,
+            round_plan(self.cfg, self.ctx.sources, self.run.sink.partial),
         )
         return await expand_round(inputs, index, asked, out)
 

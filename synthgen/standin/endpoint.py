@@ -19,6 +19,7 @@ import orjson
 from pydantic import ValidationError
 
 import synthgen.standin.content as C
+import synthgen.standin.grounded as G
 from synthgen.llm.types import STANDIN_HEADER
 from synthgen.standin.batches import BatchStore, batch_step, is_batch_path
 from synthgen.standin.config import RateLimiter, StandinConfig
@@ -291,6 +292,8 @@ class StandinServer:
             faults = {str(k): v for k, v in cfg.task_faults.items()}
             writer = ShapedWriter(C.choice_rng(key, i), topics, pin, shape, faults)
             text = reply_content(json_wanted, schema, writer)
+            grounded = G.reply(messages, schema, i, cfg.grounded_faults, req.get("seed"))
+            text = grounded if grounded is not None else text
             finish = "stop"
             f_cf, f_tr, f_mal = rng.random(), rng.random(), rng.random()
             if f_cf < cfg.p_content_filter:
