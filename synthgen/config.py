@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from synthgen.configfile import ENV_MAP as ENV_MAP  # re-exported: its old home
 from synthgen.configfile import FILE_PATHS, missing_inputs, read_layers, validation_error
 from synthgen.configfile import read_config_file as read_config_file
+from synthgen.documents.grounding import GroundingSettings
 from synthgen.documents.settings import DocumentsSettings
 from synthgen.errors import ConfigError, UsageError
 from synthgen.fingerprint import Origin, config_sha256
@@ -26,7 +27,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-Strategy = Literal["self-instruct", "evol", "paraphrase", "conversation"]
+Strategy = Literal["self-instruct", "evol", "paraphrase", "conversation", "grounded"]
 EVOL_OPERATORS = (
     "add_constraints",
     "deepen",
@@ -315,6 +316,7 @@ class Config(Strict):
     outputs: OutputsConfig = OutputsConfig()
     batch: BatchConfig = BatchConfig()
     documents: DocumentsSettings = DocumentsSettings()
+    grounding: GroundingSettings = GroundingSettings()
     # The config file's folder (None: no file), which its paths are relative to: the hashes
     # read them from there, so the same config hashes alike from any working directory.
     _origin: Origin | None = PrivateAttr(default=None)

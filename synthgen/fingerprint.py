@@ -140,6 +140,13 @@ SETTINGS: dict[str, Setting] = {
     "documents.paths": C_LATE,  # relative to the config's folder, as written (globs too)
     "documents.chunk_tokens": C_LATE,
     "documents.min_chunk_tokens": C_LATE,
+    "grounding.hops": C_LATE,
+    "grounding.min_quote_words": C_LATE,
+    "grounding.fuzzy_min_score": C_LATE,
+    "grounding.check_entities": C_LATE,
+    "grounding.max_copied_share": C_LATE,
+    "grounding.verdict": C_LATE,
+    "grounding.min_chunk_coverage": R_LATE,  # a gate: when to stop, not what is kept
 }
 
 # Version 1 of run's data hash read all of `generation`, so it reads this runtime setting too

@@ -53,6 +53,7 @@ class ExpandOptions(EndpointOptions, total=False):
     seed: int | None
     responses: str | None
     responses_per_instruction: int | None
+    documents: Many | None  # grounded generation: the facts come from these
 
 
 class FilterOptions(EndpointOptions, total=False):
@@ -119,6 +120,7 @@ EXPAND_OPTIONS = {
     "seed": "generation.seed",
     "responses": "generation.responses",
     "responses_per_instruction": "generation.responses_per_instruction",
+    "documents": "documents.paths",
     **ENDPOINT_OPTIONS,
 }
 FILTER_OPTIONS = {
@@ -146,7 +148,7 @@ RUN_OPTIONS = {
     "judge_model": "filter.judge.models",
     **ENDPOINT_OPTIONS,
 }
-LISTS = frozenset({"judge_model", "seeds", "blacklist", "labels", "disable_rule"})
+LISTS = frozenset({"judge_model", "seeds", "blacklist", "labels", "disable_rule", "documents"})
 
 
 def spelled_out(options: type) -> Callable[[F], F]:
@@ -225,8 +227,11 @@ def expand_config(
 ) -> Config:
     """Expand's resolved config from keyword options (shared with its dry run)."""
     files = [seeds] if isinstance(seeds, str | Path) else list(seeds)
-    values = {"seeds": [str(p) for p in files] or None, "generation.count": count}
-    return load(config, {**values, **config_values("expand", options, EXPAND_OPTIONS)})
+    values: dict[str, Any] = {"seeds": [str(p) for p in files] or None, "generation.count": count}
+    values |= config_values("expand", options, EXPAND_OPTIONS)
+    if values.get("documents.paths") and not options.get("strategy"):
+        values["generation.strategy"] = "grounded"  # documents given: the facts come from them
+    return load(config, values)
 
 
 def filter_config(

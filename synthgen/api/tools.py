@@ -132,10 +132,12 @@ def inspect_seeds(
 
 
 def verify(run_dir: PathLike, *, say: Say = _quiet) -> VerifyResult:
-    """Check a run directory against its manifest; each problem (or the all-clear) to `say`."""
-    from synthgen.core.verify import verify_run
+    """Check a run directory against its manifest, and recompute every grounded record's
+    spans against the stored texts (a JSONL file that expand wrote: its spans only); each
+    problem (or the all-clear) to `say`."""
+    from synthgen.documents.spans import verify_grounded
 
-    result = verify_run(Path(run_dir))
+    result = verify_grounded(Path(run_dir))
     for note in result.notes:
         say(note)
     if result.ok:

@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 @output_options
 @click.option(
     "--strategy",
-    type=click.Choice(["self-instruct", "evol", "paraphrase", "conversation"]),
-    help="How to expand.",
+    type=click.Choice(["self-instruct", "evol", "paraphrase", "conversation", "grounded"]),
+    help="How to expand (grounded: facts from --documents, quotes checked).",
     show_default="self-instruct",
 )
 @click.option("--per-call", type=int, help="New examples asked for per call.", show_default="5")
@@ -56,6 +56,14 @@ if TYPE_CHECKING:
     "into a chosen/rejected preference pair.",
     show_default="1",
 )
+@click.option(
+    "--documents",
+    "documents",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Documents (files, folders, globs; repeatable) the answers must be grounded in: "
+    "implies --strategy grounded.",
+)
 @click.option("--format", "fmt", help="Force the seed format (else autodetected).")
 @click.option("--task", help="Task name recorded in meta and shown to the model.")
 @endpoint_options
@@ -78,6 +86,7 @@ def expand_cmd(
     seed: int | None,
     responses: str | None,
     responses_per_instruction: int | None,
+    documents: tuple[Path, ...],
     fmt: str | None,
     task: str | None,
     endpoint: EndpointOptions,
@@ -98,6 +107,8 @@ def expand_cmd(
 
       synthgen expand seeds.jsonl -n 500 -o raw.jsonl --strategy evol --max-cost-usd 5
 
+      synthgen expand qa_seeds.jsonl --documents docs/ -n 50 -o grounded.jsonl
+
       OPENAI_BASE_URL=http://localhost:8000/v1 synthgen expand seeds.jsonl -n 50 -o - --model qwen
     """
     import synthgen.api as api
@@ -116,6 +127,7 @@ def expand_cmd(
         "seed": seed,
         "responses": responses,
         "responses_per_instruction": responses_per_instruction,
+        "documents": list(documents) or None,
         **endpoint,
     }
     if dry_run:

@@ -20,7 +20,10 @@ def verify_cmd(run_dir: Path, as_json: bool) -> None:
     of the directory would take it for part of the run's output; the verdicts `synthgen
     audit` keeps beside a listed file are noted, not a problem); data.jsonl must hold
     counts.kept records with no id twice; dropped.jsonl must hold the dropped counts per
-    stage and reason; and candidates must equal kept plus dropped. Exits 0 when all hold,
+    stage and reason; and candidates must equal kept plus dropped. Grounded records' spans
+    are recomputed against the stored extracted texts (documents/): each chunk's sha256, each
+    quote at its span; RUN_DIR may also be a JSONL file `expand --documents` wrote, whose
+    spans are checked against OUT.documents/. Exits 0 when all hold,
     1 with one line per problem otherwise, 2 when RUN_DIR has no manifest.
 
     Examples:
@@ -28,6 +31,7 @@ def verify_cmd(run_dir: Path, as_json: bool) -> None:
     \b
       synthgen verify runs/support-triage
       synthgen verify runs/support-triage --json
+      synthgen verify grounded.jsonl
     """
     import synthgen.api as api
     from synthgen.cli.common import emit_json

@@ -37,15 +37,15 @@ def parse_json(content: str) -> Any:
 
 def extract_items(content: str, shape: str) -> list[Any]:
     """The items in a reply: the one object for shape "one", else its "tasks" list (its
-    "conversations" list for shape "conversations")."""
+    "conversations" list for shape "conversations", its "items" for "grounded")."""
     data = parse_json(content)
     if shape == "one":
         return [data]
-    key = "conversations" if shape == "conversations" else "tasks"
+    key = {"conversations": "conversations", "grounded": "items"}.get(shape, "tasks")
     if not isinstance(data, dict) or not isinstance(data.get(key), list):
         raise ParseFailure(f'expected an object with a "{key}" list')
     items: list[Any] = data[key]
-    if not items:
+    if not items and shape != "grounded":  # a chunk may yield nothing
         raise ParseFailure(f'"{key}" is empty')
     return items
 

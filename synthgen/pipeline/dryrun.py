@@ -1,5 +1,6 @@
 """`run --dry-run`: requests, tokens, cost and time to reach the target at the prior keep
-rate, from the config alone; nothing is sent and the cache is not consulted."""
+rate (plus, at most, one round of surplus), from the config alone; nothing is sent and the
+cache is not consulted."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from synthgen.config import Config
 from synthgen.llm.cost import ASSUMED_LATENCY_S, cost_of
 from synthgen.llm.tokens import counter, messages_tokens
-from synthgen.pipeline.rounds import OVERSHOOT, PRIOR_KEEP_RATE
+from synthgen.pipeline.rounds import PRIOR_KEEP_RATE
 from synthgen.records import Seed
 
 ASSUMED_VERDICT_TOKENS = 150
@@ -22,7 +23,9 @@ def plan_run(cfg: Config, seeds: list[Seed]) -> dict[str, Any]:
     from synthgen.stages.filter.judge import Judge
     from synthgen.stages.filter.plan import make_plan, panel_price
 
-    candidates = math.ceil(cfg.target.count / PRIOR_KEEP_RATE * OVERSHOOT)
+    # generation is windowed: what the prior rate needs, and at most one round's surplus
+    window = cfg.endpoint.concurrency * cfg.generation.per_call
+    candidates = math.ceil(cfg.target.count / PRIOR_KEEP_RATE) + window
     gen_cfg = cfg.model_copy(
         update={"generation": cfg.generation.model_copy(update={"count": candidates})}
     )
@@ -67,7 +70,7 @@ def plan_run(cfg: Config, seeds: list[Seed]) -> dict[str, Any]:
         "warnings": [independence_warning(p) for p in pairs],  # what the run would say first
         "assumptions": {
             "keep_rate": PRIOR_KEEP_RATE,
-            "overshoot": OVERSHOOT,
+            "surplus_at_most": window,
             "judged": "every candidate (rules and dedup drop some first: an upper bound)",
             "completion_tokens_per_verdict": ASSUMED_VERDICT_TOKENS,
             "latency_s_per_call": ASSUMED_LATENCY_S,

@@ -1,10 +1,13 @@
 """One round's candidates: the expand engine with the round's own seed and size, shown the
-records kept in earlier rounds (never its own unjudged ones), seeds weighted as decided."""
+records kept in earlier rounds (never its own unjudged ones), seeds weighted as decided.
+They stream: each candidate, as the engine commits it (in job order), meets the screen, and
+the survivors queue for the judge, so judging starts with the round's first answer."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,8 +16,8 @@ from synthgen.core.stage import Outcome
 from synthgen.llm.client import LLMClient
 from synthgen.records import LedgerEntry, Provenance, Record, Seed
 from synthgen.stages.expand.candidates import RunContext
-from synthgen.stages.expand.consumer import Collected
 from synthgen.stages.expand.engine import Expander
+from synthgen.stages.expand.grounded import Grounding
 
 
 @dataclass(frozen=True)
@@ -32,21 +35,74 @@ class RoundInputs:
     instruction_gate: Callable[[Any], tuple[str, str, str] | None] | None = None
     # The models that answer in turn when K responses are asked (generation.models).
     responders: Sequence[LLMClient] = ()
+    # grounded: job number → its chunk(s), this round's (stages/expand/coverage.py)
+    ground: Callable[[int], Grounding] | None = None
 
 
 ROUND_SEED_STEP = 1_000_003  # each round draws from its own random stream
 
 
-async def expand_round(
-    p: RoundInputs, index: int, asked: int
-) -> tuple[list[Record], list[LedgerEntry], Outcome | None]:
-    """(candidates in commit order, the engine's own ledger entries, a stop if any). They
-    pass in memory: a rerun makes them again from the cache."""
+class RoundStream:
+    """Where the expand engine commits a round (a Consumer): each new candidate, in commit
+    order and as `run` writes it, goes through `screen` (False: it was ledgered) and the
+    survivors queue for the judge; the engine's own drops go to `on_drop`. Nothing is held
+    but the queue: a rerun makes the round again from the cache."""
+
+    def __init__(
+        self, screen: Callable[[Record], bool], on_drop: Callable[[LedgerEntry], None]
+    ) -> None:
+        self.screen, self.on_drop = screen, on_drop
+        self._ids: set[str] = set()
+        self._drop_ids: set[str] = set()
+        self._queue: asyncio.Queue[Record | None] = asyncio.Queue()
+
+    @property
+    def count(self) -> int:
+        """Candidates taken so far."""
+        return len(self._ids)
+
+    def add(self, rec: Record) -> bool:
+        """Take a new candidate (screen it, queue it if it survives); False for a known id."""
+        if rec.id in self._ids:
+            return False
+        self._ids.add(rec.id)
+        rec = _canonical(rec)
+        if self.screen(rec):
+            self._queue.put_nowait(rec)
+        return True
+
+    def drop(self, entry: LedgerEntry) -> None:
+        """Pass on a drop the engine ledgered, once however often it is ledgered."""
+        if entry.id not in self._drop_ids:
+            self._drop_ids.add(entry.id)
+            self.on_drop(_canonical_drop(entry))
+
+    def flush(self) -> None:
+        """Nothing to write: survivors are queued as they come."""
+
+    def close(self) -> None:
+        """The round's expansion ended: the survivors end after those queued."""
+        self._queue.put_nowait(None)
+
+    async def survivors(self) -> AsyncIterator[Record]:
+        """The survivors in candidate order, each as soon as it is screened."""
+        while (rec := await self._queue.get()) is not None:
+            yield rec
+
+
+async def expand_round(p: RoundInputs, index: int, asked: int, out: RoundStream) -> Outcome | None:
+    """Commit the round's candidates into `out`, then close it; a stop, if any."""
+    try:
+        return await _expand(p, index, asked, out)
+    finally:
+        out.close()
+
+
+async def _expand(p: RoundInputs, index: int, asked: int, out: RoundStream) -> Outcome | None:
     gen = p.cfg.generation.model_copy(
         update={"count": asked, "seed": p.cfg.generation.seed + ROUND_SEED_STEP * index}
     )
     cfg = p.cfg.model_copy(update={"generation": gen})
-    out = Collected()
     expander = Expander(
         cfg,
         p.seeds,
@@ -59,18 +115,16 @@ async def expand_round(
         seed_weights=p.weights,
         instruction_gate=p.instruction_gate,
         responders=p.responders,
+        ground=p.ground,
     )
     result = await expander.run()
-    records = [_canonical(r) for r in out.records]
-    drops = [_canonical_drop(d) for d in out.drops]
-    stop = None
     if result.status == "pending":
-        stop = Outcome("pending")
-    elif result.status not in ("complete", "exhausted") or (
-        result.status == "exhausted" and not records
+        return Outcome("pending")
+    if result.status not in ("complete", "exhausted") or (
+        result.status == "exhausted" and not out.count
     ):
-        stop = Outcome(result.status, result.error)
-    return records, drops, stop
+        return Outcome(result.status, result.error)
+    return None
 
 
 def _uncached(prov: Provenance) -> Provenance | None:

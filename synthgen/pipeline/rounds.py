@@ -9,15 +9,18 @@ from collections import Counter
 from typing import Any
 
 from synthgen.config import GatesConfig
+from synthgen.errors import EndpointError, StoppedError
 from synthgen.records import Frozen, Seed
 from synthgen.stages.filter.tally import Tally
+from synthgen.stages.filter.window import short_of
 
 # Before anything is seen, assume half the candidates survive rules, dedup and judge.
 PRIOR_KEEP_RATE = 0.5
-MIN_RATE = 0.02  # a lower observed rate still sizes rounds as if 2% survived
 RATE_FROM = 20  # candidates seen before the observed rate replaces the prior
-OVERSHOOT = 1.15  # ask a little more than the rate says, so one round usually suffices
-MAX_ROUNDS = 40
+# With no keep-rate gate configured, a run that keeps under FLOOR_RATE of its candidates
+# once FLOOR_AFTER are seen stops (exit 3): its budget would go on records it drops.
+FLOOR_RATE = 0.02
+FLOOR_AFTER = 200
 SKEW_FACTOR = 2.0  # top-3 seeds' share of lineage above this × their fair share: reweight
 
 
@@ -48,11 +51,80 @@ def run_counts(t: Tally) -> dict[str, Any]:
     return {"candidates": t.input, "kept": t.kept, "dropped": t.by_stage()}
 
 
-def round_size(need: int, totals: Tally, per_call: int) -> int:
-    """Candidates to ask for so that `need` more are kept at the keep rate seen so far."""
+def keep_rate(totals: Tally) -> float:
+    """Keeps per candidate seen so far; the prior until RATE_FROM candidates are seen."""
     rate = totals.keep_rate if totals.input >= RATE_FROM else None
-    rate = PRIOR_KEEP_RATE if rate is None else max(rate, MIN_RATE)
-    return max(per_call, math.ceil(need / rate * OVERSHOOT))
+    return PRIOR_KEEP_RATE if rate is None else rate
+
+
+def round_size(need: int, totals: Tally, per_call: int, concurrency: int) -> int:
+    """Candidates the next round asks for: whole calls, taken while the expected keeps of
+    those taken (at the keep rate so far) may not make up `need` (the judge window's rule,
+    one stage earlier), and at most what `concurrency` keeps busy. A round is generated and
+    judged before the next is sized, so the surplus at the target is at most one round."""
+    rate, calls = keep_rate(totals), 1
+    while calls < concurrency and short_of(need, 0, calls * per_call, rate):
+        calls += 1
+    return calls * per_call
+
+
+def max_candidates(target: int, per_round: int) -> int:
+    """Candidates after which a run that has not reached its target ends "exhausted": what
+    the target needs at the floor keep rate, and a round more."""
+    return math.ceil(target / FLOOR_RATE) + per_round
+
+
+def below_floor(g: GatesConfig, t: Tally) -> GateTrip | None:
+    """With no keep-rate gate configured: the floor, once FLOOR_AFTER candidates are seen."""
+    if g.min_keep_rate is not None or t.input < FLOOR_AFTER:
+        return None
+    rate = t.keep_rate
+    if rate is None or rate >= FLOOR_RATE:
+        return None
+    return GateTrip(gate="keep_rate_floor", threshold=FLOOR_RATE, measured=round(rate, 4))
+
+
+# What to change when a stage drops most candidates (the floor's hint).
+_FIXES = {
+    "judge": "the judge's bar (filter.judge.threshold, filter.judge.min_margin for preference "
+    "pairs) or the judge itself (filter.judge.model, the rubric)",
+    "preference": "the judge's bar (filter.judge.min_margin, filter.judge.threshold) or the "
+    "judge itself (filter.judge.model, the rubric): its scores must tell the responses apart",
+    "dedup": "dedup's threshold or fields, or the generation's variety (temperature, seeds)",
+    "rules": "the rules (filter.rules) or the prompt they reject",
+    "expand": "the generator (endpoint.model) or its replies' format",
+}
+
+
+def floor_error(t: Tally) -> StoppedError:
+    """The floor's stop, naming the top drop reasons and what to change."""
+    rate = t.keep_rate or 0.0
+    top = top_drops(t)
+    stage = top.split("/", 1)[0] if top != "none" else "judge"
+    return StoppedError(
+        f"kept {t.kept} of {t.input} candidates ({rate:.1%}), under the floor of "
+        f"{FLOOR_RATE:.0%} once {FLOOR_AFTER} are seen; dropped most as: {top}",
+        hint=f"change {_FIXES.get(stage, _FIXES['judge'])}; or set gates.min_keep_rate to "
+        "choose the floor yourself (0: never stop on it)",
+    )
+
+
+def exhausted_error(t: Tally, target: int, rounds: int) -> EndpointError:
+    """Why a run that asked for all the candidates it may ends short of its target."""
+    return EndpointError(
+        f"{t.kept} of {target} records after {rounds} rounds ({t.input} candidates)",
+        hint="the keep rate is too low to reach the target: check the report and "
+        "the ledger (dropped.jsonl) for why candidates are dropped",
+    )
+
+
+def top_drops(t: Tally, n: int = 3) -> str:
+    """The most frequent drop reasons so far, as `stage/reason count, ...`."""
+    by = Counter(
+        {f"{stage}/{reason}": k for stage, c in t.dropped.items() for reason, k in c.items()}
+    )
+    by.pop("surplus/surplus", None)
+    return ", ".join(f"{name} {k}" for name, k in by.most_common(n)) or "none"
 
 
 def seed_weights(seeds: list[Seed], parents: Counter[str]) -> tuple[list[float], float] | None:

@@ -2,43 +2,51 @@
 the budget is spent or a quality gate trips.
 
 Cheap before dear: no candidate that fails a rule or copies something already seen reaches
-the judge. Each round is sized from the keep rate seen so far; kept records are shown to the
-next rounds' prompts beside the human seeds (never instead of them). Nothing here is state
-but the response cache: a rerun replays every answer already received, so it makes the same
-records in the same order and pays for none of them twice.
+the judge. Generation is windowed as judging is: a round asks only for the calls whose
+expected keeps (at the keep rate seen so far) the target may still need, at most what
+`concurrency` keeps busy, so the surplus at the target is at most one round; its candidates
+are screened and judged as they are made, in candidate order. Kept records
+are shown to the next rounds' prompts beside the human seeds (never instead of them); they
+live on disk, and memory holds only kept.py's compact state. Nothing here is state but the
+response cache: a rerun replays every answer already received, so it makes the same records
+in the same order and pays for none of them twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from synthgen.config import Config
 from synthgen.core.stage import Outcome, StageRun
 from synthgen.errors import StoppedError
+from synthgen.pipeline.kept import Kept
+from synthgen.pipeline.ledger import RunLedger
 from synthgen.pipeline.pairs import pair_kept
 from synthgen.pipeline.pairs import verdict as ask_verdict
 from synthgen.pipeline.rounds import (
-    MAX_ROUNDS,
     GateTrip,
     RoundRecord,
+    below_floor,
     check_gates,
     distinct_2,
+    exhausted_error,
+    floor_error,
+    max_candidates,
     round_size,
     seed_weights,
 )
 from synthgen.pipeline.screen import Screen
-from synthgen.records import JudgeVerdict, LedgerEntry, Provenance, Record, Seed, ledger_entry
+from synthgen.records import JudgeVerdict, LedgerEntry, Record, Seed
 from synthgen.stages.expand.candidates import RunContext
 from synthgen.stages.filter.calibration import SeedCheck
 from synthgen.stages.filter.judge import Judge, Judgement
 from synthgen.stages.filter.preference import PairOutcome
 from synthgen.stages.filter.tally import Tally
-from synthgen.stages.filter.window import JudgeWindow
+from synthgen.stages.filter.window import JudgeWindow, short_of
 
 
 def _abort_if_cancelled() -> None:
@@ -81,8 +89,7 @@ class Pipeline:
         self.on_progress = on_progress or (lambda p: None)
         self.totals = Tally()  # input: every candidate
         self.rounds: list[RoundRecord] = []
-        self.kept: list[Record] = []
-        self.parents: Counter[str] = Counter()
+        self.kept = Kept(cfg.generation.seed)
         self.weights: list[float] | None = None
         self.gate: GateTrip | None = None
         self.screen = Screen(cfg, seeds)
@@ -94,44 +101,31 @@ class Pipeline:
         self.gated = 0  # instructions dropped before their response was asked
         self.min_margin = cfg.filter.judge.min_margin  # preference pairs
         self.clients = run.roles
+        self.drops = RunLedger(run.sink, self.totals, self.screen.stamp_passed)  # dropped.jsonl
 
     async def loop(self) -> Outcome:
         """The run, on one screen: calibrate, then rounds until target, budget or gate."""
         stop = await self.calibrate()
         if stop is None:
             self.run.defer_misses()  # batch mode: from here on, misses wait for a batch
-        for index in range(MAX_ROUNDS):
-            if stop is not None or len(self.kept) >= self.target:
-                break
+        per_call, window = self.cfg.generation.per_call, self.cfg.endpoint.concurrency
+        limit = max_candidates(self.target, per_call * window)
+        index = -1
+        while stop is None and self.totals.kept < self.target and self.totals.input < limit:
+            index += 1
             self.round_started = time.monotonic()
-            need = self.target - len(self.kept)
-            asked = round_size(need, self.totals, self.cfg.generation.per_call)
-            candidates, stop = await self.expand(index, asked)
-            if stop is not None and stop.status == "interrupted":
-                _abort_if_cancelled()
+            need = self.target - self.totals.kept
+            asked = round_size(need, self.totals, per_call, window)
+            before = self.totals.input
+            stop = await self.play_round(index, asked)
             if stop is not None and stop.status == "pending":
-                return stop  # this round's candidates wait for a batch: the next pass goes on
-            self.report_progress(index, "screen")
-            survivors = [c for c in candidates if self.screened(c)]
-            self.report_progress(index, "judge")
-            stop = await self.judge_and_keep(survivors, index) or stop
-            if stop is not None and stop.status == "pending":
-                return stop
-            self.end_round(index, asked, candidates)
+                return stop  # the round's answers wait for a batch: the next pass goes on
+            self.end_round(index, asked, self.totals.input - before)
             stop = stop or self.gate_stop(final=False)
         if stop is None:
             stop = self.gate_stop(final=True)
-        if stop is None and len(self.kept) < self.target:
-            from synthgen.errors import EndpointError
-
-            stop = Outcome(
-                "exhausted",
-                EndpointError(
-                    f"{len(self.kept)} of {self.target} records after {len(self.rounds)} rounds",
-                    hint="the keep rate is too low to reach the target: check the report and "
-                    "the ledger (dropped.jsonl) for why candidates are dropped",
-                ),
-            )
+        if stop is None and self.totals.kept < self.target:
+            stop = Outcome("exhausted", exhausted_error(self.totals, self.target, len(self.rounds)))
         return stop or Outcome("complete")
 
     async def calibrate(self) -> Outcome | None:
@@ -170,9 +164,34 @@ class Pipeline:
         error = seed_stop(seeds, "run", self.judge.standin)
         return None if error is None else Outcome("stopped_calibration", error)
 
-    async def expand(self, index: int, asked: int) -> tuple[list[Record], Outcome | None]:
-        """One round's candidates from the generator; its own drops go to the ledger."""
+    async def play_round(self, index: int, asked: int) -> Outcome | None:
+        """Expand the round while its survivors, screened as they come, are judged; the
+        round's ledger entries are written when it ends, in the same order whatever the
+        timing of the answers (expand's drops, the screen's, the judge's)."""
+        from synthgen.pipeline.expand_round import RoundStream
+
+        stream = RoundStream(lambda rec: self.screened(rec, index), self.ledger)
+        self.drops.hold()
+        producer = asyncio.ensure_future(self.expand(index, asked, stream))
+        try:
+            batch = asked if self.run.clients[0].misses.defers else None
+            judged = await self.judge_and_keep(stream.survivors(), index, batch)
+            expanded = await producer
+        finally:
+            if not producer.done():
+                producer.cancel()
+                await asyncio.gather(producer, return_exceptions=True)
+            self.drops.release()
+        if expanded is not None and expanded.status == "interrupted":
+            _abort_if_cancelled()
+        if expanded is not None and expanded.status == "pending":
+            return expanded
+        return judged or expanded
+
+    async def expand(self, index: int, asked: int, out: Any) -> Outcome | None:
+        """One round's candidates from the generator, committed into `out` as they come."""
         from synthgen.pipeline.expand_round import RoundInputs, expand_round
+        from synthgen.stages.expand.coverage import round_plan
 
         assert self.clients.generator is not None  # RunStage's plan names it first
         inputs = RoundInputs(
@@ -180,17 +199,14 @@ class Pipeline:
             self.seeds,
             self.clients.generator,
             self.ctx,
-            self.kept,
+            self.kept.pool,
             self.weights,
-            lambda made: self.report_progress(index, "expand", made),
+            lambda made: self.report_progress(index, "expand"),
             self.instruction_gate if self.gates_instructions else None,
             self.clients.responders,
+            round_plan(self.cfg, self.ctx.sources, self.run.sink.partial),
         )
-        recs, drops, outcome = await expand_round(inputs, index, asked)
-        for entry in drops:
-            self.ledger(entry)
-        self.totals.input += len(recs)
-        return recs, outcome
+        return await expand_round(inputs, index, asked, out)
 
     @property
     def gates_instructions(self) -> bool:
@@ -205,28 +221,40 @@ class Pipeline:
         self.gated += 1  # the expand step ledgers it; ledger() counts it
         return v.stage, v.reason, v.detail
 
-    def screened(self, rec: Record) -> bool:
-        """Rules, duplicates and leaks decide before the judge is paid."""
+    def screened(self, rec: Record, index: int = 0) -> bool:
+        """A new candidate: rules, duplicates and leaks decide before the judge is paid."""
+        self.totals.input += 1
+        self.report_progress(index, "screen")
         verdict = self.screen.check(rec, deduplicated=self.gates_instructions)
         if verdict is None:
             return True
-        self.ledger_record(rec, verdict.stage, verdict.reason, verdict.detail, verdict.match)
+        v = verdict
+        self.drops.record(rec, v.stage, v.reason, v.detail, v.match, phase="screen")
         return False
 
-    async def judge_and_keep(self, survivors: list[Record], index: int = 0) -> Outcome | None:
+    async def judge_and_keep(
+        self,
+        survivors: Iterable[Record] | AsyncIterator[Record],
+        index: int = 0,
+        most: int | None = None,
+    ) -> Outcome | None:
         """Judge survivors in order through the filter stage's window, asking for another
         verdict only while those in flight may not reach the target at the pass rate so far;
         keep in candidate order. Every decision follows the verdicts alone, so a replay asks
-        the same; survivors never asked are ledgered as surplus, unpaid."""
+        the same; survivors never asked are ledgered as surplus, unpaid. `most`: how many
+        survivors an async source may bring at most."""
+        rest = aiter(survivors) if isinstance(survivors, AsyncIterator) else iter(survivors)
         judge = self.judge
         if judge is None:
-            for rec in survivors:
+            async for rec in _each(rest):
                 self.keep_or_drop(rec, None)
             return None
         # In batch mode every verdict the round may need is asked at once (one batch); the
         # kept records are the same, as they are kept in candidate order either way.
         batch = bool(judge.clients) and judge.clients[0].misses.defers
-        size = len(survivors) if batch else self.cfg.endpoint.concurrency
+        size = self.cfg.endpoint.concurrency
+        if batch:
+            size = len(survivors) if isinstance(survivors, list) else most or size
 
         def ask(rec: Record) -> Awaitable[Judgement | PairOutcome]:
             return ask_verdict(judge, self.screen.rules, rec, self.min_margin, self.verdict_of)
@@ -237,9 +265,8 @@ class Pipeline:
             self.report_progress(index, "judge")  # the line moves verdict by verdict
 
         def may_ask(in_flight: int) -> bool:
-            return len(self.kept) + in_flight * self.pass_rate() < self.target
+            return short_of(self.target, self.totals.kept, in_flight, self.pass_rate())
 
-        rest = iter(survivors)
         window: JudgeWindow[Record, Judgement | PairOutcome] = JudgeWindow(
             ask, commit, size, may_ask
         )
@@ -249,13 +276,15 @@ class Pipeline:
         if end.status == "pending":
             return Outcome("pending")
         stop = None if end.status == "complete" else Outcome(end.status, end.error)
-        if stop is not None and len(self.kept) >= self.target:
+        if stop is not None and self.totals.kept >= self.target:
             stop = None  # the cap ran out only on verdicts the target did not need
         # Interrupted too: every candidate is decided or ledgered, so the counts add up.
         reason = ("surplus", "surplus") if stop is None else ("judge", "not_judged")
         detail = f"target {self.target} reached" if stop is None else "the run stopped first"
-        for rec in [*end.uncommitted, *rest]:
-            self.ledger_record(rec, reason[0], reason[1], detail)
+        for rec in end.uncommitted:
+            self.drops.record(rec, reason[0], reason[1], detail)
+        async for rec in _each(rest):  # an async source: the rest of the round, as it comes
+            self.drops.record(rec, reason[0], reason[1], detail)
         return stop
 
     def verdict_of(self, jg: Judgement) -> JudgeVerdict:
@@ -273,36 +302,34 @@ class Pipeline:
         if isinstance(jg, PairOutcome):  # K responses: the pair is kept, or why not
             pair, (stage, reason, detail) = pair_kept(rec, jg)
             if pair is None or stage:
-                return self.ledger_record(pair or rec, stage, reason, detail)
+                return self.drops.record(pair or rec, stage, reason, detail)
             rec, jg = pair, None
             prov["judge"] = rec.provenance.judge
         if jg is not None:
             if jg.error:
                 detail, _raw = jg.failure_detail()
-                return self.ledger_record(rec, "judge", jg.error, detail)
+                return self.drops.record(rec, "judge", jg.error, detail)
             verdict = self.verdict_of(jg)
             prov["judge"] = verdict.as_json()
             self.totals.scores.append(verdict.score)
             self.totals.lengths.append(len(rec.output))
             if not verdict.passed:
                 detail = f"score {verdict.score} < threshold {self.cfg.filter.judge.threshold}"
-                return self.ledger_record(
+                return self.drops.record(
                     rec, "judge", "below_threshold", detail, judge=prov["judge"]
                 )
         kept = rec.model_copy(update={"provenance": rec.provenance.model_copy(update=prov)})
-        if len(self.kept) >= self.target:
-            return self.ledger_record(kept, "surplus", "surplus", f"target {self.target} reached")
-        self.kept.append(kept)
+        if self.totals.kept >= self.target:
+            return self.drops.record(kept, "surplus", "surplus", f"target {self.target} reached")
+        self.kept.add(kept)
         self.totals.kept += 1
-        self.parents.update(p for p in rec.provenance.parents if p.startswith("seed:"))
         self.run.sink.extend([kept.model_dump(mode="json", exclude_none=True)], [])
 
-    def end_round(self, index: int, asked: int, candidates: list[Record]) -> None:
+    def end_round(self, index: int, asked: int, candidates: int) -> None:
         """Record the round; lean seed sampling toward under-used seeds if lineage skews."""
-        before = sum(r.kept for r in self.rounds)
-        kept_now = self.kept[before:]
+        kept_now = self.kept.end_round()
         adjustment = None
-        found = seed_weights(self.seeds, self.parents)
+        found = seed_weights(self.seeds, self.kept.parents)
         if found is not None:
             self.weights, share = found
             adjustment = {"seed_weights": "toward under-used seeds", "top3_share": round(share, 4)}
@@ -310,11 +337,11 @@ class Pipeline:
             RoundRecord(
                 index=index,
                 asked=asked,
-                candidates=len(candidates),
+                candidates=candidates,
                 kept=len(kept_now),
                 dropped=self.totals.by_stage(),
                 keep_rate=self.totals.keep_rate,
-                distinct_2=distinct_2([r.instruction.lower() for r in kept_now]),
+                distinct_2=distinct_2(kept_now),
                 adjustment=adjustment,
                 seconds=round(time.monotonic() - self.round_started, 3),
             )
@@ -324,6 +351,11 @@ class Pipeline:
     def gate_stop(self, final: bool) -> Outcome | None:
         """A tripped gate stops the run (exit 3), naming the gate, threshold and value."""
         trip = check_gates(self.cfg.gates, self.totals, final)
+        if trip is None and not final:
+            trip = below_floor(self.cfg.gates, self.totals)
+            if trip is not None:
+                self.gate = trip
+                return Outcome("stopped_gate", floor_error(self.totals))
         if trip is None:
             return None
         self.gate = trip
@@ -336,61 +368,25 @@ class Pipeline:
             ),
         )
 
-    def ledger_record(
-        self,
-        rec: Record,
-        stage: str,
-        reason: str,
-        detail: str,
-        match: dict[str, Any] | None = None,
-        judge: dict[str, Any] | None = None,
-    ) -> None:
-        """A dropped candidate, with its provenance and why."""
-        update = {
-            **self.screen.stamp_passed(rec),
-            **({"judge": judge} if judge is not None else {}),
-        }
-        prov: Provenance = rec.provenance.model_copy(update=update) if update else rec.provenance
-        extra: dict[str, Any] = {} if match is None else {"match": match}
-        entry = ledger_entry(
-            rec.id,
-            prov,
-            stage,
-            reason,
-            detail,
-            instruction=rec.instruction,
-            input=rec.input,
-            output=rec.output,
-            **extra,
-        )
-        self._write(entry)
-
     def ledger(self, entry: LedgerEntry) -> None:
         """A drop the expand step ledgered itself (parse failures, refusals...)."""
-        self._write(entry)
+        self.drops.write(entry, "expand")
         self.totals.input += 1  # a candidate that never reached the screen
 
-    def _write(self, entry: LedgerEntry) -> None:
-        self.run.sink.extend([], [entry.model_dump(mode="json", exclude_none=True)])
-        self.totals.drop(entry.dropped.stage, entry.dropped.reason)
+    def report_progress(self, index: int, step: str) -> None:
+        """Kept / target, candidates, verdicts, keep rate, spend and the cost projected to
+        reach the target."""
+        t, spent, n = self.totals, self.run.budget.spent_cost_usd, self.target
+        projected = spent / t.kept * n if t.kept else None
+        at = (index, step, self.judged)
+        self.on_progress(RunProgress(t.kept, n, t.input, t.keep_rate, spent, projected, *at))
 
-    def report_progress(self, index: int, step: str, made: int = 0) -> None:
-        """Kept / target, candidates (with the `made` so far in a round still expanding),
-        verdicts, keep rate, spend and the cost projected to reach the target."""
-        t, spent = self.totals, self.run.budget.spent_cost_usd
-        projected = None
-        if t.kept:
-            projected = spent / t.kept * self.target
-        self.on_progress(
-            RunProgress(
-                len(self.kept),
-                self.target,
-                t.input + made,
-                t.keep_rate,
-                spent,
-                projected,
-                index,
-                step,
-                self.judged,
-            )
-        )
+
+async def _each(items: Iterator[Record] | AsyncIterator[Record]) -> AsyncIterator[Record]:
+    """The items of a list's iterator or of an async source, alike."""
+    if isinstance(items, AsyncIterator):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item

@@ -54,10 +54,11 @@ class Screen:
             self._load(path, AGAINST)
 
     def _load(self, path: Path, kind: int) -> None:
-        from synthgen.seeds.dataset import ANY, iter_rows
+        from synthgen.seeds.dataset import ANY
+        from synthgen.stages.dedup.documents import reference_rows
         from synthgen.stages.dedup.policy import row_texts, source_id
 
-        for row in iter_rows(path, ANY if kind == CONTAM else None, empty_output=True):
+        for row in reference_rows(path, ANY if kind == CONTAM else None):
             ref = Ref(row.id, kind, str(path), row.line, source_id(row))
             self.dedup.add_reference(ref, row_texts(row))
 

@@ -18,6 +18,13 @@ from synthgen.core.stage import ClientSpec, Outcome, Stage, StagePlan, StageRun,
 from synthgen.errors import Interrupted, SynthgenError, UsageError
 from synthgen.llm.stream import LiveRequests
 from synthgen.llm.types import endpoint_host
+from synthgen.pipeline.grounding import (
+    calibrate_verdict,
+    finish_grounded,
+    run_job_suffix,
+    run_sources,
+    store_run_texts,
+)
 from synthgen.pipeline.outputs import answered_by_standin, write_outputs
 from synthgen.pipeline.rounds import GateTrip, RoundRecord, run_counts
 from synthgen.pipeline.run_loop import Pipeline, RunProgress
@@ -71,13 +78,16 @@ class RunStage(Stage):
         judge_url = cfg.filter.judge.base_url
         judges = [ClientSpec(m, judge_url, "judge") for m in fplan.models]
         self.data_sha = data_sha256(cfg)
+        self.sources = run_sources(cfg)  # grounded: the documents, read and chunked
         reads: list[tuple[str, str | Path]] = [("a seed", p) for p in cfg.seeds]
         reads += [("a dedup reference", p) for p in (*cfg.dedup.against, *cfg.dedup.decontaminate)]
         self.plan = StagePlan(
             command="run",
             output=str(self.run_dir / "data.jsonl"),
             ledger=self.run_dir / "dropped.jsonl",
-            job_sha256=sha256_hex(f"run\n{self.data_sha}\n{cfg.target.count}"),
+            job_sha256=sha256_hex(
+                f"run\n{self.data_sha}\n{cfg.target.count}" + run_job_suffix(cfg, self.sources)
+            ),
             reads=reads,
             inputs=[*cfg.seeds, *cfg.dedup.against, *cfg.dedup.decontaminate],
             # the generator, its judges, then the models answering in turn (K responses)
@@ -120,7 +130,11 @@ class RunStage(Stage):
             cfg.generation,
             cfg.endpoint.model,
             endpoint_host(cfg.endpoint.base_url),
+            sources=self.sources,
         )
+        stop = await calibrate_verdict(cfg, self.sources, self.seeds, run)
+        if stop is not None:  # grounded: the verdict could not tell a seed's chunk apart
+            return stop
         self.pipeline = Pipeline(cfg, self.seeds, run, ctx, self.on_progress)
         return await self.pipeline.loop()
 
@@ -166,12 +180,14 @@ class RunStage(Stage):
             outcome.details["calibration"] = p.calibration.summary()
         if p.screen.checks is not None:  # pass rates and messages of the checks that execute
             outcome.details["checks"] = p.screen.checks.report()
+        stored = store_run_texts(self.sources, run, self.run_dir)  # before the report reads
         if run.delivered and outcome.status != "pending":
             files, warnings = write_outputs(self.cfg, self.seeds, run, outcome, self.run_dir)
-            outcome.details["files"] = files
+            outcome.details["files"] = files | stored
             for w in warnings:
                 run.say(f"report warning: {w}")
             outcome.warnings = [*outcome.warnings, *warnings]
+        finish_grounded(self.cfg, self.sources, run, outcome, self.run_dir)
         return outcome
 
 

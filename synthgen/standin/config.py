@@ -19,8 +19,14 @@ from synthgen.standin.tasks import TaskFault
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
+GroundedFault = Literal[
+    "empty", "malformed", "fabricated", "short", "elsewhere", "number", "unanswerable", "copy"
+]
+
 # The settings that make an answer's content (the rest are faults a client retries past).
 ANSWER_SETTINGS = ("judge_score", "judge_score_by_length", "judge_low_marker")
+# Answer settings added later: in the fingerprint only when set, so earlier ones stay valid.
+LATER_ANSWER_SETTINGS = ("reply_variants", "grounded_faults")
 
 
 class StandinConfig(BaseModel):
@@ -106,10 +112,22 @@ class StandinConfig(BaseModel):
         description="every number = the schema minimum + one per this many characters of the "
         "judged text (the last <response>...</response> block, else the last user message)",
     )
+    grounded_faults: list[GroundedFault] = Field(
+        default_factory=list,
+        description="faults of grounded replies (standin/grounded.py FAULTS): empty, malformed, "
+        "fabricated, short, elsewhere, number, unanswerable, copy",
+    )
     judge_low_marker: str | None = Field(
         default=None,
         min_length=1,
         description="every number = the schema minimum when the judged text contains this",
+    )
+    # A workload whose duplicates are exact (bench): replies repeat word for word.
+    reply_variants: int | None = Field(
+        default=None,
+        ge=1,
+        description="every request gets one of this many replies (chosen by its hash, without "
+        "the prompt's words), so replies and the candidates in them repeat exactly",
     )
 
     # Files and Batches API (batches.py): a batch advances only when it is retrieved.
@@ -186,6 +204,7 @@ class StandinConfig(BaseModel):
         numbers), which clients fold into their cache keys: changed, the cache asks again.
         Faults a retry gets past (429s, latency, drops) leave it alone, so a resume replays."""
         picked = {k: getattr(self, k) for k in ANSWER_SETTINGS}
+        picked |= {k: v for k in LATER_ANSWER_SETTINGS if (v := getattr(self, k)) not in (None, [])}
         return hashlib.sha256(repr(sorted(picked.items())).encode()).hexdigest()
 
     def public_dump(self) -> dict[str, Any]:

@@ -94,6 +94,13 @@ def canonical_key(body: dict[str, Any]) -> bytes:
         return repr(sorted((k, repr(v)) for k, v in picked.items())).encode()
 
 
+def variant_key(key: bytes, variants: int) -> bytes:
+    """The key of one of `variants` replies: requests whose hashes agree modulo `variants`
+    get the same reply."""
+    h = int.from_bytes(hashlib.sha256(key).digest()[:8], "big")
+    return b"variant:%d" % (h % variants)
+
+
 def choice_rng(key: bytes, index: int) -> random.Random:
     """The RNG for choice `index`: a pure function of sha256(key + index)."""
     digest = hashlib.sha256(key + b"#" + str(index).encode()).digest()

@@ -19,6 +19,7 @@ import orjson
 from pydantic import ValidationError
 
 import synthgen.standin.content as C
+import synthgen.standin.grounded as G
 from synthgen.llm.types import STANDIN_HEADER
 from synthgen.standin.batches import BatchStore, batch_step, is_batch_path
 from synthgen.standin.config import RateLimiter, StandinConfig
@@ -279,6 +280,8 @@ class StandinServer:
         prompt_tokens, max_tokens = tokens
         json_wanted, schema = C.find_schema(req)
         key, topics = C.canonical_key(req), C.prompt_words(messages)
+        if cfg.reply_variants:
+            key, topics = C.variant_key(key, cfg.reply_variants), []
         shape = output_shape(messages)  # what the prompt's example outputs look like
         entry["judged_sha256"] = judged_sha256(messages)  # what a judge was asked about
         pin = C.judge_pin(
@@ -293,6 +296,8 @@ class StandinServer:
             if repair and shape is not None and shape.kind == "sql":
                 writer.tables = shown_tables(messages)
             text = reply_content(json_wanted, schema, writer)
+            grounded = G.reply(messages, schema, i, cfg.grounded_faults, req.get("seed"))
+            text = grounded if grounded is not None else text
             finish = "stop"
             f_cf, f_tr, f_mal = rng.random(), rng.random(), rng.random()
             if f_cf < cfg.p_content_filter:

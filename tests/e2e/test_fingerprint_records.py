@@ -18,43 +18,45 @@ from synthgen.standin import StandinHandle
 
 REPO = Path(__file__).resolve().parents[2]
 
-# config → the ids of the records a six-record run writes, in file order. text-to-sql's changed
-# once, on purpose (issue 22): its seeds lost their two writing queries, and the stand-in now
-# answers an SQL task with a schema as input and a query that runs against it.
+# config → the ids of the records a six-record run writes, in file order. Changed on purpose:
+# text-to-sql's seeds lost their two writing queries and the stand-in answers an SQL task with a
+# schema as input and a query that runs against it (issue 22); and `run`'s generation is
+# windowed (issue 20), so with --concurrency 1 each round asks one call and the later records
+# come from later rounds; the first round's records are the old first ones.
 PINNED: dict[str, list[str]] = {
     "support-chat.yaml": [
         "sg_5137452cec14ccb65882224dbd51888e",
         "sg_92bba15be163a2c2f54f5386d9c282e1",
-        "sg_48ca0d9fd014554150b37f20d445f4cb",
-        "sg_3ebb5d6fdeb4c5e8f930d3e79fb259c7",
-        "sg_5fb7f8c5e01c3ecaf6e13fa2abd063a9",
-        "sg_010e58c3caf49f0b38d614bf9dfb3e77",
+        "sg_009dfe5a82ffdb7eb54350c37d531038",
+        "sg_cdd24bd6517bfa2ddcb80e13de290814",
+        "sg_d56984abd948155b37aa8178939304a3",
+        "sg_e0bffb57e218c5f501395cfdd374f197",
     ],
     "support-triage.yaml": [
         "sg_07445b3649db30d43eac2cc8c0acc638",
         "sg_74a03e32abf98e087d121095d47e7865",
         "sg_5896f9587185480e382ab47b8a990c0c",
         "sg_729b1974fa131b26c265caf03c6facb5",
-        "sg_7425f23fbe5aaf3f8e41ed336c33ffd7",
-        "sg_998a7bc85424dc1358cf29cf4a6ee91b",
+        "sg_fa79c1fd9bedd4d6fad44365e3d6a058",
+        "sg_2badc52b1e971184ba65bf6a113a878d",
     ],
     "text-to-sql.yaml": [
         "sg_27e23efb02757b0d0f8ee8256a3c0575",
-        "sg_4ca5efe8be10bbabffc240706b707227",
-        "sg_e60ba0dec2d9f5c13624a2de3f227f4e",
-        "sg_43c2e555e9bc17d8acb402211cd0f5a5",
-        "sg_aec7f4ea6958f23fe96e11e9bb6bff00",
-        "sg_1830baf7cc586434df4479a02af93080",
+        "sg_cd5db646854cec0dd681009262ca8291",
+        "sg_27f1d3aee30f733da4aeeb429b81f7f7",
+        "sg_9368d04f256f29f396fb21da34f7f3cf",
+        "sg_9ebff1d9ff763b4bfda29370b0fe7ccf",
+        "sg_789bfba0101e7a1e95fec0004b10e9ed",
     ],
 }
 
-# config → sha256 of the sorted hashes of every request body that run sent. Changed once, on
-# purpose: the judge's verdict schema v2 bounds `flags` (docs/changelog.md); the generation
-# requests, and so the records above, are as they were. text-to-sql's changed with its records.
+# config → sha256 of the sorted hashes of every request body that run sent. Changed on
+# purpose: text-to-sql's with its records; the judge's verdict schema v2 bounds `flags`; and
+# `run`'s generation is windowed (docs/changelog.md): the rounds' requests are the rounds' own.
 ASKED = {
-    "support-chat.yaml": "6d8699ac422a7e68d84ae462fb61b0f3f9975a1a926708569334d396d770b542",
-    "support-triage.yaml": "07568da8c4673ec422c145af22fe5b65c4fceef32b9289d4ddc5aeb7972c2ec5",
-    "text-to-sql.yaml": "7510d6654e4ae5a95e3374f54758b17959914915026e853c59709a76bc5a645f",
+    "support-chat.yaml": "668297a50eff6f31fef8ca01476a0be5e4eb09f20accbbac911f65f0f0174738",
+    "support-triage.yaml": "ce3092eaea71137eb589561b2da9526bf462323e73d92cac81f0a69c1aebee68",
+    "text-to-sql.yaml": "3fa46d574dda8a9a5ed12eb1da3ec027ecfb86907ae92928e0c09f9382ad9122",
 }
 
 

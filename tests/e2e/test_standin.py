@@ -472,3 +472,26 @@ def test_bad_faults_json_exits_2() -> None:
     cmd = [sys.executable, "-m", "synthgen.standin", "--faults-json", '{"bogus": 1}']
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=20)
     assert done.returncode == 2 and "bogus" in done.stderr
+
+
+def test_reply_variants_repeat_replies_word_for_word_across_prompts(
+    standin: StandinHandle,
+) -> None:
+    c = client(standin)
+    prompts = [f"Write task number {i} about {w}." for i, w in enumerate(("tea", "ships", "rain"))]
+    assert len({chat(c, p, seed=1).choices[0].message.content for p in prompts}) == 3
+    standin.set_faults(reply_variants=1)  # one reply for every request
+    assert len({chat(c, p, seed=i).choices[0].message.content for i, p in enumerate(prompts)}) == 1
+    standin.set_faults(reply_variants=64)
+    replies = [chat(c, USER, seed=i).choices[0].message.content for i in range(200)]
+    assert 40 <= len(set(replies)) <= 64  # drawn from 64, so most of them met, and repeated
+
+
+def test_reply_variants_enter_the_answers_fingerprint_only_when_set() -> None:
+    import hashlib
+
+    # the fingerprint clients fold into their cache keys, as it was before the setting existed
+    before = {"judge_low_marker": None, "judge_score": None, "judge_score_by_length": None}
+    old = hashlib.sha256(repr(sorted(before.items())).encode()).hexdigest()
+    assert StandinConfig().answers_sha256() == old
+    assert StandinConfig(reply_variants=5).answers_sha256() != old

@@ -9,11 +9,12 @@ import pytest
 
 from synthgen.config import GatesConfig
 from synthgen.pipeline.rounds import (
-    MIN_RATE,
-    OVERSHOOT,
+    FLOOR_AFTER,
     PRIOR_KEEP_RATE,
     RATE_FROM,
+    below_floor,
     check_gates,
+    floor_error,
     round_size,
     seed_weights,
 )
@@ -32,23 +33,41 @@ def totals(candidates: int, kept: int, **dropped: dict[str, int]) -> Tally:
 
 def test_round_size_uses_the_prior_until_enough_candidates_are_seen() -> None:
     early = totals(RATE_FROM - 1, 1)  # an observed 1/19 is not trusted yet
-    assert PRIOR_KEEP_RATE == 0.5 and OVERSHOOT == 1.15
-    assert round_size(10, early, 1) == 23  # ceil(10 / 0.5 * 1.15)
-    seen = totals(100, 25)  # a quarter kept: four times the need, and a little more
-    assert round_size(10, seen, 1) == 46  # ceil(10 / 0.25 * 1.15)
+    assert PRIOR_KEEP_RATE == 0.5
+    # calls of 4 while the expected keeps of those taken (× 0.5) fall short of 5: three
+    assert round_size(5, early, 4, 8) == 12
+    seen = totals(100, 25)  # a quarter kept: 5 calls of 4 are expected to keep 5
+    assert round_size(5, seen, 4, 8) == 20
+
+
+def test_the_first_round_asks_what_concurrency_keeps_busy_not_a_prior_sized_batch() -> None:
+    # 1000 to keep at the prior 0.5 would be 2000 candidates; a round asks one window
+    assert round_size(1000, Tally(), 4, 8) == 32
 
 
 def test_surplus_does_not_count_against_the_keep_rate() -> None:
     t = totals(100, 20, surplus={"surplus": 60})  # 20 of the 40 that had their chance
     assert t.keep_rate == 0.5
-    assert round_size(10, t, 1) == 23
+    assert round_size(5, t, 1, 100) == 10
 
 
-def test_round_size_has_a_floor_on_the_rate_and_on_the_call() -> None:
-    dire = totals(1000, 1)  # 0.1% kept: sized as if 2% were
-    assert MIN_RATE == 0.02
-    assert round_size(1, dire, 1) == 58  # ceil(1 / 0.02 * 1.15)
-    assert round_size(1, totals(100, 100), 8) == 8  # never fewer than one call's worth
+def test_round_size_is_one_call_at_least_and_one_window_at_most() -> None:
+    assert round_size(1, totals(100, 100), 8, 4) == 8  # never fewer than one call's worth
+    nothing = totals(1000, 0)  # nothing kept: the window, never a floor-sized round
+    assert round_size(1, nothing, 5, 4) == 20
+
+
+def test_the_floor_trips_only_without_a_keep_rate_gate_and_after_enough_candidates() -> None:
+    t = totals(FLOOR_AFTER, 2, judge={"margin_too_small": 150, "position_inconsistent": 48})
+    trip = below_floor(GatesConfig(), t)
+    assert trip is not None and trip.gate == "keep_rate_floor" and trip.measured == 0.01
+    assert below_floor(GatesConfig(), totals(FLOOR_AFTER - 1, 0)) is None
+    assert below_floor(GatesConfig(min_keep_rate=0.0), t) is None  # the user's gate rules
+    assert below_floor(GatesConfig(), totals(FLOOR_AFTER, 4)) is None  # 2%: at the floor
+    error = floor_error(t)
+    assert "judge/margin_too_small 150, judge/position_inconsistent 48" in error.message
+    assert "filter.judge.threshold" in error.hint and "min_margin" in error.hint
+    assert error.exit_code == 3
 
 
 def seeds(n: int) -> list[Seed]:

@@ -1,16 +1,17 @@
-"""The run loop's typed seams: clients grouped by role once, a round's candidates collected in
-memory as a Sink would take them, and the one ledger-entry constructor."""
+"""The run loop's typed seams: clients grouped by role once, a round's candidates taken as a
+Sink would take them and passed on as they come, and the one ledger-entry constructor."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import cast
 
 import orjson
 
 from synthgen.core.clients import Clients
 from synthgen.llm.client import LLMClient
+from synthgen.pipeline.expand_round import RoundStream
 from synthgen.records import LedgerEntry, Provenance, Record, Usage, ledger_entry
-from synthgen.stages.expand.consumer import Collected
 
 PROV = Provenance(
     run_id="run",
@@ -36,15 +37,29 @@ def test_clients_are_grouped_by_role_in_order() -> None:
     assert Clients.by_role(["judge"], [j1]) == Clients(None, (j1,), ())
 
 
-def test_collected_takes_each_record_and_each_drop_once() -> None:
-    out = Collected()
+def test_a_round_stream_takes_each_record_and_each_drop_once_screening_as_they_come() -> None:
+    screened: list[str] = []
+    drops: list[LedgerEntry] = []
+
+    def screen(rec: Record) -> bool:
+        screened.append(rec.id)
+        return rec.output != "dropped"
+
+    out = RoundStream(screen, drops.append)
     rec = Record(id="sg_1", instruction="i", output="o", provenance=PROV)
-    assert out.add(rec) and not out.add(rec)
+    gone = Record(id="sg_2", instruction="j", output="dropped", provenance=PROV)
+    assert out.add(rec) and not out.add(rec) and out.add(gone)
     drop = ledger_entry("drop_1", PROV, "expand", "parse_failure", "bad JSON", raw="{")
     out.drop(drop)
     out.drop(drop)
     out.flush()
-    assert out.count == 1 and out.records == [rec] and out.drops == [drop]
+    out.close()
+    assert out.count == 2 and screened == ["sg_1", "sg_2"] and drops == [drop]
+
+    async def survivors() -> list[Record]:
+        return [r async for r in out.survivors()]
+
+    assert asyncio.run(survivors()) == [rec]  # the survivors, in order, until closed
 
 
 def test_a_ledger_entry_is_written_in_one_shape_extras_last() -> None:

@@ -9,6 +9,7 @@ dropped; each is added once, before the candidates.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -77,9 +78,10 @@ class IncrementalDedup:
         self.ngram = ngram
         self._exact = has_exact_stage(method)
         self._kept: list[Ref] = []  # near-index slot → what it is
-        self._by_key: dict[str, Ref] = {}
+        # keyed by a digest of the normalised text, not the text: memory per record stays small
+        self._by_key: dict[bytes, Ref] = {}
         # A copy of a candidate the near stage dropped shares its fate (decide's inherit_fates)
-        self._fates: dict[str, Decision] = {}
+        self._fates: dict[bytes, Decision] = {}
         self._leaks = NgramIndex(ngram)
         self._leak_refs: list[Ref] = []
         self._near: Any = None
@@ -97,7 +99,7 @@ class IncrementalDedup:
         feats = self._near.features(text) if self._near is not None else None
         key = normalise(text)
         if key:
-            self._keep(ref, key, feats)
+            self._keep(ref, _digest(key), feats)
 
     def check(self, rec_id: str, texts: dict[str, str]) -> Decision | None:
         """Why this candidate is dropped, or None: it is kept, and later ones may match it."""
@@ -108,9 +110,10 @@ class IncrementalDedup:
         if hit is not None:
             leak, share = hit
             return self._decision(CONTAM, self._leak_refs[leak], share)  # type: ignore[call-overload]
-        key = normalise(text)
-        if not key:
+        norm = normalise(text)
+        if not norm:
             return None  # a text with no words is nobody's duplicate
+        key = _digest(norm)
         if self._exact:
             ref = self._by_key.get(key)
             if ref is not None:
@@ -137,7 +140,7 @@ class IncrementalDedup:
             REASONS[reason], why, match_info(ref.id, sim, ref.source, ref.line, ref.source_id)
         )
 
-    def _keep(self, ref: Ref, key: str, feats: Any) -> None:
+    def _keep(self, ref: Ref, key: bytes, feats: Any) -> None:
         held = self._by_key.get(key)
         # of references with the same text the most serious is matched (eval sets come first)
         if held is None or _severity(ref) > _severity(held):
@@ -145,6 +148,11 @@ class IncrementalDedup:
         if self._near is not None:
             self._near.add(len(self._kept), feats)
         self._kept.append(ref)
+
+
+def _digest(norm: str) -> bytes:
+    """The exact stage's key of a normalised text (128 bits: a collision is out of reach)."""
+    return hashlib.blake2b(norm.encode(), digest_size=16).digest()
 
 
 def _severity(ref: Ref) -> tuple[int, float]:

@@ -37,6 +37,7 @@ from synthgen.stages.dedup.corpus import (
 )
 from synthgen.stages.dedup.decide import decide
 from synthgen.stages.dedup.decontam import NgramIndex
+from synthgen.stages.dedup.documents import reference_rows
 from synthgen.stages.dedup.policy import (
     default_fields,
     detail,
@@ -132,7 +133,7 @@ def _load_refs(cfg: DedupConfig, corpus: Corpus, ngram: NgramIndex) -> dict[str,
     for kind, files in ((CONTAM, cfg.decontaminate), (AGAINST, cfg.against)):
         for f in files:
             fmt = ANY if kind == CONTAM else None  # eval sets come in any shape
-            for row in iter_rows(Path(f), fmt, empty_output=True):
+            for row in reference_rows(Path(f), fmt):  # a dataset, or a document's chunks
                 t = row_texts(row)
                 own_id = source_id(row)
                 item = corpus.add_ref(row.id, joined(t, cfg.fields), kind, f, row.line, own_id)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import ValidationError
@@ -31,6 +32,9 @@ from synthgen.records import (
 from synthgen.stages.expand.strategies import Job, Task, respond_request
 from synthgen.version import __version__
 
+if TYPE_CHECKING:
+    from synthgen.stages.expand.sources import Sources
+
 
 @dataclass(frozen=True)
 class RunContext:
@@ -42,6 +46,7 @@ class RunContext:
     gen: GenerationConfig
     model: str
     endpoint: str
+    sources: Sources | None = None  # grounded: the documents (run builds each round's plan)
 
 
 @dataclass
@@ -158,6 +163,7 @@ class Builder:
             parents=job.parents,
             prompt=prompt or job.prompt,
             generator=gen,
+            source=job.grounding.source() if job.grounding else None,  # grounded: the chunk
             response_generator=resp,
             usage=usage,
         )
@@ -233,6 +239,13 @@ class Builder:
             usage = a.usage + a2.usage
             info = self._gen_info(req, a2, repaired=True)
             prov = self._prov(job, info, usage, received_at=a2.received_at)
+        if job.grounding is not None:  # checked against its chunk, cheapest check first
+            from synthgen.stages.expand.faithful import grounded_records
+
+            ledger = functools.partial(self._drop, out, a.key)
+            g, name = job.grounding, self.ctx.task
+            out.records += await grounded_records(items, g, prov, name, ledger, self.client)
+            return None
         share = Usage(
             prompt_tokens=prov.usage.prompt_tokens // len(items),
             completion_tokens=prov.usage.completion_tokens // len(items),

@@ -20,7 +20,17 @@ def plan(cfg: Config, seeds: list[Seed]) -> dict[str, Any]:
     count, method = counter(ep.model)
     per_job = gen.per_call
     jobs = math.ceil(gen.count / per_job)
-    sample = [make_job(i, gen, seeds, [], cfg.task, cfg.description) for i in range(min(jobs, 20))]
+    ground = None
+    if gen.strategy == "grounded":  # sample prompts over the documents' first chunks
+        from synthgen.stages.expand.coverage import ChunkPlan
+        from synthgen.stages.expand.sources import load_sources
+
+        sources = load_sources(cfg)
+        ground = ChunkPlan(sources, cfg.grounding) if sources is not None else None
+    sample = [
+        make_job(i, gen, seeds, [], cfg.task, cfg.description, None, ground)
+        for i in range(min(jobs, 20))
+    ]
     prompt_per_job = sum(messages_tokens(j.request.messages, count) for j in sample) / len(sample)
     example_tokens = sum(count(f"{s.instruction} {s.input} {s.output}") for s in seeds) / len(seeds)
     completion_per_job = min(gen.max_new_tokens, per_job * (example_tokens + 20))

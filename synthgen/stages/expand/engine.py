@@ -24,6 +24,7 @@ from synthgen.llm.client import LLMClient, RequestFailed
 from synthgen.records import Record, Seed, Status, ledger_entry, ledger_id
 from synthgen.stages.expand.candidates import Builder, JobOutcome, RunContext
 from synthgen.stages.expand.consumer import Consumer
+from synthgen.stages.expand.grounded import Grounding
 from synthgen.stages.expand.strategies import Job, PoolView, Task, generation_of, make_job
 
 FEEDBACK_LAG = 64  # jobs; fixed so that changing --concurrency never changes a prompt
@@ -80,11 +81,13 @@ class Expander:
         seed_weights: Sequence[float] | None = None,
         instruction_gate: Callable[[Task], tuple[str, str, str] | None] | None = None,
         responders: Sequence[LLMClient] = (),
+        ground: Callable[[int], Grounding] | None = None,
     ) -> None:
         self.cfg, self.gen, self.seeds = cfg, generation_of(cfg), seeds
         # `run` shows every job the records kept in earlier rounds and keeps its own
         # (unjudged) candidates out of the prompts; plain expand feeds its records back.
         self.feeds_back, self.seed_weights = feed_back, seed_weights
+        self.ground = ground  # grounded: job number → its chunk(s) (coverage.py)
         self.client, self.sink, self.ctx = client, sink, ctx
         self.builder = Builder(ctx, client, instruction_gate, responders)
         self.on_progress = on_progress or (lambda p: None)
@@ -116,6 +119,7 @@ class Expander:
             self.cfg.task,
             self.cfg.description,
             self.seed_weights,
+            self.ground,
         )
 
     async def run(self) -> ExpandResult:

@@ -11,26 +11,37 @@ from synthgen.core.batchrun import BatchMode
 from synthgen.core.runtime import RunSlot, price_of
 from synthgen.core.sink import Sink
 from synthgen.core.stage import Outcome, Stage, StagePlan, StageRun, run_stage
-from synthgen.errors import Interrupted, SynthgenError, UsageError
+from synthgen.errors import Interrupted, StoppedError, SynthgenError, UsageError
 from synthgen.fingerprint import fingerprint_dump
 from synthgen.llm.cost import Price
 from synthgen.llm.stream import LiveRequests
 from synthgen.llm.types import endpoint_host
 from synthgen.records import Seed, StageSummary, Status, canonical_json, sha256_hex
 from synthgen.stages.expand.candidates import RunContext
+from synthgen.stages.expand.coverage import ChunkPlan
 from synthgen.stages.expand.engine import Expander, ExpandResult, Progress, summary_counts
+from synthgen.stages.expand.sources import (
+    Sources,
+    documents_dir,
+    grounded_identity,
+    load_sources,
+    store_texts,
+)
 from synthgen.stages.expand.strategies import generation_of
 
 TEMPLATES = ("self_instruct", "self_instruct_no_output", "paraphrase", "respond", "repair")
 
 
-def job_sha256(cfg: Config, seeds: list[Seed]) -> str:
+def job_sha256(cfg: Config, seeds: list[Seed], sources: Sources | None = None) -> str:
     """What determines the records; count, budget and throughput settings do not."""
     gen = fingerprint_dump(generation_of(cfg), "generation")
     templates = sorted((n, prompts.load(n).sha256) for n in TEMPLATES)
+    # grounded: the prompt, the checks and every chunk shape the records too
+    grounded = {} if sources is None else {"grounded": grounded_identity(cfg, sources)}
     return sha256_hex(
         canonical_json(
-            {
+            grounded
+            | {
                 "generation": gen,
                 "model": cfg.endpoint.model,
                 "endpoint": endpoint_host(cfg.endpoint.base_url),
@@ -72,11 +83,17 @@ class ExpandStage(Stage):
             raise UsageError("no seed files given", hint="synthgen expand SEEDS.jsonl -n N -o OUT")
         self.cfg, self.on_progress = cfg, on_progress
         self.seeds = read_seeds(cfg.seeds, cfg.seed_format)  # type: ignore[arg-type]
+        self.sources = load_sources(cfg) if cfg.generation.strategy == "grounded" else None
+        if cfg.generation.strategy == "grounded" and self.sources is None:
+            raise UsageError(
+                "the grounded strategy needs documents",
+                hint="synthgen expand SEEDS.jsonl --documents DOCS... -n N -o OUT",
+            )
         self.plan = StagePlan(
             command="expand",
             output=output,
             ledger=ledger,
-            job_sha256=job_sha256(cfg, self.seeds),
+            job_sha256=job_sha256(cfg, self.seeds, self.sources),
             reads=[("a seed", p) for p in cfg.seeds],
             inputs=list(cfg.seeds),
             # the generator, then the models that answer in turn when K responses are asked
@@ -107,8 +124,28 @@ class ExpandStage(Stage):
         ctx = RunContext(run.slot.run_id, cfg.sha256(), cfg.task, gen, model, endpoint)
         run.defer_misses()
         generator, *responders = run.clients  # then the models answering in turn (K responses)
+        ground = None
+        if self.sources is not None and cfg.grounding.verdict:
+            from synthgen.stages.expand.verdict import calibrate
+
+            try:  # the verdict must tell a seed's own chunk from another before it decides
+                calib = await calibrate(generator, self.seeds, self.sources)
+            except StoppedError as e:
+                return Outcome("stopped_calibration", e)
+            run.say(f"grounded verdict: {calib['right']} of {calib['pairs']} calibration pairs")
+        if self.sources is not None:
+            if not run.slot.to_stdout:  # the texts every span refers to, for `verify`
+                store_texts(self.sources, documents_dir(run.slot.out_path))
+            ground = ChunkPlan(self.sources, cfg.grounding)
         self.expander = Expander(
-            cfg, self.seeds, generator, sink, ctx, self.on_progress, responders=responders
+            cfg,
+            self.seeds,
+            generator,
+            sink,
+            ctx,
+            self.on_progress,
+            responders=responders,
+            ground=ground,
         )
         return self._outcome(await self.expander.run())
 

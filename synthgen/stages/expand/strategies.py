@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from synthgen import prompts
 from synthgen.config import Config, GenerationConfig
+from synthgen.errors import UsageError
 from synthgen.llm.types import ChatRequest
 from synthgen.records import PromptRef, Record, Seed
+
+if TYPE_CHECKING:
+    from synthgen.stages.expand.grounded import Grounding
 
 Example = Seed | Record
 
@@ -83,6 +87,7 @@ class Job:
     shape: str
     with_output: bool
     origin: Example | None = None  # the example an evol/paraphrase job rewrites
+    grounding: Grounding | None = None  # the chunk(s) a grounded job's facts come from
 
 
 class PoolView(Sequence[Record]):
@@ -149,16 +154,24 @@ def make_job(
     task: str,
     description: str = "",
     weights: Sequence[float] | None = None,
+    ground: Callable[[int], Grounding] | None = None,
 ) -> Job:
     """Job `index` of the configured strategy (`_make_job`); with `gen.with_tests`, the
     request also asks for tests beside each answer (a `tests` field, prompts/with_tests.txt)."""
-    job = _make_job(index, gen, seeds, pool, task, description, weights)
-    if not gen.with_tests or not job.with_output or job.shape == "conversations":
-        return job
+    job = _make_job(index, gen, seeds, pool, task, description, weights, ground)
+    if not gen.with_tests or not _has_tests_field(job.request.json_schema):
+        return job  # separate responses, conversations, grounded: no tests field to fill
     msgs = [dict(m) for m in job.request.messages]
     ask = prompts.load("with_tests").user.strip()
     msgs[-1]["content"] = f"{msgs[-1]['content']}\n\n{ask}"
     return dataclasses.replace(job, request=job.request.model_copy(update={"messages": msgs}))
+
+
+def _has_tests_field(schema: dict[str, Any] | None) -> bool:
+    if not schema:
+        return False
+    items = (schema.get("properties") or {}).get("tasks", {}).get("items") or schema
+    return "tests" in (items.get("properties") or {})
 
 
 def _make_job(
@@ -169,9 +182,11 @@ def _make_job(
     task: str,
     description: str = "",
     weights: Sequence[float] | None = None,
+    ground: Callable[[int], Grounding] | None = None,
 ) -> Job:
     """Job `index` of the configured strategy, drawing examples from seeds and `pool`
-    (human seeds by `weights` when given: `run` leans toward under-used seeds)."""
+    (human seeds by `weights` when given: `run` leans toward under-used seeds; the chunks
+    of a grounded job from `ground`)."""
     rng = job_rng(gen.seed, index)
     # K responses to an instruction are K calls: the instructions are asked for alone
     separate = gen.responses == "separate" or gen.responses_per_instruction > 1
@@ -186,6 +201,21 @@ def _make_job(
         )
         parents = [_ref(s) for s in shown]
         return Job(index, "conversation", None, parents, tpl.ref, req, "conversations", True)
+    if gen.strategy == "grounded":
+        from synthgen.stages.expand.grounded import grounded_request, template
+
+        if ground is None:
+            raise UsageError(
+                "the grounded strategy needs documents", hint="pass --documents PATH..."
+            )
+        g = ground(index)
+        line = _task_line(task, description)
+        req, shown = grounded_request(
+            rng, seeds, gen.human_examples, gen.per_call, line, g, base, job_seed
+        )
+        parents = [_ref(s) for s in shown]
+        ref = template().ref
+        return Job(index, "grounded", None, parents, ref, req, "grounded", True, grounding=g)
     if gen.strategy == "self-instruct":
         k = min(gen.human_examples, len(seeds))
         humans = rng.sample(seeds, k) if weights is None else _weighted(rng, seeds, weights, k)

@@ -6,13 +6,15 @@ the answered requests from the cache and decides the same. A request already in 
 the window stops was paid for: it is let to land in the cache (unless the run is cancelled).
 Once the command is stopping (the first Ctrl-C), a request not yet started raises Interrupted
 instead of being sent: the window ends there as "interrupted", and what was in flight lands.
+Items may come from an async source (`run` judges a round's candidates as they are made): a
+take waits for the next item, so what is taken, and when, is the same as from a list.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -23,6 +25,7 @@ from synthgen.records import Status
 
 T = TypeVar("T")  # an item: a row, a candidate
 V = TypeVar("V")  # its verdict
+Items = Iterator[T] | AsyncIterator[T]
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,25 @@ def stop_error(e: BaseException) -> tuple[Status, SynthgenError]:
     return "interrupted", Interrupted(
         "interrupted; what was done is written", hint="run the same command to resume"
     )
+
+
+def short_of(target: int, kept: int, in_flight: float, rate: float) -> bool:
+    """The windows' rule (`run`'s generation and judge windows): one more request may go out
+    while the kept plus the expected keeps of those in flight, at `rate`, may not reach the
+    target, so what is in flight when the target is reached bounds the surplus."""
+    return kept + in_flight * rate < target
+
+
+async def _pull(items: Items[T]) -> list[T]:
+    """The next item, as a list of one; [] once the items end (an async source may wait)."""
+    if isinstance(items, AsyncIterator):
+        try:
+            return [await anext(items)]
+        except StopAsyncIteration:
+            return []
+    for item in items:
+        return [item]
+    return []
 
 
 def _always(in_flight: int) -> bool:
@@ -84,19 +106,20 @@ class JudgeWindow(Generic[T, V]):
         self.ask, self.commit, self.size = ask, commit, max(1, size)
         self.may_ask, self.on_wait = may_ask, on_wait
 
-    def _take(self, items: Iterator[T], pending: deque[_Slot[T, V]], held: int) -> bool:
+    async def _take(self, items: Items[T], pending: deque[_Slot[T, V]], held: int) -> bool:
         """Take one more item into the window if allowed; False once none may or can be."""
         if len(pending) >= self.size or not self.may_ask(held + len(pending)):
             return False
-        item = next(items, None)
-        if item is None:
+        got = await _pull(items)
+        if not got:
             return False
+        item = got[0]
         request = self.ask(item)
         task = None if request is None else asyncio.ensure_future(request)
         pending.append(_Slot(item, task))
         return True
 
-    async def run(self, items: Iterator[T]) -> WindowEnd[T]:
+    async def run(self, items: Items[T]) -> WindowEnd[T]:
         """Commit items in order until they end, `may_ask` says no more, or a stop; a
         cancellation cancels what is in flight and ends the window as "interrupted"."""
         pending: deque[_Slot[T, V]] = deque()
@@ -104,7 +127,7 @@ class JudgeWindow(Generic[T, V]):
         end: WindowEnd[T] = WindowEnd("complete")
         try:
             while True:
-                while self._take(items, pending, 0):
+                while await self._take(items, pending, 0):
                     pass
                 if not pending:
                     break
@@ -137,7 +160,7 @@ class JudgeWindow(Generic[T, V]):
         return end
 
     async def _queue_the_rest(
-        self, items: Iterator[T], pending: deque[_Slot[T, V]], taken: list[T]
+        self, items: Items[T], pending: deque[_Slot[T, V]], taken: list[T]
     ) -> WindowEnd[T]:
         """Batch mode, once a verdict waits for a batch: nothing after it commits in this pass,
         but every later item the window may take still gets its request queued (or replayed),
@@ -145,7 +168,7 @@ class JudgeWindow(Generic[T, V]):
         commits it."""
         waiting = 0
         while True:
-            while self._take(items, pending, len(taken)):
+            while await self._take(items, pending, len(taken)):
                 pass
             if not pending:
                 break

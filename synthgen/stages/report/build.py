@@ -38,6 +38,7 @@ class Report(Frozen):
     conversations: dict[str, Any] | None = None  # only when data or seeds hold conversations
     preference: dict[str, Any] | None = None  # only when the data holds preference pairs
     coverage: dict[str, Any] | None = None
+    grounding: dict[str, Any] | None = None  # grounded data: per document and chunk
     drift: dict[str, Any] | None = None
     judge: dict[str, Any] | None = None
     human: dict[str, Any] | None = None
@@ -52,7 +53,7 @@ class Report(Frozen):
         """No `conversations` or `preference` key at all in a report on data without them:
         its JSON stays as it was."""
         out: dict[str, Any] = handler(self)
-        for key in ("conversations", "preference", "checks"):
+        for key in ("conversations", "preference", "checks", "grounding"):
             if out.get(key) is None:
                 out.pop(key, None)
         return out
@@ -104,6 +105,7 @@ def build_report(inp: ReportInputs, thresholds: Thresholds) -> Built:
     from synthgen.core.datasets import dataset_of, ledger_of
     from synthgen.seeds.reader import read_seeds
     from synthgen.stages.audit import human_agreement, read_verdicts, verdicts_path_for
+    from synthgen.stages.report.coverage import seen_coverage
     from synthgen.stages.report.drift import coverage, drift
     from synthgen.stages.report.judge import judge_block
 
@@ -200,6 +202,7 @@ def build_report(inp: ReportInputs, thresholds: Thresholds) -> Built:
         ],
         "traits": data.traits.rates(),
         "conversations": conversations_block(data, seeds),
+        "grounding": None if str(inp.data) == "-" else seen_coverage(inp.data, lpath),
         "preference": preference_block(data.pairs, ledger),
         "coverage": cov,
         "drift": dr,

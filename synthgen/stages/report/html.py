@@ -216,6 +216,8 @@ def _facts(r: Report) -> str:
             + _e(", ".join(f"{k} {v}" for k, v in {**cov["methods"], **cov["operators"]}.items()))
             + "</p>"
         )
+    if r.grounding:
+        out.append(grounding_html(r.grounding))
     if j:
         out.append(
             f"<p>Judge: {j['scored']} scored, pass rate {_pc(j['pass_rate'])}, Spearman(score, "
@@ -253,6 +255,27 @@ def _facts(r: Report) -> str:
             f"<th>this</th><th>other</th><th>change</th><th></th></tr>{rows}</table>"
         )
     return "".join(out)
+
+
+def grounding_html(g: dict[str, Any]) -> str:
+    """The grounded data's coverage: chunks with a kept record, evidence, drops per document."""
+    rows = "".join(
+        f"<tr><td>{_e(d['document'])}</td><td class=n>{d['chunks_with_kept']}/{d['chunks']}</td>"
+        f"<td class=n>{d['kept']}</td><td class=n>{_pc(d['evidence_chars'] / d['chars'])}</td>"
+        f"<td class=dim>{_e(', '.join(f'{k} {v}' for k, v in d['dropped'].items()))}</td></tr>"
+        if d["chars"]
+        else f"<tr><td>{_e(d['document'])}</td><td class=n>{d['chunks_with_kept']}/"
+        f"{d['chunks']}</td><td class=n>{d['kept']}</td><td class=n>–</td><td></td></tr>"
+        for d in g["documents"]
+    )
+    empty = ", ".join(g["empty_chunks"][:20]) or "none"
+    return (
+        f"<h2>Grounding coverage</h2><p>{g['chunks_with_kept']} of {g['chunks']} chunks "
+        f"({_e(g.get('scope', 'all chunks'))}) kept a record ({_pc(g['chunk_coverage'])}); kept "
+        f"evidence covers {_pc(g['evidence_coverage'])} of the text. Chunks that yielded "
+        f"nothing: {_e(empty)}.</p><table><tr><th>document</th><th>chunks kept</th>"
+        f"<th>records</th><th>evidence</th><th>dropped</th></tr>{rows}</table>"
+    )
 
 
 def _pc(x: float | None) -> str:
