@@ -12,7 +12,7 @@ from synthgen.core.sink import Sink
 from synthgen.records import LedgerEntry, Provenance, Record, ledger_entry
 from synthgen.stages.filter.tally import Tally
 
-PHASES = ("expand", "screen", "judge")
+PHASES = ("expand", "screen", "repair", "judge")  # repair: pipeline/repairs.py
 
 
 class RunLedger:

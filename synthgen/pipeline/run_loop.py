@@ -27,6 +27,7 @@ from synthgen.pipeline.kept import Kept
 from synthgen.pipeline.ledger import RunLedger
 from synthgen.pipeline.pairs import pair_kept
 from synthgen.pipeline.pairs import verdict as ask_verdict
+from synthgen.pipeline.repairs import run_repairs
 from synthgen.pipeline.rounds import (
     GateTrip,
     RoundRecord,
@@ -102,6 +103,7 @@ class Pipeline:
         self.min_margin = cfg.filter.judge.min_margin  # preference pairs
         self.clients = run.roles
         self.drops = RunLedger(run.sink, self.totals, self.screen.stamp_passed)  # dropped.jsonl
+        self.repairs = run_repairs(cfg, self.screen, run.roles.generator, self.drops, self.totals)
 
     async def loop(self) -> Outcome:
         """The run, on one screen: calibrate, then rounds until target, budget or gate."""
@@ -175,7 +177,8 @@ class Pipeline:
         producer = asyncio.ensure_future(self.expand(index, asked, stream))
         try:
             batch = asked if self.run.clients[0].misses.defers else None
-            judged = await self.judge_and_keep(stream.survivors(), index, batch)
+            survivors = stream.survivors() if not self.repairs else self.repairs.through(stream)
+            judged = await self.judge_and_keep(survivors, index, batch)
             expanded = await producer
         finally:
             if not producer.done():
@@ -229,6 +232,8 @@ class Pipeline:
         if verdict is None:
             return True
         v = verdict
+        if self.repairs is not None and self.repairs.hold(rec, v):
+            return True  # a check failed it: its repair comes in candidate order (repairs.py)
         self.drops.record(rec, v.stage, v.reason, v.detail, v.match, phase="screen")
         return False
 
@@ -283,6 +288,8 @@ class Pipeline:
         detail = f"target {self.target} reached" if stop is None else "the run stopped first"
         for rec in end.uncommitted:
             self.drops.record(rec, reason[0], reason[1], detail)
+        if self.repairs is not None:
+            self.repairs.stop(detail)
         async for rec in _each(rest):  # an async source: the rest of the round, as it comes
             self.drops.record(rec, reason[0], reason[1], detail)
         return stop

@@ -76,10 +76,11 @@ class Screen:
         key = f"instruction:{sha256_hex(normalise(instruction + ' ' + input))[:16]}"
         return _verdict(self.dedup.check(key, _texts(instruction, input, "")))
 
-    def check(self, rec: Record, deduplicated: bool = False) -> Verdict | None:
+    def check(self, rec: Record, deduplicated: bool = False, count: bool = True) -> Verdict | None:
         """Why `rec` goes no further, or None; a candidate that passes is admitted, so later
         candidates that copy it are duplicates (whatever the judge says of it).
-        `deduplicated`: its instruction already passed `instruction()`."""
+        `deduplicated`: its instruction already passed `instruction()`; `count`: False for a
+        repaired answer (a check's pass rate is its first attempts')."""
         prov = rec.provenance
         reasons = (prov.generator.finish_reason,) if prov and prov.generator else ()
         task = (rec.meta or {}).get("task")
@@ -94,7 +95,7 @@ class Screen:
             )
         if failed is not None:
             return Verdict("rules", failed[0], failed[1])
-        executed = self.execute(rec)
+        executed = self.execute(rec, count)
         if executed is not None:
             return executed
         if self.checks is not None and self._checked(rec):
@@ -106,15 +107,14 @@ class Screen:
     def _checked(self, rec: Record) -> bool:
         return self.checks is not None and not rec.messages and not rec.responses
 
-    def execute(self, rec: Record) -> Verdict | None:
+    def execute(self, rec: Record, count: bool = True) -> Verdict | None:
         """The checks that execute (a query against its schema, JSON against its schema,
         code against its tests), on a single-turn record the rules passed."""
         if self.checks is None or not self._checked(rec):
             return None
         meta = rec.meta
-        failed = self.checks.check(
-            self.checks.subject(rec.instruction, rec.input, rec.output, meta)
-        )
+        subject = self.checks.subject(rec.instruction, rec.input, rec.output, meta)
+        failed = self.checks.check(subject, count)
         return None if failed is None else Verdict("checks", failed[1], failed[2])
 
     def stamp(self, rec: Record) -> dict[str, Any]:

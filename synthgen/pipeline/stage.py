@@ -15,7 +15,7 @@ from synthgen.core.batchrun import BatchMode
 from synthgen.core.runtime import RunSlot
 from synthgen.core.sink import Sink
 from synthgen.core.stage import ClientSpec, Outcome, Stage, StagePlan, StageRun, run_stage
-from synthgen.errors import Interrupted, SynthgenError, UsageError
+from synthgen.errors import Interrupted, SynthgenError
 from synthgen.llm.stream import LiveRequests
 from synthgen.llm.types import endpoint_host
 from synthgen.pipeline.grounding import (
@@ -69,12 +69,6 @@ class RunStage(Stage):
         self.seeds: list[Seed] = read_seeds(cfg.seeds, cfg.seed_format)  # type: ignore[arg-type]
         self.run_dir = run_dir_of(cfg)
         fplan = make_plan(cfg)  # checks rubric, threshold, reference before anything is sent
-        if cfg.filter.checks.repair:
-            raise UsageError(
-                "filter.checks.repair is built for `filter`, not yet for `run`",
-                hint="remove filter.checks.repair from the run's config (a failing candidate "
-                "is ledgered and the run makes another), or repair with `synthgen filter`",
-            )
         judge_url = cfg.filter.judge.base_url
         judges = [ClientSpec(m, judge_url, "judge") for m in fplan.models]
         self.data_sha = data_sha256(cfg)
@@ -180,6 +174,8 @@ class RunStage(Stage):
             outcome.details["calibration"] = p.calibration.summary()
         if p.screen.checks is not None:  # pass rates and messages of the checks that execute
             outcome.details["checks"] = p.screen.checks.report()
+            if p.repairs is not None:  # filter.checks.repair: asked and passed, per check
+                outcome.details["checks"]["repairs"] = p.repairs.report()
         stored = store_run_texts(self.sources, run, self.run_dir)  # before the report reads
         if run.delivered and outcome.status != "pending":
             files, warnings = write_outputs(self.cfg, self.seeds, run, outcome, self.run_dir)

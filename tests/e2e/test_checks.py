@@ -301,3 +301,51 @@ def test_run_code_task_asks_for_tests_and_ledgers_each_code_fault(
     }
     assert any(x.startswith("MemoryError") for x in details), details
     assert any(x.startswith("ValueError: invalid literal") for x in details), details
+
+
+def test_run_repairs_failed_queries_and_keeps_exactly_n_that_run(
+    standin: StandinHandle, tmp_path: Path
+) -> None:
+    cfg = (REPO / "configs" / "text-to-sql.yaml").read_text()
+    cfg = cfg.replace("../seeds/text_to_sql.jsonl", str(REPO / "seeds" / "text_to_sql.jsonl"))
+    cfg = cfg.replace("rubrics/text-to-sql.yaml", str(REPO / "configs/rubrics/text-to-sql.yaml"))
+    cfg = cfg.replace("    sql: {}", "    repair: 1\n    sql: {}", 1)
+    path = tmp_path / "sql.yaml"
+    path.write_text(cfg)
+    standin.set_faults(judge_score_by_length=30, task_faults={"sql_missing_column": 0.3})
+    out = tmp_path / "out"
+    args = ["run", str(path), "--base-url", standin.base_url, "--count", "8"]
+    r = run([*args, "--out", str(out), "--state-dir", str(tmp_path / "s")])
+    assert r.code == 0, r.stderr
+    kept = read_jsonl(out / "data.jsonl")
+    assert len(kept) == 8
+    for rec in kept:  # every kept query runs against its own schema, re-executed here
+        db = sqlite3.connect(":memory:")
+        db.executescript(rec["input"])
+        db.execute(rec["output"].rstrip().rstrip(";")).fetchmany(5)
+    dropped = read_jsonl(out / "dropped.jsonl")
+    repaired = [d for d in dropped if d["dropped"]["reason"] == "repaired"]
+    assert repaired and all(d["dropped"]["detail"].startswith("sql sql_error: ") for d in repaired)
+    assert any("no such column: " in d["dropped"]["detail"] for d in repaired)
+    into = {d["provenance"]["repair"]["into"] for d in repaired}
+    fixed = [k for k in kept if "repair" in k["provenance"]]
+    assert fixed and {k["id"] for k in fixed} <= into
+    assert all(k["provenance"]["repair"]["result"] == "passed" for k in fixed)
+    manifest = json.loads((out / "manifest.json").read_text())
+    repairs = manifest["checks"]["repairs"]
+    assert repairs["asked"] >= len(repaired) and repairs["repaired"] == len(repaired)
+    counts = manifest["counts"]
+    assert counts["candidates"] == counts["kept"] + sum(
+        sum(v.values()) for v in counts["dropped"].values()
+    )
+    rep = run(["report", str(out), "--json"])  # first attempts, as the manifest counts them
+    sql = {k: v for k, v in manifest["checks"]["sql"].items() if k != "seconds"}
+    assert {k: v for k, v in rep.json()["checks"]["sql"].items() if k != "seconds"} == sql
+    # the repairs were cached like any request: offline, the same bytes come back
+    sent = len(_chats(standin))
+    again = tmp_path / "again"
+    r = run([*args, "--out", str(again), "--state-dir", str(tmp_path / "s"), "--offline"])
+    assert r.code == 0, r.stderr
+    for name in ("data.jsonl", "dropped.jsonl"):
+        assert (again / name).read_bytes() == (out / name).read_bytes()
+    assert len(_chats(standin)) == sent
