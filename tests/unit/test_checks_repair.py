@@ -12,6 +12,7 @@ from synthgen.records import Usage
 from synthgen.settings.checks import ChecksConfig, SqlCheck
 from synthgen.stages.filter.checks.repair import Repairer
 from synthgen.stages.filter.checks.runner import Checks
+from synthgen.stages.filter.checks.sql import SqlExecutor
 
 SCHEMA = "CREATE TABLE employees (id INTEGER PRIMARY KEY, name TEXT, salary INTEGER);"
 FAILED = ("sql", "sql_error", "no such column: salry")
@@ -75,3 +76,32 @@ def test_a_repair_that_still_fails_or_is_unusable_is_not_a_pass() -> None:
     got, _, _ = _repair("I cannot help with that.")
     assert not got.passed and got.output is None
     assert got.note["result"].startswith("unusable reply")
+
+
+def test_the_standin_repairs_over_the_schema_it_is_shown_and_writes_code_with_its_tests() -> None:
+    import random
+
+    from synthgen.settings.checks import PythonCheck
+    from synthgen.stages.filter.checks.outcome import Subject
+    from synthgen.stages.filter.checks.python import PythonExecutor
+    from synthgen.stages.filter.checks.repair import repair_request
+    from synthgen.standin.code import code_answer
+    from synthgen.standin.repairs import is_check_repair, shown_tables
+    from synthgen.standin.tasks import query
+
+    schema = SCHEMA + "\nCREATE TABLE badges (id INTEGER, FOREIGN KEY (id) REFERENCES x(id));"
+    req = repair_request("Names?", schema, "SELECT salry", "", FAILED, GenerationConfig())
+    assert is_check_repair(req.messages) and not is_check_repair([{"role": "user", "content": "x"}])
+    tables = shown_tables(req.messages)
+    assert tables is not None and [t.name for t in tables] == ["employees"]
+    sql = SqlExecutor(SqlCheck())
+    for i in range(10):
+        got = sql.run(Subject("q", schema, query(random.Random(i), tables, 120)))
+        assert got is None
+    py = PythonExecutor(PythonCheck(cpu_s=1, timeout_s=5, memory_mb=256))
+    expected = {None: None, "code_fails_tests": "tests_failed", "code_raise": "code_error"}
+    expected["code_alloc"] = "code_error"
+    for fault, reason in expected.items():
+        source, tests = code_answer(random.Random(7), fault)
+        failed = py.run(Subject("q", "", source, tests))
+        assert (failed.reason if failed else None) == reason, (fault, failed)
