@@ -175,7 +175,7 @@ class RunStage(Stage):
         if p.screen.checks is not None:  # pass rates and messages of the checks that execute
             outcome.details["checks"] = p.screen.checks.report()
             if p.repairs is not None:  # filter.checks.repair: asked and passed, per check
-                outcome.details["checks"]["repairs"] = p.repairs.report()
+                outcome.details["check_repairs"] = p.repairs.report()
         stored = store_run_texts(self.sources, run, self.run_dir)  # before the report reads
         if run.delivered and outcome.status != "pending":
             files, warnings = write_outputs(self.cfg, self.seeds, run, outcome, self.run_dir)

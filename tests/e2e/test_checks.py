@@ -224,7 +224,7 @@ def test_filter_repair_fixes_planted_columns_over_http_and_a_rerun_replays_it(
     summary = r.json()
     assert summary["counts"]["input"] == 28  # 25 rows and 3 repaired answers
     assert summary["checks"]["sql"]["passed"] == 22  # first attempts only
-    assert summary["checks"]["repairs"] == {
+    assert summary["check_repairs"] == {
         "asked": 3,
         "repaired": 3,
         "by_check": {"sql": {"asked": 3, "repaired": 3}},
@@ -332,7 +332,7 @@ def test_run_repairs_failed_queries_and_keeps_exactly_n_that_run(
     assert fixed and {k["id"] for k in fixed} <= into
     assert all(k["provenance"]["repair"]["result"] == "passed" for k in fixed)
     manifest = json.loads((out / "manifest.json").read_text())
-    repairs = manifest["checks"]["repairs"]
+    repairs = manifest["check_repairs"]
     assert repairs["asked"] >= len(repaired) and repairs["repaired"] == len(repaired)
     counts = manifest["counts"]
     assert counts["candidates"] == counts["kept"] + sum(

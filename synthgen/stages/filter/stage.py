@@ -227,19 +227,16 @@ class FilterStage(Stage):
             outcome.counts["pairs"] = tally.pairs  # rows with K responses, kept or ledgered
         outcome.details = {
             "judge": block,
-            **({"checks": self._checks_block()} if fplan.checks else {}),
+            **({"checks": fplan.checks.report()} if fplan.checks else {}),
+            **({"check_repairs": self._repairs()} if self.repairs else {}),
             "capabilities": {c.model: dict(c.caps.values) for c in run.clients},
         }
         return outcome
 
-    def _checks_block(self) -> dict[str, Any]:
-        """Each check's pass rate and messages; with repair on, what the repairs did."""
-        assert self.fplan.checks is not None
-        block = self.fplan.checks.report()
+    def _repairs(self) -> dict[str, Any]:
+        """filter.checks.repair: how many repairs were asked and passed, per check."""
         repairer = self.engine.repairer if self.engine is not None else None
-        if repairer is not None:
-            block = {**block, "repairs": repairer.stats.as_json()}
-        return block
+        return repairer.stats.as_json() if repairer is not None else {}
 
 
 def run_filter(
