@@ -349,3 +349,35 @@ def test_run_repairs_failed_queries_and_keeps_exactly_n_that_run(
     for name in ("data.jsonl", "dropped.jsonl"):
         assert (again / name).read_bytes() == (out / name).read_bytes()
     assert len(_chats(standin)) == sent
+
+
+def test_filter_a_repair_that_fails_again_drops_under_the_checks_reason(
+    standin: StandinHandle, tmp_path: Path
+) -> None:
+    rows = read_jsonl(REPO / "seeds" / "support_triage.jsonl")
+    rows[0]["output"] = rows[0]["output"].replace('"billing"', '"refunds"')
+    bad = tmp_path / "planted.jsonl"
+    bad.write_text("".join(json.dumps(x) + "\n" for x in rows))
+    cfg = tmp_path / "repair.yaml"
+    seeds = REPO / "seeds" / "support_triage.jsonl"
+    cfg.write_text(f"seeds: [{seeds}]\nfilter:\n  checks:\n    json_schema: {{}}\n    repair: 1\n")
+    out = tmp_path / "kept.jsonl"
+    args = ["filter", str(bad), "--config", str(cfg), "--no-judge", "-o", str(out)]
+    r = run([*args, "--base-url", standin.base_url, "--state-dir", str(tmp_path / "s"), "--json"])
+    assert r.code == 0, r.stderr
+    assert len(read_jsonl(out)) == len(rows) - 1
+    (drop,) = read_jsonl(tmp_path / "kept.ledger.jsonl")
+    # the stand-in cannot fix a label it was never shown: the repair's answer fails again
+    assert drop["dropped"]["reason"] == "schema_mismatch"
+    detail = drop["dropped"]["detail"]
+    assert (
+        detail.startswith("$.category: 'refunds' is not one of ") and " · repair asked: " in detail
+    )
+    note = drop["provenance"]["repair"]
+    assert note["result"].startswith(("still fails json_schema", "unusable reply"))
+    assert r.json()["check_repairs"] == {
+        "asked": 1,
+        "repaired": 0,
+        "by_check": {"json_schema": {"asked": 1, "repaired": 0}},
+    }
+    assert r.json()["counts"]["input"] == len(rows)  # nothing repaired: no new candidate
