@@ -45,10 +45,33 @@ def _grounding(path: Path, ids: set[str]) -> dict[str, dict[str, Any]]:
         if obj.get("id") in ids and isinstance(prov, dict) and isinstance(prov.get("source"), dict):
             evidence = prov.get("evidence")
             out[obj["id"]] = {
-                "source": prov["source"],
-                "evidence": evidence if isinstance(evidence, list) else [],
+                "source": _with_chunk_text(path, prov["source"]),
+                "evidence": [
+                    e | {"span": [e["start"], e["end"]]} if _spanned(e) else e
+                    for e in (evidence if isinstance(evidence, list) else [])
+                ],
             }
     return out
+
+
+def _spanned(e: Any) -> bool:
+    return isinstance(e, dict) and isinstance(e.get("start"), int) and isinstance(e.get("end"), int)
+
+
+def _with_chunk_text(data: Path, source: dict[str, Any]) -> dict[str, Any]:
+    """A grounded record's source with its chunk's text, read from the texts its dataset
+    stored (the spans refer to them), so the page can show the evidence in place."""
+    from synthgen.documents.spans import store_for
+
+    span, sha = source.get("chunk_span"), source.get("text_sha256")
+    if not (isinstance(sha, str) and isinstance(span, list) and len(span) == 2):
+        return source
+    try:
+        text = store_for(data).get(sha)
+    except (InputError, ValueError):  # a missing or changed store: the record without it
+        return source
+    start, end = span
+    return source | {"chunk_text": text[start:end], "span": [start, end]}
 
 
 class AuditBook:

@@ -16,7 +16,7 @@ from support.helpers import read_jsonl, run
 from synthgen.standin import StandinHandle
 
 REPO = Path(__file__).resolve().parents[2]
-SQL_FAULTS = {"sql_missing_column": 0.12, "sql_delete": 0.12, "sql_attach": 0.12, "sql_loop": 0.12}
+SQL_FAULTS = {"sql_missing_column": 0.15, "sql_delete": 0.15, "sql_attach": 0.15, "sql_loop": 0.1}
 
 
 def _sha(text: str) -> str:

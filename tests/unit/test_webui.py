@@ -497,3 +497,34 @@ def test_the_default_port_is_kept_across_restarts_unless_taken(
     again = server._bind("127.0.0.1", None)
     assert again.getsockname()[1] == port
     again.close()
+
+
+def test_a_grounded_record_shows_its_chunk_with_the_evidence_spans(tmp_path: Path) -> None:
+    from support.report_data import record, write_jsonl
+
+    from synthgen.documents import TextStore
+    from synthgen.records import sha256_hex
+
+    text = "Intro line.\n\nThe pump restarts after 19 minutes of rest. Then it hums.\n"
+    start = text.index("The pump")
+    quote = "The pump restarts after 19 minutes of rest."
+    q = text.index(quote)
+    data_path = tmp_path / "qa.jsonl"
+    TextStore(tmp_path / "qa.jsonl.documents").put(text)
+    rec = record(0, {"instruction": "When?", "input": "", "output": "After 19 minutes."}, score=5)
+    rec["provenance"]["source"] = {
+        "document": "manual.md",
+        "text_sha256": sha256_hex(text),
+        "chunk_id": "abc#1",
+        "chunk_span": [start, len(text)],
+    }
+    rec["provenance"]["evidence"] = [{"quote": quote, "start": q, "end": q + len(quote)}]
+    data = write_jsonl(data_path, [rec])
+    handle = synthgen.review(data)
+    try:
+        (item,) = Client(handle).json("/api/audit")["items"]
+        assert item["source"]["chunk_text"] == text[start:]
+        assert item["source"]["span"] == [start, len(text)]
+        assert item["evidence"][0]["span"] == [q, q + len(quote)]
+    finally:
+        handle.stop()
