@@ -21,6 +21,7 @@ from synthgen.llm.policy import (
     access_error,
     access_errors,
     attempt_limit,
+    backoff_base,
     connect_failure,
     invalid_response,
     is_content_filter,
@@ -365,6 +366,8 @@ class LLMClient:
         except openai.APIStatusError as e:
             self.limiter.probed.set()
             self.connected = True
+            if e.status_code >= 500:
+                self.limiter.refusals.note("5xx")
             if e.status_code == 429:
                 self.stats.rate_limited += 1
                 wait = retry_after_seconds(e.response.headers)
@@ -389,10 +392,9 @@ class LLMClient:
     def _wait(self, state: Any) -> float:
         """Jittered exponential backoff, never shorter than the server's retry-after."""
         exc = state.outcome.exception() if state.outcome else None
-        cfg = self.cfg
-        wait = retry_wait(
-            exc, state.attempt_number, cfg.backoff_base_s, cfg.backoff_max_s, self.rng
-        )
+        n, cfg = state.attempt_number, self.cfg
+        base = backoff_base(exc, n, cfg.backoff_base_s, self.limiter.refusals)
+        wait = retry_wait(exc, n, base, cfg.backoff_max_s, self.rng)
         if not self.connected and connect_failure(exc) is not None:
             return min(wait, UNREACHABLE_WAIT_S)
         return wait
