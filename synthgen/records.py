@@ -7,7 +7,13 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 ID_SCHEME = "sg1"  # bump if the canonical form below ever changes
 
@@ -102,13 +108,22 @@ class Usage(Frozen):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    cached_tokens: int = 0  # of the prompt tokens, served from the endpoint's prompt cache
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cost_usd=self.cost_usd + other.cost_usd,
+            cached_tokens=self.cached_tokens + other.cached_tokens,
         )
+
+    @model_serializer(mode="wrap")
+    def _bytes_as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        if not self.cached_tokens:  # records, ledgers and cache bodies keep their bytes
+            out.pop("cached_tokens", None)
+        return out
 
 
 class Price(Frozen):
@@ -116,6 +131,14 @@ class Price(Frozen):
 
     input: float
     output: float
+    cached_input: float | None = None  # prompt tokens from the prompt cache; default: input
+
+    @model_serializer(mode="wrap")
+    def _bytes_as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        if self.cached_input is None:  # configs without it keep their hashes
+            out.pop("cached_input", None)
+        return out
 
 
 class PromptRef(Frozen):
@@ -312,6 +335,7 @@ class TokenUsage(Frozen):
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0  # of the prompt tokens, served from the endpoints' prompt caches
 
 
 # How a stage run ended, in every type that carries it (Outcome, the stages' results,

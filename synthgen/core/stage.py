@@ -328,6 +328,7 @@ def _summary(
         usage=TokenUsage(
             prompt_tokens=sum(s.prompt_tokens for s in stats),
             completion_tokens=sum(s.completion_tokens for s in stats),
+            cached_tokens=sum(s.cached_tokens for s in stats),
         ),
         cost_usd=round(run.budget.spent_cost_usd, 6),
         cost_usd_this_run=round(run.budget.new_cost_usd, 6),

@@ -179,8 +179,7 @@ class LLMClient:
             missing = missing[len(got) :]
         out = [a for a in answers if a is not None]
         for a in out:
-            self.stats.prompt_tokens += a.usage.prompt_tokens
-            self.stats.completion_tokens += a.usage.completion_tokens
+            self.stats.count(a.usage)
         return out
 
     def remember(self, keys: list[str], got: list[Answer], sampling: str) -> list[Answer]:
@@ -242,7 +241,7 @@ class LLMClient:
                 self.stats.fallbacks.append("usage_n->estimate")  # the summary says so
             self.limiter.refund_tokens(req.max_tokens * n - ct)
             self.stats.tokens_streamed += ct - reply.counted  # the estimate becomes the count
-            cost = self.budget.settle(reservation, pt, ct)
+            cost = self.budget.settle(reservation, pt, ct, usage.cached_tokens if usage else 0)
             upstream = upstream_model(reply.headers)
             return completion_answers(
                 completion, self.model, reply.request_id, path, (pt, ct, cost), upstream
