@@ -34,6 +34,7 @@ from synthgen.errors import Interrupted, SynthgenError
 from synthgen.fingerprint import FINGERPRINT_VERSION
 from synthgen.llm.batching import BatchMisses, BatchQueue
 from synthgen.llm.cost import Budget, Price
+from synthgen.llm.firsttoken import first_token_report
 from synthgen.llm.stopping import GRACE_S, StopFlag
 from synthgen.records import RequestCounts, StageSummary, Status, TokenUsage
 
@@ -338,7 +339,10 @@ def _summary(
         error=error.render() if error is not None else None,
         headline=outcome.headline,
         seconds=round(elapsed, 3),
-        details=outcome.details,
+        details={
+            **outcome.details,
+            **first_token_report((c.model, c.stream.first_token) for c in run.clients),
+        },
     )
 
 

@@ -113,8 +113,8 @@ class LLMClient:
         # cache key, so other settings ask again. Empty, as for every real server: keys as ever.
         self.answers_from = answers_from
         # Streamed answers make the timeout the silence between chunks, not the whole answer.
-        self.stream = Streaming(capabilities, self.stats, is_local(cfg.base_url), live)
         t = cfg.timeout_s
+        self.stream = Streaming(capabilities, self.stats, is_local(cfg.base_url), live, t)
         self.sdk = openai.AsyncOpenAI(
             api_key=api_key,
             base_url=cfg.base_url,
@@ -348,7 +348,7 @@ class LLMClient:
         self.stats.sent += 1
         self.stats.in_flight += 1
         try:
-            reply = await exchange(self.sdk, kw, self.stream.arrived)
+            reply = await exchange(self.sdk, kw, self.stream.arrived, self.stream.first_token)
             self.connected = True
             return reply
         except openai.APIConnectionError as e:
