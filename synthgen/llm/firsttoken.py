@@ -1,7 +1,8 @@
 """Time to first token is not silence. A local model answers nothing while it processes the
 prompt (llama.cpp sends its first chunk with the first token), which on a loaded machine can
 take longer than `--timeout`: cut off there and retried, the prompt is processed twice. So
-on local endpoints a streamed request waits for its first token as long as its prompt needs
+on local endpoints a streamed request whose headers came within the timeout (the server took
+it) waits for its first token as long as its prompt needs
 (a first-token allowance: prompt tokens ÷ the prompt-processing rate measured on earlier
 answers, times SAFETY), and only then does the timeout become the longest silence between
 two chunks.

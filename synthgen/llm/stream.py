@@ -178,7 +178,10 @@ async def exchange(
         wait = first.allowance(prompt)
         extra["timeout"] = httpx2.Timeout(connect=min(t, 30.0), read=wait, write=t, pool=t)
     sent = time.monotonic()
-    raw = await sdk.chat.completions.with_raw_response.create(**kw, **extra)
+    if first is None:
+        raw = await sdk.chat.completions.with_raw_response.create(**kw)
+    else:
+        raw = await _headers_in_time(sdk, kw, extra, first.timeout_s)
     response = raw.http_response
     if kw.get("stream") and is_event_stream(response):
         silence = first.timeout_s if first is not None else None
@@ -194,6 +197,24 @@ async def exchange(
     # Not streamed, or an endpoint that ignored `stream` and answered in one piece.
     body = await read_body(response) if kw.get("stream") else response.content
     return Reply(parse_completion(body), raw.request_id, raw.headers)
+
+
+async def _headers_in_time(
+    sdk: openai.AsyncOpenAI, kw: dict[str, Any], extra: dict[str, Any], timeout_s: float
+) -> Any:
+    """The response to a streamed request, its headers within the timeout as ever: only a
+    server that has taken the request (it answered) is given longer for the first token; one
+    that says nothing at all is cut off at the timeout."""
+    import openai
+
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await sdk.chat.completions.with_raw_response.create(**kw, **extra)
+    except TimeoutError as e:
+        import httpx2
+
+        url = f"{str(sdk.base_url).rstrip('/')}/chat/completions"
+        raise openai.APITimeoutError(request=httpx2.Request("POST", url)) from e
 
 
 @dataclass(frozen=True)
