@@ -7,13 +7,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import orjson
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    model_serializer,
-)
+from pydantic import BaseModel, ConfigDict, Field
 
 ID_SCHEME = "sg1"  # bump if the canonical form below ever changes
 
@@ -108,7 +102,9 @@ class Usage(Frozen):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
-    cached_tokens: int = 0  # of the prompt tokens, served from the endpoint's prompt cache
+    # Of the prompt tokens, those served from the endpoint's prompt cache; left out when 0,
+    # so records, ledgers and cache bodies keep their bytes.
+    cached_tokens: int = Field(default=0, exclude_if=lambda v: not v)
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -118,27 +114,15 @@ class Usage(Frozen):
             cached_tokens=self.cached_tokens + other.cached_tokens,
         )
 
-    @model_serializer(mode="wrap")
-    def _bytes_as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        out: dict[str, Any] = handler(self)
-        if not self.cached_tokens:  # records, ledgers and cache bodies keep their bytes
-            out.pop("cached_tokens", None)
-        return out
-
 
 class Price(Frozen):
     """US dollars per million tokens."""
 
     input: float
     output: float
-    cached_input: float | None = None  # prompt tokens from the prompt cache; default: input
-
-    @model_serializer(mode="wrap")
-    def _bytes_as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        out: dict[str, Any] = handler(self)
-        if self.cached_input is None:  # configs without it keep their hashes
-            out.pop("cached_input", None)
-        return out
+    # Prompt tokens from the prompt cache (default: input); left out when unset, so configs
+    # without it keep their hashes.
+    cached_input: float | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class PromptRef(Frozen):
