@@ -22,8 +22,8 @@ MIN_RATE = 0.1  # requests a second: 6 a minute
 PRESSED_S = 1.0  # grow only while the pace, not the work, held requests back lately
 # Refusals cluster as a limit's do (or failures as an outage's) when the last RUN answers
 # were all of that kind (a limit refuses everything past it), or SHARE of the last WINDOW were:
-# random faults of 5-10% reach either about once in tens of thousands of answers.
-RUN = 4
+# random faults of 5% reach either about once in thousands of answers.
+RUN = 3
 WINDOW = 32
 SHARE = 0.4
 
