@@ -102,12 +102,16 @@ class Usage(Frozen):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    # Of the prompt tokens, those served from the endpoint's prompt cache; left out when 0,
+    # so records, ledgers and cache bodies keep their bytes.
+    cached_tokens: int = Field(default=0, exclude_if=lambda v: not v)
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cost_usd=self.cost_usd + other.cost_usd,
+            cached_tokens=self.cached_tokens + other.cached_tokens,
         )
 
 
@@ -116,6 +120,9 @@ class Price(Frozen):
 
     input: float
     output: float
+    # Prompt tokens from the prompt cache (default: input); left out when unset, so configs
+    # without it keep their hashes.
+    cached_input: float | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class PromptRef(Frozen):
@@ -314,6 +321,7 @@ class TokenUsage(Frozen):
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0  # of the prompt tokens, served from the endpoints' prompt caches
 
 
 # How a stage run ended, in every type that carries it (Outcome, the stages' results,

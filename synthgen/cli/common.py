@@ -212,13 +212,14 @@ def check_stdout_use(output: str, as_json: bool, dry_run: bool = False) -> None:
 def finish_run(summary: StageSummary, as_json: bool, say: Callable[[str], None]) -> NoReturn:
     """The last word of a run: status, what it did, requests and cost; the error if any;
     the JSON summary on request; the summary's exit code."""
-    req = summary.requests
+    req, hit = summary.requests, summary.usage.cached_tokens
     paid = summary.command != "dedup"
     say(
         f"{summary.status}: {summary.headline}"
         + (
             f" · {req.sent} sent, {req.cached} cached · ${summary.cost_usd:.4f}"
             + ("" if summary.price_known else " (price unknown)")
+            + (f" · {hit:,} prompt tokens from the endpoint's cache" if hit else "")
             if paid
             else ""
         )

@@ -34,6 +34,7 @@ from synthgen.errors import Interrupted, SynthgenError
 from synthgen.fingerprint import FINGERPRINT_VERSION
 from synthgen.llm.batching import BatchMisses, BatchQueue
 from synthgen.llm.cost import Budget, Price
+from synthgen.llm.firsttoken import first_token_report
 from synthgen.llm.stopping import GRACE_S, StopFlag
 from synthgen.records import RequestCounts, StageSummary, Status, TokenUsage
 
@@ -328,6 +329,7 @@ def _summary(
         usage=TokenUsage(
             prompt_tokens=sum(s.prompt_tokens for s in stats),
             completion_tokens=sum(s.completion_tokens for s in stats),
+            cached_tokens=sum(s.cached_tokens for s in stats),
         ),
         cost_usd=round(run.budget.spent_cost_usd, 6),
         cost_usd_this_run=round(run.budget.new_cost_usd, 6),
@@ -337,7 +339,10 @@ def _summary(
         error=error.render() if error is not None else None,
         headline=outcome.headline,
         seconds=round(elapsed, 3),
-        details=outcome.details,
+        details={
+            **outcome.details,
+            **first_token_report((c.model, c.stream.first_token) for c in run.clients),
+        },
     )
 
 

@@ -304,7 +304,7 @@ class BatchQueue:
         usage = completion.usage
         pt = usage.prompt_tokens if usage else line.prompt_est
         ct = usage.completion_tokens if usage else 0
-        cost = cost_of(self.price(client), pt, ct)
+        cost = cost_of(self.price(client), pt, ct, usage.cached_tokens if usage else 0)
         path = cast("StructuredPath", line.path)
         got = completion_answers(completion, client.model, request_id, path, (pt, ct, cost))
         sampling = "n" if len(got) > 1 else ("separate" if line.req_n > 1 else "single")

@@ -21,6 +21,7 @@ from synthgen.llm.policy import (
     access_error,
     access_errors,
     attempt_limit,
+    backoff_base,
     connect_failure,
     invalid_response,
     is_content_filter,
@@ -112,8 +113,8 @@ class LLMClient:
         # cache key, so other settings ask again. Empty, as for every real server: keys as ever.
         self.answers_from = answers_from
         # Streamed answers make the timeout the silence between chunks, not the whole answer.
-        self.stream = Streaming(capabilities, self.stats, is_local(cfg.base_url), live)
         t = cfg.timeout_s
+        self.stream = Streaming(capabilities, self.stats, is_local(cfg.base_url), live, t)
         self.sdk = openai.AsyncOpenAI(
             api_key=api_key,
             base_url=cfg.base_url,
@@ -178,8 +179,7 @@ class LLMClient:
             missing = missing[len(got) :]
         out = [a for a in answers if a is not None]
         for a in out:
-            self.stats.prompt_tokens += a.usage.prompt_tokens
-            self.stats.completion_tokens += a.usage.completion_tokens
+            self.stats.count(a.usage)
         return out
 
     def remember(self, keys: list[str], got: list[Answer], sampling: str) -> list[Answer]:
@@ -241,7 +241,7 @@ class LLMClient:
                 self.stats.fallbacks.append("usage_n->estimate")  # the summary says so
             self.limiter.refund_tokens(req.max_tokens * n - ct)
             self.stats.tokens_streamed += ct - reply.counted  # the estimate becomes the count
-            cost = self.budget.settle(reservation, pt, ct)
+            cost = self.budget.settle(reservation, pt, ct, usage.cached_tokens if usage else 0)
             upstream = upstream_model(reply.headers)
             return completion_answers(
                 completion, self.model, reply.request_id, path, (pt, ct, cost), upstream
@@ -348,7 +348,7 @@ class LLMClient:
         self.stats.sent += 1
         self.stats.in_flight += 1
         try:
-            reply = await exchange(self.sdk, kw, self.stream.arrived)
+            reply = await exchange(self.sdk, kw, self.stream.arrived, self.stream.first_token)
             self.connected = True
             return reply
         except openai.APIConnectionError as e:
@@ -365,6 +365,8 @@ class LLMClient:
         except openai.APIStatusError as e:
             self.limiter.probed.set()
             self.connected = True
+            if e.status_code >= 500:
+                self.limiter.refusals.note("5xx")
             if e.status_code == 429:
                 self.stats.rate_limited += 1
                 wait = retry_after_seconds(e.response.headers)
@@ -389,10 +391,9 @@ class LLMClient:
     def _wait(self, state: Any) -> float:
         """Jittered exponential backoff, never shorter than the server's retry-after."""
         exc = state.outcome.exception() if state.outcome else None
-        cfg = self.cfg
-        wait = retry_wait(
-            exc, state.attempt_number, cfg.backoff_base_s, cfg.backoff_max_s, self.rng
-        )
+        n, cfg = state.attempt_number, self.cfg
+        base = backoff_base(exc, n, cfg.backoff_base_s, self.limiter.refusals)
+        wait = retry_wait(exc, n, base, cfg.backoff_max_s, self.rng)
         if not self.connected and connect_failure(exc) is not None:
             return min(wait, UNREACHABLE_WAIT_S)
         return wait

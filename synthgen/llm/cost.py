@@ -36,11 +36,30 @@ def find_price(model: str, table: dict[str, Price]) -> Price | None:
     return table[best] if best else None
 
 
-def cost_of(price: Price | None, prompt_tokens: int, completion_tokens: int) -> float:
-    """USD for the given usage at `price`; an unknown price counts as free."""
+def dearest(known: list[Price]) -> Price:
+    """One price for several models sharing a budget: each rate the dearest of theirs."""
+    cached = [p.cached_input for p in known if p.cached_input is not None]
+    return Price(
+        input=max(p.input for p in known),
+        output=max(p.output for p in known),
+        cached_input=max(p.input if p.cached_input is None else p.cached_input for p in known)
+        if cached
+        else None,
+    )
+
+
+def cost_of(
+    price: Price | None, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0
+) -> float:
+    """USD for the given usage at `price`; an unknown price counts as free. `cached_tokens`
+    of the prompt tokens came from the endpoint's prompt cache: they cost `cached_input`
+    (the input price when the table gives none)."""
     if price is None:
         return 0.0
-    return (prompt_tokens * price.input + completion_tokens * price.output) / 1_000_000
+    cached = min(max(0, cached_tokens), prompt_tokens)
+    cached_price = price.input if price.cached_input is None else price.cached_input
+    paid = (prompt_tokens - cached) * price.input + cached * cached_price
+    return (paid + completion_tokens * price.output) / 1_000_000
 
 
 @dataclass
@@ -121,10 +140,12 @@ class Budget:
         if self._freed is not None:
             self._freed.set()
 
-    def settle(self, r: Reservation, prompt_tokens: int, completion_tokens: int) -> float:
+    def settle(
+        self, r: Reservation, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0
+    ) -> float:
         """Replace a reservation by what the answer really used; return its cost."""
         self.release(r)
-        cost = cost_of(self.price, prompt_tokens, completion_tokens)
+        cost = cost_of(self.price, prompt_tokens, completion_tokens, cached_tokens)
         self.spent_tokens += prompt_tokens + completion_tokens
         self.spent_cost_usd += cost
         self.new_cost_usd += cost

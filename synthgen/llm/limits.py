@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from synthgen.errors import EndpointConfigError
-from synthgen.llm.pacing import Pacer, Slots
+from synthgen.llm.pacing import Pacer, Refusals, Slots
 from synthgen.llm.proxy import UPSTREAM_PREFIX, limit_is_upstreams, router_of
 
 
@@ -146,6 +146,7 @@ class Limiter:
         self.learned_from_headers = False
         self.trusted_rpm = False  # the request bucket runs at a limit the endpoint announced
         self.pacer = Pacer()
+        self.refusals = Refusals()
         self.proxy: str | None = None  # the router detected between us and the model
         self.proxy_detail = ""
         self.request_limits: set[float] = set()  # request limits announced so far
@@ -187,24 +188,34 @@ class Limiter:
             self.tokens.give_back(unused)
 
     def cool_down(self, seconds: float) -> None:
-        """Hold every request for `seconds` after a 429, as the server asked; once the pace is
-        learned, slowing it does that job, and a coarse "retry-after: 1" would only idle."""
+        """A 429 asked for `seconds`. An isolated one delays only its own request (its retry
+        waits that long); every request is held only when refusals cluster as a limit's do,
+        or once a pace is learned (then slowing it does that job, and a coarse
+        "retry-after: 1" would only idle)."""
         self.last_wait = seconds
-        if self.adaptive and self.pacer.rate:
-            seconds = min(seconds, 1 / self.pacer.rate)
+        self.refusals.note("429")
+        pacing = self.adaptive and self.pacer.rate
+        if not pacing and not self.refusals.clustered():
+            return
+        if pacing:
+            seconds = min(seconds, 1 / pacing)
         self.cooldown_until = max(self.cooldown_until, self.clock.now() + seconds)
 
     def succeeded(self) -> None:
         """Note an answer: the pace may grow, and a measurement of the limit may end."""
         self.config_strikes = 0
+        self.refusals.note("ok")
         if self.adaptive:
             now = self.clock.now()
             self.pacer.accepted(self.slots.sent(), now)
             self._apply_pace()
 
     def rate_limited(self) -> None:
-        """A 429 while no limit is given or believed: learn the pace from it."""
+        """A 429 while no limit is given or believed: learn the pace from it, once refusals
+        cluster as a limit's do (isolated ones are faults, not news of a limit)."""
         if not self.adaptive:
+            return
+        if self.pacer.rate is None and not self.refusals.clustered():
             return
         now = self.clock.now()
         hint = self.last_wait

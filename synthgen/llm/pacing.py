@@ -20,6 +20,12 @@ CREEP = 0.002  # past the ceiling, each answer raises the pace by this share
 FAST = 0.5  # growth a second before anything was refused
 MIN_RATE = 0.1  # requests a second: 6 a minute
 PRESSED_S = 1.0  # grow only while the pace, not the work, held requests back lately
+# Refusals cluster as a limit's do (or failures as an outage's) when the last RUN answers
+# were all of that kind (a limit refuses everything past it), or SHARE of the last WINDOW were:
+# random faults of 5% reach either about once in thousands of answers.
+RUN = 3
+WINDOW = 32
+SHARE = 0.4
 
 
 class Slots:
@@ -131,6 +137,33 @@ class Slots:
     def settled(self) -> float:
         """A time before which every request sent has answered."""
         return min(self.in_flight.values(), default=self.now())
+
+
+class Refusals:
+    """The kinds of recent answers: accepted ("ok"), refused ("429") or failed ("5xx"). Does
+    a kind cluster, as a limit or an outage does, or is each one isolated (a fault that
+    delays only the request it met)?"""
+
+    def __init__(self) -> None:
+        self.recent: deque[str] = deque(maxlen=WINDOW)
+        self.clusters = 0  # 429s that came in a cluster
+        self.isolated = 0  # 429s that delayed only their own request
+
+    def note(self, kind: str) -> None:
+        """An answer came: "ok", "429" or "5xx"."""
+        self.recent.append(kind)
+        if kind == "429":
+            if self.clustered(kind):
+                self.clusters += 1
+            else:
+                self.isolated += 1
+
+    def clustered(self, kind: str = "429") -> bool:
+        """Do the latest answers of `kind` look like a limit (an outage) rather than faults?"""
+        recent = self.recent
+        if len(recent) >= RUN and all(recent[-i] == kind for i in range(1, RUN + 1)):
+            return True
+        return sum(k == kind for k in recent) >= SHARE * WINDOW
 
 
 _NO_TASK = object()

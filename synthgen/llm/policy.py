@@ -12,6 +12,7 @@ import orjson
 
 from synthgen.errors import EndpointConfigError, EndpointError, EndpointUnreachable
 from synthgen.llm.limits import retry_after_seconds
+from synthgen.llm.pacing import Refusals
 
 if TYPE_CHECKING:
     import openai
@@ -22,6 +23,8 @@ RETRY_STATUS = {408, 409, 429}
 UNREACHABLE_ATTEMPTS = 2
 UNREACHABLE_WAIT_S = 1.0
 RATE_LIMIT_PATIENCE = 4
+# The backoff base of a first retry after an isolated 5xx (see `is_blip`).
+BLIP_BASE_S = 0.05
 # Statuses with their own handling: 400/422 may be a structured-output refusal to fall back
 # from, 401/403/404 are configuration the user must fix. Any other non-retryable status
 # refuses this one request (see `unexpected_status`).
@@ -82,6 +85,25 @@ def unreachable(base_url: str, reason: str) -> EndpointUnreachable:
         f"cannot connect to {base_url}: {reason}",
         hint="is the server running? check --base-url / endpoint.base_url",
     )
+
+
+def is_blip(exc: BaseException | None, refusals: Refusals) -> bool:
+    """A 5xx while other requests are answered: a blip, whose first retry comes soon (work
+    committed in job order means a request held back holds back the ones after it). 5xx
+    answers that cluster, as an outage's do, and a second failure back off as ever."""
+    import openai
+
+    return (
+        isinstance(exc, openai.APIStatusError)
+        and exc.status_code >= 500
+        and "ok" in refusals.recent
+        and not refusals.clustered("5xx")
+    )
+
+
+def backoff_base(exc: BaseException | None, attempt: int, base_s: float, r: Refusals) -> float:
+    """The backoff base after failed attempt `attempt`: short for a first blip."""
+    return min(base_s, BLIP_BASE_S) if attempt == 1 and is_blip(exc, r) else base_s
 
 
 def attempt_limit(exc: BaseException | None, max_attempts: int) -> int:

@@ -24,6 +24,7 @@ class ChunkAssembler:
         self.id: str | None = None
         self.model: str | None = None
         self.usage: WireUsage | None = None
+        self.timings: dict[str, object] | None = None  # llama.cpp's account of the answer
         self.parts: dict[int, list[str]] = {}
         self.finish: dict[int, str | None] = {}
         self.done = False  # `data: [DONE]` arrived
@@ -47,6 +48,8 @@ class ChunkAssembler:
         self.model = self.model or chunk.get("model")
         if isinstance(chunk.get("usage"), dict):
             self.usage = WireUsage.model_validate(chunk["usage"])
+        if isinstance(chunk.get("timings"), dict):
+            self.timings = chunk["timings"]
         tokens = 0
         for choice in chunk.get("choices") or ():
             if not isinstance(choice, dict):

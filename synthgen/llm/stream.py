@@ -8,15 +8,19 @@ is never cut off, an endpoint that goes silent is.
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from synthgen.llm.firsttoken import FirstToken, timings_rate
 from synthgen.llm.policy import json_message
 from synthgen.llm.sse import ChunkAssembler, SSEDecoder, StreamError
-from synthgen.llm.types import RequestStats, WireCompletion
+from synthgen.llm.tokens import estimate, messages_tokens
+from synthgen.llm.types import RequestStats, WireCompletion, WireUsage
 from synthgen.llm.wire import parse_completion
 
 if TYPE_CHECKING:
@@ -85,10 +89,14 @@ class Streaming:
         stats: RequestStats,
         local: bool,
         live: LiveRequests | None = None,
+        timeout_s: float | None = None,
     ) -> None:
-        """`live`: where a progress line reads this client's counters, if anywhere."""
+        """`live`: where a progress line reads this client's counters, if anywhere.
+        `timeout_s`: the client's timeout; on a local endpoint a streamed request may wait
+        longer for its first token, as long as its prompt needs (firsttoken.py)."""
         self.caps, self.stats = caps, stats
         self.on = local or caps.get("stream", "") == "on"
+        self.first_token = FirstToken(timeout_s) if local and timeout_s else None
         if live is not None:
             live.add(self)
 
@@ -144,9 +152,14 @@ def rejected_flag(e: Exception, sent: dict[str, Any]) -> str | None:
 
 
 async def exchange(
-    sdk: openai.AsyncOpenAI, kw: dict[str, Any], on_tokens: Callable[[int], None]
+    sdk: openai.AsyncOpenAI,
+    kw: dict[str, Any],
+    on_tokens: Callable[[int], None],
+    first: FirstToken | None = None,
 ) -> Reply:
-    """Send one chat request and read its whole answer, streamed or in one piece."""
+    """Send one chat request and read its whole answer, streamed or in one piece. With
+    `first` (a local endpoint), a streamed request waits for its first token as long as its
+    prompt needs; after it, the timeout is the longest silence between chunks, as ever."""
     counted = 0
 
     def arrived(k: int) -> None:
@@ -154,10 +167,31 @@ async def exchange(
         counted += k
         on_tokens(k)
 
-    raw = await sdk.chat.completions.with_raw_response.create(**kw)
+    first = first if kw.get("stream") else None
+    extra: dict[str, Any] = {}
+    prompt = 0
+    if first is not None:
+        import httpx2
+
+        prompt = messages_tokens(kw["messages"], estimate)
+        t = first.timeout_s
+        wait = first.allowance(prompt)
+        extra["timeout"] = httpx2.Timeout(connect=min(t, 30.0), read=wait, write=t, pool=t)
+    sent = time.monotonic()
+    if first is None:
+        raw = await sdk.chat.completions.with_raw_response.create(**kw)
+    else:
+        raw = await _headers_in_time(sdk, kw, extra, first.timeout_s)
     response = raw.http_response
     if kw.get("stream") and is_event_stream(response):
-        completion, has_usage = await read_stream(response, arrived)
+        silence = first.timeout_s if first is not None else None
+        got = await read_stream(response, arrived, silence)
+        completion, has_usage = got.completion, got.usage is not None
+        if first is not None and got.first_token_at is not None:
+            ttft = got.first_token_at - sent
+            first.waited(ttft)
+            n = got.usage.prompt_tokens if got.usage is not None else prompt
+            first.learn(*(timings_rate(got.timings) or (n, ttft)))
         missing = "stream_options" in kw and not has_usage
         return Reply(completion, raw.request_id, raw.headers, missing, counted)
     # Not streamed, or an endpoint that ignored `stream` and answered in one piece.
@@ -165,25 +199,65 @@ async def exchange(
     return Reply(parse_completion(body), raw.request_id, raw.headers)
 
 
+async def _headers_in_time(
+    sdk: openai.AsyncOpenAI, kw: dict[str, Any], extra: dict[str, Any], timeout_s: float
+) -> Any:
+    """The response to a streamed request, its headers within the timeout as ever: only a
+    server that has taken the request (it answered) is given longer for the first token; one
+    that says nothing at all is cut off at the timeout."""
+    import openai
+
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await sdk.chat.completions.with_raw_response.create(**kw, **extra)
+    except TimeoutError as e:
+        import httpx2
+
+        url = f"{str(sdk.base_url).rstrip('/')}/chat/completions"
+        raise openai.APITimeoutError(request=httpx2.Request("POST", url)) from e
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """A streamed answer: the completion, its usage and timings, when its first token came."""
+
+    completion: WireCompletion
+    usage: WireUsage | None
+    timings: dict[str, Any] | None
+    first_token_at: float | None  # time.monotonic() when the first content arrived
+
+
 async def read_stream(
-    response: httpx2.Response, on_tokens: Callable[[int], None]
-) -> tuple[WireCompletion, bool]:
-    """The completion a streamed response makes up, and whether it carried usage; network
-    failures come out as the SDK's own errors, so the one retry layer treats them as usual."""
+    response: httpx2.Response, on_tokens: Callable[[int], None], silence_s: float | None = None
+) -> Streamed:
+    """The completion a streamed response makes up; network failures come out as the SDK's
+    own errors, so the one retry layer treats them as usual. `silence_s`: once the first
+    token came, the longest wait for the next chunk (else httpx's read timeout is that)."""
     import httpx2
     import openai
 
     assembler, decoder = ChunkAssembler(), SSEDecoder()
+    first_at: float | None = None
+    chunks = response.aiter_bytes()
     try:
-        async for chunk in response.aiter_bytes():
+        while True:
+            try:
+                if first_at is None or silence_s is None:
+                    chunk = await anext(chunks)
+                else:
+                    async with asyncio.timeout(silence_s):
+                        chunk = await anext(chunks)
+            except StopAsyncIteration:
+                break
             tokens = 0
             for data in decoder.feed(chunk):
                 tokens += assembler.add(data)
             if tokens:
+                first_at = first_at or time.monotonic()
                 on_tokens(tokens)
         for data in decoder.close():
             assembler.add(data)
-    except httpx2.TimeoutException as e:
+    except (httpx2.TimeoutException, TimeoutError) as e:
         raise openai.APITimeoutError(request=response.request) from e
     except httpx2.TransportError as e:
         raise openai.APIConnectionError(request=response.request) from e
@@ -196,7 +270,8 @@ async def read_stream(
         raise openai.APIConnectionError(
             message="the stream ended before the answer did", request=response.request
         )
-    return assembler.completion(), assembler.usage is not None
+    timings = assembler.timings
+    return Streamed(assembler.completion(), assembler.usage, timings, first_at)
 
 
 def is_event_stream(response: httpx2.Response) -> bool:

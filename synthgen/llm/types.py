@@ -112,11 +112,18 @@ class RequestStats(BaseModel):
     rate_limited: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0  # of the prompt tokens, from the endpoint's prompt cache
     fallbacks: list[str] = Field(default_factory=list)
     # Live, for progress lines: requests holding a slot now, and completion tokens received
     # so far (streamed ones counted chunk by chunk as they arrive, then set to the usage).
     in_flight: int = 0
     tokens_streamed: int = 0
+
+    def count(self, usage: Usage) -> None:
+        """Add one answer's tokens (a cached answer's too) to the totals."""
+        self.prompt_tokens += usage.prompt_tokens
+        self.completion_tokens += usage.completion_tokens
+        self.cached_tokens += usage.cached_tokens
 
 
 class _Wire(BaseModel):
@@ -137,11 +144,25 @@ class WireChoice(_Wire):
     finish_reason: str | None = None
 
 
+class WirePromptDetails(_Wire):
+    """`usage.prompt_tokens_details`: how many prompt tokens the server's prompt cache held."""
+
+    cached_tokens: int | None = None
+
+
 class WireUsage(_Wire):
     """Token usage as the server reports it, for settling the budget to real spend."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    prompt_tokens_details: WirePromptDetails | None = None
+
+    @property
+    def cached_tokens(self) -> int:
+        """Prompt tokens served from the prompt cache (0 when the server does not say)."""
+        details = self.prompt_tokens_details
+        found = details.cached_tokens if details is not None else None
+        return min(max(0, found or 0), self.prompt_tokens)
 
 
 class WireCompletion(_Wire):

@@ -73,6 +73,7 @@ def completion_answers(
     """One Answer per choice; `usage` (prompt, completion tokens, cost) is shared by length;
     `upstream` is the model a router says answered."""
     pt, ct, cost = usage
+    cached = completion.usage.cached_tokens if completion.usage else 0
     choices = sorted(completion.choices, key=lambda c: c.index)
     k = max(1, len(choices))
     lengths = [len(c.message.content or "") + 1 for c in choices]
@@ -93,6 +94,7 @@ def completion_answers(
                     prompt_tokens=pt // k,
                     completion_tokens=round(ct * share),
                     cost_usd=cost * share,
+                    cached_tokens=min(cached, pt) // k,
                 ),
             )
         )

@@ -169,6 +169,12 @@ class StandinConfig(BaseModel):
         "answer until the fault is cleared: a client killed meanwhile never learns the result",
     )
 
+    prompt_cache: bool = Field(
+        default=False,
+        description="report usage.prompt_tokens_details.cached_tokens for the prefix a prompt "
+        "shares with a recent one (promptcache.py)",
+    )
+
     fault_seed: int = 0
 
     def rpm_capacity(self) -> int | None:

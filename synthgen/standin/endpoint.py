@@ -25,6 +25,7 @@ from synthgen.standin.batches import BatchStore, batch_step, is_batch_path
 from synthgen.standin.config import RateLimiter, StandinConfig
 from synthgen.standin.embeddings import embeddings_response
 from synthgen.standin.http11 import DropConnection, Resp, error, reason, serve_connection
+from synthgen.standin.promptcache import PromptCache
 from synthgen.standin.repairs import is_check_repair, shown_tables
 from synthgen.standin.schema import reply_content
 from synthgen.standin.shapes import ShapedWriter, output_shape
@@ -52,6 +53,7 @@ class StandinServer:
         self._by_status: Counter[str] = Counter()
         self._log: deque[dict[str, Any]] = deque(maxlen=LOG_LIMIT)
         self._limiter = RateLimiter()
+        self.prompt_cache = PromptCache()
         self.batches = BatchStore(self._completion)  # /v1/files and /v1/batches
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
@@ -76,6 +78,7 @@ class StandinServer:
         self._by_status.clear()
         self._log.clear()
         self._limiter = RateLimiter()
+        self.prompt_cache = PromptCache()
         self.batches.reset()
 
     def stats(self) -> dict[str, object]:
@@ -315,11 +318,13 @@ class StandinServer:
             )
         seq = entry["seq"]
         completion_tokens = C.estimate_tokens(completion_chars)
-        usage = {
+        usage: dict[str, Any] = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         }
+        if cfg.prompt_cache and (hit := self.prompt_cache.cached_tokens(messages)):
+            usage["prompt_tokens_details"] = {"cached_tokens": min(hit, prompt_tokens)}
         body = {
             "id": f"chatcmpl-standin-{seq}",
             "object": "chat.completion",

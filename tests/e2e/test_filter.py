@@ -352,6 +352,13 @@ def test_dry_run_sends_nothing(standin: StandinHandle, tmp_path: Path) -> None:
     assert p["input_records"] == 9 and p["to_judge"] == 8 and p["requests"] == 16
     assert p["dropped_by_rules"] == {"blacklisted_keyword": 1}
     assert p["cost_usd"] > 0 and p["prompt_tokens"] > 0
+    # Every verdict request opens with the same system message: all but each judge's first
+    # may be served it from the endpoint's prompt cache (priced at input when no cached_input).
+    assert (
+        p["shared_prefix_tokens"] > 0
+        and p["cacheable_prompt_tokens"] == (16 - 2) * p["shared_prefix_tokens"]
+    )
+    assert p["cost_usd_prefix_cached"] == p["cost_usd"]
     assert standin.stats()["requests_total"] == 0
     assert not (tmp_path / "k.jsonl").exists()
 
@@ -441,3 +448,24 @@ def test_budget_stop_during_calibration_exits_3(
     assert kept == [] and s["counts"]["input"] == 0
     code, s, kept, _, _ = _filter(standin, inp, tmp_path, "--seeds", str(triage_seeds))
     assert code == 0 and len(kept) == 5
+
+
+def test_cached_prompt_tokens_are_recorded_and_priced(
+    standin: StandinHandle, tmp_path: Path
+) -> None:
+    # The stand-in reports the prefix a prompt shares with recent ones as cached tokens.
+    standin.set_faults(judge_score=5, prompt_cache=True)
+    cfg = tmp_path / "prices.yaml"
+    cfg.write_text("prices:\n  standin-judge: {input: 10.0, output: 10.0, cached_input: 1.0}\n")
+    inp = write_jsonl(tmp_path / "in.jsonl", alpaca_rows(6))
+    out = tmp_path / "kept.jsonl"
+    r = run(filter_args(inp, out, standin.base_url, "--config", str(cfg), "--concurrency", "1"))
+    assert r.code == 0, r.stderr
+    manifest = json.loads((tmp_path / "kept.manifest.json").read_text())
+    usage = manifest["usage"]
+    cached, prompt = usage["cached_tokens"], usage["prompt_tokens"]
+    # The first verdict request fills the cache; the five after it share its system message.
+    assert 0 < cached < prompt
+    paid = (prompt - cached) * 10.0 + cached * 1.0 + usage["completion_tokens"] * 10.0
+    assert manifest["cost_usd"] == pytest.approx(paid / 1e6, rel=1e-6)
+    assert f"{cached:,} prompt tokens from the endpoint's cache" in r.stderr

@@ -141,3 +141,24 @@ def test_stream_options_refused_or_usage_never_sent_fall_back_and_are_recorded(
     assert code == 0 and s["requests"]["fallbacks"] == ["stream_usage->estimate"]
     assert s["requests"]["sent"] == len(_chats(standin))  # nothing asked twice
     assert s["usage"]["completion_tokens"] > 0  # estimated from the streamed text
+
+
+def test_a_first_token_slower_than_the_timeout_is_waited_for_not_asked_again(
+    standin: StandinHandle, tmp_path: Path
+) -> None:
+    # The first request is silent 3 s before its first chunk, as a local model is while it
+    # processes the prompt: past the 2 s timeout, but within the first-token allowance its
+    # prompt gets (prompt tokens ÷ the rate), so it is answered once, not cut off and re-sent.
+    standin.set_faults(stall_after_chunks=0, stall_s=3.0, stall_first=1, stream_chunk_chars=CHARS)
+    code, s = _expand(standin, tmp_path / "raw.jsonl", "-n", "5", "--max-attempts", "1")
+    assert code == 0 and len(read_jsonl(tmp_path / "raw.jsonl")) == 5
+    assert s["requests"]["sent"] == 1 and s["requests"]["retried"] == 0
+    (chat,) = _chats(standin)
+    assert chat["completed"]
+    # The summary (and the manifest) say what was allowed and how long the first token took.
+    (waits,) = s["first_token"].values()
+    assert waits["longest_first_token_s"] >= 3.0 - 0.05
+    assert waits["longest_allowance_s"] > waits["longest_first_token_s"]
+    assert waits["measured_answers"] == 1 and waits["prompt_tokens_per_s"] > 0
+    manifest = tmp_path / "raw.manifest.json"
+    assert '"first_token"' in manifest.read_text()

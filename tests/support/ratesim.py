@@ -61,6 +61,8 @@ class Endpoint:
     latency: float = 0.02
     retry_after: str = "ms"
     headers: dict[str, str] = field(default_factory=dict)  # on every answer
+    p_refuse: float = 0.0  # a 429 at random, retry-after 200 ms, as faults rather than a limit
+    draws: random.Random = field(default_factory=lambda: random.Random(0))
     accepted: int = 0
     refused: int = 0
     level: float = -1.0
@@ -72,6 +74,9 @@ class Endpoint:
             self.level, self.stamp = self.burst, now
         self.level = min(self.burst, self.level + (now - self.stamp) * self.rpm / 60)
         self.stamp = now
+        if self.p_refuse and self.draws.random() < self.p_refuse:
+            self.refused += 1
+            return 0.2
         if self.level >= 1 - 1e-9:
             self.level -= 1
             self.accepted += 1

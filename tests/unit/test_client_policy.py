@@ -424,3 +424,14 @@ def test_an_endpoint_without_the_header_is_not_called_the_standin(rig: MakeRig) 
     r = rig(completion("hello"))
     r.chat()
     assert r.client.caps.get("standin", "") == ""
+
+
+def test_a_5xx_between_answers_is_retried_soon_and_a_second_failure_backs_off(
+    rig: MakeRig,
+) -> None:
+    # The endpoint answers, then fails one request twice: the first retry is a blip's
+    # (base 0.05 s), the second backs off as ever (base·2 × 0.5 with the jitter draw at 0).
+    r = rig(completion("first"), status(500, "boom"), status(502, "bad gateway"), completion())
+    r.chat()
+    r.chat(REQ.model_copy(update={"max_tokens": 17}))
+    assert r.clock.sleeps == [0.025, 1.0]

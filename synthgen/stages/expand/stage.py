@@ -13,7 +13,7 @@ from synthgen.core.sink import Sink
 from synthgen.core.stage import Outcome, Stage, StagePlan, StageRun, run_stage
 from synthgen.errors import Interrupted, StoppedError, SynthgenError, UsageError
 from synthgen.fingerprint import fingerprint_dump
-from synthgen.llm.cost import Price
+from synthgen.llm.cost import Price, dearest
 from synthgen.llm.stream import LiveRequests
 from synthgen.llm.types import endpoint_host
 from synthgen.records import Seed, StageSummary, Status, canonical_json, sha256_hex
@@ -63,7 +63,7 @@ def _dearest(cfg: Config, models: list[str]) -> Price | None:
     known = [p for m in dict.fromkeys(models) if (p := price_of(cfg, m)) is not None]
     if len(known) <= 1:
         return known[0] if known else None
-    return Price(input=max(p.input for p in known), output=max(p.output for p in known))
+    return dearest(known)
 
 
 class ExpandStage(Stage):

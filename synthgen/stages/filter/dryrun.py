@@ -29,6 +29,7 @@ def plan_filter(cfg: Config, input_path: Path) -> dict[str, Any]:
     rows = to_judge = prompt_tokens = 0
     by_rule: dict[str, int] = {}
     first_prompt: list[dict[str, str]] | None = None
+    prefix = 0  # tokens every verdict request starts with, byte for byte
     for row in iter_rows(input_path, empty_output=True):
         rows += 1
         prov = row.raw.get("provenance") if row.fmt == SYNTHGEN else None
@@ -44,7 +45,9 @@ def plan_filter(cfg: Config, input_path: Path) -> dict[str, Any]:
         to_judge += 1
         if judge is not None:
             req = judge.request(row.instruction, row.input, row.output)
-            first_prompt = first_prompt or req.messages
+            if first_prompt is None:
+                first_prompt = req.messages
+                prefix = messages_tokens(req.messages[:1], count)  # the system message
             prompt_tokens += messages_tokens(req.messages, count)
     calibration = len(plan.seeds) + len(plan.anchors)
     panel = max(1, len(plan.models))
@@ -54,6 +57,10 @@ def plan_filter(cfg: Config, input_path: Path) -> dict[str, Any]:
     completion_tokens = requests * ASSUMED_VERDICT_TOKENS
     price = panel_price(cfg, plan.models)
     cost = cost_of(price, prompt_tokens, completion_tokens) if price else None
+    # Each judge model's first verdict request fills the endpoint's prompt cache; the rest may
+    # be served the shared prefix from it (OpenAI caches prefixes of 1,024+ tokens).
+    cacheable = min(prompt_tokens, prefix * max(0, requests - panel))
+    cached_cost = cost_of(price, prompt_tokens, completion_tokens, cacheable) if price else None
     per_s = cfg.endpoint.concurrency / ASSUMED_LATENCY_S
     if cfg.endpoint.rpm:
         per_s = min(per_s, cfg.endpoint.rpm / 60)
@@ -68,7 +75,10 @@ def plan_filter(cfg: Config, input_path: Path) -> dict[str, Any]:
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "token_count_method": method,
+        "shared_prefix_tokens": prefix,
+        "cacheable_prompt_tokens": cacheable,
         "cost_usd": None if cost is None else round(cost, 4),
+        "cost_usd_prefix_cached": None if cached_cost is None else round(cached_cost, 4),
         "batch_cost_usd": None if cost is None else round(cost * cfg.batch.discount, 4),
         "price_known": price is not None,
         "estimated_seconds": round(requests / per_s, 1) if requests else 0.0,
@@ -93,10 +103,14 @@ def describe(result: dict[str, Any]) -> str:
         else f"${result['cost_usd']:.4f} online, ~${result['batch_cost_usd']:.4f} with --batch"
     )
     dropped = sum(result["dropped_by_rules"].values())
+    cacheable = result["cacheable_prompt_tokens"]
+    if cacheable and result["cost_usd_prefix_cached"] is not None:
+        cost += f" (~${result['cost_usd_prefix_cached']:.4f} if the endpoint caches the prefix)"
     lines.append(
         f"dry run: {result['input_records']} records · {dropped} dropped by rules · "
         f"{result['to_judge']} to judge · {result['requests']} requests · "
         f"~{result['prompt_tokens']} prompt + ~{result['completion_tokens']} completion tokens "
-        f"({result['token_count_method']}) · cost ~{cost} · ~{result['estimated_seconds']} s\n"
+        f"({result['token_count_method']}), ~{cacheable} of them a shared prefix the endpoint "
+        f"may cache · cost ~{cost} · ~{result['estimated_seconds']} s\n"
     )
     return "".join(lines)

@@ -12,7 +12,7 @@ from synthgen.config import Config
 from synthgen.core.runtime import price_of
 from synthgen.errors import UsageError
 from synthgen.fingerprint import fingerprint_dump
-from synthgen.llm.cost import Price
+from synthgen.llm.cost import Price, dearest
 from synthgen.llm.types import endpoint_host
 from synthgen.records import Seed, canonical_json, sha256_hex
 from synthgen.stages.filter.calibration import (
@@ -107,7 +107,7 @@ def panel_price(cfg: Config, models: list[str]) -> Price | None:
     known = [p for p in prices if p is not None]
     if not known:
         return None
-    return Price(input=max(p.input for p in known), output=max(p.output for p in known))
+    return dearest(known)
 
 
 def _turns(seed: Seed) -> list[dict[str, str]] | None:
