@@ -189,6 +189,7 @@ class Provenance(Open):
     dedup: dict[str, Any] | None = None
     preference: dict[str, Any] | None = None
     checks: list[dict[str, str]] | None = None  # that execute, passed: check and executor
+    axes: dict[str, str] | None = None  # the values its call drew (generation.axes)
 
 
 class Response(Open):

@@ -15,6 +15,7 @@ from synthgen.config import Config
 from synthgen.core.stage import Outcome
 from synthgen.llm.client import LLMClient
 from synthgen.records import LedgerEntry, Provenance, Record, Seed
+from synthgen.stages.expand.axes import Drawer
 from synthgen.stages.expand.candidates import RunContext
 from synthgen.stages.expand.engine import Expander
 
@@ -34,6 +35,8 @@ class RoundInputs:
     instruction_gate: Callable[[Any], tuple[str, str, str] | None] | None = None
     # The models that answer in turn when K responses are asked (generation.models).
     responders: Sequence[LLMClient] = ()
+    # The round's axis values by its generation seed (coverage steering); None: drawn at random.
+    axes: Callable[[int], Drawer] | None = None
 
 
 ROUND_SEED_STEP = 1_000_003  # each round draws from its own random stream
@@ -112,6 +115,7 @@ async def _expand(p: RoundInputs, index: int, asked: int, out: RoundStream) -> O
         seed_weights=p.weights,
         instruction_gate=p.instruction_gate,
         responders=p.responders,
+        axes=None if p.axes is None else p.axes(gen.seed),
     )
     result = await expander.run()
     if result.status == "pending":

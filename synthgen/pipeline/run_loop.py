@@ -40,6 +40,7 @@ from synthgen.pipeline.rounds import (
     seed_weights,
 )
 from synthgen.pipeline.screen import Screen
+from synthgen.pipeline.steering import steering_for
 from synthgen.records import JudgeVerdict, LedgerEntry, Record, Seed
 from synthgen.stages.expand.candidates import RunContext
 from synthgen.stages.filter.calibration import SeedCheck
@@ -102,6 +103,7 @@ class Pipeline:
         self.min_margin = cfg.filter.judge.min_margin  # preference pairs
         self.clients = run.roles
         self.drops = RunLedger(run.sink, self.totals)  # dropped.jsonl
+        self.steer = steering_for(cfg)  # generation.coverage: the cells rounds fill
 
     async def loop(self) -> Outcome:
         """The run, on one screen: calibrate, then rounds until target, budget or gate."""
@@ -116,6 +118,7 @@ class Pipeline:
             self.round_started = time.monotonic()
             need = self.target - self.totals.kept
             asked = round_size(need, self.totals, per_call, window)
+            asked = self.steer.size(asked, per_call, self.totals) if self.steer else asked
             before = self.totals.input
             stop = await self.play_round(index, asked)
             if stop is not None and stop.status == "pending":
@@ -203,6 +206,7 @@ class Pipeline:
             lambda made: self.report_progress(index, "expand"),
             self.instruction_gate if self.gates_instructions else None,
             self.clients.responders,
+            None if self.steer is None else self.steer.drawer,
         )
         return await expand_round(inputs, index, asked, out)
 
@@ -223,12 +227,13 @@ class Pipeline:
         """A new candidate: rules, duplicates and leaks decide before the judge is paid."""
         self.totals.input += 1
         self.report_progress(index, "screen")
-        verdict = self.screen.check(rec, deduplicated=self.gates_instructions)
-        if verdict is None:
-            return True
-        v = verdict
-        self.drops.record(rec, v.stage, v.reason, v.detail, v.match, phase="screen")
-        return False
+        full = None if self.steer is None else self.steer.admit(rec)
+        v = None if full else self.screen.check(rec, deduplicated=self.gates_instructions)
+        if full:
+            self.drops.record(rec, "surplus", "cell_full", full, phase="screen")
+        elif v is not None:
+            self.drops.record(rec, v.stage, v.reason, v.detail, v.match, phase="screen")
+        return not full and v is None
 
     async def judge_and_keep(
         self,
@@ -319,6 +324,8 @@ class Pipeline:
         kept = rec.model_copy(update={"provenance": rec.provenance.model_copy(update=prov)})
         if self.totals.kept >= self.target:
             return self.drops.record(kept, "surplus", "surplus", f"target {self.target} reached")
+        if self.steer is not None and (full := self.steer.take(kept)) is not None:
+            return self.drops.record(kept, "surplus", "cell_full", full)  # filled meanwhile
         self.kept.add(kept)
         self.totals.kept += 1
         self.run.sink.extend([kept.model_dump(mode="json", exclude_none=True)], [])
@@ -331,6 +338,7 @@ class Pipeline:
         if found is not None:
             self.weights, share = found
             adjustment = {"seed_weights": "toward under-used seeds", "top3_share": round(share, 4)}
+        adjustment = self.steer.adjusted(adjustment) if self.steer else adjustment
         self.rounds.append(
             RoundRecord(
                 index=index,

@@ -160,6 +160,7 @@ class Builder:
             generator=gen,
             response_generator=resp,
             usage=usage,
+            axes=job.axes,
         )
 
     def _drop(

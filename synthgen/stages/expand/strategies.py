@@ -70,6 +70,7 @@ class Job:
     shape: str
     with_output: bool
     origin: Example | None = None  # the example an evol/paraphrase job rewrites
+    axes: dict[str, str] | None = None  # the values its prompt states (stages/expand/axes.py)
 
 
 class PoolView(Sequence[Record]):
