@@ -1,0 +1,102 @@
+"""`synthgen run` with generation.axes and coverage quotas, end to end against the stand-in:
+every cell filled to its quota among kept records although the judge fails most records of
+one cell, the steering in the manifest, and an --offline replay byte for byte."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.helpers import read_jsonl
+from support.runs import (
+    JUDGE_SCORE_BY_LENGTH,
+    Done,
+    check_run_dir,
+    complete_run,
+    manifest,
+    run_cmd,
+    synthgen,
+)
+
+from synthgen.standin import StandinConfig, StandinHandle, run_in_thread
+
+DIFFICULTY = ["easy", "medium", "hard", "expert"]
+CHANNEL = ["email", "chat", "phone"]
+TARGET = 240
+AXES = {
+    "generation.axes": {"difficulty": DIFFICULTY, "channel": CHANNEL},
+    "generation.coverage": {},
+    "generation.per_call": 8,
+    "generation.machine_examples": 0,
+    "target.count": TARGET,
+    "endpoint.concurrency": 6,
+    "outputs.formats": [],
+    "outputs.split": {},
+}
+FAILING = "difficulty: hard"  # the stand-in's judge fails 80% of these
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[StandinHandle]:
+    """A stand-in whose judge scores by length, but fails most `difficulty: hard` records."""
+    cfg = StandinConfig(judge_score_by_length=JUDGE_SCORE_BY_LENGTH, judge_fail_axis=FAILING)
+    with run_in_thread(cfg) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def steered(endpoint: StandinHandle, tmp_path_factory: pytest.TempPathFactory) -> Done:
+    """A 240-record run over 4 × 3 cells with a uniform quota."""
+    return complete_run(tmp_path_factory.mktemp("axes"), endpoint.base_url, changes=AXES)
+
+
+def test_every_cell_ends_within_one_of_its_quota_among_kept_records(steered: Done) -> None:
+    assert steered.summary["status"] == "complete"
+    check_run_dir(steered.run_dir, TARGET)
+    records = read_jsonl(steered.run_dir / "data.jsonl")
+    cells = Counter(
+        (r["provenance"]["axes"]["difficulty"], r["provenance"]["axes"]["channel"]) for r in records
+    )
+    quota = TARGET / (len(DIFFICULTY) * len(CHANNEL))
+    assert set(cells) == {(d, c) for d in DIFFICULTY for c in CHANNEL}
+    assert all(abs(n - quota) <= 1 for n in cells.values()), cells
+    # the prompt stated the values: the stand-in's instructions carry them
+    assert all(
+        f"difficulty: {r['provenance']['axes']['difficulty']}" in r["instruction"] for r in records
+    )
+
+
+def test_the_failing_cell_was_asked_more_and_the_manifest_shows_the_steering(
+    steered: Done,
+) -> None:
+    m = manifest(steered.run_dir)
+    cov = {c["cell"]: c for c in m["coverage"]["cells"]}
+    hard_cell = cov["difficulty=hard, channel=email"]
+    easy_cell = cov["difficulty=easy, channel=email"]
+    assert hard_cell["kept"] == easy_cell["kept"] == 20
+    assert hard_cell["candidates"] > 2 * easy_cell["candidates"]
+    steering = [d for r in m["rounds"] for d in (r["adjustment"] or {}).get("steering", [])]
+    assert {"cell", "quota", "kept", "calls", "reason"} <= set(steering[0])
+    later = [d for d in steering if d["cell"].startswith("difficulty=hard")]
+    assert later and all(d["reason"] in ("under_quota", "least_diverse") for d in later)
+    dropped = m["counts"]["dropped"]
+    assert dropped["judge"]["below_threshold"] > 0
+    # kept + every drop adds up, and the judge failed the hard cell's records above all
+    ledger = read_jsonl(steered.run_dir / "dropped.jsonl")
+    failed = Counter(
+        e["provenance"]["axes"]["difficulty"]
+        for e in ledger
+        if e["dropped"]["reason"] == "below_threshold"
+    )
+    assert failed.most_common(1)[0][0] == "hard"
+
+
+def test_offline_replay_of_the_steered_run_is_byte_identical(steered: Done, tmp_path: Path) -> None:
+    out = tmp_path / "replay"
+    r = synthgen(*run_cmd(steered.config, steered.base_url, "--offline", "--json", "--out", out))
+    assert r.code == 0, r.stderr
+    assert r.json()["requests"]["sent"] == 0
+    for name in ("data.jsonl", "dropped.jsonl"):
+        assert (out / name).read_bytes() == (steered.run_dir / name).read_bytes(), name
