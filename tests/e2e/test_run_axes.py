@@ -1,23 +1,30 @@
 """`synthgen run` with generation.axes and coverage quotas, end to end against the stand-in:
 every cell filled to its quota among kept records although the judge fails most records of
-one cell, the steering in the manifest, and an --offline replay byte for byte."""
+one cell, the steering in the manifest, an --offline replay byte for byte, and a kill -9
+mid-run whose rerun lands on the same records without paying twice."""
 
 from __future__ import annotations
 
+import signal
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.helpers import read_jsonl
+from support.helpers import read_jsonl, spawn, wait_until
+from support.resume import received_seqs, standin_log
 from support.runs import (
     JUDGE_SCORE_BY_LENGTH,
     Done,
     check_run_dir,
     complete_run,
+    last_seq,
     manifest,
+    per_answer_masked,
     run_cmd,
+    since,
     synthgen,
+    write_config,
 )
 
 from synthgen.standin import StandinConfig, StandinHandle, run_in_thread
@@ -100,3 +107,41 @@ def test_offline_replay_of_the_steered_run_is_byte_identical(steered: Done, tmp_
     assert r.json()["requests"]["sent"] == 0
     for name in ("data.jsonl", "dropped.jsonl"):
         assert (out / name).read_bytes() == (steered.run_dir / name).read_bytes(), name
+
+
+def test_kill_9_mid_steered_run_then_rerun_equals_the_uninterrupted_run(
+    endpoint: StandinHandle, steered: Done, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path / "run.yaml", tmp_path / "run", tmp_path / ".synthgen", AXES)
+    state, run_dir = tmp_path / ".synthgen", tmp_path / "run"
+    args = run_cmd(cfg, endpoint.base_url)
+    half = len(received_seqs(steered.state)) // 2
+    endpoint.reset()  # the stand-in holds every request after half of what the run needs
+    endpoint.set_faults(hold_after=half)
+
+    def halfway_or_ended() -> bool:
+        held = endpoint.stats()["held"]
+        assert isinstance(held, int)
+        return (len(received_seqs(state)) >= half and held > 0) or proc.poll() is not None
+
+    try:
+        proc = spawn(args, tmp_path)
+        try:
+            wait_until(halfway_or_ended, timeout=120, what="half the answers cached, one held")
+        finally:
+            proc.kill()  # SIGKILL: no cleanup of any kind
+            _, err = proc.communicate(timeout=30)
+    finally:
+        endpoint.set_faults(hold_after=None)
+    assert proc.returncode == -signal.SIGKILL, f"the run ended before the kill:\n{err}"
+    answered = received_seqs(state)
+    body_of = {e["seq"]: e["body_sha256"] for e in standin_log(endpoint) if e["status"] == 200}
+    paid = {body_of[s] for s in answered}
+    last = last_seq(endpoint)
+    again = synthgen(*args, "--json")
+    assert again.code == 0, again.stderr
+    assert not {e["body_sha256"] for e in since(endpoint, last)} & paid, "paid twice"
+    check_run_dir(run_dir, TARGET)
+    assert per_answer_masked(run_dir / "data.jsonl") == per_answer_masked(
+        steered.run_dir / "data.jsonl"
+    ), "the resumed steered run's data.jsonl differs from the uninterrupted run's"
