@@ -40,7 +40,7 @@ from synthgen.pipeline.rounds import (
     seed_weights,
 )
 from synthgen.pipeline.screen import Screen
-from synthgen.pipeline.steering import steering_for
+from synthgen.pipeline.steering import cell_gate, steering_for
 from synthgen.records import JudgeVerdict, LedgerEntry, Record, Seed
 from synthgen.stages.expand.candidates import RunContext
 from synthgen.stages.filter.calibration import SeedCheck
@@ -357,6 +357,7 @@ class Pipeline:
     def gate_stop(self, final: bool) -> Outcome | None:
         """A tripped gate stops the run (exit 3), naming the gate, threshold and value."""
         trip = check_gates(self.cfg.gates, self.totals, final)
+        trip = trip or (cell_gate(self.cfg.gates, self.steer) if final else None)
         if trip is None and not final:
             trip = below_floor(self.cfg.gates, self.totals)
             if trip is not None:

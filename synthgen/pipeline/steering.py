@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from synthgen.config import Config
+from synthgen.config import Config, GatesConfig
 from synthgen.errors import ConfigError
-from synthgen.pipeline.rounds import distinct_2, keep_rate
+from synthgen.pipeline.rounds import GateTrip, distinct_2, keep_rate
 from synthgen.records import Record
 from synthgen.settings.axes import CoverageConfig
 from synthgen.stages.expand.axes import Axis, Drawer, draw, load_axes
@@ -267,6 +267,28 @@ class Steering:
                 row["hard"] = True
             cells.append(row)
         return {"over": list(self.over), "cells": cells}
+
+
+def cell_gate(g: GatesConfig, steer: Steering | None) -> GateTrip | None:
+    """At the end: too few cells at their quota (min_cell_coverage, the share of cells whose
+    kept reach it), or one cell with too much of what was kept (max_cell_share)."""
+    if steer is None:
+        return None
+    states = [s for s in steer.state.values() if s.quota]
+    kept = sum(s.kept for s in steer.state.values())
+    if g.min_cell_coverage is not None and states:
+        covered = sum(s.kept >= s.quota for s in states) / len(states)
+        if covered < g.min_cell_coverage:
+            return GateTrip(
+                gate="min_cell_coverage", threshold=g.min_cell_coverage, measured=round(covered, 4)
+            )
+    if g.max_cell_share is not None and kept:
+        top = max(s.kept for s in steer.state.values()) / kept
+        if top > g.max_cell_share:
+            return GateTrip(
+                gate="max_cell_share", threshold=g.max_cell_share, measured=round(top, 4)
+            )
+    return None
 
 
 def quotas_of(state: dict[Cell, CellState]) -> list[tuple[Cell, int]]:

@@ -100,6 +100,19 @@ def test_the_failing_cell_was_asked_more_and_the_manifest_shows_the_steering(
     assert failed.most_common(1)[0][0] == "hard"
 
 
+def test_the_report_breaks_metrics_down_by_axis_value_with_a_heat_map(steered: Done) -> None:
+    files = sorted(p.name for p in steered.run_dir.iterdir())
+    html = next(steered.run_dir.glob("*.html")).read_text()
+    assert "Coverage by axis value" in html, files
+    assert "difficulty × channel" in html and "<svg" in html
+    r = synthgen("report", steered.run_dir, "--json")
+    assert r.code == 0, r.stderr
+    rows = {(v["axis"], v["value"]): v for v in r.json()["axes"]["values"]}
+    assert rows[("difficulty", "hard")]["kept"] == rows[("difficulty", "easy")]["kept"] == 60
+    assert rows[("difficulty", "hard")]["quota"] == 60
+    assert rows[("difficulty", "hard")]["keep_rate"] < rows[("difficulty", "easy")]["keep_rate"]
+
+
 def test_offline_replay_of_the_steered_run_is_byte_identical(steered: Done, tmp_path: Path) -> None:
     out = tmp_path / "replay"
     r = synthgen(*run_cmd(steered.config, steered.base_url, "--offline", "--json", "--out", out))

@@ -175,3 +175,20 @@ def test_axes_and_coverage_load_from_a_config(tmp_path: Path) -> None:
 
     s = steering_for(cfg)
     assert s is not None and sum(st.quota for st in s.state.values()) == 5
+
+
+def test_cell_gates_trip_on_uncovered_cells_and_a_dominant_cell() -> None:
+    from synthgen.config import GatesConfig
+    from synthgen.pipeline.steering import cell_gate
+
+    s = _steering(12)  # 6 cells of 2
+    for i in range(4):
+        s.admit(_rec(i, "easy", "email"))
+        s.caps = None  # let one cell take more than its quota, as a run without caps could
+        s.take(_rec(i, "easy", "email"))
+    low = cell_gate(GatesConfig(min_cell_coverage=0.5), s)
+    assert low is not None and low.gate == "min_cell_coverage" and low.measured == round(1 / 6, 4)
+    assert cell_gate(GatesConfig(max_cell_share=1.0), s) is None  # all four in one cell
+    tripped = cell_gate(GatesConfig(max_cell_share=0.5), s)
+    assert tripped is not None and tripped.gate == "max_cell_share" and tripped.measured == 1.0
+    assert cell_gate(GatesConfig(), s) is None

@@ -92,6 +92,21 @@ def _coverage(r: Report, console: Console) -> None:
             console.print(f"  {label}: {items}")
 
 
+def _axes(r: Report, console: Console) -> None:
+    """Coverage by axis value (generation.axes): kept, quota, keep rate, distinct-2."""
+    if not r.axes:
+        return
+    t = _table("axis", "value", "kept", "quota", "keep rate", "distinct-2")
+    for v in r.axes["values"]:
+        quota = "" if v["quota"] is None else str(v["quota"])
+        t.add_row(
+            escape(v["axis"]), escape(v["value"]), str(v["kept"]), quota,
+            _pct(v["keep_rate"]), _f(v["distinct_2"]),
+        )  # fmt: skip
+    console.print("[bold]Coverage by axis value[/bold]")
+    console.print(t)
+
+
 def _drift(r: Report, console: Console) -> None:
     d = r.drift
     if not d:
@@ -212,6 +227,7 @@ def render_report(r: Report, console: Console) -> None:
     _diversity(r, console)
     _lengths(r, console)
     _coverage(r, console)
+    _axes(r, console)
     _drift(r, console)
     _judge(r, console)
     _ledger(r, console)
