@@ -41,8 +41,8 @@ def _quotas(data: Path) -> dict[tuple[str, str], int]:
 
 def axes_block(data: Path, ledger: Path | None) -> dict[str, Any] | None:
     """Every axis value's row, and the two-axis grid; None when no record has axes."""
-    if str(data) == "-" or not data.is_file():
-        return None
+    if str(data) == "-" or not data.is_file() or data.suffix.lower() not in (".jsonl", ".ndjson"):
+        return None  # records with provenance are JSONL; other formats carry no axes
     kept: Counter[tuple[str, str]] = Counter()
     tried: Counter[tuple[str, str]] = Counter()
     sample: dict[tuple[str, str], list[str]] = defaultdict(list)
