@@ -102,6 +102,10 @@ def _axis(name: str, spec: AxisSpec, home: Path | None) -> Axis:
 def read_values(path: str, fields: tuple[str, ...], _mtime: int, _size: int) -> tuple[str, ...]:
     """A file's values as prompts state them, read once per version of the file."""
     p = Path(path)
+    if p.suffix.lower() in (".yaml", ".yml"):  # a topic map (synthgen topics propose)
+        from synthgen.stages.expand.topics import read_topics
+
+        return read_topics(p)
     text = p.read_text(encoding="utf-8")
     if p.suffix.lower() == ".csv":
         rows: list[object] = list(csv.DictReader(text.splitlines()))

@@ -14,6 +14,9 @@ import orjson
 from synthgen.core.jsonl import iter_jsonl
 
 SAMPLE = 200  # kept instructions per value that its distinct-2 is measured on
+# A value (a topic, say) the judge fails in most of its records is reported, not kept quiet:
+# over OFF_TASK_SHARE of at least OFF_TASK_FROM verdicts.
+OFF_TASK_SHARE, OFF_TASK_FROM = 0.5, 5
 
 
 def _distinct_2(texts: list[str]) -> float | None:
@@ -45,15 +48,19 @@ def axes_block(data: Path, ledger: Path | None) -> dict[str, Any] | None:
         return None  # records with provenance are JSONL; other formats carry no axes
     kept: Counter[tuple[str, str]] = Counter()
     tried: Counter[tuple[str, str]] = Counter()
+    judged: Counter[tuple[str, str]] = Counter()
+    failed: Counter[tuple[str, str]] = Counter()
     sample: dict[tuple[str, str], list[str]] = defaultdict(list)
     pairs: Counter[tuple[str, str]] = Counter()
     names: dict[str, None] = {}
     for _, rec in iter_jsonl(data):
         axes = (rec.get("provenance") or {}).get("axes") or {}
         names.update(dict.fromkeys(axes))
+        verdict = bool((rec.get("provenance") or {}).get("judge"))
         for key in axes.items():
             kept[key] += 1
             tried[key] += 1
+            judged[key] += verdict
             if len(sample[key]) < SAMPLE:
                 sample[key].append(str(rec.get("instruction", "")).lower())
         if len(axes) >= 2:
@@ -63,10 +70,13 @@ def axes_block(data: Path, ledger: Path | None) -> dict[str, Any] | None:
         return None
     if ledger is not None and ledger.is_file():
         for _, entry in iter_jsonl(ledger):
-            if (entry.get("dropped") or {}).get("stage") == "surplus":
+            stage = (entry.get("dropped") or {}).get("stage")
+            if stage == "surplus":
                 continue  # never had its chance (the target or its cell was full)
             for key in ((entry.get("provenance") or {}).get("axes") or {}).items():
                 tried[key] += 1
+                judged[key] += stage == "judge"
+                failed[key] += stage == "judge"
     quotas = _quotas(data)
     rows = [
         {
@@ -80,7 +90,12 @@ def axes_block(data: Path, ledger: Path | None) -> dict[str, Any] | None:
         for axis, value in sorted(tried, key=lambda k: (list(names).index(k[0]), k[1]))
         if axis in names
     ]
-    out: dict[str, Any] = {"axes": list(names), "values": rows}
+    off_task = [
+        {"axis": a, "value": v, "judged": n, "failed_share": round(failed[(a, v)] / n, 4)}
+        for (a, v), n in judged.items()
+        if n >= OFF_TASK_FROM and failed[(a, v)] / n > OFF_TASK_SHARE
+    ]
+    out: dict[str, Any] = {"axes": list(names), "values": rows, "judge_fails_most": off_task}
     if len(names) >= 2:
         a, b = list(names)[:2]
         out["grid"] = {
@@ -112,9 +127,22 @@ def axes_html(block: dict[str, Any] | None) -> str:
         f"<td class=n>{'' if r['distinct_2'] is None else r['distinct_2']}</td></tr>"
         for r in block["values"]
     )
-    out = f"<h2>Coverage by axis value</h2><table>{head}{body}</table>"
+    out = f"<h2>Coverage by axis value</h2>{_off_task_html(block)}<table>{head}{body}</table>"
     grid = block.get("grid")
     return out + (_heat_map(grid) if grid else "")
+
+
+def off_task_lines(block: dict[str, Any]) -> list[str]:
+    """One line per axis value (a topic, say) whose records the judge mostly fails."""
+    return [
+        f"{o['axis']} = {o['value']}: the judge failed {o['failed_share']:.0%} of its "
+        f"{o['judged']} judged records (off task? edit or drop it)"
+        for o in block.get("judge_fails_most", [])
+    ]
+
+
+def _off_task_html(block: dict[str, Any]) -> str:
+    return "".join(f"<div class=warn>{_e(line)}</div>" for line in off_task_lines(block))
 
 
 def _heat_map(grid: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from synthgen.stages.report.axes import off_task_lines
 from synthgen.stages.report.build import Report
 from synthgen.stages.report.checks import checks_lines
 from synthgen.stages.report.conversations import conversations_line
@@ -105,6 +106,8 @@ def _axes(r: Report, console: Console) -> None:
         )  # fmt: skip
     console.print("[bold]Coverage by axis value[/bold]")
     console.print(t)
+    for line in off_task_lines(r.axes):
+        console.print(f"[yellow]![/yellow] {escape(line)}")
 
 
 def _drift(r: Report, console: Console) -> None:
