@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from support.helpers import read_jsonl, spawn, wait_until
 from support.resume import received_seqs, standin_log
 from support.runs import (
@@ -111,6 +112,34 @@ def test_the_report_breaks_metrics_down_by_axis_value_with_a_heat_map(steered: D
     assert rows[("difficulty", "hard")]["kept"] == rows[("difficulty", "easy")]["kept"] == 60
     assert rows[("difficulty", "hard")]["quota"] == 60
     assert rows[("difficulty", "hard")]["keep_rate"] < rows[("difficulty", "easy")]["keep_rate"]
+    flagged = {(o["axis"], o["value"]) for o in r.json()["axes"]["judge_fails_most"]}
+    assert ("difficulty", "hard") in flagged  # the value the judge mostly fails is named
+
+
+def test_topics_propose_writes_an_editable_map_once_paid_then_cached_and_it_feeds_an_axis(
+    endpoint: StandinHandle, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path / "run.yaml", tmp_path / "run", tmp_path / ".synthgen")
+    out = tmp_path / "topics.yaml"
+    args = ["topics", "propose", cfg, "-o", out, "--base-url", endpoint.base_url, "-k", "5"]
+    first = synthgen(*args, "-s", "3", "--json")
+    assert first.code == 0, first.stderr
+    assert first.json()["topics"] == 5 and not first.json()["cached"]
+    assert first.json()["tokens"] > 0 and first.json()["cost_usd"] > 0  # priced
+    again = synthgen(*args, "-s", "3", "--json", "--offline")
+    assert again.code == 0 and again.json()["cached"], again.stderr
+    topics = yaml.safe_load(out.read_text())["topics"]
+    assert len(topics) == 5 and all(len(subs) == 3 for subs in topics.values())
+    # the user edits it, and generation.axes.topic reads the edited map
+    edited = {"topics": {"Refunds": ["double charge", "late"], "Login": []}}
+    out.write_text(yaml.safe_dump(edited, sort_keys=False))
+    from synthgen.config import load_config
+    from synthgen.stages.expand.axes import load_axes
+
+    axes_cfg = write_config(tmp_path / "a.yaml", tmp_path / "r", tmp_path / ".s")
+    loaded = load_config(axes_cfg, {"generation.axes": {"topic": str(out)}})
+    (topic,) = load_axes(loaded.generation, loaded.home)
+    assert topic.values == ("Refunds / double charge", "Refunds / late", "Login")
 
 
 def test_offline_replay_of_the_steered_run_is_byte_identical(steered: Done, tmp_path: Path) -> None:
