@@ -80,7 +80,7 @@ def personas_group() -> None:
 @click.option("-n", "count", type=int, required=True, help="Rows to draw.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="File out.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draw.")
-@click.option("--field", help="The field compared (default: every field of a row).")
+@click.option("--field", help="The field compared; without it, every field of a row.")
 @json_option
 def personas_sample(
     file: Path, count: int, output: Path, seed: int, field: str | None, as_json: bool
