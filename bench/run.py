@@ -250,6 +250,7 @@ def expand_section() -> tuple[bool, str]:
 # Sections of other stages live in their own files beside this one (bench_<name>.py), each
 # with `run() -> (targets met, one-line summary)`.
 SECTIONS = ("expand", "filter", "dedup", "report", "run", "proxy", "checks", "documents", "faults")
+SECTIONS += ("axes",)
 
 
 def main() -> None:

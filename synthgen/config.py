@@ -17,6 +17,7 @@ from synthgen.documents.settings import DocumentsSettings
 from synthgen.errors import ConfigError, UsageError
 from synthgen.fingerprint import Origin, config_sha256
 from synthgen.records import Price
+from synthgen.settings.axes import AxisSpec, CoverageConfig
 from synthgen.settings.checks import ChecksConfig
 from synthgen.text.urls import is_local, scrub_urls
 
@@ -73,6 +74,8 @@ class GenerationConfig(Strict):
     responses_per_instruction: int = Field(default=1, ge=1, le=16)
     models: list[str] = Field(default_factory=list)
     with_tests: bool = False  # code tasks: tests beside each answer (also on with checks.python)
+    axes: dict[str, AxisSpec] = Field(default_factory=dict)  # synthgen/settings/axes.py
+    coverage: CoverageConfig | None = None  # `run` steers toward it (docs/axes.md)
 
     @model_validator(mode="after")
     def _pairs_need_self_instruct(self) -> GenerationConfig:
@@ -237,6 +240,8 @@ class GatesConfig(Strict):
     max_length_bias: float | None = Field(default=None, ge=-1, le=1)
     fail_on: list[str] = Field(default_factory=list)  # report warning codes
     min_candidates: int = Field(default=50, ge=1)  # seen before a rate gate may trip
+    min_cell_coverage: float | None = Field(default=None, ge=0, le=1)  # docs/axes.md
+    max_cell_share: float | None = Field(default=None, ge=0, le=1)
 
 
 ExportFormat = Literal["alpaca", "messages", "sharegpt", "prompt-completion", "dpo"]

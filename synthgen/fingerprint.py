@@ -77,6 +77,8 @@ SETTINGS: dict[str, Setting] = {
     "generation.responses_per_instruction": C_LATE,
     "generation.models": C_LATE,
     "generation.with_tests": C_LATE,
+    "generation.axes": C_LATE,  # what every prompt states
+    "generation.coverage": C_LATE,  # which candidates `run` keeps (a full cell's are not)
     "budget.max_cost_usd": R,
     "budget.max_tokens": R,
     "prices": R,
@@ -124,6 +126,8 @@ SETTINGS: dict[str, Setting] = {
     "gates.max_length_bias": R_RUN,
     "gates.fail_on": R_RUN,
     "gates.min_candidates": R_RUN,
+    "gates.min_cell_coverage": R_LATE,
+    "gates.max_cell_share": R_LATE,
     "outputs.dir": R_RUN,
     "outputs.formats": R_RUN,
     "outputs.split": R_RUN,

@@ -197,6 +197,7 @@ class Provenance(Open):
     preference: dict[str, Any] | None = None
     checks: list[dict[str, str]] | None = None  # that execute, passed: check and executor
     evidence: list[dict[str, Any]] | None = None  # grounded: quotes, spans (expand/faithful.py)
+    axes: dict[str, str] | None = None  # the values its call drew (generation.axes)
 
 
 class Response(Open):

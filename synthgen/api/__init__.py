@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
+from synthgen.api.axes import personas_sample as personas_sample
+from synthgen.api.axes import topics_propose as topics_propose
 from synthgen.api.documents import documents_inspect as documents_inspect
 from synthgen.api.options import ENDPOINT_OPTIONS as ENDPOINT_OPTIONS
 from synthgen.api.options import EXPAND_OPTIONS as EXPAND_OPTIONS

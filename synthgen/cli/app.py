@@ -30,6 +30,8 @@ LAZY_COMMANDS = {
     "verify": "synthgen.cli.verify:verify_cmd",
     "review": "synthgen.cli.review:review_cmd",
     "batch": "synthgen.cli.batch:batch_group",
+    "topics": "synthgen.cli.axes:topics_group",
+    "personas": "synthgen.cli.axes:personas_group",
 }
 
 EXIT_CODES_HELP = """Exit codes: 0 ok · 1 runtime failure · 2 usage, config or input error ·

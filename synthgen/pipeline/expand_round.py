@@ -15,6 +15,7 @@ from synthgen.config import Config
 from synthgen.core.stage import Outcome
 from synthgen.llm.client import LLMClient
 from synthgen.records import LedgerEntry, Provenance, Record, Seed
+from synthgen.stages.expand.axes import Drawer
 from synthgen.stages.expand.candidates import RunContext
 from synthgen.stages.expand.engine import Expander
 from synthgen.stages.expand.grounded import Grounding
@@ -37,6 +38,8 @@ class RoundInputs:
     responders: Sequence[LLMClient] = ()
     # grounded: job number → its chunk(s), this round's (stages/expand/coverage.py)
     ground: Callable[[int], Grounding] | None = None
+    # The round's axis values by its generation seed (coverage steering); None: drawn at random.
+    axes: Callable[[int], Drawer] | None = None
 
 
 ROUND_SEED_STEP = 1_000_003  # each round draws from its own random stream
@@ -116,6 +119,7 @@ async def _expand(p: RoundInputs, index: int, asked: int, out: RoundStream) -> O
         instruction_gate=p.instruction_gate,
         responders=p.responders,
         ground=p.ground,
+        axes=None if p.axes is None else p.axes(gen.seed),
     )
     result = await expander.run()
     if result.status == "pending":

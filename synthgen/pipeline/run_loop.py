@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from synthgen.config import Config
 from synthgen.core.stage import Outcome, StageRun
-from synthgen.errors import StoppedError
+from synthgen.pipeline.gating import abort_if_cancelled, each, gate_outcome
 from synthgen.pipeline.kept import Kept
 from synthgen.pipeline.ledger import RunLedger
 from synthgen.pipeline.pairs import pair_kept
@@ -31,16 +31,14 @@ from synthgen.pipeline.repairs import run_repairs
 from synthgen.pipeline.rounds import (
     GateTrip,
     RoundRecord,
-    below_floor,
-    check_gates,
     distinct_2,
     exhausted_error,
-    floor_error,
     max_candidates,
     round_size,
     seed_weights,
 )
 from synthgen.pipeline.screen import Screen
+from synthgen.pipeline.steering import steering_for
 from synthgen.records import JudgeVerdict, LedgerEntry, Record, Seed
 from synthgen.stages.expand.candidates import RunContext
 from synthgen.stages.filter.calibration import SeedCheck
@@ -48,15 +46,6 @@ from synthgen.stages.filter.judge import Judge, Judgement
 from synthgen.stages.filter.preference import PairOutcome
 from synthgen.stages.filter.tally import Tally
 from synthgen.stages.filter.window import JudgeWindow, short_of
-
-
-def _abort_if_cancelled() -> None:
-    """A step that ended "interrupted" because the run was aborted (the second Ctrl-C, or the
-    grace after the first ran out) cancels the run: the earlier run dir stands. One that ended
-    on the first Ctrl-C returns, and the run dir is written as it stands."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 @dataclass
@@ -104,6 +93,7 @@ class Pipeline:
         self.clients = run.roles
         self.drops = RunLedger(run.sink, self.totals, self.screen.stamp_passed)  # dropped.jsonl
         self.repairs = run_repairs(cfg, self.screen, run.roles.generator, self.drops, self.totals)
+        self.steer = steering_for(cfg)  # generation.coverage: the cells rounds fill
 
     async def loop(self) -> Outcome:
         """The run, on one screen: calibrate, then rounds until target, budget or gate."""
@@ -118,6 +108,7 @@ class Pipeline:
             self.round_started = time.monotonic()
             need = self.target - self.totals.kept
             asked = round_size(need, self.totals, per_call, window)
+            asked = self.steer.size(asked, per_call, self.totals) if self.steer else asked
             before = self.totals.input
             stop = await self.play_round(index, asked)
             if stop is not None and stop.status == "pending":
@@ -186,7 +177,7 @@ class Pipeline:
                 await asyncio.gather(producer, return_exceptions=True)
             self.drops.release()
         if expanded is not None and expanded.status == "interrupted":
-            _abort_if_cancelled()
+            abort_if_cancelled()
         if expanded is not None and expanded.status == "pending":
             return expanded
         return judged or expanded
@@ -208,6 +199,7 @@ class Pipeline:
             self.instruction_gate if self.gates_instructions else None,
             self.clients.responders,
             round_plan(self.cfg, self.ctx.sources, self.run.sink.partial),
+            None if self.steer is None else self.steer.drawer,
         )
         return await expand_round(inputs, index, asked, out)
 
@@ -228,10 +220,13 @@ class Pipeline:
         """A new candidate: rules, duplicates and leaks decide before the judge is paid."""
         self.totals.input += 1
         self.report_progress(index, "screen")
-        verdict = self.screen.check(rec, deduplicated=self.gates_instructions)
-        if verdict is None:
+        full = None if self.steer is None else self.steer.admit(rec)
+        if full:
+            self.drops.record(rec, "surplus", "cell_full", full, phase="screen")
+            return False
+        v = self.screen.check(rec, deduplicated=self.gates_instructions)
+        if v is None:
             return True
-        v = verdict
         if self.repairs is not None and self.repairs.hold(rec, v):
             return True  # a check failed it: its repair comes in candidate order (repairs.py)
         self.drops.record(rec, v.stage, v.reason, v.detail, v.match, phase="screen")
@@ -251,7 +246,7 @@ class Pipeline:
         rest = aiter(survivors) if isinstance(survivors, AsyncIterator) else iter(survivors)
         judge = self.judge
         if judge is None:
-            async for rec in _each(rest):
+            async for rec in each(rest):
                 self.keep_or_drop(rec, None)
             return None
         # In batch mode every verdict the round may need is asked at once (one batch); the
@@ -277,7 +272,7 @@ class Pipeline:
         )
         end = await window.run(rest)
         if end.status == "interrupted":
-            _abort_if_cancelled()
+            abort_if_cancelled()
         if end.status == "pending":
             return Outcome("pending")
         stop = None if end.status == "complete" else Outcome(end.status, end.error)
@@ -290,7 +285,7 @@ class Pipeline:
             self.drops.record(rec, reason[0], reason[1], detail)
         if self.repairs is not None:
             self.repairs.stop(detail)
-        async for rec in _each(rest):  # an async source: the rest of the round, as it comes
+        async for rec in each(rest):  # an async source: the rest of the round, as it comes
             self.drops.record(rec, reason[0], reason[1], detail)
         return stop
 
@@ -328,6 +323,8 @@ class Pipeline:
         kept = rec.model_copy(update={"provenance": rec.provenance.model_copy(update=prov)})
         if self.totals.kept >= self.target:
             return self.drops.record(kept, "surplus", "surplus", f"target {self.target} reached")
+        if self.steer is not None and (full := self.steer.take(kept)) is not None:
+            return self.drops.record(kept, "surplus", "cell_full", full)  # filled meanwhile
         self.kept.add(kept)
         self.totals.kept += 1
         self.run.sink.extend([kept.model_dump(mode="json", exclude_none=True)], [])
@@ -340,6 +337,7 @@ class Pipeline:
         if found is not None:
             self.weights, share = found
             adjustment = {"seed_weights": "toward under-used seeds", "top3_share": round(share, 4)}
+        adjustment = self.steer.adjusted(adjustment) if self.steer else adjustment
         self.rounds.append(
             RoundRecord(
                 index=index,
@@ -357,23 +355,11 @@ class Pipeline:
 
     def gate_stop(self, final: bool) -> Outcome | None:
         """A tripped gate stops the run (exit 3), naming the gate, threshold and value."""
-        trip = check_gates(self.cfg.gates, self.totals, final)
-        if trip is None and not final:
-            trip = below_floor(self.cfg.gates, self.totals)
-            if trip is not None:
-                self.gate = trip
-                return Outcome("stopped_gate", floor_error(self.totals))
-        if trip is None:
+        tripped = gate_outcome(self.cfg.gates, self.totals, self.steer, final)
+        if tripped is None:
             return None
-        self.gate = trip
-        return Outcome(
-            "stopped_gate",
-            StoppedError(
-                f"quality gate {trip.gate} tripped: measured {trip.measured}, threshold "
-                f"{trip.threshold}",
-                hint="look at the report and the ledger before loosening the gate in the config",
-            ),
-        )
+        self.gate, outcome = tripped
+        return outcome
 
     def ledger(self, entry: LedgerEntry) -> None:
         """A drop the expand step ledgered itself (parse failures, refusals...)."""
@@ -387,13 +373,3 @@ class Pipeline:
         projected = spent / t.kept * n if t.kept else None
         at = (index, step, self.judged)
         self.on_progress(RunProgress(t.kept, n, t.input, t.keep_rate, spent, projected, *at))
-
-
-async def _each(items: Iterator[Record] | AsyncIterator[Record]) -> AsyncIterator[Record]:
-    """The items of a list's iterator or of an async source, alike."""
-    if isinstance(items, AsyncIterator):
-        async for item in items:
-            yield item
-    else:
-        for item in items:
-            yield item

@@ -172,6 +172,8 @@ class RunStage(Stage):
             run.say("note: synthgen's stand-in answered this run: not useful data")
         if p.calibration is not None:
             outcome.details["calibration"] = p.calibration.summary()
+        if p.steer is not None:  # every cell's quota, kept and candidates (docs/axes.md)
+            outcome.details["coverage"] = p.steer.summary()
         if p.screen.checks is not None:  # pass rates and messages of the checks that execute
             outcome.details["checks"] = p.screen.checks.report()
             if p.repairs is not None:  # filter.checks.repair: asked and passed, per check

@@ -26,7 +26,12 @@ GroundedFault = Literal[
 # The settings that make an answer's content (the rest are faults a client retries past).
 ANSWER_SETTINGS = ("judge_score", "judge_score_by_length", "judge_low_marker")
 # Answer settings added later: in the fingerprint only when set, so earlier ones stay valid.
-LATER_ANSWER_SETTINGS = ("reply_variants", "grounded_faults")
+LATER_ANSWER_SETTINGS = (
+    "reply_variants",
+    "grounded_faults",
+    "judge_fail_axis",
+    "judge_fail_share",
+)
 
 
 class StandinConfig(BaseModel):
@@ -121,6 +126,13 @@ class StandinConfig(BaseModel):
         default=None,
         min_length=1,
         description="every number = the schema minimum when the judged text contains this",
+    )
+    # generation.axes (standin/axes.py): judged instructions tagged with this `name: value`
+    judge_fail_axis: str | None = Field(
+        default=None, min_length=1, description="fail most judged records of this axis value"
+    )
+    judge_fail_share: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="the share judge_fail_axis fails (0.8)"
     )
     # A workload whose duplicates are exact (bench): replies repeat word for word.
     reply_variants: int | None = Field(

@@ -180,6 +180,8 @@ class Writer:
 
     `pin`, when set, chooses every number instead of the RNG: pin(minimum, maximum)."""
 
+    tags = ""  # the prompt's stated attributes, which every instruction ends with
+
     def __init__(self, rng: random.Random, topics: list[str], pin: Pin | None = None) -> None:
         self.rng = rng
         self.topics = topics
@@ -239,7 +241,7 @@ class Writer:
             out = f"{r.choice(_INSTR_VERBS)} {r.choice(_OBJECTS)}{about}{qual}."
         if r.random() < 0.3:
             out += f" Mention the {self.noun()} and the {self.noun()}."
-        return out
+        return out + self.tags
 
     def tests_text(self) -> str:
         """A `tests` field: a phrase here; a code task's asserts in ShapedWriter."""

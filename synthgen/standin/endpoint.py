@@ -21,6 +21,7 @@ from pydantic import ValidationError
 import synthgen.standin.content as C
 import synthgen.standin.grounded as G
 from synthgen.llm.types import STANDIN_HEADER
+from synthgen.standin.axes import attribute_tags, axis_fail_pin
 from synthgen.standin.batches import BatchStore, batch_step, is_batch_path
 from synthgen.standin.config import RateLimiter, StandinConfig
 from synthgen.standin.embeddings import embeddings_response
@@ -287,9 +288,11 @@ class StandinServer:
             key, topics = C.variant_key(key, cfg.reply_variants), []
         shape = output_shape(messages)  # what the prompt's example outputs look like
         entry["judged_sha256"] = judged_sha256(messages)  # what a judge was asked about
-        pin = C.judge_pin(
+        share = 0.8 if cfg.judge_fail_share is None else cfg.judge_fail_share
+        pin = axis_fail_pin(messages, cfg.judge_fail_axis, share) or C.judge_pin(
             messages, cfg.judge_score, cfg.judge_score_by_length, cfg.judge_low_marker
         )
+        tags = attribute_tags(messages)  # generation.axes: the instructions carry them
         choices: list[dict[str, Any]] = []
         completion_chars = 0
         repair = is_check_repair(messages)  # answered without the fault (repairs.py)
@@ -298,6 +301,7 @@ class StandinServer:
             writer = ShapedWriter(C.choice_rng(key, i), topics, pin, shape, faults)
             if repair and shape is not None and shape.kind == "sql":
                 writer.tables = shown_tables(messages)
+            writer.tags = tags
             text = reply_content(json_wanted, schema, writer)
             grounded = G.reply(messages, schema, i, cfg.grounded_faults, req.get("seed"))
             text = grounded if grounded is not None else text

@@ -166,6 +166,7 @@ class Builder:
             source=job.grounding.source() if job.grounding else None,  # grounded: the chunk
             response_generator=resp,
             usage=usage,
+            axes=job.axes,
         )
 
     def _drop(

@@ -9,6 +9,7 @@ from synthgen.config import Config
 from synthgen.llm.cost import ASSUMED_LATENCY_S, DEFAULT_PRICES, cost_of, find_price
 from synthgen.llm.tokens import counter, messages_tokens
 from synthgen.records import Seed
+from synthgen.stages.expand.axes import load_axes, random_drawer, with_axes
 from synthgen.stages.expand.strategies import make_job
 
 SHOWN_PROMPTS = 2
@@ -31,6 +32,9 @@ def plan(cfg: Config, seeds: list[Seed]) -> dict[str, Any]:
         make_job(i, gen, seeds, [], cfg.task, cfg.description, None, ground)
         for i in range(min(jobs, 20))
     ]
+    if gen.axes:  # the prompts state their values: counted, and shown
+        draws = random_drawer(load_axes(gen, cfg.home), gen.seed)
+        sample = [with_axes(j, draws(j.index)) for j in sample]
     prompt_per_job = sum(messages_tokens(j.request.messages, count) for j in sample) / len(sample)
     example_tokens = sum(count(f"{s.instruction} {s.input} {s.output}") for s in seeds) / len(seeds)
     completion_per_job = min(gen.max_new_tokens, per_job * (example_tokens + 20))

@@ -22,6 +22,7 @@ from synthgen.errors import BudgetExceeded, EndpointError, Interrupted, Synthgen
 from synthgen.llm.batching import Deferred
 from synthgen.llm.client import LLMClient, RequestFailed
 from synthgen.records import Record, Seed, Status, ledger_entry, ledger_id
+from synthgen.stages.expand.axes import Drawer, load_axes, random_drawer, with_axes
 from synthgen.stages.expand.candidates import Builder, JobOutcome, RunContext
 from synthgen.stages.expand.consumer import Consumer
 from synthgen.stages.expand.grounded import Grounding
@@ -82,8 +83,11 @@ class Expander:
         instruction_gate: Callable[[Task], tuple[str, str, str] | None] | None = None,
         responders: Sequence[LLMClient] = (),
         ground: Callable[[int], Grounding] | None = None,
+        axes: Drawer | None = None,
     ) -> None:
         self.cfg, self.gen, self.seeds = cfg, generation_of(cfg), seeds
+        # Each job's values of generation.axes: `run` passes its steering's, else drawn here.
+        self.axes = axes or _drawer(cfg)
         # `run` shows every job the records kept in earlier rounds and keeps its own
         # (unjudged) candidates out of the prompts; plain expand feeds its records back.
         self.feeds_back, self.seed_weights = feed_back, seed_weights
@@ -111,7 +115,7 @@ class Expander:
         # `index` may see are a prefix of it.
         visible = bisect.bisect_left(self.pool_jobs, index - FEEDBACK_LAG)
         pool = PoolView(self.pool, visible) if self.gen.machine_examples else PoolView([], 0)
-        return make_job(
+        job = make_job(
             index,
             self.gen,
             self.seeds,
@@ -121,6 +125,7 @@ class Expander:
             self.seed_weights,
             self.ground,
         )
+        return job if self.axes is None else with_axes(job, self.axes(index))
 
     async def run(self) -> ExpandResult:
         """Run jobs until the target is written, the budget is spent or the endpoint gives out."""
@@ -301,6 +306,13 @@ class Expander:
             f"only {self.sink.count} of {self.gen.count} records after {calls} calls: {why}",
             hint=hint,
         )
+
+
+def _drawer(cfg: Config) -> Drawer | None:
+    """Random draws of the configured axes, if any."""
+    if not cfg.generation.axes:
+        return None
+    return random_drawer(load_axes(cfg.generation, cfg.home), cfg.generation.seed)
 
 
 async def _cancel(running: dict[int, asyncio.Task[JobOutcome]]) -> None:

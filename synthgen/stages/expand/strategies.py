@@ -88,6 +88,7 @@ class Job:
     with_output: bool
     origin: Example | None = None  # the example an evol/paraphrase job rewrites
     grounding: Grounding | None = None  # the chunk(s) a grounded job's facts come from
+    axes: dict[str, str] | None = None  # the values its prompt states (stages/expand/axes.py)
 
 
 class PoolView(Sequence[Record]):

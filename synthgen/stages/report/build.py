@@ -10,6 +10,7 @@ from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from synthgen.errors import InputError
 from synthgen.records import Frozen
+from synthgen.stages.report.axes import axes_block
 from synthgen.stages.report.checks import checks_block
 from synthgen.stages.report.collect import Collected, collect_rows, collect_texts, read_ledger
 from synthgen.stages.report.conversations import conversations_block
@@ -44,6 +45,7 @@ class Report(Frozen):
     human: dict[str, Any] | None = None
     ledger: dict[str, Any] | None = None
     checks: dict[str, Any] | None = None  # only when checks that execute ran (report/checks.py)
+    axes: dict[str, Any] | None = None  # only when records carry provenance.axes (report/axes.py)
     warnings: list[ReportWarning] = Field(default_factory=list)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     compare: dict[str, Any] | None = None
@@ -53,7 +55,7 @@ class Report(Frozen):
         """No `conversations` or `preference` key at all in a report on data without them:
         its JSON stays as it was."""
         out: dict[str, Any] = handler(self)
-        for key in ("conversations", "preference", "checks", "grounding"):
+        for key in ("conversations", "preference", "checks", "grounding", "axes"):
             if out.get(key) is None:
                 out.pop(key, None)
         return out
@@ -210,6 +212,7 @@ def build_report(inp: ReportInputs, thresholds: Thresholds) -> Built:
         "human": human,
         "ledger": ledger,
         "checks": checks_block(inp.data, lpath),
+        "axes": axes_block(inp.data, lpath),
     }
     sections["warnings"] = find_warnings(sections, thresholds)
     sections["thresholds"] = thresholds

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from synthgen.stages.report.axes import axes_html
 from synthgen.stages.report.build import Built, Report
 from synthgen.stages.report.checks import checks_html
 from synthgen.stages.report.conversations import conversations_html
@@ -314,7 +315,7 @@ def render_html(built: Built, samples: Samples | None = None, notes: Sequence[st
         + (f"<p class=dim>{NO_PROVENANCE}.</p>" if r.coverage is None and r.judge is None else "")
         + f"<h2>Warnings</h2>{warnings}"
         + (render_samples(samples) if samples else "")
-        + f"<h2>Metrics</h2>{_metrics_table(r)}{_facts(r)}{figures}"
+        + f"<h2>Metrics</h2>{_metrics_table(r)}{_facts(r)}{axes_html(r.axes)}{figures}"
         "</body></html>"
     )
 

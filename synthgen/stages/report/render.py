@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from synthgen.stages.report.axes import off_task_lines
 from synthgen.stages.report.build import Report
 from synthgen.stages.report.checks import checks_lines
 from synthgen.stages.report.conversations import conversations_line
@@ -90,6 +91,23 @@ def _coverage(r: Report, console: Console) -> None:
         if cov[label]:
             items = ", ".join(f"{escape(k)} {v}" for k, v in cov[label].items())
             console.print(f"  {label}: {items}")
+
+
+def _axes(r: Report, console: Console) -> None:
+    """Coverage by axis value (generation.axes): kept, quota, keep rate, distinct-2."""
+    if not r.axes:
+        return
+    t = _table("axis", "value", "kept", "quota", "keep rate", "distinct-2")
+    for v in r.axes["values"]:
+        quota = "" if v["quota"] is None else str(v["quota"])
+        t.add_row(
+            escape(v["axis"]), escape(v["value"]), str(v["kept"]), quota,
+            _pct(v["keep_rate"]), _f(v["distinct_2"]),
+        )  # fmt: skip
+    console.print("[bold]Coverage by axis value[/bold]")
+    console.print(t)
+    for line in off_task_lines(r.axes):
+        console.print(f"[yellow]![/yellow] {escape(line)}")
 
 
 def _drift(r: Report, console: Console) -> None:
@@ -212,6 +230,7 @@ def render_report(r: Report, console: Console) -> None:
     _diversity(r, console)
     _lengths(r, console)
     _coverage(r, console)
+    _axes(r, console)
     _drift(r, console)
     _judge(r, console)
     _ledger(r, console)
