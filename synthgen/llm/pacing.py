@@ -20,12 +20,14 @@ CREEP = 0.002  # past the ceiling, each answer raises the pace by this share
 FAST = 0.5  # growth a second before anything was refused
 MIN_RATE = 0.1  # requests a second: 6 a minute
 PRESSED_S = 1.0  # grow only while the pace, not the work, held requests back lately
-# Refusals cluster as a limit's do (or failures as an outage's) when the last RUN answers
-# were all of that kind (a limit refuses everything past it), or SHARE of the last WINDOW were:
-# random faults of 5% reach either about once in thousands of answers.
+# Refusals cluster as a limit's do when the last RUN answers were 429s (a limit refuses
+# everything past it), or SHARE of the last WINDOW were (failures as an outage's: by share
+# only): random faults (5% 429s, 10% 5xx) reach either about once in thousands of answers.
 RUN = 3
 WINDOW = 32
-SHARE = 0.4
+# Shares of the last WINDOW answers that make a cluster: a limit refuses a quarter soon after
+# it is reached; an outage fails far more than the 10% of 5xx a healthy endpoint may show.
+SHARE = {"429": 0.25, "5xx": 0.4}
 
 
 class Slots:
@@ -159,11 +161,14 @@ class Refusals:
                 self.isolated += 1
 
     def clustered(self, kind: str = "429") -> bool:
-        """Do the latest answers of `kind` look like a limit (an outage) rather than faults?"""
+        """Do the latest answers of `kind` look like a limit (an outage) rather than faults?
+        429s RUN in a row already do (a limit must be met at once); 5xx only by their share,
+        since a run of three comes by chance every few hundred answers at a 10% fault rate."""
         recent = self.recent
-        if len(recent) >= RUN and all(recent[-i] == kind for i in range(1, RUN + 1)):
+        run = kind == "429" and len(recent) >= RUN
+        if run and all(recent[-i] == kind for i in range(1, RUN + 1)):
             return True
-        return sum(k == kind for k in recent) >= SHARE * WINDOW
+        return sum(k == kind for k in recent) >= SHARE[kind] * WINDOW
 
 
 _NO_TASK = object()

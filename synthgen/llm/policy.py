@@ -90,7 +90,7 @@ def unreachable(base_url: str, reason: str) -> EndpointUnreachable:
 def is_blip(exc: BaseException | None, refusals: Refusals) -> bool:
     """A 5xx while other requests are answered: a blip, whose first retry comes soon (work
     committed in job order means a request held back holds back the ones after it). 5xx
-    answers that cluster, as an outage's do, and a second failure back off as ever."""
+    answers that cluster, as an outage's do, back off as configured."""
     import openai
 
     return (
@@ -102,8 +102,10 @@ def is_blip(exc: BaseException | None, refusals: Refusals) -> bool:
 
 
 def backoff_base(exc: BaseException | None, attempt: int, base_s: float, r: Refusals) -> float:
-    """The backoff base after failed attempt `attempt`: short for a first blip."""
-    return min(base_s, BLIP_BASE_S) if attempt == 1 and is_blip(exc, r) else base_s
+    """The backoff base after failed attempt `attempt`: short while the failures are blips
+    (the endpoint answers the other requests), so one unlucky request that fails twice does
+    not hold back the work committed after it; the configured base once they cluster."""
+    return min(base_s, BLIP_BASE_S) if is_blip(exc, r) else base_s
 
 
 def attempt_limit(exc: BaseException | None, max_attempts: int) -> int:

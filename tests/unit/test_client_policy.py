@@ -426,12 +426,20 @@ def test_an_endpoint_without_the_header_is_not_called_the_standin(rig: MakeRig) 
     assert r.client.caps.get("standin", "") == ""
 
 
-def test_a_5xx_between_answers_is_retried_soon_and_a_second_failure_backs_off(
+def test_a_5xx_between_answers_is_retried_soon_while_the_failures_stay_blips(
     rig: MakeRig,
 ) -> None:
-    # The endpoint answers, then fails one request twice: the first retry is a blip's
-    # (base 0.05 s), the second backs off as ever (base·2 × 0.5 with the jitter draw at 0).
+    # The endpoint answers, then fails one request twice: both retries are a blip's (base
+    # 0.05 s, doubling; × 0.5 with the jitter draw at 0), not the configured base's 0.5, 1.0.
     r = rig(completion("first"), status(500, "boom"), status(502, "bad gateway"), completion())
     r.chat()
     r.chat(REQ.model_copy(update={"max_tokens": 17}))
-    assert r.clock.sleeps == [0.025, 1.0]
+    assert r.clock.sleeps == [0.025, 0.05]
+
+
+def test_5xx_with_nothing_answered_back_off_as_configured(rig: MakeRig) -> None:
+    # No answer has come yet (an endpoint that may be down): not a blip, so the configured
+    # base (1.0, doubling; × 0.5 with the jitter draw at 0).
+    r = rig(status(500, "boom"), status(502, "bad gateway"), completion())
+    r.chat()
+    assert r.clock.sleeps == [0.5, 1.0]

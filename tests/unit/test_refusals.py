@@ -92,3 +92,17 @@ def test_random_429s_leave_the_pace_alone(rpm: int | None) -> None:
     assert faulty.refused > 10
     assert slow.limiter.pacer.rate is None
     assert slow.seconds <= fast.seconds * 1.3
+
+
+def test_5xx_cluster_by_share_only_429s_by_a_run_too() -> None:
+    r = Refusals()
+    for kind in ("ok", "5xx", "5xx", "5xx"):
+        r.note(kind)
+    assert not r.clustered("5xx")  # three in a row come by chance at a 10% fault rate
+    for _ in range(10):
+        r.note("5xx")
+    assert r.clustered("5xx")  # 13 of the last 14: an outage
+    r = Refusals()
+    for kind in ("ok", "429", "429", "429"):
+        r.note(kind)
+    assert r.clustered("429")  # a limit refuses everything past it

@@ -29,6 +29,9 @@ from synthgen.stages.expand.grounded import Grounding
 from synthgen.stages.expand.strategies import Job, PoolView, Task, generation_of, make_job
 
 FEEDBACK_LAG = 64  # jobs; fixed so that changing --concurrency never changes a prompt
+# Jobs whose prompts show no records of this run may be planned this many times `concurrency`
+# ahead of the commits: a request held by its retry-after then holds back nothing behind it.
+AHEAD_PER_SLOT = 8
 MAX_CONSECUTIVE_FAILURES = 10
 
 
@@ -169,11 +172,15 @@ class Expander:
 
     def _lag(self) -> int:
         """How far planning may run ahead of commits. A job's prompt may show records of jobs
-        FEEDBACK_LAG before it, so that is the bound; in batch mode, where no prompt shows
-        records of this run (no machine examples, or `run`'s fixed pool), every job needed
-        is planned and waits for one batch together."""
+        FEEDBACK_LAG before it, so that is the bound. Where no prompt shows records of this
+        run (no machine examples, or `run`'s fixed pool), every job needed is planned in batch
+        mode (one batch together), and online AHEAD_PER_SLOT × concurrency jobs."""
         independent = not self.gen.machine_examples or not self.feeds_back
-        return self.max_jobs if independent and self.client.misses.defers else FEEDBACK_LAG
+        if not independent:
+            return FEEDBACK_LAG
+        if self.client.misses.defers:
+            return self.max_jobs
+        return max(FEEDBACK_LAG, AHEAD_PER_SLOT * self.cfg.endpoint.concurrency)
 
     def _plan_next(self, w: Window) -> tuple[Job, bool]:
         """The next job, and whether its answer is cached: planned once, however long it waits."""
