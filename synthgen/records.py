@@ -190,6 +190,7 @@ class Provenance(Open):
     preference: dict[str, Any] | None = None
     checks: list[dict[str, str]] | None = None  # that execute, passed: check and executor
     evidence: list[dict[str, Any]] | None = None  # grounded: quotes, spans (expand/faithful.py)
+    grounded_verdict: dict[str, Any] | None = None  # grounded: the judge's model and verdict
 
 
 class Response(Open):

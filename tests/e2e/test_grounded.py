@@ -231,3 +231,42 @@ def test_dry_run_shows_a_grounded_prompt_and_sends_nothing(tmp_path: Path) -> No
     assert got.code == 0, got.stderr
     assert '<chunk id="' in got.stderr and "shape, not facts" in got.stderr
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def _verdict_models(standin: StandinHandle) -> set[str]:
+    """The models the stand-in answered a grounded verdict's request as."""
+    log = standin_log(standin)
+    return {e["model"] for e in log if e.get("schema") == "grounded_verdict"}
+
+
+def test_expand_asks_the_verdict_of_verdict_model_never_the_generator(
+    standin: StandinHandle, tmp_path: Path
+) -> None:
+    got = run([*_args(tmp_path, standin.base_url, 4), "--verdict-model", "judge-x"])
+    assert got.code == 0, got.stderr
+    assert _verdict_models(standin) == {"judge-x"}  # calibration and verdicts alike
+    for r in read_jsonl(tmp_path / "out.jsonl"):
+        said = r["provenance"]["grounded_verdict"]
+        assert said["model"] == "judge-x" and said["supported"] and not said["contradicts"]
+    standin.reset()
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    got = run(_args(plain, standin.base_url, 4))  # no --verdict-model: no verdict at all
+    assert got.code == 0, got.stderr
+    assert "not asked" in got.stderr and _verdict_models(standin) == set()
+    assert all("grounded_verdict" not in r["provenance"] for r in read_jsonl(plain / "out.jsonl"))
+
+
+def test_run_asks_the_verdict_of_its_judge(standin: StandinHandle, tmp_path: Path) -> None:
+    cfg = _run_config(tmp_path, 4)
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(
+        text.replace("{judge: {enabled: false}}", "{judge: {models: [judge-x], threshold: 1}}"),
+        encoding="utf-8",
+    )
+    got = run(["run", str(cfg), "--base-url", standin.base_url])
+    assert got.code == 0, got.stderr
+    assert _verdict_models(standin) == {"judge-x"}
+    recs = read_jsonl(tmp_path / "out" / "data.jsonl")
+    assert len(recs) == 4
+    assert {r["provenance"]["grounded_verdict"]["model"] for r in recs} == {"judge-x"}

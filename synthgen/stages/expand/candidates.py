@@ -47,6 +47,9 @@ class RunContext:
     model: str
     endpoint: str
     sources: Sources | None = None  # grounded: the documents (run builds each round's plan)
+    verdict: LLMClient | None = (
+        None  # grounded: the judge of the chunk's verdict (not the generator)
+    )
 
 
 @dataclass
@@ -244,7 +247,7 @@ class Builder:
 
             ledger = functools.partial(self._drop, out, a.key)
             g, name = job.grounding, self.ctx.task
-            out.records += await grounded_records(items, g, prov, name, ledger, self.client)
+            out.records += await grounded_records(items, g, prov, name, ledger, self.ctx.verdict)
             return None
         share = Usage(
             prompt_tokens=prov.usage.prompt_tokens // len(items),

@@ -16,7 +16,7 @@ from synthgen.llm.client import LLMClient
 from synthgen.records import Provenance, Record, Usage, record_id
 from synthgen.stages.expand.grounded import GroundedItem, Grounding
 from synthgen.stages.expand.strategies import Task
-from synthgen.stages.expand.verdict import Verdict, ask, failure
+from synthgen.stages.expand.verdict import Verdict, ask, failure, provenance
 from synthgen.text.entities import unsupported
 from synthgen.text.quotes import copied_share, locate, word_count
 
@@ -70,11 +70,17 @@ def check_item(
 
 
 async def grounded_records(
-    items: list[Any], g: Grounding, prov: Provenance, task: str, drop: Drop, client: LLMClient
+    items: list[Any],
+    g: Grounding,
+    prov: Provenance,
+    task: str,
+    drop: Drop,
+    judge: LLMClient | None,
 ) -> list[Record]:
-    """The records of one reply that pass every check, the model's verdict last (only for
-    answers every deterministic check passed); every other item ledgered by `drop` (an
-    empty reply too: the chunk yielded nothing, which coverage counts)."""
+    """The records of one reply that pass every check, the judge's verdict last (only for
+    answers every deterministic check passed, and only with a judge: None leaves it out);
+    every other item ledgered by `drop` (an empty reply too: the chunk yielded nothing,
+    which coverage counts)."""
     if not items:
         ids = ", ".join(c.id for c in g.chunks)
         said = f"the model wrote no question for chunk {ids}"
@@ -101,16 +107,20 @@ async def grounded_records(
             drop(idx, got[0], got[1], base, None, _task(item), stage)
             continue
         passed.append((idx, item, got))
-    verdicts: list[tuple[Verdict | str, Usage]] = [("", Usage())] * len(passed)
-    if g.settings.verdict and passed:
+    asked = g.settings.verdict and judge is not None
+    verdicts: list[tuple[Verdict | str, Usage, dict[str, str]]] = [("", Usage(), {})] * len(passed)
+    if asked and judge is not None and passed:
         chunks = list(g.chunks)
         verdicts = await asyncio.gather(
-            *(ask(client, chunks, it.instruction, it.answer) for _, it, _ in passed)
+            *(ask(judge, chunks, it.instruction, it.answer) for _, it, _ in passed)
         )
     kept: list[Record] = []
-    for (idx, item, evidence), (verdict, cost) in zip(passed, verdicts, strict=True):
-        p = base.model_copy(update={"evidence": evidence, "usage": share + cost})
-        failed = failure(verdict) if g.settings.verdict else None
+    for (idx, item, evidence), (verdict, cost, who) in zip(passed, verdicts, strict=True):
+        update: dict[str, Any] = {"evidence": evidence, "usage": share + cost}
+        if asked:
+            update["grounded_verdict"] = provenance(verdict, who)
+        p = base.model_copy(update=update)
+        failed = failure(verdict) if asked else None
         if failed is not None:
             drop(idx, failed[0], failed[1], p, None, _task(item), STAGE)
             continue
