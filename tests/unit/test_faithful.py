@@ -16,7 +16,7 @@ from synthgen.documents.model import Chunk, Corpus, Document
 from synthgen.errors import StoppedError
 from synthgen.llm.types import ChatRequest
 from synthgen.records import Seed, sha256_hex
-from synthgen.stages.expand.coverage import ChunkPlan, kept_by_chunk
+from synthgen.stages.expand.coverage import ChunkPlan
 from synthgen.stages.expand.faithful import check_item
 from synthgen.stages.expand.grounded import GroundedItem, Grounding
 from synthgen.stages.expand.sources import Sources
@@ -150,7 +150,6 @@ def test_coverage_counts_per_chunk_and_the_evidence_union(tmp_path: Path) -> Non
     assert cov.per_chunk[1].dropped == {"quote_not_found": 1}
     assert cov.empty_chunks == [ids[1]] and cov.chunk_coverage == round(2 / 3, 4)
     assert cov.evidence_chars == 30 + 10 + 5 and cov.chars == len(TEXT)
-    assert kept_by_chunk(data) == {ids[0]: 2, ids[2]: 1}
 
 
 def test_standin_quotes_its_chunk_and_repeats_a_fault_for_a_repair() -> None:
