@@ -211,6 +211,10 @@ def test_run_spreads_over_chunks_reports_coverage_and_verifies(
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert any(name.startswith("documents/") for name in manifest["files"])
     assert run(["verify", str(run_dir)]).code == 0
+    reported = run(["report", str(run_dir), "--json"])  # every chunk, from the run dir alone
+    assert reported.code == 0, reported.stderr
+    assert reported.json()["grounding"]["empty_chunks"] == cov["empty_chunks"]
+    assert reported.json()["grounding"]["per_chunk"] == cov["per_chunk"]
     before = (run_dir / "data.jsonl").read_bytes()
     again = run(["run", str(cfg), "--base-url", standin.base_url, "--offline"])
     assert again.code == 0, again.stderr

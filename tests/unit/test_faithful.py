@@ -21,7 +21,7 @@ from synthgen.stages.expand.faithful import check_item
 from synthgen.stages.expand.grounded import GroundedItem, Grounding
 from synthgen.stages.expand.sources import Sources
 from synthgen.stages.expand.verdict import Verdict, calibrate, failure
-from synthgen.stages.report.coverage import coverage
+from synthgen.stages.report.coverage import coverage, grounding_line, seen_coverage
 from synthgen.standin.grounded import grounded_reply
 
 PARTS = [
@@ -243,3 +243,25 @@ def test_decontaminate_takes_a_document_and_drops_a_record_sharing_a_13_gram(
     drop = json.loads((tmp_path / "kept.ledger.jsonl").read_text().splitlines()[0])
     assert drop["dropped"]["reason"] == "contaminated"
     assert summary.ok
+
+
+def test_a_run_dirs_report_counts_every_chunk_of_the_corpus(tmp_path: Path) -> None:
+    ids = [c.id for c in SOURCES.chunks]
+    block = coverage(tmp_path / "none", None, SOURCES.corpus.documents, SOURCES.chunks)
+    manifest = {
+        "coverage": block.model_dump(mode="json"),
+        "files": {f"documents/{TSHA}.txt": "x", "data.jsonl": "y"},
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    ev = [{"start": 0, "end": 10}]
+    src = {"chunk_id": ids[1], "text_sha256": TSHA, "chunk_span": [0, 1]}
+    data = tmp_path / "data.jsonl"
+    data.write_text(json.dumps({"provenance": {"source": src, "evidence": ev}}) + "\n")
+    got = seen_coverage(data, None)
+    assert got is not None and got["scope"] == "every chunk of the corpus"
+    # chunks 0 and 2 were never in the data nor the ledger: still counted, as empty
+    assert got["chunks"] == 3 and got["empty_chunks"] == [ids[0], ids[2]]
+    assert got["evidence_chars"] == 10 and got["chars"] == len(TEXT)
+    assert "1 of 3 chunks" in grounding_line(got) and ids[2] in grounding_line(got)
+    (tmp_path / "manifest.json").unlink()  # elsewhere: only the chunks the data names
+    assert seen_coverage(data, None)["chunks"] == 1  # type: ignore[index]

@@ -12,6 +12,7 @@ from rich.table import Table
 from synthgen.stages.report.build import Report
 from synthgen.stages.report.checks import checks_lines
 from synthgen.stages.report.conversations import conversations_line
+from synthgen.stages.report.coverage import grounding_line
 from synthgen.stages.report.preference import preference_line
 from synthgen.stages.report.shapes import describe
 
@@ -205,6 +206,8 @@ def render_report(r: Report, console: Console) -> None:
         )
     if r.preference:
         console.print(f"[bold]Preference pairs[/bold]: {preference_line(r.preference)}")
+    if r.grounding:
+        console.print(f"[bold]Grounding coverage[/bold]: {escape(grounding_line(r.grounding))}")
     if r.checks:
         console.print("[bold]Checks that execute[/bold]")
         for line in checks_lines(r.checks):
