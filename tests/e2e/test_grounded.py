@@ -135,8 +135,9 @@ def test_verify_names_the_record_whose_span_does_not_hold(
 
 
 def test_kill_9_then_rerun_repays_nothing(standin: StandinHandle, tmp_path: Path) -> None:
-    standin.set_faults(latency_s=0.05, grounded_faults=list(FAULTS))
-    args = _args(tmp_path, standin.base_url, 16)
+    standin.set_faults(latency_s=0.1, grounded_faults=list(FAULTS))
+    # the judge's verdicts too: none is asked twice
+    args = _args(tmp_path, standin.base_url, 16, "--verdict-model", "judge-x")
     proc = spawn(args, tmp_path)
     wait_lines(tmp_path / "out.jsonl.partial", 4)
     proc.kill()
