@@ -275,3 +275,39 @@ def test_run_asks_the_verdict_of_its_judge(standin: StandinHandle, tmp_path: Pat
     recs = read_jsonl(tmp_path / "out" / "data.jsonl")
     assert len(recs) == 4
     assert {r["provenance"]["grounded_verdict"]["model"] for r in recs} == {"judge-x"}
+
+
+def test_k_responses_to_a_grounded_question_are_each_checked_then_paired(
+    standin: StandinHandle, tmp_path: Path
+) -> None:
+    standin.set_faults(judge_score_by_length=20)  # a pair needs a margin between its answers
+    args = _args(tmp_path, standin.base_url, 4, "--responses-per-instruction", "2")
+    got = run([*args, "--verdict-model", "judge-x", "--json"])
+    assert got.code == 0, got.stderr
+    out, store = tmp_path / "out.jsonl", tmp_path / "out.jsonl.documents"
+    recs = read_jsonl(out)
+    assert len(recs) == 4
+    asked = [e for e in standin_log(standin) if e.get("schema") == "grounded_response"]
+    assert len(asked) >= 4  # response 2 of each kept question, asked on its own
+    for r in recs:
+        src = r["provenance"]["source"]
+        text = (store / f"{src['text_sha256']}.txt").read_text(encoding="utf-8")
+        start, end = src["chunk_span"]
+        assert len(r["responses"]) == 2 and r["output"] == r["responses"][0]["output"]
+        for resp in r["responses"]:  # every response's quotes, in ITS chunk at their spans
+            assert resp["evidence"]
+            for ev in resp["evidence"]:
+                assert start <= ev["start"] < ev["end"] <= end
+                assert text[ev["start"] : ev["end"]] == ev["quote"]
+    # the verdict asked of every answer, both of each question
+    verdicts = [e for e in standin_log(standin) if e.get("schema") == "grounded_verdict"]
+    assert len(verdicts) >= 2 * len(recs)
+    assert run(["verify", str(out)]).code == 0
+    kept = tmp_path / "pairs.jsonl"
+    filtered = run(["filter", str(out), "-o", str(kept), "--base-url", standin.base_url,
+                    "--model", "standin-fake", "--state-dir", str(tmp_path / ".synthgen"),
+                    "--threshold", "1", "--json"])  # fmt: skip
+    assert filtered.code == 0, filtered.stderr
+    assert filtered.json()["counts"]["pairs"] == 4
+    pairs = read_jsonl(kept)
+    assert pairs and all(p["chosen"] in {x["output"] for x in p["responses"]} for p in pairs)

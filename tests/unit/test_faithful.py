@@ -4,6 +4,7 @@ hand-made chunks (no endpoint, no files but the ledger's)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -265,3 +266,43 @@ def test_a_run_dirs_report_counts_every_chunk_of_the_corpus(tmp_path: Path) -> N
     assert "1 of 3 chunks" in grounding_line(got) and ids[2] in grounding_line(got)
     (tmp_path / "manifest.json").unlink()  # elsewhere: only the chunks the data names
     assert seen_coverage(data, None)["chunks"] == 1  # type: ignore[index]
+
+
+def test_each_of_k_grounded_responses_is_checked_against_the_chunk() -> None:
+    from synthgen.config import GenerationConfig
+    from synthgen.records import GeneratorInfo, PromptRef
+    from synthgen.stages.expand.grounded_pairs import more_responses
+    from synthgen.stages.expand.strategies import Job
+
+    g = _ground(2)
+    gen = GenerationConfig(strategy="grounded", responses_per_instruction=3)
+    ref = PromptRef(template="grounded", template_sha256="x")
+    job = Job(0, "grounded", None, [], ref, ChatRequest(messages=[], seed=5), "grounded", True)
+    job = dataclasses.replace(job, grounding=g)
+    good = "A strong colony stores 25 kg of honey for winter."
+    replies = {0: {"answer": "About 25 kg.", "quotes": [good]}}  # call 0: response 2
+
+    def script(req: ChatRequest, call: int) -> str:  # otherwise a quote that is not there
+        bad = {"answer": "About 25 kg.", "quotes": ["bees keep honey in golden jars forever"]}
+        return json.dumps(replies.get(call, bad))
+
+    client = FakeClient(script)
+
+    def info(req: ChatRequest, a: object) -> GeneratorInfo:
+        return GeneratorInfo.model_construct(model="m", params={"seed": req.seed})
+
+    more = more_responses(job, 0, gen, [as_llm_client(client)], info)  # type: ignore[arg-type]
+    assert more is not None
+    item = _item("About 25 kg.", good)
+    got = asyncio.run(more(item))
+    assert got == ("quote_not_found", "response 3 of 3: not in the chunk: "
+                   "'bees keep honey in golden jars forever'")  # fmt: skip
+    # each response its own seed; every request shows the chunk and the question
+    assert len({r.seed for r in client.calls}) == 2
+    assert all(item.instruction in r.messages[-1]["content"] for r in client.calls)
+    replies[2] = replies[3] = replies[0]  # the rerun's calls (the fake does not cache)
+    ok = asyncio.run(more(item))
+    assert isinstance(ok, list) and len(ok) == 2
+    assert ok[0].evidence[0]["match"] == "exact"  # type: ignore[attr-defined]
+    one = GenerationConfig(strategy="grounded")
+    assert more_responses(job, 0, one, [as_llm_client(client)], info) is None  # type: ignore[arg-type]
