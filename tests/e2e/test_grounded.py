@@ -304,10 +304,18 @@ def test_k_responses_to_a_grounded_question_are_each_checked_then_paired(
     assert len(verdicts) >= 2 * len(recs)
     assert run(["verify", str(out)]).code == 0
     kept = tmp_path / "pairs.jsonl"
+    tampered = tmp_path / "tampered.jsonl"  # a second response's span that does not hold
+    bad = [*recs]
+    bad[0]["responses"][1]["evidence"][0]["start"] += 1
+    tampered.write_text("".join(json.dumps(r) + "\n" for r in bad), encoding="utf-8")
+    (tmp_path / "tampered.jsonl.documents").symlink_to(store)
+    assert run(["verify", str(tampered)]).code == 1
     filtered = run(["filter", str(out), "-o", str(kept), "--base-url", standin.base_url,
                     "--model", "standin-fake", "--state-dir", str(tmp_path / ".synthgen"),
                     "--threshold", "1", "--json"])  # fmt: skip
     assert filtered.code == 0, filtered.stderr
-    assert filtered.json()["counts"]["pairs"] == 4
-    pairs = read_jsonl(kept)
-    assert pairs and all(p["chosen"] in {x["output"] for x in p["responses"]} for p in pairs)
+    counts = filtered.json()["counts"]
+    # which pairs keep a margin depends on the stand-in's lengths; each is decided either way
+    assert counts["pairs"] == 4 and counts["kept"] + counts["dropped_total"] == 4
+    for p in read_jsonl(kept):
+        assert p["chosen"] in {x["output"] for x in p["responses"]}
