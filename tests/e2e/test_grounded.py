@@ -4,10 +4,11 @@ with every fault on; each fault ends under its own ledger reason and what is kep
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
-from support.helpers import expand_args, read_jsonl, run, spawn
-from support.resume import received_seqs, standin_log, wait_lines
+from support.helpers import expand_args, read_jsonl, run, spawn, wait_until
+from support.resume import received_seqs, standin_log
 
 from synthgen.records import sha256_hex
 from synthgen.standin import StandinHandle
@@ -135,20 +136,31 @@ def test_verify_names_the_record_whose_span_does_not_hold(
 
 
 def test_kill_9_then_rerun_repays_nothing(standin: StandinHandle, tmp_path: Path) -> None:
-    standin.set_faults(latency_s=0.1, grounded_faults=list(FAULTS))
-    # the judge's verdicts too: none is asked twice
+    # The stand-in answers 10 requests and holds the next: the kill lands mid-run on an
+    # event (every answer given is cached), not after a sleep. The judge's verdicts too.
+    standin.reset()
+    standin.set_faults(hold_after=10, grounded_faults=list(FAULTS))
     args = _args(tmp_path, standin.base_url, 16, "--verdict-model", "judge-x")
-    proc = spawn(args, tmp_path)
-    wait_lines(tmp_path / "out.jsonl.partial", 4)
-    proc.kill()
-    proc.wait()
+    try:
+        proc = spawn(args, tmp_path)
+
+        def held_or_ended() -> bool:
+            return bool(standin.stats()["held"]) or proc.poll() is not None
+
+        try:
+            wait_until(held_or_ended, timeout=60, what="the 11th request to be held")
+        finally:
+            proc.kill()
+            _, err = proc.communicate(timeout=30)
+    finally:
+        standin.set_faults(hold_after=None)
+    assert proc.returncode == -signal.SIGKILL, f"the run ended before the kill:\n{err}"
     assert not (tmp_path / "out.jsonl").exists(), "killed before it finished"
     first_log = standin_log(standin)
     received = received_seqs(tmp_path / ".synthgen")
     assert received
     body_of = {e["seq"]: e["body_sha256"] for e in first_log if e["status"] == 200}
     paid = {body_of[s] for s in received}
-    standin.set_faults(latency_s=0.0)
     again = run([*args, "--json"])
     assert again.code == 0, again.stderr
     assert len(read_jsonl(tmp_path / "out.jsonl")) == 16
