@@ -28,7 +28,7 @@ def test_grounded_expand_keeps_only_verified_quotes(llama: LlamaServer, tmp_path
     cfg = tmp_path / "grounded.yaml"
     # no verdict: a 135M model cannot pass its calibration, and the quote checks need none
     cfg.write_text(
-        "generation: {max_new_tokens: 128}\ndocuments: {chunk_tokens: 200}\n"
+        "generation: {max_new_tokens: 256}\ndocuments: {chunk_tokens: 200}\n"
         "grounding: {verdict: false}\n",
         encoding="utf-8",
     )
