@@ -29,6 +29,7 @@ class Strict(BaseModel):
 
 
 Strategy = Literal["self-instruct", "evol", "paraphrase", "conversation", "grounded"]
+PAIRED = ("self-instruct", "grounded")  # strategies whose questions can have K responses
 EVOL_OPERATORS = (
     "add_constraints",
     "deepen",
@@ -79,10 +80,10 @@ class GenerationConfig(Strict):
 
     @model_validator(mode="after")
     def _pairs_need_self_instruct(self) -> GenerationConfig:
-        if self.responses_per_instruction > 1 and self.strategy != "self-instruct":
+        if self.responses_per_instruction > 1 and self.strategy not in PAIRED:
             raise ValueError(
-                "responses_per_instruction > 1 works with the self-instruct strategy only "
-                "(its instructions are written first, then answered K times)"
+                "responses_per_instruction > 1 works with the self-instruct and grounded "
+                "strategies only (their questions are written first, then answered K times)"
             )
         return self
 

@@ -150,6 +150,7 @@ SETTINGS: dict[str, Setting] = {
     "grounding.check_entities": C_LATE,
     "grounding.max_copied_share": C_LATE,
     "grounding.verdict": C_LATE,
+    "grounding.verdict_model": C_LATE,
     "grounding.min_chunk_coverage": R_LATE,  # a gate: when to stop, not what is kept
 }
 

@@ -198,6 +198,7 @@ class Provenance(Open):
     checks: list[dict[str, str]] | None = None  # that execute, passed: check and executor
     evidence: list[dict[str, Any]] | None = None  # grounded: quotes, spans (expand/faithful.py)
     axes: dict[str, str] | None = None  # the values its call drew (generation.axes)
+    grounded_verdict: dict[str, Any] | None = None  # grounded: the judge's model and verdict
 
 
 class Response(Open):

@@ -54,6 +54,7 @@ class ExpandOptions(EndpointOptions, total=False):
     responses: str | None
     responses_per_instruction: int | None
     documents: Many | None  # grounded generation: the facts come from these
+    verdict_model: str | None  # grounded: the judge of the verdict on the raw chunk
 
 
 class FilterOptions(EndpointOptions, total=False):
@@ -121,6 +122,7 @@ EXPAND_OPTIONS = {
     "responses": "generation.responses",
     "responses_per_instruction": "generation.responses_per_instruction",
     "documents": "documents.paths",
+    "verdict_model": "grounding.verdict_model",
     **ENDPOINT_OPTIONS,
 }
 FILTER_OPTIONS = {

@@ -64,6 +64,11 @@ if TYPE_CHECKING:
     help="Documents (files, folders, globs; repeatable) the answers must be grounded in: "
     "implies --strategy grounded.",
 )
+@click.option(
+    "--verdict-model",
+    help="Grounded: the model (same endpoint) that judges each answer against its raw chunk; "
+    "without it only the deterministic checks run (never the generator's own verdict).",
+)
 @click.option("--format", "fmt", help="Force the seed format (else autodetected).")
 @click.option("--task", help="Task name recorded in meta and shown to the model.")
 @endpoint_options
@@ -87,6 +92,7 @@ def expand_cmd(
     responses: str | None,
     responses_per_instruction: int | None,
     documents: tuple[Path, ...],
+    verdict_model: str | None,
     fmt: str | None,
     task: str | None,
     endpoint: EndpointOptions,
@@ -128,6 +134,7 @@ def expand_cmd(
         "responses": responses,
         "responses_per_instruction": responses_per_instruction,
         "documents": list(documents) or None,
+        "verdict_model": verdict_model,
         **endpoint,
     }
     if dry_run:

@@ -27,5 +27,9 @@ class GroundingSettings(BaseModel):
     # last, for answers every check above passed: the model reads the raw chunk, question
     # and answer ({supported, contradicts, answerable}); calibrated on the seeds first
     verdict: bool = True
+    # who gives it: `run` asks its judge (filter.judge, the first model of a panel); `expand`
+    # has no judge, so it asks this model (same endpoint) and without one leaves the verdict
+    # to the deterministic checks (a model never gives the verdict on its own answers)
+    verdict_model: str | None = None
     # `run`: stop with exit 3 when fewer than this share of chunks kept a record (CI gate)
     min_chunk_coverage: float | None = Field(default=None, ge=0.0, le=1.0)

@@ -52,7 +52,15 @@ def record_problems(rec: dict[str, Any], text: str) -> list[str]:
         ):
             problems.append(f"chunk {c.get('chunk_id')} span [{start}, {end}]: sha256 differs")
         spans.append((c.get("chunk_id"), start, end))
-    for ev in rec["provenance"].get("evidence") or []:
+    # K responses: each response's own quotes too (the first's are provenance.evidence)
+    responses = rec.get("responses")
+    extra = [
+        ev
+        for r in (responses if isinstance(responses, list) else [])
+        if isinstance(r, dict)
+        for ev in r.get("evidence") or []
+    ]
+    for ev in [*(rec["provenance"].get("evidence") or []), *extra]:
         try:
             s, e, quote, match = int(ev["start"]), int(ev["end"]), str(ev["quote"]), ev["match"]
         except (KeyError, TypeError, ValueError):

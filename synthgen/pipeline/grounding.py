@@ -9,6 +9,7 @@ from synthgen.config import Config
 from synthgen.core.manifest import file_sha256
 from synthgen.core.stage import Outcome, StageRun
 from synthgen.errors import StoppedError, UsageError
+from synthgen.llm.client import LLMClient
 from synthgen.records import Seed, canonical_json, sha256_hex
 from synthgen.stages.expand.sources import Sources, grounded_identity, load_sources, store_texts
 
@@ -83,12 +84,24 @@ async def calibrate_verdict(
     anything is generated; a stop when it cannot tell a seed's chunk from another."""
     from synthgen.stages.expand.verdict import calibrate
 
-    generator = run.roles.generator
-    if sources is None or not cfg.grounding.verdict or generator is None:
+    judge = verdict_client(cfg, sources, run)
+    if sources is None or not cfg.grounding.verdict:
+        return None
+    if judge is None:
+        run.say("grounded verdict: not asked (the judge is off); the deterministic checks decide")
         return None
     try:
-        summary = await calibrate(generator, seeds, sources)
+        summary = await calibrate(judge, seeds, sources)
     except StoppedError as e:
         return Outcome("stopped_calibration", e)
-    run.say(f"grounded verdict: {summary['right']} of {summary['pairs']} calibration pairs right")
+    right, pairs = summary["right"], summary["pairs"]
+    run.say(f"grounded verdict ({judge.model}): {right} of {pairs} calibration pairs right")
     return None
+
+
+def verdict_client(cfg: Config, sources: Sources | None, run: StageRun) -> LLMClient | None:
+    """Who gives a grounded run's verdict on the raw chunk: its judge (the first model of a
+    panel), never the generator, whose blind spots it would share; None without one."""
+    if sources is None or not cfg.grounding.verdict or not run.roles.judges:
+        return None
+    return run.roles.judges[0]

@@ -1,6 +1,7 @@
 """What `run` holds of the records it kept. They are on disk (data.jsonl) the moment they are
 kept; in memory stay only what later decisions read: how many, the human seeds in their
-lineage (seed reweighting), the round's instructions (its distinct-2) and a bounded sample
+lineage (seed reweighting), the chunks they rest on (a grounded run's chunk plan, so no
+round re-reads data.jsonl), the round's instructions (its distinct-2) and a bounded sample
 shown to later rounds' prompts as machine examples. So memory does not grow with the target.
 """
 
@@ -23,6 +24,7 @@ class Kept:
     def __init__(self, seed: int, size: int = POOL_SIZE) -> None:
         self.count = 0
         self.parents: Counter[str] = Counter()
+        self.chunks: Counter[str] = Counter()  # grounded: kept per chunk id (the chunk plan)
         self.pool: list[Record] = []
         self.size = size
         self._round: list[str] = []
@@ -32,6 +34,9 @@ class Kept:
         """Count a kept record, its seeds, its instruction; maybe sample it for the prompts."""
         self.count += 1
         self.parents.update(p for p in rec.provenance.parents if p.startswith("seed:"))
+        source = rec.provenance.source
+        if source is not None and "chunk_id" in source:
+            self.chunks[str(source["chunk_id"])] += 1
         self._round.append(rec.instruction.lower())
         if len(self.pool) < self.size:
             self.pool.append(rec)

@@ -198,7 +198,7 @@ class Pipeline:
             lambda made: self.report_progress(index, "expand"),
             self.instruction_gate if self.gates_instructions else None,
             self.clients.responders,
-            round_plan(self.cfg, self.ctx.sources, self.run.sink.partial),
+            round_plan(self.cfg, self.ctx.sources, self.kept.chunks),
             None if self.steer is None else self.steer.drawer,
         )
         return await expand_round(inputs, index, asked, out)

@@ -24,6 +24,7 @@ from synthgen.pipeline.grounding import (
     run_job_suffix,
     run_sources,
     store_run_texts,
+    verdict_client,
 )
 from synthgen.pipeline.outputs import answered_by_standin, write_outputs
 from synthgen.pipeline.rounds import GateTrip, RoundRecord, run_counts
@@ -125,6 +126,7 @@ class RunStage(Stage):
             cfg.endpoint.model,
             endpoint_host(cfg.endpoint.base_url),
             sources=self.sources,
+            verdict=verdict_client(cfg, self.sources, run),
         )
         stop = await calibrate_verdict(cfg, self.sources, self.seeds, run)
         if stop is not None:  # grounded: the verdict could not tell a seed's chunk apart

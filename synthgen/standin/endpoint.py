@@ -198,6 +198,10 @@ class StandinServer:
         if not isinstance(model, str) or not model:
             return error(400, "you must provide a model parameter", param="model")
         entry["model"], entry["n"] = model, n
+        fmt = req.get("response_format")  # the log tells a verdict's request from a judge's
+        entry["schema"] = (
+            (fmt.get("json_schema") or {}).get("name") if isinstance(fmt, dict) else None
+        )
         if (
             not isinstance(messages, list)
             or not messages

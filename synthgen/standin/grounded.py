@@ -62,6 +62,8 @@ def reply(
         _CHUNK.search(_text(m)) for m in messages if isinstance(m, dict)
     ):
         return verdict_reply(messages)
+    if "answer" in props and is_grounded(messages, schema):
+        return response_reply(messages, choice, seed)
     if is_grounded(messages, schema):
         return grounded_reply(messages, schema, choice, faults, seed)
     return None
@@ -80,6 +82,17 @@ def verdict_reply(messages: list[Any]) -> str:
     supported = not missing and found >= len(words) / 2
     verdict = {"supported": supported, "contradicts": bool(missing), "answerable": True}
     return orjson.dumps(verdict).decode()
+
+
+def response_reply(messages: list[Any], choice: int, seed: object) -> str:
+    """One more answer to a grounded question (K responses): a sentence of the chunk, picked
+    by the request's seed, retold, and quoted."""
+    prompt = _first_user(messages)
+    digest = hashlib.sha256(f"{prompt}#{seed}#{choice}".encode()).digest()
+    chunks = [text for _, text in _CHUNK.findall(prompt)]
+    sentences = _sentences(" ".join(chunks))
+    quote = sentences[int.from_bytes(digest[:4], "big") % len(sentences)]
+    return orjson.dumps({"answer": _retold(quote), "quotes": [quote]}).decode()
 
 
 def _text(message: dict[str, Any]) -> str:

@@ -4,10 +4,11 @@ with every fault on; each fault ends under its own ledger reason and what is kep
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
-from support.helpers import expand_args, read_jsonl, run, spawn
-from support.resume import received_seqs, standin_log, wait_lines
+from support.helpers import expand_args, read_jsonl, run, spawn, wait_until
+from support.resume import received_seqs, standin_log
 
 from synthgen.records import sha256_hex
 from synthgen.standin import StandinHandle
@@ -135,19 +136,31 @@ def test_verify_names_the_record_whose_span_does_not_hold(
 
 
 def test_kill_9_then_rerun_repays_nothing(standin: StandinHandle, tmp_path: Path) -> None:
-    standin.set_faults(latency_s=0.05, grounded_faults=list(FAULTS))
-    args = _args(tmp_path, standin.base_url, 16)
-    proc = spawn(args, tmp_path)
-    wait_lines(tmp_path / "out.jsonl.partial", 4)
-    proc.kill()
-    proc.wait()
+    # The stand-in answers 10 requests and holds the next: the kill lands mid-run on an
+    # event (every answer given is cached), not after a sleep. The judge's verdicts too.
+    standin.reset()
+    standin.set_faults(hold_after=10, grounded_faults=list(FAULTS))
+    args = _args(tmp_path, standin.base_url, 16, "--verdict-model", "judge-x")
+    try:
+        proc = spawn(args, tmp_path)
+
+        def held_or_ended() -> bool:
+            return bool(standin.stats()["held"]) or proc.poll() is not None
+
+        try:
+            wait_until(held_or_ended, timeout=60, what="the 11th request to be held")
+        finally:
+            proc.kill()
+            _, err = proc.communicate(timeout=30)
+    finally:
+        standin.set_faults(hold_after=None)
+    assert proc.returncode == -signal.SIGKILL, f"the run ended before the kill:\n{err}"
     assert not (tmp_path / "out.jsonl").exists(), "killed before it finished"
     first_log = standin_log(standin)
     received = received_seqs(tmp_path / ".synthgen")
     assert received
     body_of = {e["seq"]: e["body_sha256"] for e in first_log if e["status"] == 200}
     paid = {body_of[s] for s in received}
-    standin.set_faults(latency_s=0.0)
     again = run([*args, "--json"])
     assert again.code == 0, again.stderr
     assert len(read_jsonl(tmp_path / "out.jsonl")) == 16
@@ -211,6 +224,10 @@ def test_run_spreads_over_chunks_reports_coverage_and_verifies(
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert any(name.startswith("documents/") for name in manifest["files"])
     assert run(["verify", str(run_dir)]).code == 0
+    reported = run(["report", str(run_dir), "--json"])  # every chunk, from the run dir alone
+    assert reported.code == 0, reported.stderr
+    assert reported.json()["grounding"]["empty_chunks"] == cov["empty_chunks"]
+    assert reported.json()["grounding"]["per_chunk"] == cov["per_chunk"]
     before = (run_dir / "data.jsonl").read_bytes()
     again = run(["run", str(cfg), "--base-url", standin.base_url, "--offline"])
     assert again.code == 0, again.stderr
@@ -231,3 +248,86 @@ def test_dry_run_shows_a_grounded_prompt_and_sends_nothing(tmp_path: Path) -> No
     assert got.code == 0, got.stderr
     assert '<chunk id="' in got.stderr and "shape, not facts" in got.stderr
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def _verdict_models(standin: StandinHandle) -> set[str]:
+    """The models the stand-in answered a grounded verdict's request as."""
+    log = standin_log(standin)
+    return {e["model"] for e in log if e.get("schema") == "grounded_verdict"}
+
+
+def test_expand_asks_the_verdict_of_verdict_model_never_the_generator(
+    standin: StandinHandle, tmp_path: Path
+) -> None:
+    got = run([*_args(tmp_path, standin.base_url, 4), "--verdict-model", "judge-x"])
+    assert got.code == 0, got.stderr
+    assert _verdict_models(standin) == {"judge-x"}  # calibration and verdicts alike
+    for r in read_jsonl(tmp_path / "out.jsonl"):
+        said = r["provenance"]["grounded_verdict"]
+        assert said["model"] == "judge-x" and said["supported"] and not said["contradicts"]
+    standin.reset()
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    got = run(_args(plain, standin.base_url, 4))  # no --verdict-model: no verdict at all
+    assert got.code == 0, got.stderr
+    assert "not asked" in got.stderr and _verdict_models(standin) == set()
+    assert all("grounded_verdict" not in r["provenance"] for r in read_jsonl(plain / "out.jsonl"))
+
+
+def test_run_asks_the_verdict_of_its_judge(standin: StandinHandle, tmp_path: Path) -> None:
+    cfg = _run_config(tmp_path, 4)
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(
+        text.replace("{judge: {enabled: false}}", "{judge: {models: [judge-x], threshold: 1}}"),
+        encoding="utf-8",
+    )
+    got = run(["run", str(cfg), "--base-url", standin.base_url])
+    assert got.code == 0, got.stderr
+    assert _verdict_models(standin) == {"judge-x"}
+    recs = read_jsonl(tmp_path / "out" / "data.jsonl")
+    assert len(recs) == 4
+    assert {r["provenance"]["grounded_verdict"]["model"] for r in recs} == {"judge-x"}
+
+
+def test_k_responses_to_a_grounded_question_are_each_checked_then_paired(
+    standin: StandinHandle, tmp_path: Path
+) -> None:
+    standin.set_faults(judge_score_by_length=20)  # a pair needs a margin between its answers
+    args = _args(tmp_path, standin.base_url, 4, "--responses-per-instruction", "2")
+    got = run([*args, "--verdict-model", "judge-x", "--json"])
+    assert got.code == 0, got.stderr
+    out, store = tmp_path / "out.jsonl", tmp_path / "out.jsonl.documents"
+    recs = read_jsonl(out)
+    assert len(recs) == 4
+    asked = [e for e in standin_log(standin) if e.get("schema") == "grounded_response"]
+    assert len(asked) >= 4  # response 2 of each kept question, asked on its own
+    for r in recs:
+        src = r["provenance"]["source"]
+        text = (store / f"{src['text_sha256']}.txt").read_text(encoding="utf-8")
+        start, end = src["chunk_span"]
+        assert len(r["responses"]) == 2 and r["output"] == r["responses"][0]["output"]
+        for resp in r["responses"]:  # every response's quotes, in ITS chunk at their spans
+            assert resp["evidence"]
+            for ev in resp["evidence"]:
+                assert start <= ev["start"] < ev["end"] <= end
+                assert text[ev["start"] : ev["end"]] == ev["quote"]
+    # the verdict asked of every answer, both of each question
+    verdicts = [e for e in standin_log(standin) if e.get("schema") == "grounded_verdict"]
+    assert len(verdicts) >= 2 * len(recs)
+    assert run(["verify", str(out)]).code == 0
+    kept = tmp_path / "pairs.jsonl"
+    tampered = tmp_path / "tampered.jsonl"  # a second response's span that does not hold
+    bad = [*recs]
+    bad[0]["responses"][1]["evidence"][0]["start"] += 1
+    tampered.write_text("".join(json.dumps(r) + "\n" for r in bad), encoding="utf-8")
+    (tmp_path / "tampered.jsonl.documents").symlink_to(store)
+    assert run(["verify", str(tampered)]).code == 1
+    filtered = run(["filter", str(out), "-o", str(kept), "--base-url", standin.base_url,
+                    "--model", "standin-fake", "--state-dir", str(tmp_path / ".synthgen"),
+                    "--threshold", "1", "--json"])  # fmt: skip
+    assert filtered.code == 0, filtered.stderr
+    counts = filtered.json()["counts"]
+    # which pairs keep a margin depends on the stand-in's lengths; each is decided either way
+    assert counts["pairs"] == 4 and counts["kept"] + counts["dropped_total"] == 4
+    for p in read_jsonl(kept):
+        assert p["chosen"] in {x["output"] for x in p["responses"]}

@@ -4,6 +4,7 @@ hand-made chunks (no endpoint, no files but the ledger's)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -16,12 +17,12 @@ from synthgen.documents.model import Chunk, Corpus, Document
 from synthgen.errors import StoppedError
 from synthgen.llm.types import ChatRequest
 from synthgen.records import Seed, sha256_hex
-from synthgen.stages.expand.coverage import ChunkPlan, kept_by_chunk
+from synthgen.stages.expand.coverage import ChunkPlan
 from synthgen.stages.expand.faithful import check_item
 from synthgen.stages.expand.grounded import GroundedItem, Grounding
 from synthgen.stages.expand.sources import Sources
 from synthgen.stages.expand.verdict import Verdict, calibrate, failure
-from synthgen.stages.report.coverage import coverage
+from synthgen.stages.report.coverage import coverage, grounding_line, seen_coverage
 from synthgen.standin.grounded import grounded_reply
 
 PARTS = [
@@ -150,7 +151,6 @@ def test_coverage_counts_per_chunk_and_the_evidence_union(tmp_path: Path) -> Non
     assert cov.per_chunk[1].dropped == {"quote_not_found": 1}
     assert cov.empty_chunks == [ids[1]] and cov.chunk_coverage == round(2 / 3, 4)
     assert cov.evidence_chars == 30 + 10 + 5 and cov.chars == len(TEXT)
-    assert kept_by_chunk(data) == {ids[0]: 2, ids[2]: 1}
 
 
 def test_standin_quotes_its_chunk_and_repeats_a_fault_for_a_repair() -> None:
@@ -244,3 +244,65 @@ def test_decontaminate_takes_a_document_and_drops_a_record_sharing_a_13_gram(
     drop = json.loads((tmp_path / "kept.ledger.jsonl").read_text().splitlines()[0])
     assert drop["dropped"]["reason"] == "contaminated"
     assert summary.ok
+
+
+def test_a_run_dirs_report_counts_every_chunk_of_the_corpus(tmp_path: Path) -> None:
+    ids = [c.id for c in SOURCES.chunks]
+    block = coverage(tmp_path / "none", None, SOURCES.corpus.documents, SOURCES.chunks)
+    manifest = {
+        "coverage": block.model_dump(mode="json"),
+        "files": {f"documents/{TSHA}.txt": "x", "data.jsonl": "y"},
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    ev = [{"start": 0, "end": 10}]
+    src = {"chunk_id": ids[1], "text_sha256": TSHA, "chunk_span": [0, 1]}
+    data = tmp_path / "data.jsonl"
+    data.write_text(json.dumps({"provenance": {"source": src, "evidence": ev}}) + "\n")
+    got = seen_coverage(data, None)
+    assert got is not None and got["scope"] == "every chunk of the corpus"
+    # chunks 0 and 2 were never in the data nor the ledger: still counted, as empty
+    assert got["chunks"] == 3 and got["empty_chunks"] == [ids[0], ids[2]]
+    assert got["evidence_chars"] == 10 and got["chars"] == len(TEXT)
+    assert "1 of 3 chunks" in grounding_line(got) and ids[2] in grounding_line(got)
+    (tmp_path / "manifest.json").unlink()  # elsewhere: only the chunks the data names
+    assert seen_coverage(data, None)["chunks"] == 1  # type: ignore[index]
+
+
+def test_each_of_k_grounded_responses_is_checked_against_the_chunk() -> None:
+    from synthgen.config import GenerationConfig
+    from synthgen.records import GeneratorInfo, PromptRef
+    from synthgen.stages.expand.grounded_pairs import more_responses
+    from synthgen.stages.expand.strategies import Job
+
+    g = _ground(2)
+    gen = GenerationConfig(strategy="grounded", responses_per_instruction=3)
+    ref = PromptRef(template="grounded", template_sha256="x")
+    job = Job(0, "grounded", None, [], ref, ChatRequest(messages=[], seed=5), "grounded", True)
+    job = dataclasses.replace(job, grounding=g)
+    good = "A strong colony stores 25 kg of honey for winter."
+    replies = {0: {"answer": "About 25 kg.", "quotes": [good]}}  # call 0: response 2
+
+    def script(req: ChatRequest, call: int) -> str:  # otherwise a quote that is not there
+        bad = {"answer": "About 25 kg.", "quotes": ["bees keep honey in golden jars forever"]}
+        return json.dumps(replies.get(call, bad))
+
+    client = FakeClient(script)
+
+    def info(req: ChatRequest, a: object) -> GeneratorInfo:
+        return GeneratorInfo.model_construct(model="m", params={"seed": req.seed})
+
+    more = more_responses(job, 0, gen, [as_llm_client(client)], info)  # type: ignore[arg-type]
+    assert more is not None
+    item = _item("About 25 kg.", good)
+    got = asyncio.run(more(item))
+    assert got == ("quote_not_found", "response 3 of 3: not in the chunk: "
+                   "'bees keep honey in golden jars forever'")  # fmt: skip
+    # each response its own seed; every request shows the chunk and the question
+    assert len({r.seed for r in client.calls}) == 2
+    assert all(item.instruction in r.messages[-1]["content"] for r in client.calls)
+    replies[2] = replies[3] = replies[0]  # the rerun's calls (the fake does not cache)
+    ok = asyncio.run(more(item))
+    assert isinstance(ok, list) and len(ok) == 2
+    assert ok[0].evidence[0]["match"] == "exact"  # type: ignore[attr-defined]
+    one = GenerationConfig(strategy="grounded")
+    assert more_responses(job, 0, one, [as_llm_client(client)], info) is None  # type: ignore[arg-type]

@@ -41,3 +41,15 @@ def test_the_sample_stays_bounded_uniform_and_a_function_of_the_seed() -> None:
     assert a == fill(7) and a != fill(8)
     late = sum(int(i.removeprefix("sg_")) >= 2500 for i in a)
     assert 10 <= late <= 40  # about half from the second half: not the first 50 kept
+
+
+def test_grounded_records_are_counted_per_chunk_for_the_next_rounds_plan() -> None:
+    k = Kept(seed=7)
+    for i, chunk in enumerate(["d#0", "d#2", "d#0"]):
+        r = rec(i)
+        source = {"chunk_id": chunk, "text_sha256": "t"}
+        k.add(
+            r.model_copy(update={"provenance": r.provenance.model_copy(update={"source": source})})
+        )
+    k.add(rec(9))  # not grounded: no chunk to count
+    assert k.chunks == {"d#0": 2, "d#2": 1} and k.count == 4

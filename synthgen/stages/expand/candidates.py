@@ -47,6 +47,9 @@ class RunContext:
     model: str
     endpoint: str
     sources: Sources | None = None  # grounded: the documents (run builds each round's plan)
+    verdict: LLMClient | None = (
+        None  # grounded: the judge of the chunk's verdict (not the generator)
+    )
 
 
 @dataclass
@@ -242,10 +245,14 @@ class Builder:
             prov = self._prov(job, info, usage, received_at=a2.received_at)
         if job.grounding is not None:  # checked against its chunk, cheapest check first
             from synthgen.stages.expand.faithful import grounded_records
+            from synthgen.stages.expand.grounded_pairs import more_responses
 
             ledger = functools.partial(self._drop, out, a.key)
-            g, name = job.grounding, self.ctx.task
-            out.records += await grounded_records(items, g, prov, name, ledger, self.client)
+            g, name, who = job.grounding, self.ctx.task, self.responders or [self.client]
+            more = more_responses(job, sample, self.ctx.gen, who, self._gen_info)
+            out.records += await grounded_records(
+                items, g, prov, name, ledger, self.ctx.verdict, more
+            )
             return None
         share = Usage(
             prompt_tokens=prov.usage.prompt_tokens // len(items),
@@ -266,16 +273,9 @@ class Builder:
             try:
                 task = Task.model_validate(item)
             except ValidationError as e:
+                raw = orjson.dumps(item).decode()
                 detail = e.errors()[0]["msg"]
-                self._drop(
-                    out,
-                    a.key,
-                    idx + 1,
-                    "invalid_item",
-                    detail,
-                    item_prov,
-                    orjson.dumps(item).decode(),
-                )
+                self._drop(out, a.key, idx + 1, "invalid_item", detail, item_prov, raw)
                 continue
             tasks.append((idx, task))
         tasks_resp: list[tuple[Task, GeneratorInfo | None, Usage | None]]

@@ -5,11 +5,7 @@ past its quota while another is below it."""
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Mapping
-from pathlib import Path
-
-import orjson
 
 from synthgen.config import Config
 from synthgen.documents.grounding import GroundingSettings
@@ -59,26 +55,10 @@ class ChunkPlan:
         return Grounding(chunks, self.sources.document(chunk), self.sources, self.settings)
 
 
-def kept_by_chunk(data: Path) -> Counter[str]:
-    """Records kept per chunk id in a JSONL file of records (streamed; none when absent)."""
-    counts: Counter[str] = Counter()
-    if not data.exists():
-        return counts
-    with data.open("rb") as fh:
-        for line in fh:
-            if b'"chunk_id"' not in line:
-                continue
-            try:
-                source = orjson.loads(line)["provenance"]["source"]
-                counts[source["chunk_id"]] += 1
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                continue  # a torn last line: the next round reads it whole
-    return counts
-
-
-def round_plan(cfg: Config, sources: Sources | None, data: Path) -> ChunkPlan | None:
-    """`run`'s plan for its next round: chunks with the fewest records kept so far (in
-    `data`) first, none past its share of the target while another is below it."""
+def round_plan(cfg: Config, sources: Sources | None, kept: Mapping[str, int]) -> ChunkPlan | None:
+    """`run`'s plan for its next round: chunks with the fewest records kept so far (`kept`,
+    the counts run holds in memory, never a re-read of its output) first, none past its
+    share of the target while another is below it."""
     if sources is None:
         return None
-    return ChunkPlan(sources, cfg.grounding, kept_by_chunk(data), cfg.target.count)
+    return ChunkPlan(sources, cfg.grounding, kept, cfg.target.count)

@@ -5,7 +5,7 @@ the chunk, copying measured; a record that passes carries its source and evidenc
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -13,16 +13,20 @@ from pydantic import ValidationError
 
 from synthgen.documents.grounding import GroundingSettings
 from synthgen.llm.client import LLMClient
-from synthgen.records import Provenance, Record, Usage, record_id
+from synthgen.records import Provenance, Record, Response, Usage, record_id
 from synthgen.stages.expand.grounded import GroundedItem, Grounding
+from synthgen.stages.expand.pairs import pair_record
 from synthgen.stages.expand.strategies import Task
-from synthgen.stages.expand.verdict import Verdict, ask, failure
+from synthgen.stages.expand.verdict import Verdict, ask, failure, provenance
 from synthgen.text.entities import unsupported
 from synthgen.text.quotes import copied_share, locate, word_count
 
 STAGE = "faithfulness"
 # (item index, reason, detail, provenance, raw JSON, the item, stage) → one ledger entry
 Drop = Callable[[int, str, str, Provenance, str | None, Task | None, str], None]
+# K responses (grounded_pairs.py): responses 2..K of a question, each checked against the
+# chunk, or (reason, detail) of the first that fails
+More = Callable[[GroundedItem], Awaitable[list[Response] | tuple[str, str]]]
 
 
 def check_item(
@@ -70,11 +74,18 @@ def check_item(
 
 
 async def grounded_records(
-    items: list[Any], g: Grounding, prov: Provenance, task: str, drop: Drop, client: LLMClient
+    items: list[Any],
+    g: Grounding,
+    prov: Provenance,
+    task: str,
+    drop: Drop,
+    judge: LLMClient | None,
+    more: More | None = None,
 ) -> list[Record]:
-    """The records of one reply that pass every check, the model's verdict last (only for
-    answers every deterministic check passed); every other item ledgered by `drop` (an
-    empty reply too: the chunk yielded nothing, which coverage counts)."""
+    """The records of one reply that pass every check, the judge's verdict last (only for
+    answers every deterministic check passed, and only with a judge: None leaves it out);
+    every other item ledgered by `drop` (an empty reply too: the chunk yielded nothing,
+    which coverage counts)."""
     if not items:
         ids = ", ".join(c.id for c in g.chunks)
         said = f"the model wrote no question for chunk {ids}"
@@ -101,30 +112,54 @@ async def grounded_records(
             drop(idx, got[0], got[1], base, None, _task(item), stage)
             continue
         passed.append((idx, item, got))
-    verdicts: list[tuple[Verdict | str, Usage]] = [("", Usage())] * len(passed)
-    if g.settings.verdict and passed:
+    extra: list[list[Response] | tuple[str, str]] = [[] for _ in passed]
+    if more is not None and passed:  # K responses: each of the others checked the same way
+        extra = list(await asyncio.gather(*(more(it) for _, it, _ in passed)))
+    asked = g.settings.verdict and judge is not None
+    # The judge's verdict on every answer that passed (all K of a question), asked at once.
+    answers = [
+        (n, item.instruction, a)
+        for n, ((_, item, _), others) in enumerate(zip(passed, extra, strict=True))
+        if not isinstance(others, tuple)
+        for a in (item.answer, *(r.output for r in others))
+    ]
+    verdicts: list[tuple[Verdict | str, Usage, dict[str, str]]] = []
+    if asked and judge is not None and answers:
         chunks = list(g.chunks)
-        verdicts = await asyncio.gather(
-            *(ask(client, chunks, it.instruction, it.answer) for _, it, _ in passed)
-        )
+        verdicts = list(await asyncio.gather(*(ask(judge, chunks, q, a) for _, q, a in answers)))
     kept: list[Record] = []
-    for (idx, item, evidence), (verdict, cost) in zip(passed, verdicts, strict=True):
-        p = base.model_copy(update={"evidence": evidence, "usage": share + cost})
-        failed = failure(verdict) if g.settings.verdict else None
+    for n, ((idx, item, evidence), others) in enumerate(zip(passed, extra, strict=True)):
+        if isinstance(others, tuple):
+            drop(idx, others[0], others[1], base, None, _task(item), STAGE)
+            continue
+        mine = [v for (m, _, _), v in zip(answers, verdicts, strict=False) if m == n]
+        cost = sum((c for _, c, _ in mine), Usage())
+        update: dict[str, Any] = {"evidence": evidence, "usage": share + cost}
+        if mine:
+            update["grounded_verdict"] = provenance(mine[0][0], mine[0][2])
+        p = base.model_copy(update=update)
+        failed = next((f for v, _, _ in mine if (f := failure(v)) is not None), None)
         if failed is not None:
             drop(idx, failed[0], failed[1], p, None, _task(item), STAGE)
             continue
-        rec_id = record_id(item.instruction, "", item.answer)
-        kept.append(
-            Record(
-                id=rec_id,
-                instruction=item.instruction,
-                output=item.answer,
-                meta={"task": task},
-                provenance=p,
-            )
-        )
+        kept.append(_record(item, p, others, task))
     return kept
+
+
+def _record(item: GroundedItem, p: Provenance, others: list[Response], task: str) -> Record:
+    """A kept grounded question: one answer, or K (the first the grounded call's own) for
+    `filter` to make a preference pair of."""
+    if not others:
+        return Record(
+            id=record_id(item.instruction, "", item.answer),
+            instruction=item.instruction,
+            output=item.answer,
+            meta={"task": task},
+            provenance=p,
+        )
+    first = Response(output=item.answer, generator=p.generator, evidence=p.evidence)
+    rec = pair_record(_task(item), [first, *others], p, p.usage)
+    return rec.model_copy(update={"meta": {"task": task}})
 
 
 def _task(item: GroundedItem) -> Task:

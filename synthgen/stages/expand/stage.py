@@ -10,7 +10,7 @@ from synthgen.config import Config, resolve_api_key
 from synthgen.core.batchrun import BatchMode
 from synthgen.core.runtime import RunSlot, price_of
 from synthgen.core.sink import Sink
-from synthgen.core.stage import Outcome, Stage, StagePlan, StageRun, run_stage
+from synthgen.core.stage import ClientSpec, Outcome, Stage, StagePlan, StageRun, run_stage
 from synthgen.errors import Interrupted, StoppedError, SynthgenError, UsageError
 from synthgen.fingerprint import fingerprint_dump
 from synthgen.llm.cost import Price, dearest
@@ -89,6 +89,10 @@ class ExpandStage(Stage):
                 "the grounded strategy needs documents",
                 hint="synthgen expand SEEDS.jsonl --documents DOCS... -n N -o OUT",
             )
+        # grounded: the verdict is a judge's, never the generator's own (none: not asked)
+        judge = cfg.grounding.verdict_model if self.sources and cfg.grounding.verdict else None
+        verdict = [ClientSpec(judge, role="judge")] if judge else []
+        verdict_models = [judge] if judge else []
         self.plan = StagePlan(
             command="expand",
             output=output,
@@ -97,9 +101,13 @@ class ExpandStage(Stage):
             reads=[("a seed", p) for p in cfg.seeds],
             inputs=list(cfg.seeds),
             # the generator, then the models that answer in turn when K responses are asked
-            models=[cfg.endpoint.model, *cfg.generation.models],
+            models=[
+                cfg.endpoint.model,
+                *(ClientSpec(m, role="responder") for m in cfg.generation.models),
+                *verdict,
+            ],
             api_key=resolve_api_key(cfg),
-            price=_dearest(cfg, [cfg.endpoint.model, *cfg.generation.models]),
+            price=_dearest(cfg, [cfg.endpoint.model, *cfg.generation.models, *verdict_models]),
             batch=batch,
         )
         self.expander: Expander | None = None
@@ -121,18 +129,29 @@ class ExpandStage(Stage):
             run.say(f"continuing {run.slot.run_id}: {sink.count} records already written")
         endpoint = endpoint_host(cfg.endpoint.base_url)
         gen, model = cfg.generation, cfg.endpoint.model
-        ctx = RunContext(run.slot.run_id, cfg.sha256(), cfg.task, gen, model, endpoint)
+        judge = run.roles.judges[0] if run.roles.judges else None
+        ctx = RunContext(
+            run.slot.run_id, cfg.sha256(), cfg.task, gen, model, endpoint, verdict=judge
+        )
         run.defer_misses()
-        generator, *responders = run.clients  # then the models answering in turn (K responses)
+        generator = run.roles.generator
+        assert generator is not None  # the plan names it first
+        responders = list(run.roles.responders)  # the models answering in turn (K responses)
         ground = None
-        if self.sources is not None and cfg.grounding.verdict:
+        if self.sources is not None and cfg.grounding.verdict and judge is None:
+            run.say(
+                "grounded verdict: not asked (no --verdict-model); the quote, entity and copy "
+                "checks decide, and `filter` judges what they keep"
+            )
+        if self.sources is not None and judge is not None:
             from synthgen.stages.expand.verdict import calibrate
 
             try:  # the verdict must tell a seed's own chunk from another before it decides
-                calib = await calibrate(generator, self.seeds, self.sources)
+                calib = await calibrate(judge, self.seeds, self.sources)
             except StoppedError as e:
                 return Outcome("stopped_calibration", e)
-            run.say(f"grounded verdict: {calib['right']} of {calib['pairs']} calibration pairs")
+            right, pairs = calib["right"], calib["pairs"]
+            run.say(f"grounded verdict ({judge.model}): {right} of {pairs} calibration pairs")
         if self.sources is not None:
             if not run.slot.to_stdout:  # the texts every span refers to, for `verify`
                 store_texts(self.sources, documents_dir(run.slot.out_path))

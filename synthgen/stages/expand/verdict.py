@@ -1,6 +1,7 @@
-"""The LLM verdict on a grounded answer, the dearest check and so the last: a model reads the
-raw chunk, the question and the answer, and says whether the chunk supports the answer,
-contradicts it, and answers the question at all. Calibrated first on the seeds and on
+"""The LLM verdict on a grounded answer, the dearest check and so the last: the judge (never
+the generator, whose blind spots it would share) reads the raw chunk, the question and the
+answer, and says whether the chunk supports the answer, contradicts it, and answers the
+question at all. Calibrated first on the seeds and on
 deliberately broken pairs (a seed's answer beside another chunk), which it must tell apart."""
 
 from __future__ import annotations
@@ -58,13 +59,23 @@ def verdict_request(chunks: list[Any], question: str, answer: str) -> ChatReques
 
 async def ask(
     client: LLMClient, chunks: list[Any], question: str, answer: str
-) -> tuple[Verdict | str, Usage]:
-    """The verdict (or why there is none: what the reply was), and what it cost."""
+) -> tuple[Verdict | str, Usage, dict[str, str]]:
+    """The verdict (or why there is none: what the reply was), what it cost, and the model
+    that gave it: as asked, and as the endpoint named it when that differs."""
     (a,) = await client.chat(verdict_request(chunks, question, answer))
+    who = {"model": client.model}
+    if a.resolved_model and a.resolved_model != client.model:
+        who["resolved_model"] = a.resolved_model
     try:
-        return Verdict.model_validate(parse_json(a.content or "")), a.usage
+        return Verdict.model_validate(parse_json(a.content or "")), a.usage, who
     except (ParseFailure, ValidationError):
-        return f"no usable verdict: {(a.content or '')[:200]!r}", a.usage
+        return f"no usable verdict: {(a.content or '')[:200]!r}", a.usage, who
+
+
+def provenance(v: Verdict | str, who: dict[str, str]) -> dict[str, Any]:
+    """What a record's provenance says of its verdict: who gave it, and what it said."""
+    said = v.model_dump() if isinstance(v, Verdict) else {"invalid": v}
+    return {**who, **said}
 
 
 def failure(v: Verdict | str) -> tuple[str, str] | None:
@@ -101,9 +112,10 @@ async def calibrate(client: LLMClient, seeds: list[Seed], sources: Sources) -> d
         return {"pairs": 0, "right": 0, "note": "no seed has quotes found in the documents"}
     got = await asyncio.gather(*(ask(client, [c], s.instruction, s.output) for s, c, _ in pairs))
     right = sum(
-        1 for (_, _, ok), (v, _) in zip(pairs, got, strict=True) if (failure(v) is None) == ok
+        1 for (_, _, ok), (v, _, _) in zip(pairs, got, strict=True) if (failure(v) is None) == ok
     )
-    summary = {"pairs": len(pairs), "right": right, "min_share": MIN_CALIBRATION}
+    summary: dict[str, Any] = {"pairs": len(pairs), "right": right, "model": client.model}
+    summary["min_share"] = MIN_CALIBRATION
     if right < MIN_CALIBRATION * len(pairs):
         raise StoppedError(
             f"the grounded verdict told {right} of {len(pairs)} calibration pairs apart "

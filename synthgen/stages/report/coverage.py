@@ -4,6 +4,7 @@ covers, and the chunks that yielded nothing."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -13,6 +14,8 @@ import orjson
 
 from synthgen.documents.model import Chunk, Document
 from synthgen.records import Frozen
+
+_STORED = re.compile(r"documents/([0-9a-f]{64})\.txt")  # a run dir's stored extracted text
 
 
 class ChunkCoverage(Frozen):
@@ -144,10 +147,15 @@ def coverage(
 
 
 def seen_coverage(data: Path, ledger: Path | None) -> dict[str, Any] | None:
-    """The coverage block `synthgen report` can compute without the documents: over the
-    chunks its records and drops name (a run ledgers every chunk it asked about, `[]`
-    included), with the stored texts' sizes when they are beside the data. None when the
-    data is not grounded."""
+    """The coverage block `synthgen report` computes without re-reading the documents:
+    for a run dir, over every chunk of the corpus its manifest lists (those that yielded
+    nothing, or were never asked about, included); else over the chunks its records and
+    drops name (a run ledgers every chunk it asked about, `[]` included), with the stored
+    texts' sizes when they are beside the data. None when the data is not grounded."""
+    whole = _manifest_corpus(data)
+    if whole is not None:
+        block = coverage(data, ledger, *whole)
+        return {"scope": "every chunk of the corpus", **block.model_dump(mode="json")}
     chunks: dict[str, Chunk] = {}
     docs: dict[str, Document] = {}
     store = data.parent / "documents" if data.name == "data.jsonl" else None
@@ -195,4 +203,48 @@ def _chunk(src: dict[str, Any], start: int, end: int) -> Chunk:
         heading_path=tuple(src.get("heading_path") or ()),
         text="",
         tokens=0,
+    )
+
+
+def _manifest_corpus(data: Path) -> tuple[list[Document], list[Chunk]] | None:
+    """A run dir's corpus as its manifest's coverage block lists it, every chunk in corpus
+    order (the counts are recomputed from the data and ledger, never taken from it); each
+    text's full sha256 from the stored texts the manifest lists. None outside a grounded
+    run dir."""
+    manifest = data.parent / "manifest.json"
+    if data.name != "data.jsonl" or not manifest.is_file():
+        return None
+    try:
+        m = orjson.loads(manifest.read_bytes())
+    except orjson.JSONDecodeError:
+        return None
+    block = m.get("coverage") if isinstance(m, dict) else None
+    if not isinstance(block, dict) or not isinstance(block.get("per_chunk"), list):
+        return None
+    files = m.get("files")
+    stored = [_STORED.fullmatch(n) for n in files] if isinstance(files, dict) else []
+    full = {hit[1][:12]: hit[1] for hit in stored if hit}
+    chunks: list[Chunk] = []
+    for pc in block["per_chunk"]:
+        prefix = str(pc["chunk_id"]).rpartition("#")[0]
+        src = {**pc, "text_sha256": full.get(prefix, prefix), "chunk_sha256": ""}
+        chunks.append(_chunk(src, 0, 0))
+    sha_of = {c.document: c.text_sha256 for c in chunks}
+    docs = [
+        _document({"document": d["document"], "text_sha256": sha_of.get(d["document"])}, d["chars"])
+        for d in block.get("documents") or []
+    ]
+    return docs, chunks
+
+
+def grounding_line(g: dict[str, Any]) -> str:
+    """The coverage block in one line for the terminal: chunks with a kept record, the
+    evidence's share of the text, and the chunks that yielded nothing."""
+    empty = g["empty_chunks"]
+    shown = ", ".join(empty[:8]) + (f" and {len(empty) - 8} more" if len(empty) > 8 else "")
+    return (
+        f"{g['chunks_with_kept']} of {g['chunks']} chunks ({g.get('scope', 'all chunks')}) "
+        f"kept a record ({g['chunk_coverage']:.1%}); kept evidence covers "
+        f"{g['evidence_coverage']:.1%} of the text"
+        + (f"; yielded nothing: {shown}" if empty else "")
     )

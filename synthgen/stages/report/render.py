@@ -13,6 +13,7 @@ from synthgen.stages.report.axes import off_task_lines
 from synthgen.stages.report.build import Report
 from synthgen.stages.report.checks import checks_lines
 from synthgen.stages.report.conversations import conversations_line
+from synthgen.stages.report.coverage import grounding_line
 from synthgen.stages.report.preference import preference_line
 from synthgen.stages.report.shapes import describe
 
@@ -223,6 +224,8 @@ def render_report(r: Report, console: Console) -> None:
         )
     if r.preference:
         console.print(f"[bold]Preference pairs[/bold]: {preference_line(r.preference)}")
+    if r.grounding:
+        console.print(f"[bold]Grounding coverage[/bold]: {escape(grounding_line(r.grounding))}")
     if r.checks:
         console.print("[bold]Checks that execute[/bold]")
         for line in checks_lines(r.checks):
