@@ -18,7 +18,10 @@ pytestmark = [pytest.mark.realmodel, pytest.mark.timeout(300)]
 
 # The server's account of each prompt it processed: "prompt eval time = 40919.29 ms / 781".
 PROMPT_EVAL = re.compile(r"prompt eval time =\s+([\d.]+) ms /\s+(\d+) tokens")
-TIMEOUT_S = 4  # as in the report: above the gaps between tokens under load, below the prompt
+# Above the gaps between tokens under load, well below the prompt's processing: the judge's
+# system prompt may be served from llama.cpp's prompt cache (an earlier test sent it), so
+# only the record's part counts, and a fast machine must still take longer than this.
+TIMEOUT_S = 2
 # The record judged, named anew for each run early in the judge's user turn: the
 # server's prompt cache cannot serve it from an earlier prompt, so all of it is processed.
 WORDS = "the ticket says the invoice export fails after the last update and asks for help "
@@ -42,7 +45,7 @@ def test_a_prompt_slower_than_the_timeout_is_not_cut_off_under_load(
 ) -> None:
     record = {
         "instruction": f"Case {tmp_path.name}: triage the ticket in the input.",
-        "input": WORDS * 16,
+        "input": WORDS * 48,
         "output": "Route it to billing, urgency high. " + WORDS * 8,
     }
     inp = tmp_path / "in.jsonl"
