@@ -19,7 +19,7 @@ import orjson
 from pydantic import ValidationError
 
 import synthgen.standin.content as C
-import synthgen.standin.grounded as G
+import synthgen.standin.grounded_chat as G
 from synthgen.llm.types import STANDIN_HEADER
 from synthgen.standin.axes import attribute_tags, axis_fail_pin
 from synthgen.standin.batches import BatchStore, batch_step, is_batch_path

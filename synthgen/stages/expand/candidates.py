@@ -244,8 +244,8 @@ class Builder:
             info = self._gen_info(req, a2, repaired=True)
             prov = self._prov(job, info, usage, received_at=a2.received_at)
         if job.grounding is not None:  # checked against its chunk, cheapest check first
-            from synthgen.stages.expand.faithful import grounded_records
             from synthgen.stages.expand.grounded_pairs import more_responses
+            from synthgen.stages.expand.grounded_turns import grounded_records
 
             ledger = functools.partial(self._drop, out, a.key)
             g, name, who = job.grounding, self.ctx.task, self.responders or [self.client]

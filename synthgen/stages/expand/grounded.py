@@ -41,6 +41,7 @@ class Grounding:
     document: Document
     sources: Sources
     settings: GroundingSettings
+    chat: bool = False  # conversation seeds: the job writes conversations (grounded_chat.py)
 
     def source(self) -> dict[str, Any]:
         """`provenance.source` of what the job yields (its drops too): the document, its

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from synthgen import prompts
 from synthgen.config import Config, resolve_api_key
@@ -37,7 +38,11 @@ def job_sha256(cfg: Config, seeds: list[Seed], sources: Sources | None = None) -
     gen = fingerprint_dump(generation_of(cfg), "generation")
     templates = sorted((n, prompts.load(n).sha256) for n in TEMPLATES)
     # grounded: the prompt, the checks and every chunk shape the records too
-    grounded = {} if sources is None else {"grounded": grounded_identity(cfg, sources)}
+    grounded: dict[str, Any] = {}
+    if sources is not None:
+        grounded["grounded"] = grounded_identity(cfg, sources)
+    if grounded and any(s.messages for s in seeds):  # grounded conversations: their prompt
+        grounded["grounded_conversation"] = prompts.load("grounded_conversation").sha256
     return sha256_hex(
         canonical_json(
             grounded

@@ -204,6 +204,7 @@ def _make_job(
         return Job(index, "conversation", None, parents, tpl.ref, req, "conversations", True)
     if gen.strategy == "grounded":
         from synthgen.stages.expand.grounded import grounded_request, template
+        from synthgen.stages.expand.grounded_chat import METHOD, TEMPLATE, chat_request, is_chat
 
         if ground is None:
             raise UsageError(
@@ -211,12 +212,24 @@ def _make_job(
             )
         g = ground(index)
         line = _task_line(task, description)
-        req, shown = grounded_request(
-            rng, seeds, gen.human_examples, gen.per_call, line, g, base, job_seed
-        )
+        if is_chat(seeds) and gen.responses_per_instruction > 1:
+            raise UsageError(
+                "K responses work with grounded questions, not grounded conversations",
+                hint="give question/answer seeds, or set responses_per_instruction: 1",
+            )
+        if is_chat(seeds):  # conversation seeds: grounded conversations (grounded_chat.py)
+            g = dataclasses.replace(g, chat=True)
+            req, shown = chat_request(
+                rng, seeds, gen.human_examples, gen.per_call, line, g, base, job_seed
+            )
+            ref, method = prompts.load(TEMPLATE).ref, METHOD
+        else:
+            req, shown = grounded_request(
+                rng, seeds, gen.human_examples, gen.per_call, line, g, base, job_seed
+            )
+            ref, method = template().ref, "grounded"
         parents = [_ref(s) for s in shown]
-        ref = template().ref
-        return Job(index, "grounded", None, parents, ref, req, "grounded", True, grounding=g)
+        return Job(index, method, None, parents, ref, req, "grounded", True, grounding=g)
     if gen.strategy == "self-instruct":
         k = min(gen.human_examples, len(seeds))
         humans = rng.sample(seeds, k) if weights is None else _weighted(rng, seeds, weights, k)
