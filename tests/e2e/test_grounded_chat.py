@@ -55,6 +55,10 @@ def test_kept_conversations_quote_their_chunk_on_every_turn_and_faults_name_the_
     assert ("unsupported_entity", "turn 2") in drops, drops
     verified = run(["verify", str(out)])
     assert verified.code == 0, verified.stdout + verified.stderr
+    # a rerun replays every answer (the verdicts too) from the cache: same bytes, nothing sent
+    before, sent = out.read_bytes(), standin.stats()["requests_total"]
+    assert run(args).code == 0 and out.read_bytes() == before
+    assert standin.stats()["requests_total"] == sent
     # a moved span of a second turn is caught and its record named
     recs[0]["provenance"]["evidence"][-1]["start"] += 1
     out.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")

@@ -9,10 +9,13 @@ import json
 import random
 from typing import Any
 
+import pytest
 from support.fakes import FakeClient, as_llm_client
 
+from synthgen.config import GenerationConfig
 from synthgen.documents.grounding import GroundingSettings
 from synthgen.documents.model import Chunk, Corpus, Document
+from synthgen.errors import UsageError
 from synthgen.llm.types import ChatRequest
 from synthgen.records import Provenance, Seed, Turn, Usage, sha256_hex
 from synthgen.stages.expand.grounded import Grounding
@@ -24,6 +27,7 @@ from synthgen.stages.expand.grounded_chat import (
 )
 from synthgen.stages.expand.grounded_turns import check_conversation, grounded_records
 from synthgen.stages.expand.sources import Sources
+from synthgen.stages.expand.strategies import make_job
 from synthgen.standin import grounded_chat as standin
 
 PARTS = [
@@ -239,3 +243,12 @@ def _seed_conv() -> Seed:
             Turn(role="assistant", content="25 kg."),
         ],
     )
+
+
+def test_conversation_seeds_make_conversation_jobs_and_refuse_k_responses() -> None:
+    gen = GenerationConfig(strategy="grounded", per_call=1)
+    job = make_job(0, gen, [_seed_conv()], [], "bees", ground=lambda i: _ground())
+    assert job.method == METHOD and job.grounding is not None and job.grounding.chat
+    paired = GenerationConfig(strategy="grounded", responses_per_instruction=2)
+    with pytest.raises(UsageError, match="not grounded conversations"):
+        make_job(0, paired, [_seed_conv()], [], "bees", ground=lambda i: _ground())
