@@ -64,3 +64,28 @@ def test_kept_conversations_quote_their_chunk_on_every_turn_and_faults_name_the_
     out.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
     broken = run(["verify", str(out)])
     assert broken.code == 1 and recs[0]["id"] in broken.stdout + broken.stderr
+
+
+def test_run_keeps_exactly_n_grounded_conversations_judged_and_verified(
+    standin: StandinHandle, tmp_path: Path
+) -> None:
+    standin.set_faults(grounded_faults=["fabricated"], judge_score_by_length=30)
+    cfg = tmp_path / "chat.yaml"
+    cfg.write_text(
+        f"task: manual-chat\nseeds: [{SEEDS}]\ndocuments: [{DOCUMENTS}]\n"
+        "endpoint: {model: standin-fake, concurrency: 2}\n"
+        "generation: {strategy: grounded, per_call: 1, seed: 3}\n"
+        "target: {count: 4}\nfilter: {judge: {threshold: 1}}\n"
+        "dedup: {method: exact}\noutputs: {dir: out, formats: []}\nstate_dir: .sg\n",
+        encoding="utf-8",
+    )
+    got = run(["run", str(cfg), "--base-url", standin.base_url, "--json"])
+    assert got.code == 0, got.stderr
+    recs = read_jsonl(tmp_path / "out" / "data.jsonl")
+    assert len(recs) == 4
+    for r in recs:
+        assert r["provenance"]["method"] == "grounded_conversation"
+        assert r["provenance"]["judge"]["score"] >= 1  # the judge saw what the checks passed
+        turns = sum(t["role"] == "assistant" for t in r["messages"])
+        assert {ev["turn"] for ev in r["provenance"]["evidence"]} == set(range(1, turns + 1))
+    assert run(["verify", str(tmp_path / "out")]).code == 0
