@@ -107,8 +107,7 @@ def _axes(r: Report, console: Console) -> None:
         )  # fmt: skip
     console.print("[bold]Coverage by axis value[/bold]")
     console.print(t)
-    m = _table("axis", "value", "distinct-1", "distinct-3", "compression", "ROUGE-L", "opener H")
-    m.add_column("median words")
+    m = _table("axis", "value", "dist-1", "dist-3", "gzip", "ROUGE-L", "opener H", "words")
     for v in r.axes["values"]:
         x = v.get("metrics") or {}
         m.add_row(
@@ -117,7 +116,10 @@ def _axes(r: Report, console: Console) -> None:
             _f(x.get("mean_pairwise_rouge_l")), _f(x.get("opener_entropy"), ".2f"),
             _f(x.get("median_words"), ".0f"),
         )  # fmt: skip
-    console.print("[bold]Diversity by axis value[/bold] (each value's sample, as the whole set's)")
+    console.print(
+        "[bold]Diversity by axis value[/bold] (distinct-n, compression ratio, pairwise ROUGE-L, "
+        "opener entropy, median words: the whole set's metrics on each value's sample)"
+    )
     console.print(m)
     for line in off_task_lines(r.axes):
         console.print(f"[yellow]![/yellow] {escape(line)}")
