@@ -105,10 +105,12 @@ def inspect_seeds(
     format: str | None = None,
     console: Console | None = None,
     emit_schema: PathLike | None = None,
+    config: PathLike | None = None,
 ) -> SeedReport:
-    """Counts, format, length stats, duplicates and problems of seed files, and the JSON
-    Schema their outputs share (written to `emit_schema`, to edit for the json_schema check);
-    rendered to `console` when one is given."""
+    """Counts, format, length stats, duplicates and problems of seed files, the JSON Schema
+    their outputs share (written to `emit_schema`, to edit for the json_schema check) and,
+    with a `config` that has generation.axes, their metrics by axis value; rendered to
+    `console` when one is given."""
     from rich.markup import escape
 
     from synthgen.seeds.inspect import inspect_seeds as inspect
@@ -118,7 +120,8 @@ def inspect_seeds(
     paths = [Path(f) for f in files]
     report = inspect(paths, format)  # type: ignore[arg-type]
     schema = output_schema(paths, format) if not report.problems else None
-    report = report.model_copy(update={"output_schema": schema})
+    by_axis = _seed_axes(paths, format, config)
+    report = report.model_copy(update={"output_schema": schema, "axes": by_axis})
     if console is not None:
         render_report(report, console)
         if schema is not None:  # what the json_schema check would infer from these seeds
@@ -129,6 +132,28 @@ def inspect_seeds(
         console_say = console.print if console is not None else _quiet
         emit(schema, Path(emit_schema), console_say)
     return report
+
+
+def _seed_axes(
+    paths: list[Path], fmt: str | None, config: PathLike | None
+) -> list[dict[str, Any]] | None:
+    """The seeds by the config's axis values (None without a config, axes or seeds carrying
+    them)."""
+    if config is None:
+        return None
+    from synthgen.config import load_config
+    from synthgen.seeds.reader import merge_seed_files, read_seed_file
+    from synthgen.stages.report.axes import seed_axes
+
+    axes = load_config(Path(config), {}).generation.axes
+    if not axes:
+        return None
+    files = [read_seed_file(p, fmt, strict=False) for p in paths]  # type: ignore[arg-type]
+    seeds, _ = merge_seed_files(files, strict=False)
+    known = {
+        name: list(spec) if isinstance(spec, (list, dict)) else [] for name, spec in axes.items()
+    }
+    return seed_axes(seeds, known)
 
 
 def verify(run_dir: PathLike, *, say: Say = _quiet) -> VerifyResult:

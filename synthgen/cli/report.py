@@ -79,9 +79,9 @@ def report_cmd(
 
     Prints a summary with warnings in plain words (stable codes: collapse, repetition,
     opener_collapse, duplicates, seed_skew, length_bias, chosen_longer, trait_drift,
-    length_drift, format_drift, judge_disagrees). --fail-on turns warnings into a quality
-    gate (exit 3). Preference pairs (from filter) add how often chosen is the longer answer
-    and the judge's position consistency.
+    length_drift, format_drift, judge_disagrees, value_judge_fails). --fail-on turns warnings
+    into a quality gate (exit 3). Preference pairs (from filter) add how often chosen is the
+    longer answer and the judge's position consistency.
 
     Examples:
 

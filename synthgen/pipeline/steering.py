@@ -1,7 +1,8 @@
 """Coverage steering: `run` fills the cells of `generation.coverage` (one value of each axis
 it is over) to their quotas among KEPT records. Each round's calls go to the cells short of
 their quota, in proportion to the calls each still needs at its own keep rate, leaning toward
-cells whose kept records are the least diverse; a full cell's candidates are dropped before
+cells whose kept records are the least diverse (distinct-2 and mean pairwise ROUGE-L of a
+bounded sample); a full cell's candidates are dropped before
 the judge (surplus/cell_full); a cell that keeps failing is asked up to `max_asked` times its
 quota, then reported as hard and its shortfall shared among the others. Only counts decide,
 so a rerun from the cache makes the same decisions; each round's go into the manifest."""
@@ -21,13 +22,15 @@ from synthgen.records import Record
 from synthgen.settings.axes import CoverageConfig
 from synthgen.stages.expand.axes import Axis, Drawer, draw, load_axes
 from synthgen.stages.filter.tally import Tally
+from synthgen.stages.report.metrics import mean_pairwise_rouge_l
 
 Cell = tuple[str, ...]
 SAMPLE = 64  # kept instructions per cell its distinct-2 is measured on (bounded memory)
 MAX_CELLS = 10_000
 RATE_FROM = 10  # a cell's candidates before its own keep rate counts fully
 LEAN = 1.25  # extra weight of a least-diverse cell's need for calls
-DIVERSE_FROM = 5  # kept records a cell needs before its distinct-2 is compared
+DIVERSE_FROM = 5  # kept records a cell needs before its distinct-2 and ROUGE-L are compared
+MARGIN = 0.05  # how far from the cells' mean a cell's distinct-2 or ROUGE-L must be to lean
 
 
 @dataclass
@@ -39,11 +42,25 @@ class CellState:
     candidates: int = 0
     hard: bool = False
     sample: list[str] = field(default_factory=list)
+    # (sample size, its ROUGE-L): the sample only grows, so its size says when to remeasure
+    _rouge: tuple[int, float | None] = field(default=(0, None), init=False, repr=False)
 
     @property
     def distinct_2(self) -> float | None:
         """Distinct-2 of the cell's kept sample (None below DIVERSE_FROM kept)."""
         return distinct_2(self.sample) if len(self.sample) >= DIVERSE_FROM else None
+
+    @property
+    def rouge_l(self) -> float | None:
+        """Mean pairwise ROUGE-L of the kept sample, the report's measure (None below
+        DIVERSE_FROM kept); rounded so that it decides the same on every platform."""
+        n = len(self.sample)
+        if n < DIVERSE_FROM:
+            return None
+        if self._rouge[0] != n:
+            value = mean_pairwise_rouge_l(self.sample, SAMPLE, 0)
+            self._rouge = (n, None if value is None else round(value, 4))
+        return self._rouge[1]
 
 
 def largest_remainder(total: int, weights: Sequence[float]) -> list[int]:
@@ -163,15 +180,16 @@ class Steering:
         for c in self.cells:
             if alloc.get(c):
                 s = self.state[c]
-                self.decisions.append(
-                    {
-                        "cell": cell_name(self.over, c),
-                        "quota": self.caps[c] if self.caps else s.quota,
-                        "kept": s.kept,
-                        "calls": alloc[c],
-                        "reason": "least_diverse" if c in lean else "under_quota",
-                    }
-                )
+                decision: dict[str, Any] = {
+                    "cell": cell_name(self.over, c),
+                    "quota": self.caps[c] if self.caps else s.quota,
+                    "kept": s.kept,
+                    "calls": alloc[c],
+                    "reason": "least_diverse" if c in lean else "under_quota",
+                }
+                if c in lean:  # what made it least diverse
+                    decision |= {"distinct_2": s.distinct_2, "rouge_l": s.rouge_l}
+                self.decisions.append(decision)
         order: list[Cell] = []
         left = dict(alloc)
         while any(left.values()):
@@ -225,12 +243,18 @@ class Steering:
         return caps
 
     def _least_diverse(self) -> set[Cell]:
-        """Cells whose kept sample's distinct-2 is well under the cells' mean."""
+        """Cells whose kept sample's distinct-2 is well under the cells' mean, or whose mean
+        pairwise ROUGE-L is well over theirs (records that read alike)."""
+        out: set[Cell] = set()
         d2 = {c: d for c in self.cells if (d := self.state[c].distinct_2) is not None}
-        if len(d2) < 2:
-            return set()
-        mean = sum(d2.values()) / len(d2)
-        return {c for c, d in d2.items() if d < mean - 0.05}
+        if len(d2) >= 2:
+            mean = sum(d2.values()) / len(d2)
+            out |= {c for c, d in d2.items() if d < mean - MARGIN}
+        rl = {c: r for c in d2 if (r := self.state[c].rouge_l) is not None}
+        if len(rl) >= 2:
+            mean = sum(rl.values()) / len(rl)
+            out |= {c for c, r in rl.items() if r > mean + MARGIN}
+        return out
 
     def adjusted(self, adjustment: dict[str, Any] | None) -> dict[str, Any] | None:
         """The round's manifest adjustment, with this round's steering decisions."""
@@ -262,6 +286,7 @@ class Steering:
                 "kept": s.kept,
                 "candidates": s.candidates,
                 "distinct_2": s.distinct_2,
+                "rouge_l": s.rouge_l,
             }
             if s.hard:
                 row["hard"] = True

@@ -86,6 +86,11 @@ class SeedReport(Frozen):
         description="a JSON Schema every output satisfies, when all are JSON objects (keys, "
         "types, labels seen): the json_schema check's, written by --emit-schema",
     )
+    axes: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="with a config's generation.axes: per axis value, the seeds that carry it "
+        "and the report's metrics of them (distinct-n, compression, ROUGE-L, openers, words)",
+    )
 
 
 def _conversations(seeds: Sequence[Seed]) -> dict[str, float] | None:
@@ -254,6 +259,22 @@ def _more(console: Console, total: int) -> None:
         console.print(f"  [dim]… and {total - SHOWN} more (--json lists all)[/dim]")
 
 
+def _axes(report: SeedReport, console: Console) -> None:
+    """Seeds by axis value (with a config's generation.axes): count and the report's metrics."""
+    if not report.axes:
+        return
+    console.print("[bold]By axis value[/bold] (seeds with it: count, distinct-2, ROUGE-L, words)")
+    for row in report.axes:
+        m = row["metrics"] or {}
+        nums = " ".join(
+            f"{label} {'–' if m.get(k) is None else format(m[k], '.3g')}"
+            for k, label in (("distinct_2", "d2"), ("mean_pairwise_rouge_l", "rl"),
+                             ("median_words", "words"))
+        )  # fmt: skip
+        note = nums if row["seeds"] else "[yellow]no seed carries it[/yellow]"
+        console.print(f"  {escape(row['axis'])} = {escape(row['value'])}: {row['seeds']} · {note}")
+
+
 def render_report(report: SeedReport, console: Console) -> None:
     """A compact terminal summary; every user-supplied string is escaped, not markup."""
     formats = ", ".join(f"{escape(Path(f).name)} ({fmt})" for f, fmt in report.format.items())
@@ -296,6 +317,7 @@ def render_report(report: SeedReport, console: Console) -> None:
             if p.hint:
                 console.print(f"    [dim]how to fix: {escape(p.hint)}[/dim]")
         _more(console, len(report.problems))
+    _axes(report, console)
     for w in report.warnings:
         console.print(f"[yellow]![/yellow] {escape(w)}")
     if not report.warnings and not report.problems:

@@ -114,6 +114,18 @@ def test_the_report_breaks_metrics_down_by_axis_value_with_a_heat_map(steered: D
     assert rows[("difficulty", "hard")]["keep_rate"] < rows[("difficulty", "easy")]["keep_rate"]
     flagged = {(o["axis"], o["value"]) for o in r.json()["axes"]["judge_fails_most"]}
     assert ("difficulty", "hard") in flagged  # the value the judge mostly fails is named
+    # every whole-set metric, per value
+    assert {"distinct_2", "compression_ratio", "mean_pairwise_rouge_l", "opener_entropy"} <= set(
+        rows[("difficulty", "hard")]["metrics"]
+    )
+    # and a warning code a gate can name; `run` printed it at its end
+    fails = [w["message"] for w in r.json()["warnings"] if w["code"] == "value_judge_fails"]
+    assert any(m.startswith("difficulty = hard:") for m in fails), fails
+    assert not any(m.startswith("difficulty = easy:") for m in fails), fails
+    gated = synthgen("report", steered.run_dir, "--fail-on", "value_judge_fails")
+    assert gated.code == 3, gated.stderr
+    said = steered.summary["warnings"]
+    assert any(w.startswith("value_judge_fails: difficulty = hard") for w in said), said
 
 
 def test_topics_propose_writes_an_editable_map_once_paid_then_cached_and_it_feeds_an_axis(

@@ -311,7 +311,7 @@ def _documented_codes() -> list[str]:
 
 def test_the_table_covers_every_documented_code_in_order() -> None:
     documented = _documented_codes()
-    assert len(documented) == 11, documented
+    assert len(documented) == 12, documented
     assert list(RULES) == documented
     assert list(CODES) == documented  # --fail-on accepts exactly the codes that can fire
 
@@ -350,6 +350,12 @@ def test_find_warnings_reads_report_sections_and_keeps_the_table_order() -> None
         "judge": {"scored": 50, "length_spearman": 0.7, "mean_score": 4.0},
         "human": {"paired_with_judge": 30, "kappa": 0.0, "path": "v.jsonl"},
         "preference": {"pairs": 30, "chosen_longer_share": 0.9, "tie_breaks": 2},
+        "axes": {
+            "axes": ["topic"],
+            "values": [
+                {"axis": "topic", "value": "Billing", "kept": 2, "judged": 9, "judge_failed": 7}
+            ],
+        },
     }
     found = find_warnings(sections, T)
     assert [w.code for w in found] == list(RULES)
@@ -358,7 +364,9 @@ def test_find_warnings_reads_report_sections_and_keeps_the_table_order() -> None
     assert find_warnings({**sections, "records": 19, "drift": None, "seed_metrics": None}, T) == [
         w
         for w in found
-        if w.code in {"duplicates", "seed_skew", "length_bias", "chosen_longer", "judge_disagrees"}
+        if w.code
+        in {"duplicates", "seed_skew", "length_bias", "chosen_longer", "judge_disagrees"}
+        | {"value_judge_fails"}  # rests on the value's verdicts, not on the records read
     ]
 
 

@@ -107,6 +107,20 @@ def _axes(r: Report, console: Console) -> None:
         )  # fmt: skip
     console.print("[bold]Coverage by axis value[/bold]")
     console.print(t)
+    m = _table("axis", "value", "dist-1", "dist-3", "gzip", "ROUGE-L", "opener H", "words")
+    for v in r.axes["values"]:
+        x = v.get("metrics") or {}
+        m.add_row(
+            escape(v["axis"]), escape(v["value"]), _f(x.get("distinct_1")),
+            _f(x.get("distinct_3")), _f(x.get("compression_ratio"), ".2f"),
+            _f(x.get("mean_pairwise_rouge_l")), _f(x.get("opener_entropy"), ".2f"),
+            _f(x.get("median_words"), ".0f"),
+        )  # fmt: skip
+    console.print(
+        "[bold]Diversity by axis value[/bold] (distinct-n, compression ratio, pairwise ROUGE-L, "
+        "opener entropy, median words: the whole set's metrics on each value's sample)"
+    )
+    console.print(m)
     for line in off_task_lines(r.axes):
         console.print(f"[yellow]![/yellow] {escape(line)}")
 

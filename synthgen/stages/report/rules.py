@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeGuard
 
+from synthgen.stages.report.axes import OFF_TASK_FROM
 from synthgen.stages.report.shapes import describe
 from synthgen.stages.report.view import ReportView, SeedBaseline, report_view
 from synthgen.stages.report.warnings import ReportWarning, Thresholds
@@ -196,6 +197,23 @@ def judge_disagrees(v: ReportView, t: Thresholds) -> list[ReportWarning]:
     return []
 
 
+def value_judge_fails(v: ReportView, t: Thresholds) -> list[ReportWarning]:
+    """One warning per axis value (a topic, say) whose records the judge fails: more than
+    value_fail_share_max of its verdicts, on at least OFF_TASK_FROM of them."""
+    out: list[ReportWarning] = []
+    for a in v.axis_values:
+        if a.judged < OFF_TASK_FROM:
+            continue
+        share = a.judge_failed / a.judged
+        if share > t.value_fail_share_max:  # more than the limit fires, as in the report
+            message = (
+                f"{a.axis} = {a.value}: the judge failed {_pct(share)} of its {a.judged} "
+                "judged records (off task, or too hard? edit or drop it)"
+            )
+            out += _warn("value_judge_fails", message, round(share, 4), t.value_fail_share_max)
+    return out
+
+
 # code -> rule, in the order warnings are reported (the order of CODES and docs/report.md)
 RULES: dict[str, Rule] = {
     "collapse": collapse,
@@ -209,6 +227,7 @@ RULES: dict[str, Rule] = {
     "length_drift": length_drift,
     "format_drift": format_drift,
     "judge_disagrees": judge_disagrees,
+    "value_judge_fails": value_judge_fails,
 }
 
 

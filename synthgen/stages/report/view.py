@@ -96,6 +96,15 @@ class Preference(View):
     chosen_longer_share: float
 
 
+class AxisValue(View):
+    """One axis value's verdicts (the `axes` block's rows): judged, and failed by the judge."""
+
+    axis: str
+    value: str
+    judged: int = 0
+    judge_failed: int = 0
+
+
 class ReportView(View):
     """Everything the warning rules read, typed; absent blocks are None."""
 
@@ -108,6 +117,7 @@ class ReportView(View):
     human: Human | None = None
     drift: Drift | None = None
     preference: Preference | None = None
+    axis_values: tuple[AxisValue, ...] = ()
 
 
 def _baseline(
@@ -152,4 +162,7 @@ def report_view(r: Mapping[str, Any]) -> ReportView:
         human=Human.model_validate(r["human"]) if r.get("human") else None,
         drift=_drift(r.get("drift")),
         preference=Preference.model_validate(r["preference"]) if r.get("preference") else None,
+        axis_values=tuple(
+            AxisValue.model_validate(v) for v in (r.get("axes") or {}).get("values", [])
+        ),
     )

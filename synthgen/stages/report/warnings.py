@@ -41,6 +41,7 @@ class Thresholds(Frozen):
     length_ratio_min: float = 0.5  # length_drift (shorter than the seeds)
     format_share_min: float = 0.5  # format_drift: data's share of the seeds' format ≤ this × theirs
     kappa_min: float = 0.2  # judge_disagrees
+    value_fail_share_max: float = 0.5  # value_judge_fails: share of a value's verdicts failed
     min_records: int = 20  # no diversity/lineage/judge/pair warning on fewer records than this
     seed_margin: float = 1.25  # with seeds, collapse codes also need data ≥ this × the seeds
 
@@ -57,6 +58,7 @@ CODES: dict[str, str] = {
     "length_drift": "outputs are much longer or shorter than the seeds'",
     "format_drift": "outputs left the seeds' format (JSON, SQL, code, a list...)",
     "judge_disagrees": "the judge and the human auditors disagree",
+    "value_judge_fails": "the judge fails most records of one axis value (a topic, say)",
 }
 
 
