@@ -31,14 +31,17 @@ def test_expand_with_axes_on_smollm2_states_records_and_counts_the_values(
     config = tmp_path / "axes.yaml"
     config.write_text(CONFIG.replace("generation:\n", "generation:\n" + AXES))
     out = tmp_path / "axes.jsonl"
-    r = sg(expand_cmd(llama, config, out, "self-instruct", 2, "--per-call", "2", "--json"))
+    r = sg(expand_cmd(llama, config, out, "self-instruct", 1, "--per-call", "1", "--json"))
     assert r.code in (0, 1), r.stderr  # 1: the model's answers yielded too few (exhausted)
     records = read_jsonl(out)
-    if not records:
-        pytest.skip("SmolLM2 wrote no usable record this time; nothing to count")
-    for rec in records:
+    ledgered = read_jsonl(out.with_name("axes.ledger.jsonl"))
+    for rec in records + ledgered:  # kept or dropped, every candidate says what its call drew
         axes = rec["provenance"]["axes"]
         assert axes["difficulty"] in ("easy", "hard") and axes["channel"] in ("email", "chat")
+    assert records or ledgered, r.stderr
+    if not records:
+        print("SmolLM2 wrote no usable record this time: the ledger's candidates carry the axes")
+        return
     with_axes = _metrics(out)
     counted = with_axes["axes"]
     assert counted is not None
