@@ -38,11 +38,7 @@ class Conversation(BaseModel):
 
     def turns(self) -> list[Turn]:
         """Every turn, the system prompt first when there is one."""
-        out = [Turn(role="system", content=self.system)] if self.system.strip() else []
-        for ex in self.exchanges:
-            out.append(Turn(role="user", content=ex.user))
-            out.append(Turn(role="assistant", content=ex.assistant))
-        return out
+        return turns_of(self.system, [(ex.user, ex.assistant) for ex in self.exchanges])
 
 
 def conversations_schema(k: int) -> dict[str, Any]:
@@ -138,15 +134,29 @@ def conversation_records(
         if any(not t.content.strip() for t in turns if t.role == "assistant"):
             drop(idx, "empty_output", "an assistant turn is empty", raw)
             continue
-        first = conv.exchanges[0]
-        out.append(
-            Record(
-                id=conversation_id(turns),
-                instruction=first.user,
-                output=first.assistant,
-                messages=turns,
-                meta={"task": task},
-                provenance=prov,
-            )
-        )
+        out.append(conversation_record(turns, task, prov))
     return out
+
+
+def turns_of(system: str, exchanges: list[tuple[str, str]]) -> list[Turn]:
+    """A conversation's turns from its system prompt (left out when blank) and its
+    (user, assistant) exchanges."""
+    out = [Turn(role="system", content=system)] if system.strip() else []
+    for user, assistant in exchanges:
+        out += [Turn(role="user", content=user), Turn(role="assistant", content=assistant)]
+    return out
+
+
+def conversation_record(turns: list[Turn], task: str, prov: Provenance) -> Record:
+    """A conversation as a record: every turn in `messages`, its first exchange as the
+    instruction and output that single-turn tools read, its id over every turn."""
+    first_user = next(t.content for t in turns if t.role == "user")
+    first_answer = next(t.content for t in turns if t.role == "assistant")
+    return Record(
+        id=conversation_id(turns),
+        instruction=first_user,
+        output=first_answer,
+        messages=turns,
+        meta={"task": task},
+        provenance=prov,
+    )

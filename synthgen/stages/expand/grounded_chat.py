@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from synthgen import prompts
 from synthgen.llm.types import ChatRequest
 from synthgen.records import Seed, Turn, exchanges
-from synthgen.stages.expand.conversations import format_conversation
+from synthgen.stages.expand.conversations import format_conversation, turns_of
 from synthgen.stages.expand.grounded import Grounding, chunk_block
 
 TEMPLATE = "grounded_conversation"
@@ -41,13 +41,7 @@ class GroundedConversation(BaseModel):
 
     def turns(self) -> list[Turn]:
         """Every turn, the system prompt first when there is one (quotes are provenance)."""
-        out = [Turn(role="system", content=self.system)] if self.system.strip() else []
-        for ex in self.exchanges:
-            out += [
-                Turn(role="user", content=ex.user),
-                Turn(role="assistant", content=ex.assistant),
-            ]
-        return out
+        return turns_of(self.system, [(ex.user, ex.assistant) for ex in self.exchanges])
 
 
 def is_chat(seeds: Sequence[Seed]) -> bool:

@@ -12,7 +12,8 @@ import orjson
 from pydantic import ValidationError
 
 from synthgen.llm.client import LLMClient
-from synthgen.records import Provenance, Record, Usage, conversation_id
+from synthgen.records import Provenance, Record, Usage
+from synthgen.stages.expand.conversations import conversation_record
 from synthgen.stages.expand.faithful import STAGE, Drop, More, check_item
 from synthgen.stages.expand.faithful import grounded_records as faithful_records
 from synthgen.stages.expand.grounded import GroundedItem, Grounding
@@ -97,18 +98,7 @@ async def grounded_records(
         if failed is not None:
             drop(idx, failed[0], failed[1], p, None, _task(conv), STAGE)
             continue
-        turns = conv.turns()
-        first = conv.exchanges[0]
-        kept.append(
-            Record(
-                id=conversation_id(turns),
-                instruction=first.user,
-                output=first.assistant,
-                messages=turns,
-                meta={"task": task},
-                provenance=p,
-            )
-        )
+        kept.append(conversation_record(conv.turns(), task, p))
     return kept
 
 
